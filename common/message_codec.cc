@@ -1,0 +1,585 @@
+#include "common/message_codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <string>
+
+#include "messages.capnp.h"
+
+namespace dtask {
+
+namespace {
+
+// ---------------------------------------------------------------- encoding --
+
+kj::StringPtr text(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
+
+/// Collects the Buffers a message refers to; their index is the slice number.
+struct BulkWriter {
+  std::vector<std::shared_ptr<const Buffer>> slices;
+  std::uint32_t add(const std::shared_ptr<const Buffer>& buffer) {
+    slices.push_back(buffer ? buffer : Buffer::allocate(0));
+    return static_cast<std::uint32_t>(slices.size() - 1);
+  }
+};
+
+void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk);
+
+void encode_values(capnp::List<wire::Value>::Builder out, const std::vector<Value>& values, BulkWriter& bulk) {
+  for (unsigned i = 0; i < values.size(); ++i) encode_value(out[i], values[i], bulk);
+}
+
+void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk) {
+  const auto& v = value.variant();
+  switch (v.index()) {
+    case 0: out.setNull(); break;
+    case 1: out.setBoolean(std::get<bool>(v)); break;
+    case 2: out.setInt64(std::get<std::int64_t>(v)); break;
+    case 3: out.setFloat64(std::get<double>(v)); break;
+    case 4: out.setText(text(std::get<std::string>(v))); break;
+    case 5: out.setBytes(bulk.add(std::get<Bytes>(v).buffer)); break;
+    case 6: {
+      const NDArray& a = std::get<NDArray>(v);
+      auto array = out.initArray();
+      array.setDtype(static_cast<std::uint8_t>(a.dtype));
+      auto shape = array.initShape(static_cast<unsigned>(a.shape.size()));
+      for (unsigned i = 0; i < a.shape.size(); ++i) shape.set(i, a.shape[i]);
+      array.setBulk(bulk.add(a.buffer));
+      break;
+    }
+    case 7: {
+      const ValueList& list = std::get<ValueList>(v);
+      encode_values(out.initList(static_cast<unsigned>(list.size())), list, bulk);
+      break;
+    }
+    case 8: out.setTaskRef(text(std::get<TaskRef>(v).key)); break;
+  }
+}
+
+void encode_strings(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& strings) {
+  for (unsigned i = 0; i < strings.size(); ++i) out.set(i, text(strings[i]));
+}
+
+void encode_resources(capnp::List<wire::Resource>::Builder out, const ResourceList& resources) {
+  for (unsigned i = 0; i < resources.size(); ++i) {
+    out[i].setName(text(resources[i].first));
+    out[i].setAmount(resources[i].second);
+  }
+}
+
+void encode_priority(wire::Priority::Builder out, const Priority& p) {
+  out.setUser(p.user);
+  out.setGeneration(p.generation);
+  out.setOrder(p.order);
+}
+
+void encode_key_values(capnp::List<wire::KeyValue>::Builder out, const std::vector<msg::KeyValue>& values,
+                       BulkWriter& bulk) {
+  for (unsigned i = 0; i < values.size(); ++i) {
+    out[i].setKey(text(values[i].key));
+    out[i].setFound(values[i].found);
+    encode_value(out[i].initValue(), values[i].value, bulk);
+  }
+}
+
+unsigned size_of(const auto& container) { return static_cast<unsigned>(container.size()); }
+
+/// One overload per message kind: fills the union member of `root`.
+struct Encoder {
+  wire::Message::Builder root;
+  BulkWriter& bulk;
+
+  void operator()(const msg::Handshake& m) {
+    auto out = root.initHandshake();
+    out.setProtocolVersion(m.protocol_version);
+    out.setRole(static_cast<std::uint8_t>(m.role));
+    out.setName(text(m.name));
+    out.setAuthToken(text(m.auth_token));
+  }
+  void operator()(const msg::HandshakeReply& m) {
+    auto out = root.initHandshakeReply();
+    out.setOk(m.ok);
+    out.setError(text(m.error));
+    out.setServerName(text(m.server_name));
+  }
+  void operator()(const msg::UpdateGraph& m) {
+    auto out = root.initUpdateGraph();
+    auto tasks = out.initTasks(size_of(m.tasks));
+    for (unsigned i = 0; i < m.tasks.size(); ++i) {
+      const msg::TaskDef& t = m.tasks[i];
+      auto task = tasks[i];
+      task.setKey(text(t.key));
+      task.setOp(text(t.op));
+      encode_values(task.initArgs(size_of(t.args)), t.args, bulk);
+      encode_strings(task.initDependencies(size_of(t.dependencies)), t.dependencies);
+      encode_priority(task.initPriority(), t.priority);
+      encode_resources(task.initResources(size_of(t.resources)), t.resources);
+      encode_strings(task.initWorkers(size_of(t.workers)), t.workers);
+      task.setRetries(t.retries);
+    }
+    encode_strings(out.initWantedKeys(size_of(m.wanted_keys)), m.wanted_keys);
+  }
+  void operator()(const msg::KeysScattered& m) {
+    auto out = root.initKeysScattered();
+    out.setWorker(text(m.worker));
+    auto keys = out.initKeys(size_of(m.keys));
+    for (unsigned i = 0; i < m.keys.size(); ++i) {
+      keys[i].setKey(text(m.keys[i].key));
+      keys[i].setNbytes(m.keys[i].nbytes);
+      keys[i].setTypeName(text(m.keys[i].type_name));
+    }
+  }
+  void operator()(const msg::ReleaseKeys& m) {
+    encode_strings(root.initReleaseKeys().initKeys(size_of(m.keys)), m.keys);
+  }
+  void operator()(const msg::CancelKeys& m) {
+    encode_strings(root.initCancelKeys().initKeys(size_of(m.keys)), m.keys);
+  }
+  void operator()(const msg::InfoRequest& m) { root.initInfoRequest().setRequestId(m.request_id); }
+  void operator()(const msg::InfoReply& m) {
+    auto out = root.initInfoReply();
+    out.setRequestId(m.request_id);
+    out.setJson(text(m.json));
+  }
+  void operator()(const msg::KeyStatusBatch& m) {
+    auto statuses = root.initKeyStatusBatch().initStatuses(size_of(m.statuses));
+    for (unsigned i = 0; i < m.statuses.size(); ++i) {
+      const msg::KeyStatus& s = m.statuses[i];
+      auto out = statuses[i];
+      out.setKey(text(s.key));
+      out.setState(static_cast<std::uint8_t>(s.state));
+      encode_strings(out.initWhoHas(size_of(s.who_has)), s.who_has);
+      out.setOp(text(s.op));
+      out.setFailedKey(text(s.failed_key));
+      out.setMessage(text(s.message));
+      out.setNbytes(s.nbytes);
+      out.setTypeName(text(s.type_name));
+    }
+  }
+  void operator()(const msg::RegisterWorker& m) {
+    auto out = root.initRegisterWorker();
+    out.setName(text(m.name));
+    out.setDataAddress(text(m.data_address));
+    out.setNthreads(m.nthreads);
+    out.setMemoryLimit(m.memory_limit);
+    encode_resources(out.initResources(size_of(m.resources)), m.resources);
+  }
+  void operator()(const msg::WorkerRegistered& m) {
+    root.initWorkerRegistered().setHeartbeatIntervalMs(m.heartbeat_interval_ms);
+  }
+  void operator()(const msg::ComputeTaskBatch& m) {
+    auto tasks = root.initComputeTaskBatch().initTasks(size_of(m.tasks));
+    for (unsigned i = 0; i < m.tasks.size(); ++i) {
+      const msg::ComputeTask& t = m.tasks[i];
+      auto out = tasks[i];
+      out.setKey(text(t.key));
+      out.setOp(text(t.op));
+      encode_values(out.initArgs(size_of(t.args)), t.args, bulk);
+      encode_priority(out.initPriority(), t.priority);
+      encode_resources(out.initResources(size_of(t.resources)), t.resources);
+      auto deps = out.initDependencies(size_of(t.dependencies));
+      for (unsigned j = 0; j < t.dependencies.size(); ++j) {
+        deps[j].setKey(text(t.dependencies[j].key));
+        encode_strings(deps[j].initWhoHas(size_of(t.dependencies[j].who_has)), t.dependencies[j].who_has);
+        deps[j].setNbytes(t.dependencies[j].nbytes);
+      }
+    }
+  }
+  void operator()(const msg::WorkerReport& m) {
+    auto out = root.initWorkerReport();
+    auto finished = out.initFinished(size_of(m.finished));
+    for (unsigned i = 0; i < m.finished.size(); ++i) {
+      const msg::TaskFinished& f = m.finished[i];
+      finished[i].setKey(text(f.key));
+      finished[i].setNbytes(f.nbytes);
+      finished[i].setTypeName(text(f.type_name));
+      finished[i].setStartTime(f.start_time);
+      finished[i].setStopTime(f.stop_time);
+    }
+    auto erred = out.initErred(size_of(m.erred));
+    for (unsigned i = 0; i < m.erred.size(); ++i) {
+      erred[i].setKey(text(m.erred[i].key));
+      erred[i].setOp(text(m.erred[i].op));
+      erred[i].setMessage(text(m.erred[i].message));
+    }
+  }
+  void operator()(const msg::Heartbeat& m) {
+    auto out = root.initHeartbeat();
+    out.setManagedBytes(m.managed_bytes);
+    out.setStoredKeys(m.stored_keys);
+    out.setExecuting(m.executing);
+    out.setReadyTasks(m.ready_tasks);
+  }
+  void operator()(const msg::FreeKeys& m) { encode_strings(root.initFreeKeys().initKeys(size_of(m.keys)), m.keys); }
+  void operator()(const msg::GetData& m) {
+    auto out = root.initGetData();
+    out.setRequestId(m.request_id);
+    encode_strings(out.initKeys(size_of(m.keys)), m.keys);
+  }
+  void operator()(const msg::DataReply& m) {
+    auto out = root.initDataReply();
+    out.setRequestId(m.request_id);
+    encode_key_values(out.initValues(size_of(m.values)), m.values, bulk);
+  }
+  void operator()(const msg::PutData& m) {
+    auto out = root.initPutData();
+    out.setRequestId(m.request_id);
+    encode_key_values(out.initValues(size_of(m.values)), m.values, bulk);
+  }
+  void operator()(const msg::PutDataReply& m) {
+    auto out = root.initPutDataReply();
+    out.setRequestId(m.request_id);
+    out.setOk(m.ok);
+    out.setError(text(m.error));
+  }
+};
+
+/// Everything an EncodedFrame's pieces point into.
+struct FrameStorage {
+  capnp::MallocMessageBuilder builder;
+  std::array<std::byte, kFrameHeaderSize> header{};
+  std::vector<std::uint32_t> segment_table;
+  std::vector<std::uint64_t> bulk_table;
+  std::vector<std::shared_ptr<const Buffer>> bulk;
+  std::array<std::byte, kBulkAlignment> zeros{};
+};
+
+template <typename T>
+void store(std::byte* p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+
+// ---------------------------------------------------------------- decoding --
+
+/// Bulk slices of a received frame, checked on every use.
+struct BulkReader {
+  std::shared_ptr<const Buffer> bulk;
+  std::vector<std::uint64_t> offsets;
+  const std::vector<std::uint64_t>& lengths;
+
+  Result<std::shared_ptr<const Buffer>> slice(std::uint32_t index) const {
+    if (index >= lengths.size()) {
+      return Status::invalid("value refers to bulk slice " + std::to_string(index) + " of " +
+                             std::to_string(lengths.size()));
+    }
+    return Buffer::slice(bulk, bulk->data() + offsets[index], lengths[index]);
+  }
+};
+
+std::string str(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+
+std::vector<std::string> strings(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string> out;
+  out.reserve(list.size());
+  for (auto t : list) out.push_back(str(t));
+  return out;
+}
+
+ResourceList resources(capnp::List<wire::Resource>::Reader list) {
+  ResourceList out;
+  for (auto r : list) out.emplace_back(str(r.getName()), r.getAmount());
+  return out;
+}
+
+Priority priority(wire::Priority::Reader p) { return {p.getUser(), p.getGeneration(), p.getOrder()}; }
+
+Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk);
+
+Result<std::vector<Value>> decode_values(capnp::List<wire::Value>::Reader in, const BulkReader& bulk) {
+  std::vector<Value> out;
+  out.reserve(in.size());
+  for (auto v : in) {
+    DTASK_ASSIGN_OR_RETURN(Value value, decode_value(v, bulk));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+Result<Value> decode_array(wire::NdArray::Reader in, const BulkReader& bulk) {
+  if (in.getDtype() >= kDTypeCount) return Status::invalid("unknown dtype " + std::to_string(in.getDtype()));
+  NDArray array;
+  array.dtype = static_cast<DType>(in.getDtype());
+  std::uint64_t elements = 1;
+  for (std::int64_t d : in.getShape()) {
+    if (d < 0) return Status::invalid("negative array dimension " + std::to_string(d));
+    // Guard the product against overflow before comparing with the payload.
+    if (d != 0 && elements > (std::uint64_t{1} << 62) / static_cast<std::uint64_t>(d)) {
+      return Status::invalid("array shape overflows");
+    }
+    elements *= static_cast<std::uint64_t>(d);
+    array.shape.push_back(d);
+  }
+  DTASK_ASSIGN_OR_RETURN(array.buffer, bulk.slice(in.getBulk()));
+  if (array.buffer->size() != elements * dtype_size(array.dtype)) {
+    return Status::invalid("array " + array.describe() + " expects " +
+                           std::to_string(elements * dtype_size(array.dtype)) + " bytes, payload has " +
+                           std::to_string(array.buffer->size()));
+  }
+  return Value(std::move(array));
+}
+
+Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk) {
+  switch (in.which()) {
+    case wire::Value::NULL_: return Value();
+    case wire::Value::BOOLEAN: return Value(in.getBoolean());
+    case wire::Value::INT64: return Value(static_cast<std::int64_t>(in.getInt64()));
+    case wire::Value::FLOAT64: return Value(in.getFloat64());
+    case wire::Value::TEXT: return Value(str(in.getText()));
+    case wire::Value::BYTES: {
+      DTASK_ASSIGN_OR_RETURN(auto buffer, bulk.slice(in.getBytes()));
+      return Value(Bytes{std::move(buffer)});
+    }
+    case wire::Value::ARRAY: return decode_array(in.getArray(), bulk);
+    case wire::Value::LIST: {
+      DTASK_ASSIGN_OR_RETURN(auto list, decode_values(in.getList(), bulk));
+      return Value(std::move(list));
+    }
+    case wire::Value::TASK_REF: return Value(TaskRef{str(in.getTaskRef())});
+  }
+  return Status::invalid("unknown value kind " + std::to_string(static_cast<int>(in.which())));
+}
+
+Result<std::vector<msg::KeyValue>> decode_key_values(capnp::List<wire::KeyValue>::Reader in,
+                                                     const BulkReader& bulk) {
+  std::vector<msg::KeyValue> out;
+  out.reserve(in.size());
+  for (auto kv : in) {
+    msg::KeyValue item;
+    item.key = str(kv.getKey());
+    item.found = kv.getFound();
+    DTASK_ASSIGN_OR_RETURN(item.value, decode_value(kv.getValue(), bulk));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) {
+  switch (root.which()) {
+    case wire::Message::HANDSHAKE: {
+      auto in = root.getHandshake();
+      if (in.getRole() > static_cast<std::uint8_t>(PeerRole::kPeer)) return Status::invalid("unknown peer role");
+      return Message(msg::Handshake{in.getProtocolVersion(), static_cast<PeerRole>(in.getRole()), str(in.getName()),
+                                    str(in.getAuthToken())});
+    }
+    case wire::Message::HANDSHAKE_REPLY: {
+      auto in = root.getHandshakeReply();
+      return Message(msg::HandshakeReply{in.getOk(), str(in.getError()), str(in.getServerName())});
+    }
+    case wire::Message::UPDATE_GRAPH: {
+      auto in = root.getUpdateGraph();
+      msg::UpdateGraph out;
+      out.tasks.reserve(in.getTasks().size());
+      for (auto t : in.getTasks()) {
+        msg::TaskDef task;
+        task.key = str(t.getKey());
+        task.op = str(t.getOp());
+        DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk));
+        task.dependencies = strings(t.getDependencies());
+        task.priority = priority(t.getPriority());
+        task.resources = resources(t.getResources());
+        task.workers = strings(t.getWorkers());
+        task.retries = t.getRetries();
+        out.tasks.push_back(std::move(task));
+      }
+      out.wanted_keys = strings(in.getWantedKeys());
+      return Message(std::move(out));
+    }
+    case wire::Message::KEYS_SCATTERED: {
+      auto in = root.getKeysScattered();
+      msg::KeysScattered out;
+      out.worker = str(in.getWorker());
+      for (auto k : in.getKeys()) out.keys.push_back({str(k.getKey()), k.getNbytes(), str(k.getTypeName())});
+      return Message(std::move(out));
+    }
+    case wire::Message::RELEASE_KEYS: return Message(msg::ReleaseKeys{strings(root.getReleaseKeys().getKeys())});
+    case wire::Message::CANCEL_KEYS: return Message(msg::CancelKeys{strings(root.getCancelKeys().getKeys())});
+    case wire::Message::INFO_REQUEST: return Message(msg::InfoRequest{root.getInfoRequest().getRequestId()});
+    case wire::Message::INFO_REPLY: {
+      auto in = root.getInfoReply();
+      return Message(msg::InfoReply{in.getRequestId(), str(in.getJson())});
+    }
+    case wire::Message::KEY_STATUS_BATCH: {
+      msg::KeyStatusBatch out;
+      for (auto s : root.getKeyStatusBatch().getStatuses()) {
+        if (s.getState() > static_cast<std::uint8_t>(KeyOutcome::kLost)) return Status::invalid("unknown key state");
+        out.statuses.push_back({str(s.getKey()), static_cast<KeyOutcome>(s.getState()), strings(s.getWhoHas()),
+                                str(s.getOp()), str(s.getFailedKey()), str(s.getMessage()), s.getNbytes(),
+                                str(s.getTypeName())});
+      }
+      return Message(std::move(out));
+    }
+    case wire::Message::REGISTER_WORKER: {
+      auto in = root.getRegisterWorker();
+      return Message(msg::RegisterWorker{str(in.getName()), str(in.getDataAddress()), in.getNthreads(),
+                                         in.getMemoryLimit(), resources(in.getResources())});
+    }
+    case wire::Message::WORKER_REGISTERED:
+      return Message(msg::WorkerRegistered{root.getWorkerRegistered().getHeartbeatIntervalMs()});
+    case wire::Message::COMPUTE_TASK_BATCH: {
+      msg::ComputeTaskBatch out;
+      auto tasks = root.getComputeTaskBatch().getTasks();
+      out.tasks.reserve(tasks.size());
+      for (auto t : tasks) {
+        msg::ComputeTask task;
+        task.key = str(t.getKey());
+        task.op = str(t.getOp());
+        DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk));
+        task.priority = priority(t.getPriority());
+        task.resources = resources(t.getResources());
+        for (auto d : t.getDependencies()) {
+          task.dependencies.push_back({str(d.getKey()), strings(d.getWhoHas()), d.getNbytes()});
+        }
+        out.tasks.push_back(std::move(task));
+      }
+      return Message(std::move(out));
+    }
+    case wire::Message::WORKER_REPORT: {
+      auto in = root.getWorkerReport();
+      msg::WorkerReport out;
+      out.finished.reserve(in.getFinished().size());
+      for (auto f : in.getFinished()) {
+        out.finished.push_back(
+            {str(f.getKey()), f.getNbytes(), str(f.getTypeName()), f.getStartTime(), f.getStopTime()});
+      }
+      for (auto e : in.getErred()) out.erred.push_back({str(e.getKey()), str(e.getOp()), str(e.getMessage())});
+      return Message(std::move(out));
+    }
+    case wire::Message::HEARTBEAT: {
+      auto in = root.getHeartbeat();
+      return Message(msg::Heartbeat{in.getManagedBytes(), in.getStoredKeys(), in.getExecuting(), in.getReadyTasks()});
+    }
+    case wire::Message::FREE_KEYS: return Message(msg::FreeKeys{strings(root.getFreeKeys().getKeys())});
+    case wire::Message::GET_DATA: {
+      auto in = root.getGetData();
+      return Message(msg::GetData{in.getRequestId(), strings(in.getKeys())});
+    }
+    case wire::Message::DATA_REPLY: {
+      auto in = root.getDataReply();
+      DTASK_ASSIGN_OR_RETURN(auto values, decode_key_values(in.getValues(), bulk));
+      return Message(msg::DataReply{in.getRequestId(), std::move(values)});
+    }
+    case wire::Message::PUT_DATA: {
+      auto in = root.getPutData();
+      DTASK_ASSIGN_OR_RETURN(auto values, decode_key_values(in.getValues(), bulk));
+      return Message(msg::PutData{in.getRequestId(), std::move(values)});
+    }
+    case wire::Message::PUT_DATA_REPLY: {
+      auto in = root.getPutDataReply();
+      return Message(msg::PutDataReply{in.getRequestId(), in.getOk(), str(in.getError())});
+    }
+  }
+  return Status::invalid("unknown message kind " + std::to_string(static_cast<int>(root.which())));
+}
+
+}  // namespace
+
+const char* message_kind_name(std::size_t kind) {
+  static constexpr const char* kNames[] = {
+      "Handshake",   "HandshakeReply",   "UpdateGraph",      "KeysScattered", "ReleaseKeys",
+      "CancelKeys",  "InfoRequest",      "InfoReply",        "KeyStatusBatch", "RegisterWorker",
+      "WorkerRegistered", "ComputeTaskBatch", "WorkerReport", "Heartbeat",     "FreeKeys",
+      "GetData",     "DataReply",        "PutData",          "PutDataReply"};
+  static_assert(std::size(kNames) == kMessageKindCount);
+  return kind < kMessageKindCount ? kNames[kind] : "Unknown";
+}
+
+EncodedFrame encode_frame(const Message& message) {
+  auto storage = std::make_shared<FrameStorage>();
+  BulkWriter bulk;
+  std::visit(Encoder{storage->builder.initRoot<wire::Message>(), bulk}, message);
+
+  // Standard Cap'n Proto stream framing: segment count - 1, sizes, padding.
+  auto segments = storage->builder.getSegmentsForOutput();
+  storage->segment_table.assign(segments.size() + 1 + (segments.size() + 1) % 2, 0);
+  storage->segment_table[0] = static_cast<std::uint32_t>(segments.size() - 1);
+  std::size_t message_bytes = storage->segment_table.size() * 4;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    storage->segment_table[i + 1] = static_cast<std::uint32_t>(segments[i].size());
+    message_bytes += segments[i].size() * sizeof(capnp::word);
+  }
+
+  storage->bulk = std::move(bulk.slices);
+  std::uint64_t bulk_bytes = 0;
+  for (const auto& slice : storage->bulk) {
+    storage->bulk_table.push_back(slice->size());
+    bulk_bytes += pad_to_bulk_alignment(slice->size());
+  }
+
+  std::byte* h = storage->header.data();
+  store<std::uint32_t>(h, kFrameMagic);
+  store<std::uint8_t>(h + 4, kFrameVersion);
+  store<std::uint8_t>(h + 5, static_cast<std::uint8_t>(message.index()));
+  store<std::uint32_t>(h + 8, static_cast<std::uint32_t>(message_bytes));
+  store<std::uint32_t>(h + 12, static_cast<std::uint32_t>(storage->bulk.size()));
+  store<std::uint64_t>(h + 16, bulk_bytes);
+
+  EncodedFrame frame;
+  auto add = [&frame](const void* p, std::size_t n) {
+    if (n == 0) return;
+    frame.pieces.emplace_back(static_cast<const std::byte*>(p), n);
+    frame.total_bytes += n;
+  };
+  add(storage->header.data(), storage->header.size());
+  add(storage->segment_table.data(), storage->segment_table.size() * 4);
+  for (auto segment : segments) add(segment.begin(), segment.size() * sizeof(capnp::word));
+  add(storage->bulk_table.data(), storage->bulk_table.size() * 8);
+  for (const auto& slice : storage->bulk) {
+    add(slice->data(), slice->size());
+    add(storage->zeros.data(), pad_to_bulk_alignment(slice->size()) - slice->size());
+  }
+  frame.storage = std::move(storage);
+  return frame;
+}
+
+Result<Message> decode_frame_body(const FrameHeader& header, std::span<const std::byte> body,
+                                  std::shared_ptr<const Buffer> bulk, const std::vector<std::uint64_t>& slices) {
+  if (reinterpret_cast<std::uintptr_t>(body.data()) % sizeof(capnp::word) != 0) {
+    return Status::internal("frame body is not word-aligned");
+  }
+  BulkReader reader{std::move(bulk), {}, slices};
+  std::uint64_t offset = 0;
+  for (std::uint64_t length : slices) {
+    reader.offsets.push_back(offset);
+    offset += pad_to_bulk_alignment(length);
+  }
+  try {
+    kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(body.data()),
+                                          header.message_bytes / sizeof(capnp::word));
+    capnp::ReaderOptions options;
+    // A message can reference each word once; anything more is an amplification attack.
+    options.traversalLimitInWords = words.size() + 64;
+    options.nestingLimit = 64;
+    capnp::FlatArrayMessageReader message(words, options);
+    if (message.getEnd() != words.end()) return Status::invalid("trailing bytes after the message");
+    auto root = message.getRoot<wire::Message>();
+    if (static_cast<unsigned>(root.which()) != header.kind) {
+      return Status::invalid(std::string("frame kind ") + message_kind_name(header.kind) +
+                             " does not match its message " + message_kind_name(root.which()));
+    }
+    return decode_root(root, reader);
+  } catch (const kj::Exception& e) {
+    return Status::invalid("malformed " + std::string(message_kind_name(header.kind)) +
+                           " message: " + e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return Status::invalid("malformed " + std::string(message_kind_name(header.kind)) + " message: " + e.what());
+  }
+}
+
+Result<Message> decode_frame(std::span<const std::byte> frame, const FrameLimits& limits) {
+  DTASK_ASSIGN_OR_RETURN(FrameHeader header, parse_frame_header(frame, limits));
+  if (frame.size() < kFrameHeaderSize + header.body_bytes() + header.bulk_bytes) {
+    return Status::invalid("truncated frame: " + std::to_string(frame.size()) + " of " +
+                           std::to_string(kFrameHeaderSize + header.body_bytes() + header.bulk_bytes) + " bytes");
+  }
+  // Copy into aligned storage, as the connection's reads would place it.
+  auto body = Buffer::copy_of(frame.data() + kFrameHeaderSize, header.body_bytes());
+  auto bulk = Buffer::copy_of(frame.data() + kFrameHeaderSize + header.body_bytes(), header.bulk_bytes);
+  std::span<const std::byte> body_span(body->data(), body->size());
+  DTASK_ASSIGN_OR_RETURN(auto slices, parse_bulk_table(header, body_span));
+  return decode_frame_body(header, body_span, std::move(bulk), slices);
+}
+
+}  // namespace dtask

@@ -1,0 +1,193 @@
+// The messages of proto/messages.capnp as plain C++ structs. Connections
+// decode frames into these at once, so no code outside common/message_codec.cc
+// touches Cap'n Proto readers (and its heavy headers).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/value.h"
+
+namespace dtask {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+enum class PeerRole : std::uint8_t { kClient = 0, kWorker = 1, kPeer = 2 };
+
+/// What a client learns about a key it wants.
+enum class KeyOutcome : std::uint8_t { kMemory = 0, kErred = 1, kCancelled = 2, kLost = 3 };
+
+/// Run order: higher user priority first, then older submissions, then the
+/// depth-first position in the graph (dask's (−user, generation, order)).
+struct Priority {
+  std::int32_t user = 0;
+  std::uint64_t generation = 0;
+  std::uint64_t order = 0;
+  /// True when `this` should run before `other`.
+  bool runs_before(const Priority& other) const {
+    if (user != other.user) return user > other.user;
+    if (generation != other.generation) return generation < other.generation;
+    return order < other.order;
+  }
+};
+
+using ResourceList = std::vector<std::pair<std::string, double>>;
+
+namespace msg {
+
+struct Handshake {
+  std::uint32_t protocol_version = kProtocolVersion;
+  PeerRole role = PeerRole::kClient;
+  std::string name;
+  std::string auth_token;
+};
+struct HandshakeReply {
+  bool ok = true;
+  std::string error;
+  std::string server_name;
+};
+
+struct TaskDef {
+  std::string key;
+  std::string op;
+  std::vector<Value> args;
+  std::vector<std::string> dependencies;
+  Priority priority;
+  ResourceList resources;
+  std::vector<std::string> workers;
+  std::uint32_t retries = 0;
+};
+struct UpdateGraph {
+  std::vector<TaskDef> tasks;
+  std::vector<std::string> wanted_keys;
+};
+struct KeyInfo {
+  std::string key;
+  std::uint64_t nbytes = 0;
+  std::string type_name;
+};
+struct KeysScattered {
+  std::string worker;
+  std::vector<KeyInfo> keys;
+};
+struct ReleaseKeys {
+  std::vector<std::string> keys;
+};
+struct CancelKeys {
+  std::vector<std::string> keys;
+};
+struct InfoRequest {
+  std::uint64_t request_id = 0;
+};
+struct InfoReply {
+  std::uint64_t request_id = 0;
+  std::string json;
+};
+struct KeyStatus {
+  std::string key;
+  KeyOutcome state = KeyOutcome::kMemory;
+  std::vector<std::string> who_has;
+  std::string op;
+  std::string failed_key;
+  std::string message;
+  std::uint64_t nbytes = 0;
+  std::string type_name;
+};
+struct KeyStatusBatch {
+  std::vector<KeyStatus> statuses;
+};
+
+struct RegisterWorker {
+  std::string name;
+  std::string data_address;
+  std::uint32_t nthreads = 1;
+  std::uint64_t memory_limit = 0;
+  ResourceList resources;
+};
+struct WorkerRegistered {
+  std::uint32_t heartbeat_interval_ms = 1000;
+};
+struct DependencyLocation {
+  std::string key;
+  std::vector<std::string> who_has;
+  std::uint64_t nbytes = 0;
+};
+struct ComputeTask {
+  std::string key;
+  std::string op;
+  std::vector<Value> args;
+  Priority priority;
+  ResourceList resources;
+  std::vector<DependencyLocation> dependencies;
+};
+struct ComputeTaskBatch {
+  std::vector<ComputeTask> tasks;
+};
+struct TaskFinished {
+  std::string key;
+  std::uint64_t nbytes = 0;
+  std::string type_name;
+  double start_time = 0;
+  double stop_time = 0;
+};
+struct TaskErred {
+  std::string key;
+  std::string op;
+  std::string message;
+};
+struct WorkerReport {
+  std::vector<TaskFinished> finished;
+  std::vector<TaskErred> erred;
+};
+struct Heartbeat {
+  std::uint64_t managed_bytes = 0;
+  std::uint64_t stored_keys = 0;
+  std::uint32_t executing = 0;
+  std::uint32_t ready_tasks = 0;
+};
+struct FreeKeys {
+  std::vector<std::string> keys;
+};
+
+struct KeyValue {
+  std::string key;
+  bool found = false;
+  Value value;
+};
+struct GetData {
+  std::uint64_t request_id = 0;
+  std::vector<std::string> keys;
+};
+struct DataReply {
+  std::uint64_t request_id = 0;
+  std::vector<KeyValue> values;
+};
+struct PutData {
+  std::uint64_t request_id = 0;
+  std::vector<KeyValue> values;
+};
+struct PutDataReply {
+  std::uint64_t request_id = 0;
+  bool ok = true;
+  std::string error;
+};
+
+}  // namespace msg
+
+/// One decoded message. The index of each alternative is its frame kind and
+/// matches the union order in proto/messages.capnp.
+using Message =
+    std::variant<msg::Handshake, msg::HandshakeReply, msg::UpdateGraph, msg::KeysScattered, msg::ReleaseKeys,
+                 msg::CancelKeys, msg::InfoRequest, msg::InfoReply, msg::KeyStatusBatch, msg::RegisterWorker,
+                 msg::WorkerRegistered, msg::ComputeTaskBatch, msg::WorkerReport, msg::Heartbeat, msg::FreeKeys,
+                 msg::GetData, msg::DataReply, msg::PutData, msg::PutDataReply>;
+
+inline constexpr std::size_t kMessageKindCount = std::variant_size_v<Message>;
+
+/// "UpdateGraph", "WorkerReport", ... for logs and errors.
+const char* message_kind_name(std::size_t kind);
+
+}  // namespace dtask

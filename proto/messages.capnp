@@ -1,0 +1,222 @@
+@0x84225ecf2ea55040;
+# Every message dtask processes exchange. Cap'n Proto is used for encoding
+# only: Asio owns the sockets, common/frame.h the framing. Bulk bytes (array
+# and blob payloads) never live in these messages: a value refers to a slice
+# of the frame's bulk section by index (see common/frame.h).
+
+$import "/capnp/c++.capnp".namespace("dtask::wire");
+
+struct Value {
+  union {
+    null @0 :Void;
+    boolean @1 :Bool;
+    int64 @2 :Int64;
+    float64 @3 :Float64;
+    text @4 :Text;
+    bytes @5 :UInt32;          # index into the frame's bulk slices
+    array @6 :NdArray;
+    list @7 :List(Value);
+    taskRef @8 :Text;          # the result of another task, by key
+  }
+}
+
+struct NdArray {
+  dtype @0 :UInt8;             # dtask::DType
+  shape @1 :List(Int64);
+  bulk @2 :UInt32;             # index into the frame's bulk slices
+}
+
+struct Priority {
+  user @0 :Int32;              # higher runs first
+  generation @1 :UInt64;       # earlier submissions first
+  order @2 :UInt64;            # depth-first position in its graph
+}
+
+struct Resource {
+  name @0 :Text;
+  amount @1 :Float64;
+}
+
+struct Handshake {
+  protocolVersion @0 :UInt32;
+  role @1 :UInt8;              # dtask::PeerRole
+  name @2 :Text;
+  authToken @3 :Text;
+}
+
+struct HandshakeReply {
+  ok @0 :Bool;
+  error @1 :Text;
+  serverName @2 :Text;
+}
+
+# ---- client -> scheduler ----------------------------------------------------
+
+struct TaskDef {
+  key @0 :Text;
+  op @1 :Text;
+  args @2 :List(Value);
+  dependencies @3 :List(Text);
+  priority @4 :Priority;
+  resources @5 :List(Resource);
+  workers @6 :List(Text);      # restrict to these worker names (empty: any)
+  retries @7 :UInt32;
+}
+
+struct UpdateGraph {
+  tasks @0 :List(TaskDef);
+  wantedKeys @1 :List(Text);   # keys the client holds futures for
+}
+
+struct KeyInfo {
+  key @0 :Text;
+  nbytes @1 :UInt64;
+  typeName @2 :Text;
+}
+
+struct KeysScattered {
+  worker @0 :Text;             # data address of the worker holding them
+  keys @1 :List(KeyInfo);
+}
+
+struct KeyList {
+  keys @0 :List(Text);
+}
+
+struct InfoRequest {
+  requestId @0 :UInt64;
+}
+
+struct InfoReply {
+  requestId @0 :UInt64;
+  json @1 :Text;               # scheduler snapshot, see scheduler/snapshot.h
+}
+
+# ---- scheduler -> client ----------------------------------------------------
+
+struct KeyStatus {
+  key @0 :Text;
+  state @1 :UInt8;             # dtask::KeyOutcome
+  whoHas @2 :List(Text);       # data addresses, when in memory
+  op @3 :Text;                 # the op that failed, when erred
+  failedKey @4 :Text;          # the key whose op failed (may be a dependency)
+  message @5 :Text;
+  nbytes @6 :UInt64;
+  typeName @7 :Text;
+}
+
+struct KeyStatusBatch {
+  statuses @0 :List(KeyStatus);
+}
+
+# ---- worker <-> scheduler ---------------------------------------------------
+
+struct RegisterWorker {
+  name @0 :Text;
+  dataAddress @1 :Text;
+  nthreads @2 :UInt32;
+  memoryLimit @3 :UInt64;
+  resources @4 :List(Resource);
+}
+
+struct WorkerRegistered {
+  heartbeatIntervalMs @0 :UInt32;
+}
+
+struct DependencyLocation {
+  key @0 :Text;
+  whoHas @1 :List(Text);
+  nbytes @2 :UInt64;
+}
+
+struct ComputeTask {
+  key @0 :Text;
+  op @1 :Text;
+  args @2 :List(Value);
+  priority @3 :Priority;
+  resources @4 :List(Resource);
+  dependencies @5 :List(DependencyLocation);
+}
+
+struct ComputeTaskBatch {
+  tasks @0 :List(ComputeTask);
+}
+
+struct TaskFinished {
+  key @0 :Text;
+  nbytes @1 :UInt64;
+  typeName @2 :Text;
+  startTime @3 :Float64;       # seconds since the epoch, worker clock
+  stopTime @4 :Float64;
+}
+
+struct TaskErred {
+  key @0 :Text;
+  op @1 :Text;
+  message @2 :Text;
+}
+
+struct WorkerReport {
+  finished @0 :List(TaskFinished);
+  erred @1 :List(TaskErred);
+}
+
+struct Heartbeat {
+  managedBytes @0 :UInt64;
+  storedKeys @1 :UInt64;
+  executing @2 :UInt32;
+  readyTasks @3 :UInt32;
+}
+
+# ---- data plane: client/worker -> worker ------------------------------------
+
+struct KeyValue {
+  key @0 :Text;
+  found @1 :Bool;
+  value @2 :Value;
+}
+
+struct GetData {
+  requestId @0 :UInt64;
+  keys @1 :List(Text);
+}
+
+struct DataReply {
+  requestId @0 :UInt64;
+  values @1 :List(KeyValue);
+}
+
+struct PutData {
+  requestId @0 :UInt64;
+  values @1 :List(KeyValue);
+}
+
+struct PutDataReply {
+  requestId @0 :UInt64;
+  ok @1 :Bool;
+  error @2 :Text;
+}
+
+struct Message {
+  union {
+    handshake @0 :Handshake;
+    handshakeReply @1 :HandshakeReply;
+    updateGraph @2 :UpdateGraph;
+    keysScattered @3 :KeysScattered;
+    releaseKeys @4 :KeyList;
+    cancelKeys @5 :KeyList;
+    infoRequest @6 :InfoRequest;
+    infoReply @7 :InfoReply;
+    keyStatusBatch @8 :KeyStatusBatch;
+    registerWorker @9 :RegisterWorker;
+    workerRegistered @10 :WorkerRegistered;
+    computeTaskBatch @11 :ComputeTaskBatch;
+    workerReport @12 :WorkerReport;
+    heartbeat @13 :Heartbeat;
+    freeKeys @14 :KeyList;
+    getData @15 :GetData;
+    dataReply @16 :DataReply;
+    putData @17 :PutData;
+    putDataReply @18 :PutDataReply;
+  }
+}
