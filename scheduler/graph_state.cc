@@ -1,0 +1,723 @@
+#include "scheduler/graph_state.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/check.h"
+
+namespace dtask::scheduler {
+
+using S = TaskStatus;
+
+GraphState::GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> logger)
+    : config_(config), logger_(std::move(logger)) {
+  build_transition_table();
+}
+
+GraphState::~GraphState() = default;
+
+// The whole state machine at a glance. A pair missing here is routed through
+// `released` (X -> released -> Y), as Dask's scheduler does.
+void GraphState::build_transition_table() {
+  table_ = {
+      {{S::kReleased, S::kWaiting}, &GraphState::released_to_waiting},
+      {{S::kReleased, S::kForgotten}, &GraphState::released_to_forgotten},
+      {{S::kReleased, S::kMemory}, &GraphState::released_to_memory},
+      {{S::kWaiting, S::kProcessing}, &GraphState::waiting_to_processing},
+      {{S::kWaiting, S::kQueued}, &GraphState::waiting_to_queued},
+      {{S::kWaiting, S::kNoWorker}, &GraphState::waiting_to_no_worker},
+      {{S::kWaiting, S::kReleased}, &GraphState::waiting_to_released},
+      {{S::kWaiting, S::kErred}, &GraphState::waiting_to_erred},
+      {{S::kQueued, S::kProcessing}, &GraphState::ready_to_processing},
+      {{S::kNoWorker, S::kProcessing}, &GraphState::ready_to_processing},
+      {{S::kQueued, S::kReleased}, &GraphState::waiting_to_released},
+      {{S::kNoWorker, S::kReleased}, &GraphState::waiting_to_released},
+      {{S::kProcessing, S::kMemory}, &GraphState::processing_to_memory},
+      {{S::kProcessing, S::kErred}, &GraphState::processing_to_erred},
+      {{S::kProcessing, S::kReleased}, &GraphState::processing_to_released},
+      {{S::kMemory, S::kReleased}, &GraphState::memory_to_released},
+      {{S::kErred, S::kReleased}, &GraphState::erred_to_released},
+  };
+}
+
+void GraphState::transitions(Recommendations recommendations) {
+  while (!recommendations.empty()) {
+    auto [task, to] = recommendations.front();
+    recommendations.pop_front();
+    transition(*task, to, recommendations);
+  }
+  graveyard_.clear();
+}
+
+void GraphState::transition(TaskState& task, TaskStatus to, Recommendations& out) {
+  TaskStatus from = task.status;
+  if (from == to || from == S::kForgotten) return;
+  auto edge = table_.find({from, to});
+  if (edge != table_.end()) {
+    (this->*edge->second)(task, out);
+    return;
+  }
+  DTASK_CHECK(from != S::kReleased && to != S::kReleased)
+      << "no transition " << task_status_name(from) << " -> " << task_status_name(to) << " for " << task.key;
+  transition(task, S::kReleased, out);
+  if (task.status == S::kReleased) transition(task, to, out);
+}
+
+void GraphState::set_status(TaskState& task, TaskStatus to) {
+  --status_counts_[static_cast<int>(task.status)];
+  ++status_counts_[static_cast<int>(to)];
+  task.status = to;
+}
+
+// ---- edges -----------------------------------------------------------------
+
+void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
+  if (task.is_scattered()) {
+    // Data a client scattered has no lineage to recompute it from.
+    set_status(task, S::kErred);
+    task.error_message = "data scattered by the client was lost with its worker";
+    task.exception_blame_key = task.key;
+    for (ClientState* client : task.who_wants) {
+      msg::KeyStatus status = status_of(task);
+      status.state = KeyOutcome::kLost;
+      notify(*client, std::move(status));
+    }
+    return;
+  }
+  set_status(task, S::kWaiting);
+  const TaskState* erred_dependency = nullptr;
+  for (TaskState* dep : task.dependencies) {
+    dep->waiters.insert(&task);
+    if (dep->status == S::kMemory) continue;
+    task.waiting_on.insert(dep);
+    if (dep->status == S::kErred) {
+      erred_dependency = dep;
+    } else if (dep->status == S::kReleased) {
+      out.emplace_back(dep, S::kWaiting);
+    }
+  }
+  if (erred_dependency != nullptr) {
+    inherit_error(task, *erred_dependency);
+    out.emplace_back(&task, S::kErred);
+  } else if (task.waiting_on.empty()) {
+    out.emplace_back(&task, S::kProcessing);
+  }
+}
+
+void GraphState::released_to_forgotten(TaskState& task, Recommendations& out) {
+  DTASK_CHECK(task.dependents.empty() && task.who_wants.empty() && task.waiters.empty())
+      << "forgetting " << task.key << " while it is still needed";
+  for (TaskState* dep : task.dependencies) {
+    dep->dependents.erase(&task);
+    dep->waiters.erase(&task);
+    if (dep->dependents.empty()) recommend_release_if_unneeded(*dep, out);
+  }
+  set_status(task, S::kForgotten);
+  auto node = tasks_.extract(task.key);
+  graveyard_.push_back(std::move(node.mapped()));  // freed once no recommendation can name it
+}
+
+void GraphState::released_to_memory(TaskState& task, Recommendations& out) {
+  // Only scattered data arrives in memory without running.
+  add_replica(task, *reporting_worker_);
+  set_status(task, S::kMemory);
+  notify_wanted(task);
+  recommend_release_if_unneeded(task, out);
+}
+
+void GraphState::waiting_to_processing(TaskState& task, Recommendations& out) {
+  switch (place(task)) {
+    case PlaceOutcome::kPlaced: break;
+    case PlaceOutcome::kSaturated: out.emplace_back(&task, S::kQueued); break;
+    case PlaceOutcome::kNoWorker: out.emplace_back(&task, S::kNoWorker); break;
+  }
+}
+
+void GraphState::waiting_to_queued(TaskState& task, Recommendations&) {
+  set_status(task, S::kQueued);
+  queued_.insert(&task);
+}
+
+void GraphState::waiting_to_no_worker(TaskState& task, Recommendations&) {
+  set_status(task, S::kNoWorker);
+  unrunnable_.insert(&task);
+  logger_->info("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
+                task.resources.empty() ? "" : " (it needs resources no worker declared)");
+}
+
+void GraphState::ready_to_processing(TaskState& task, Recommendations&) {
+  switch (place(task)) {
+    case PlaceOutcome::kPlaced: return;
+    case PlaceOutcome::kSaturated:
+      if (task.status == S::kNoWorker) {
+        unrunnable_.erase(&task);
+        set_status(task, S::kQueued);
+        queued_.insert(&task);
+      }
+      return;
+    case PlaceOutcome::kNoWorker:
+      if (task.status == S::kQueued) {
+        queued_.erase(&task);
+        set_status(task, S::kNoWorker);
+        unrunnable_.insert(&task);
+      }
+      return;
+  }
+}
+
+void GraphState::waiting_to_released(TaskState& task, Recommendations& out) {
+  queued_.erase(&task);
+  unrunnable_.erase(&task);
+  set_status(task, S::kReleased);
+  stop_waiting_on_dependencies(task, out);
+  recommend_release_if_unneeded(task, out);
+}
+
+void GraphState::waiting_to_erred(TaskState& task, Recommendations& out) {
+  queued_.erase(&task);
+  unrunnable_.erase(&task);
+  set_status(task, S::kErred);
+  propagate_error(task, out);
+}
+
+void GraphState::processing_to_memory(TaskState& task, Recommendations& out) {
+  WorkerState& worker = *reporting_worker_;
+  unassign(task);
+  add_replica(task, worker);
+  set_status(task, S::kMemory);
+  ++tasks_completed_;
+  ++worker.tasks_done;
+  for (TaskState* dependent : task.dependents) {
+    if (dependent->waiting_on.erase(&task) > 0 && dependent->waiting_on.empty() &&
+        dependent->status == S::kWaiting) {
+      out.emplace_back(dependent, S::kProcessing);
+    }
+  }
+  stop_waiting_on_dependencies(task, out);
+  notify_wanted(task);
+  recommend_release_if_unneeded(task, out);
+  fill_free_slots(worker, out);
+}
+
+void GraphState::processing_to_erred(TaskState& task, Recommendations& out) {
+  WorkerState& worker = *task.processing_on;
+  unassign(task);
+  if (task.retries > 0) {
+    --task.retries;
+    logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op, task.retries,
+                  task.error_message);
+    set_status(task, S::kReleased);
+    out.emplace_back(&task, S::kWaiting);
+  } else {
+    set_status(task, S::kErred);
+    ++tasks_erred_;
+    propagate_error(task, out);
+  }
+  fill_free_slots(worker, out);
+}
+
+void GraphState::processing_to_released(TaskState& task, Recommendations& out) {
+  WorkerState& worker = *task.processing_on;
+  unassign(task);
+  // The worker drops the task, or its result when it finishes anyway.
+  outbox_.free[&worker].keys.push_back(task.key);
+  set_status(task, S::kReleased);
+  if (task.who_wants.empty() && task.waiters.empty()) {
+    stop_waiting_on_dependencies(task, out);
+    recommend_release_if_unneeded(task, out);
+  } else {
+    out.emplace_back(&task, S::kWaiting);  // lost with its worker: run again
+  }
+  fill_free_slots(worker, out);
+}
+
+void GraphState::memory_to_released(TaskState& task, Recommendations& out) {
+  for (WorkerState* worker : std::vector<WorkerState*>(task.who_has)) {
+    outbox_.free[worker].keys.push_back(task.key);
+    remove_replica(task, *worker);
+  }
+  set_status(task, S::kReleased);
+  if (task.who_wants.empty() && task.waiters.empty()) {
+    recommend_release_if_unneeded(task, out);
+    return;
+  }
+  // Still needed: the data was lost. Dependents that counted on it go back
+  // to waiting, and this task is recomputed from its lineage.
+  for (TaskState* waiter : task.waiters) {
+    if (waiter->status == S::kWaiting) {
+      waiter->waiting_on.insert(&task);
+    } else if (waiter->status != S::kErred && waiter->status != S::kMemory) {
+      out.emplace_back(waiter, S::kWaiting);
+    }
+  }
+  out.emplace_front(&task, S::kWaiting);
+}
+
+void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
+  task.error_op.clear();
+  task.error_message.clear();
+  task.exception_blame_key.clear();
+  set_status(task, S::kReleased);
+  recommend_release_if_unneeded(task, out);
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+GraphState::PlaceOutcome GraphState::place(TaskState& task) {
+  bool queue_roots = task.is_root() && std::isfinite(config_.worker_saturation);
+  if (queue_roots) {
+    auto saturated = [this](const WorkerState& worker) { return is_saturated(worker); };
+    if (WorkerState* worker = placement_.choose(task, workers_, saturated)) {
+      assign(task, *worker);
+      return PlaceOutcome::kPlaced;
+    }
+    return placement_.choose(task, workers_) ? PlaceOutcome::kSaturated : PlaceOutcome::kNoWorker;
+  }
+  if (WorkerState* worker = placement_.choose(task, workers_)) {
+    assign(task, *worker);
+    return PlaceOutcome::kPlaced;
+  }
+  return PlaceOutcome::kNoWorker;
+}
+
+bool GraphState::is_saturated(const WorkerState& worker) const {
+  double slots = std::max(1.0, std::ceil(config_.worker_saturation * worker.nthreads));
+  return static_cast<double>(worker.processing.size()) >= slots;
+}
+
+void GraphState::assign(TaskState& task, WorkerState& worker) {
+  queued_.erase(&task);
+  unrunnable_.erase(&task);
+  task.processing_on = &worker;
+  task.estimated_duration = estimate_duration(task.op);
+  worker.processing.insert(&task);
+  worker.occupancy += task.estimated_duration;
+  for (const auto& [name, amount] : task.resources) add_resource(worker.resources_used, name, amount);
+  set_status(task, S::kProcessing);
+
+  msg::ComputeTask compute;
+  compute.key = task.key;
+  compute.op = task.op;
+  compute.args = task.args;
+  compute.priority = task.priority;
+  compute.resources = task.resources;
+  compute.dependencies.reserve(task.dependencies.size());
+  for (const TaskState* dep : task.dependencies) {
+    msg::DependencyLocation location{dep->key, {}, dep->nbytes};
+    for (const WorkerState* holder : dep->who_has) location.who_has.push_back(holder->address);
+    compute.dependencies.push_back(std::move(location));
+  }
+  outbox_.compute[&worker].tasks.push_back(std::move(compute));
+}
+
+void GraphState::unassign(TaskState& task) {
+  WorkerState* worker = task.processing_on;
+  DTASK_CHECK(worker != nullptr) << task.key << " is not processing";
+  worker->processing.erase(&task);
+  worker->occupancy = std::max(0.0, worker->occupancy - task.estimated_duration);
+  if (worker->processing.empty()) worker->occupancy = 0;  // no drift from rounding
+  for (const auto& [name, amount] : task.resources) add_resource(worker->resources_used, name, -amount);
+  task.processing_on = nullptr;
+  task.estimated_duration = 0;
+}
+
+void GraphState::add_resource(ResourceList& resources, const std::string& name, double amount) {
+  for (auto& [existing, total] : resources) {
+    if (existing == name) {
+      total += amount;
+      return;
+    }
+  }
+  resources.emplace_back(name, amount);
+}
+
+void GraphState::add_replica(TaskState& task, WorkerState& worker) {
+  if (task.held_by(&worker)) return;
+  task.who_has.push_back(&worker);
+  worker.has_what.insert(&task);
+  worker.nbytes += task.nbytes;
+}
+
+void GraphState::remove_replica(TaskState& task, WorkerState& worker) {
+  auto it = std::find(task.who_has.begin(), task.who_has.end(), &worker);
+  if (it == task.who_has.end()) return;
+  task.who_has.erase(it);
+  worker.has_what.erase(&task);
+  worker.nbytes -= std::min(worker.nbytes, task.nbytes);
+}
+
+void GraphState::stop_waiting_on_dependencies(TaskState& task, Recommendations& out) {
+  task.waiting_on.clear();
+  for (TaskState* dep : task.dependencies) {
+    if (dep->waiters.erase(&task) > 0) recommend_release_if_unneeded(*dep, out);
+  }
+}
+
+void GraphState::recommend_release_if_unneeded(TaskState& task, Recommendations& out) {
+  if (!task.who_wants.empty() || !task.waiters.empty()) return;
+  if (task.status == S::kReleased) {
+    if (task.dependents.empty()) out.emplace_back(&task, S::kForgotten);
+  } else if (task.status != S::kForgotten) {
+    out.emplace_back(&task, S::kReleased);
+  }
+}
+
+void GraphState::inherit_error(TaskState& task, const TaskState& failed) {
+  task.error_op = failed.error_op;
+  task.error_message = failed.error_message;
+  task.exception_blame_key = failed.exception_blame_key;
+}
+
+void GraphState::propagate_error(TaskState& task, Recommendations& out) {
+  if (task.exception_blame_key.empty()) task.exception_blame_key = task.key;
+  for (TaskState* dependent : task.dependents) {
+    if (dependent->status == S::kWaiting || dependent->status == S::kQueued ||
+        dependent->status == S::kNoWorker) {
+      inherit_error(*dependent, task);
+      out.emplace_back(dependent, S::kErred);
+    }
+  }
+  stop_waiting_on_dependencies(task, out);
+  notify_wanted(task);
+  recommend_release_if_unneeded(task, out);
+}
+
+void GraphState::fill_free_slots(WorkerState& worker, Recommendations& out) {
+  while (!queued_.empty() && !is_saturated(worker)) {
+    TaskState* next = *queued_.begin();
+    transition(*next, S::kProcessing, out);
+    if (next->status == S::kQueued) break;  // nowhere to put it after all
+  }
+}
+
+void GraphState::retry_unrunnable(Recommendations& out) {
+  for (TaskState* task : std::vector<TaskState*>(unrunnable_.begin(), unrunnable_.end())) {
+    transition(*task, S::kProcessing, out);
+  }
+}
+
+void GraphState::notify_wanted(TaskState& task) {
+  if (task.who_wants.empty()) return;
+  msg::KeyStatus status = status_of(task);
+  for (ClientState* client : task.who_wants) notify(*client, status);
+}
+
+void GraphState::notify(ClientState& client, msg::KeyStatus status) {
+  outbox_.statuses[&client].statuses.push_back(std::move(status));
+}
+
+msg::KeyStatus GraphState::status_of(const TaskState& task) const {
+  msg::KeyStatus status;
+  status.key = task.key;
+  if (task.status == S::kMemory) {
+    status.state = KeyOutcome::kMemory;
+    for (const WorkerState* worker : task.who_has) status.who_has.push_back(worker->address);
+    status.nbytes = task.nbytes;
+    status.type_name = task.type_name;
+  } else {
+    status.state = KeyOutcome::kErred;
+    status.op = task.error_op;
+    status.failed_key = task.exception_blame_key;
+    status.message = task.error_message;
+  }
+  return status;
+}
+
+double GraphState::estimate_duration(const std::string& op) const {
+  auto it = op_durations_.find(op);
+  if (it == op_durations_.end() || it->second.second == 0) return config_.default_task_duration;
+  return it->second.first / static_cast<double>(it->second.second);
+}
+
+TaskState* GraphState::get_or_create(const std::string& key, bool* created) {
+  auto [it, inserted] = tasks_.try_emplace(key);
+  if (inserted) {
+    it->second = std::make_unique<TaskState>();
+    it->second->key = key;
+    ++status_counts_[static_cast<int>(S::kReleased)];
+  }
+  if (created != nullptr) *created = inserted;
+  return it->second.get();
+}
+
+// ---- events ----------------------------------------------------------------
+
+ClientState* GraphState::add_client(std::string name) {
+  auto client = std::make_unique<ClientState>();
+  client->id = next_client_id_++;
+  client->name = std::move(name);
+  ClientState* raw = client.get();
+  clients_.emplace(raw->id, std::move(client));
+  return raw;
+}
+
+void GraphState::remove_client(ClientState* client) {
+  Recommendations out;
+  for (TaskState* task : client->wants) {
+    task->who_wants.erase(client);
+    recommend_release_if_unneeded(*task, out);
+  }
+  client->wants.clear();
+  outbox_.statuses.erase(client);
+  transitions(std::move(out));
+  clients_.erase(client->id);
+}
+
+Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registration) {
+  for (const auto& existing : workers_) {
+    if (existing->address == registration.data_address) {
+      return Status::invalid("a worker at " + registration.data_address + " is already registered");
+    }
+    if (!registration.name.empty() && existing->name == registration.name) {
+      return Status::invalid("a worker named '" + registration.name + "' is already registered");
+    }
+  }
+  auto worker = std::make_unique<WorkerState>();
+  worker->name = registration.name.empty() ? registration.data_address : registration.name;
+  worker->address = registration.data_address;
+  worker->nthreads = std::max<std::uint32_t>(registration.nthreads, 1);
+  worker->memory_limit = registration.memory_limit;
+  worker->resources = registration.resources;
+  WorkerState* raw = worker.get();
+  workers_.push_back(std::move(worker));
+
+  Recommendations out;
+  retry_unrunnable(out);
+  fill_free_slots(*raw, out);
+  transitions(std::move(out));
+  return raw;
+}
+
+void GraphState::remove_worker(WorkerState* worker, const std::string& reason) {
+  logger_->warn("removing worker {} ({}): {}; {} tasks processing, {} results held", worker->name, worker->address,
+                reason, worker->processing.size(), worker->has_what.size());
+  Recommendations out;
+  for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
+    transition(*task, S::kReleased, out);
+  }
+  for (TaskState* task : std::vector<TaskState*>(worker->has_what.begin(), worker->has_what.end())) {
+    remove_replica(*task, *worker);
+    if (task->who_has.empty()) transition(*task, S::kReleased, out);
+  }
+  outbox_.compute.erase(worker);
+  outbox_.free.erase(worker);
+  auto it = std::find_if(workers_.begin(), workers_.end(), [worker](const auto& w) { return w.get() == worker; });
+  DTASK_CHECK(it != workers_.end()) << "unknown worker " << worker->name;
+  std::unique_ptr<WorkerState> removed = std::move(*it);
+  workers_.erase(it);
+  transitions(std::move(out));
+  outbox_.compute.erase(removed.get());
+  outbox_.free.erase(removed.get());
+}
+
+void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
+  Recommendations out;
+  std::vector<std::pair<TaskState*, msg::TaskDef*>> defined;
+  defined.reserve(graph.tasks.size());
+  for (msg::TaskDef& def : graph.tasks) {
+    bool created = false;
+    TaskState* task = get_or_create(def.key, &created);
+    // A key already known names the same computation: keep what we have.
+    if (created) defined.emplace_back(task, &def);
+  }
+  for (auto& [task, def] : defined) {
+    task->op = std::move(def->op);
+    task->args = std::move(def->args);
+    task->priority = def->priority;
+    task->resources = std::move(def->resources);
+    task->worker_restrictions = std::move(def->workers);
+    task->retries = def->retries;
+    if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
+    for (const std::string& dep_key : def->dependencies) {
+      auto dep = tasks_.find(dep_key);
+      if (dep == tasks_.end()) {
+        task->error_op = task->op;
+        task->error_message = "unknown dependency key '" + dep_key + "'";
+        continue;
+      }
+      if (dep->second->dependents.insert(task).second) task->dependencies.push_back(dep->second.get());
+    }
+  }
+  for (const std::string& key : graph.wanted_keys) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) {
+      notify(client, {key, KeyOutcome::kErred, {}, "", key, "unknown key '" + key + "'", 0, ""});
+      continue;
+    }
+    TaskState& task = *it->second;
+    task.who_wants.insert(&client);
+    client.wants.insert(&task);
+    if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
+    if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
+  }
+  for (auto& [task, def] : defined) {
+    if (!task->error_message.empty() && task->status != S::kErred) {
+      // Bad graph input: fail this task (and what depends on it) with the reason.
+      set_status(*task, S::kErred);
+      ++tasks_erred_;
+      propagate_error(*task, out);
+    } else if (task->status == S::kReleased) {
+      recommend_release_if_unneeded(*task, out);  // nobody asked for it
+    }
+  }
+  transitions(std::move(out));
+}
+
+void GraphState::release_keys(ClientState& client, const std::vector<std::string>& keys) {
+  Recommendations out;
+  for (const std::string& key : keys) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) continue;
+    TaskState& task = *it->second;
+    if (client.wants.erase(&task) == 0) continue;
+    task.who_wants.erase(&client);
+    recommend_release_if_unneeded(task, out);
+  }
+  transitions(std::move(out));
+}
+
+void GraphState::cancel_keys(ClientState& client, const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) notify(client, {key, KeyOutcome::kCancelled, {}, "", key, "cancelled", 0, ""});
+  release_keys(client, keys);
+}
+
+Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered& scattered) {
+  WorkerState* worker = find_worker(scattered.worker);
+  if (worker == nullptr) return Status::not_found("no worker at " + scattered.worker + " to hold scattered data");
+  Recommendations out;
+  reporting_worker_ = worker;
+  for (const msg::KeyInfo& info : scattered.keys) {
+    TaskState* task = get_or_create(info.key);
+    task->who_wants.insert(&client);
+    client.wants.insert(task);
+    if (task->status == S::kMemory) {
+      add_replica(*task, *worker);
+      notify(client, status_of(*task));
+      continue;
+    }
+    if (task->status != S::kReleased) continue;  // a computed key of the same name wins
+    task->nbytes = info.nbytes;
+    task->type_name = info.type_name;
+    transition(*task, S::kMemory, out);
+  }
+  reporting_worker_ = nullptr;
+  transitions(std::move(out));
+  return Status::success();
+}
+
+void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& report) {
+  Recommendations out;
+  reporting_worker_ = &worker;
+  for (const msg::TaskFinished& finished : report.finished) {
+    auto it = tasks_.find(finished.key);
+    TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
+    if (task != nullptr && task->status == S::kProcessing && task->processing_on == &worker) {
+      task->nbytes = finished.nbytes;
+      task->type_name = finished.type_name;
+      auto& [total, count] = op_durations_[task->op];
+      total += std::max(0.0, finished.stop_time - finished.start_time);
+      ++count;
+      transition(*task, S::kMemory, out);
+    } else if (task != nullptr && task->status == S::kMemory) {
+      add_replica(*task, worker);  // computed twice (after a reschedule): keep the copy
+    } else {
+      outbox_.free[&worker].keys.push_back(finished.key);  // nobody needs it any more
+    }
+  }
+  for (const msg::TaskErred& erred : report.erred) {
+    auto it = tasks_.find(erred.key);
+    if (it == tasks_.end()) continue;
+    TaskState& task = *it->second;
+    if (task.status != S::kProcessing || task.processing_on != &worker) continue;
+    task.error_op = erred.op;
+    task.error_message = erred.message;
+    task.exception_blame_key = task.key;
+    logger_->info("task {} ({}) raised on {}: {}", task.key, erred.op, worker.name, erred.message);
+    transition(task, S::kErred, out);
+  }
+  reporting_worker_ = nullptr;
+  transitions(std::move(out));
+}
+
+void GraphState::worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now) {
+  worker.last_heartbeat = heartbeat;
+  worker.last_seen = now;
+}
+
+Outbox GraphState::take_outbox() { return std::exchange(outbox_, Outbox{}); }
+
+const TaskState* GraphState::find(const std::string& key) const {
+  auto it = tasks_.find(key);
+  return it == tasks_.end() ? nullptr : it->second.get();
+}
+
+WorkerState* GraphState::find_worker(const std::string& address) const {
+  for (const auto& worker : workers_) {
+    if (worker->address == address || worker->name == address) return worker.get();
+  }
+  return nullptr;
+}
+
+// ---- invariants ------------------------------------------------------------
+
+namespace {
+Status violation(const TaskState& task, const std::string& what) {
+  return Status::internal("task " + task.key + " (" + task_status_name(task.status) + "): " + what);
+}
+}  // namespace
+
+Status GraphState::validate() const {
+  std::size_t counts[kTaskStatusCount] = {};
+  for (const auto& [key, owned] : tasks_) {
+    const TaskState& task = *owned;
+    ++counts[static_cast<int>(task.status)];
+    bool processing = task.status == S::kProcessing;
+    if (processing != (task.processing_on != nullptr)) return violation(task, "processing_on disagrees with state");
+    if (processing && task.processing_on->processing.count(const_cast<TaskState*>(&task)) == 0) {
+      return violation(task, "missing from its worker's processing set");
+    }
+    if ((task.status == S::kMemory) != !task.who_has.empty()) return violation(task, "who_has disagrees with state");
+    for (const WorkerState* worker : task.who_has) {
+      if (worker->has_what.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "not in has_what");
+    }
+    if (task.status == S::kWaiting && task.waiting_on.empty()) return violation(task, "waiting on nothing");
+    if (task.status != S::kWaiting && !task.waiting_on.empty()) return violation(task, "waiting_on while not waiting");
+    for (const TaskState* dep : task.waiting_on) {
+      if (dep->status == S::kMemory) return violation(task, "waits on " + dep->key + " which is in memory");
+    }
+    if ((task.status == S::kQueued) != (queued_.count(const_cast<TaskState*>(&task)) > 0)) {
+      return violation(task, "queued set disagrees with state");
+    }
+    if ((task.status == S::kNoWorker) != (unrunnable_.count(const_cast<TaskState*>(&task)) > 0)) {
+      return violation(task, "no-worker set disagrees with state");
+    }
+    for (const TaskState* dep : task.dependencies) {
+      if (dep->dependents.count(const_cast<TaskState*>(&task)) == 0) {
+        return violation(task, "not among the dependents of " + dep->key);
+      }
+    }
+    for (const ClientState* client : task.who_wants) {
+      if (client->wants.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "client wants disagree");
+    }
+    bool needed = !task.who_wants.empty() || !task.waiters.empty();
+    if (!needed && task.status != S::kReleased) return violation(task, "nobody needs it but it was not released");
+    if (!needed && task.dependents.empty()) return violation(task, "released, unneeded, but not forgotten");
+  }
+  for (int i = 0; i < kTaskStatusCount; ++i) {
+    if (counts[i] != status_counts_[i]) {
+      return Status::internal(std::string("status count for ") + task_status_name(static_cast<S>(i)) + " is " +
+                              std::to_string(status_counts_[i]) + ", actual " + std::to_string(counts[i]));
+    }
+  }
+  for (const auto& worker : workers_) {
+    for (const TaskState* task : worker->processing) {
+      if (task->processing_on != worker.get()) return violation(*task, "in processing set of " + worker->name);
+    }
+    if (worker->occupancy < 0) return Status::internal("negative occupancy on " + worker->name);
+  }
+  return Status::success();
+}
+
+}  // namespace dtask::scheduler

@@ -1,0 +1,168 @@
+// The scheduler's graph state machine: every task, worker and client, and the
+// one transition table that moves tasks between states. No I/O here: events
+// come in as method calls, and what must be sent goes into an Outbox that the
+// server (scheduler_server.h) drains after each event. That keeps this class
+// testable without sockets and keeps every transition in one place.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/status.h"
+#include "scheduler/placement.h"
+#include "scheduler/task_state.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace dtask::scheduler {
+
+struct SchedulerConfig {
+  /// Root tasks (no dependencies) are sent to a worker only while it runs
+  /// fewer than ceil(nthreads * worker_saturation) of them; the rest wait in
+  /// `queued`. Infinity disables queuing. Dask's default is 1.1.
+  double worker_saturation = 1.1;
+  /// Duration assumed for an op never seen before, in seconds.
+  double default_task_duration = 0.001;
+};
+
+/// Messages the state machine wants sent, grouped by recipient so that one
+/// event produces at most one frame per peer.
+struct Outbox {
+  std::unordered_map<WorkerState*, msg::ComputeTaskBatch> compute;
+  std::unordered_map<WorkerState*, msg::FreeKeys> free;
+  std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
+  bool empty() const { return compute.empty() && free.empty() && statuses.empty(); }
+};
+
+/// Call every method on the scheduler strand. Not thread-safe.
+class GraphState {
+ public:
+  GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> logger);
+  ~GraphState();
+  GraphState(const GraphState&) = delete;
+  GraphState& operator=(const GraphState&) = delete;
+
+  // ---- events --------------------------------------------------------------
+  ClientState* add_client(std::string name);
+  /// Drops everything the client wanted (its futures are gone with it).
+  void remove_client(ClientState* client);
+  /// Rejects a duplicate name or address.
+  Result<WorkerState*> add_worker(const msg::RegisterWorker& registration);
+  /// Reschedules its processing tasks and recomputes results only it held.
+  void remove_worker(WorkerState* worker, const std::string& reason);
+  void update_graph(ClientState& client, msg::UpdateGraph graph);
+  /// The client dropped its last future for each key.
+  void release_keys(ClientState& client, const std::vector<std::string>& keys);
+  /// Like release, and the client is told the keys were cancelled.
+  void cancel_keys(ClientState& client, const std::vector<std::string>& keys);
+  /// The client stored data on a worker directly; it becomes a task in memory.
+  Status keys_scattered(ClientState& client, const msg::KeysScattered& scattered);
+  void worker_report(WorkerState& worker, const msg::WorkerReport& report);
+  void worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now);
+
+  /// What the events since the last call want sent.
+  Outbox take_outbox();
+
+  // ---- inspection ----------------------------------------------------------
+  /// Checks the structural invariants of every task, worker and client.
+  /// Returns the first violation found.
+  Status validate() const;
+  const TaskState* find(const std::string& key) const;
+  std::size_t task_count() const { return tasks_.size(); }
+  std::size_t count(TaskStatus status) const { return status_counts_[static_cast<int>(status)]; }
+  const std::vector<std::unique_ptr<WorkerState>>& workers() const { return workers_; }
+  WorkerState* find_worker(const std::string& address) const;
+  std::size_t client_count() const { return clients_.size(); }
+  std::uint64_t tasks_completed() const { return tasks_completed_; }
+  std::uint64_t tasks_erred() const { return tasks_erred_; }
+  const std::unordered_map<std::string, std::unique_ptr<TaskState>>& tasks() const { return tasks_; }
+
+ private:
+  using Recommendations = std::deque<std::pair<TaskState*, TaskStatus>>;
+  using Edge = void (GraphState::*)(TaskState&, Recommendations&);
+
+  void build_transition_table();
+  /// Runs recommendations to a fixed point.
+  void transitions(Recommendations recommendations);
+  void transition(TaskState& task, TaskStatus to, Recommendations& out);
+  void set_status(TaskState& task, TaskStatus to);
+
+  // One function per edge of the state machine.
+  void released_to_waiting(TaskState& task, Recommendations& out);
+  void released_to_forgotten(TaskState& task, Recommendations& out);
+  void released_to_memory(TaskState& task, Recommendations& out);  // scattered data
+  void waiting_to_processing(TaskState& task, Recommendations& out);
+  void waiting_to_queued(TaskState& task, Recommendations& out);
+  void waiting_to_no_worker(TaskState& task, Recommendations& out);
+  void waiting_to_released(TaskState& task, Recommendations& out);  // also from queued, no-worker
+  void waiting_to_erred(TaskState& task, Recommendations& out);
+  void ready_to_processing(TaskState& task, Recommendations& out);  // from queued, no-worker
+  void processing_to_memory(TaskState& task, Recommendations& out);
+  void processing_to_erred(TaskState& task, Recommendations& out);
+  void processing_to_released(TaskState& task, Recommendations& out);
+  void memory_to_released(TaskState& task, Recommendations& out);
+  void erred_to_released(TaskState& task, Recommendations& out);
+
+  // Helpers shared by edges.
+  enum class PlaceOutcome { kPlaced, kSaturated, kNoWorker };
+  PlaceOutcome place(TaskState& task);
+  void assign(TaskState& task, WorkerState& worker);
+  void unassign(TaskState& task);
+  static void add_resource(ResourceList& resources, const std::string& name, double amount);
+  void add_replica(TaskState& task, WorkerState& worker);
+  void remove_replica(TaskState& task, WorkerState& worker);
+  void stop_waiting_on_dependencies(TaskState& task, Recommendations& out);
+  void recommend_release_if_unneeded(TaskState& task, Recommendations& out);
+  static void inherit_error(TaskState& task, const TaskState& failed);
+  void propagate_error(TaskState& task, Recommendations& out);
+  void fill_free_slots(WorkerState& worker, Recommendations& out);
+  void retry_unrunnable(Recommendations& out);
+  void notify_wanted(TaskState& task);
+  void notify(ClientState& client, msg::KeyStatus status);
+  msg::KeyStatus status_of(const TaskState& task) const;
+  bool is_saturated(const WorkerState& worker) const;
+  double estimate_duration(const std::string& op) const;
+  TaskState* get_or_create(const std::string& key, bool* created = nullptr);
+
+  SchedulerConfig config_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::map<std::pair<TaskStatus, TaskStatus>, Edge> table_;
+
+  std::unordered_map<std::string, std::unique_ptr<TaskState>> tasks_;
+  std::vector<std::unique_ptr<TaskState>> graveyard_;  // forgotten this round; freed after it
+  std::vector<std::unique_ptr<WorkerState>> workers_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<ClientState>> clients_;
+  std::uint64_t next_client_id_ = 1;
+
+  struct ByPriority {
+    bool operator()(const TaskState* a, const TaskState* b) const {
+      if (a->priority.runs_before(b->priority)) return true;
+      if (b->priority.runs_before(a->priority)) return false;
+      return a->key < b->key;
+    }
+  };
+  std::set<TaskState*, ByPriority> queued_;
+  std::set<TaskState*, ByPriority> unrunnable_;
+  Placement placement_;
+
+  std::size_t status_counts_[kTaskStatusCount] = {};
+  std::unordered_map<std::string, std::pair<double, std::uint64_t>> op_durations_;  // total s, count
+  std::uint64_t tasks_completed_ = 0;
+  std::uint64_t tasks_erred_ = 0;
+  Outbox outbox_;
+
+  // Per-event context read by the processing->memory and ->erred edges.
+  WorkerState* reporting_worker_ = nullptr;
+};
+
+}  // namespace dtask::scheduler

@@ -1,0 +1,77 @@
+// dtask-scheduler: the daemon one cluster runs. See --help.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <cstdio>
+#include <limits>
+
+#include "common/byte_size.h"
+#include "common/logging.h"
+#include "scheduler/scheduler_server.h"
+
+int main(int argc, char** argv) {
+  using namespace dtask;
+  CLI::App app{"dtask-scheduler: places task graphs from dtask clients on dtask workers"};
+  std::string host = "0.0.0.0";
+  int port = 8786;
+  std::string dashboard_address = "127.0.0.1:8787";
+  std::string log_level = "info";
+  std::string max_message = "512MiB";
+  double saturation = 1.1;
+  scheduler::SchedulerOptions options;
+  app.add_option("--host", host, "Interface to listen on")->capture_default_str();
+  app.add_option("--port", port, "TCP port for clients and workers (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--dashboard-address", dashboard_address, "Where the web dashboard will listen (reserved)")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
+  app.add_option("--worker-saturation", saturation,
+                 "Root tasks sent per worker thread before the rest wait in 'queued' (inf: no queuing)")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval-ms", options.heartbeat_interval_ms, "How often workers report")
+      ->capture_default_str();
+  app.add_option("--worker-ttl", options.worker_ttl_seconds, "Seconds without a heartbeat before a worker is removed")
+      ->capture_default_str();
+  app.add_option("--max-message-size", max_message, "Largest message accepted before reading it")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = make_logger("scheduler", log_level);
+  if (!logger.ok()) {
+    std::fprintf(stderr, "dtask-scheduler: %s\n", logger.status().message().c_str());
+    return 2;
+  }
+  auto max_bytes = parse_byte_size(max_message);
+  if (!max_bytes.ok()) {
+    std::fprintf(stderr, "dtask-scheduler: --max-message-size: %s\n", max_bytes.status().message().c_str());
+    return 2;
+  }
+  options.listen = Address{host, static_cast<std::uint16_t>(port)};
+  options.graph.worker_saturation = saturation;
+  options.limits.max_message_bytes = *max_bytes;
+
+  asio::io_context io(1);
+  auto server = scheduler::SchedulerServer::make(io, options, *logger);
+  if (!server.ok()) {
+    std::fprintf(stderr, "dtask-scheduler: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int signal) {
+    if (ec) return;
+    (*logger)->info("signal {} received, shutting down", signal);
+    (*server)->stop();
+    io.stop();
+  });
+  (*server)->start();
+  // Tests and scripts read this line to learn the bound port.
+  std::printf("dtask-scheduler listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  (*logger)->info("scheduler at {}", (*server)->address());
+  io.run();
+  (*logger)->info("scheduler stopped");
+  return 0;
+}

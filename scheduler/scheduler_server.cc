@@ -1,0 +1,247 @@
+#include "scheduler/scheduler_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <unordered_map>
+
+#include "common/logging.h"
+#include "common/tcp_connection.h"
+#include "scheduler/snapshot.h"
+
+namespace dtask::scheduler {
+
+namespace {
+
+/// One accepted connection and what it turned out to be after its handshake.
+struct Peer {
+  enum class Role { kUnknown, kClient, kWorkerPending, kWorker };
+  ConnectionPtr connection;
+  Role role = Role::kUnknown;
+  std::string name;
+  ClientState* client = nullptr;
+  WorkerState* worker = nullptr;
+};
+
+}  // namespace
+
+class SchedulerServer::Impl {
+ public:
+  Impl(asio::io_context& io, SchedulerOptions options, std::shared_ptr<spdlog::logger> logger,
+       std::unique_ptr<asio::ip::tcp::acceptor> acceptor)
+      : io_(io),
+        options_(std::move(options)),
+        logger_(std::move(logger)),
+        acceptor_(std::move(acceptor)),
+        heartbeat_timer_(io),
+        graph_(options_.graph, logger_) {
+    address_ = advertised_address(*acceptor_, options_.listen.host);
+  }
+
+  const std::string& address() const { return address_; }
+
+  void start() {
+    accept();
+    check_heartbeats();
+  }
+
+  void stop() {
+    asio::post(io_, [this] {
+      stopped_ = true;
+      std::error_code ignored;
+      acceptor_->close(ignored);
+      heartbeat_timer_.cancel();
+      for (auto& [raw, peer] : peers_) peer->connection->close(Status::cancelled("scheduler shutting down"));
+    });
+  }
+
+ private:
+  void accept() {
+    acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
+      if (stopped_) return;
+      if (!ec) {
+        add_peer(make_tcp_connection(std::move(socket), options_.limits, logger_));
+      } else {
+        logger_->warn("accept failed: {}", ec.message());
+      }
+      accept();
+    });
+  }
+
+  void add_peer(ConnectionPtr connection) {
+    auto peer = std::make_unique<Peer>();
+    peer->connection = connection;
+    Peer* raw = peer.get();
+    peers_.emplace(connection.get(), std::move(peer));
+    connection->start([this, raw](Message&& message) { on_message(*raw, std::move(message)); },
+                      [this, key = connection.get()](const Status& why) { on_close(key, why); });
+  }
+
+  void on_close(Connection* key, const Status& why) {
+    auto it = peers_.find(key);
+    if (it == peers_.end()) return;
+    std::unique_ptr<Peer> peer = std::move(it->second);
+    peers_.erase(it);
+    if (peer->client != nullptr) {
+      logger_->info("client {} disconnected: {}", peer->name, why.message());
+      client_peers_.erase(peer->client);
+      graph_.remove_client(peer->client);
+    }
+    if (peer->worker != nullptr) {
+      worker_peers_.erase(peer->worker);
+      graph_.remove_worker(peer->worker, why.message());
+    }
+    flush();
+  }
+
+  /// Protocol errors cost the offending connection, never the daemon.
+  void drop(Peer& peer, const std::string& why) {
+    logger_->warn("closing connection from {}: {}", peer.connection->peer(), why);
+    peer.connection->close(Status::invalid(why));
+  }
+
+  void on_message(Peer& peer, Message&& message) {
+    switch (peer.role) {
+      case Peer::Role::kUnknown: return on_handshake(peer, message);
+      case Peer::Role::kWorkerPending: return on_register(peer, message);
+      case Peer::Role::kClient: on_client_message(peer, std::move(message)); break;
+      case Peer::Role::kWorker: on_worker_message(peer, message); break;
+    }
+    flush();
+  }
+
+  void on_handshake(Peer& peer, const Message& message) {
+    const auto* hello = std::get_if<msg::Handshake>(&message);
+    if (hello == nullptr) return drop(peer, "expected a handshake first");
+    if (hello->protocol_version != kProtocolVersion) {
+      std::string why = "protocol version " + std::to_string(hello->protocol_version) + " not supported (scheduler speaks " +
+                        std::to_string(kProtocolVersion) + ")";
+      peer.connection->send(msg::HandshakeReply{false, why, options_.name});
+      return drop(peer, why);
+    }
+    peer.name = hello->name.empty() ? peer.connection->peer() : hello->name;
+    if (hello->role == PeerRole::kClient) {
+      peer.role = Peer::Role::kClient;
+      peer.client = graph_.add_client(peer.name);
+      client_peers_[peer.client] = &peer;
+      logger_->info("client {} connected from {}", peer.name, peer.connection->peer());
+    } else if (hello->role == PeerRole::kWorker) {
+      peer.role = Peer::Role::kWorkerPending;
+    } else {
+      return drop(peer, "peers connect to workers, not to the scheduler");
+    }
+    peer.connection->send(msg::HandshakeReply{true, "", options_.name});
+  }
+
+  void on_register(Peer& peer, const Message& message) {
+    const auto* registration = std::get_if<msg::RegisterWorker>(&message);
+    if (registration == nullptr) return drop(peer, "a worker must register after its handshake");
+    auto worker = graph_.add_worker(*registration);
+    if (!worker.ok()) {
+      peer.connection->send(msg::HandshakeReply{false, worker.status().message(), options_.name});
+      return drop(peer, worker.status().message());
+    }
+    peer.role = Peer::Role::kWorker;
+    peer.worker = *worker;
+    peer.worker->last_seen = wall_clock_seconds();
+    worker_peers_[peer.worker] = &peer;
+    peer.connection->send(msg::WorkerRegistered{options_.heartbeat_interval_ms});
+    logger_->info("worker {} registered: {} threads, data at {}", peer.worker->name, peer.worker->nthreads,
+                  peer.worker->address);
+    flush();
+  }
+
+  void on_client_message(Peer& peer, Message&& message) {
+    ClientState& client = *peer.client;
+    if (auto* graph = std::get_if<msg::UpdateGraph>(&message)) {
+      graph_.update_graph(client, std::move(*graph));
+    } else if (auto* release = std::get_if<msg::ReleaseKeys>(&message)) {
+      graph_.release_keys(client, release->keys);
+    } else if (auto* cancel = std::get_if<msg::CancelKeys>(&message)) {
+      graph_.cancel_keys(client, cancel->keys);
+    } else if (auto* scattered = std::get_if<msg::KeysScattered>(&message)) {
+      Status status = graph_.keys_scattered(client, *scattered);
+      if (!status.ok()) logger_->warn("scatter from {}: {}", peer.name, status.message());
+    } else if (auto* info = std::get_if<msg::InfoRequest>(&message)) {
+      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_)});
+    } else {
+      drop(peer, std::string("unexpected ") + message_kind_name(message.index()) + " from a client");
+    }
+  }
+
+  void on_worker_message(Peer& peer, const Message& message) {
+    WorkerState& worker = *peer.worker;
+    worker.last_seen = wall_clock_seconds();
+    if (const auto* report = std::get_if<msg::WorkerReport>(&message)) {
+      graph_.worker_report(worker, *report);
+    } else if (const auto* heartbeat = std::get_if<msg::Heartbeat>(&message)) {
+      graph_.worker_heartbeat(worker, *heartbeat, worker.last_seen);
+    } else {
+      drop(peer, std::string("unexpected ") + message_kind_name(message.index()) + " from a worker");
+    }
+  }
+
+  /// Sends what the last event produced: one frame per recipient.
+  void flush() {
+    Outbox outbox = graph_.take_outbox();
+    for (auto& [worker, batch] : outbox.compute) {
+      if (Peer* peer = worker_peer(worker)) peer->connection->send(batch);
+    }
+    for (auto& [worker, keys] : outbox.free) {
+      if (Peer* peer = worker_peer(worker)) peer->connection->send(keys);
+    }
+    for (auto& [client, batch] : outbox.statuses) {
+      auto it = client_peers_.find(client);
+      if (it != client_peers_.end()) it->second->connection->send(batch);
+    }
+  }
+
+  Peer* worker_peer(WorkerState* worker) {
+    auto it = worker_peers_.find(worker);
+    return it == worker_peers_.end() ? nullptr : it->second;
+  }
+
+  void check_heartbeats() {
+    heartbeat_timer_.expires_after(std::chrono::milliseconds(options_.heartbeat_interval_ms));
+    heartbeat_timer_.async_wait([this](const std::error_code& ec) {
+      if (ec || stopped_) return;
+      double now = wall_clock_seconds();
+      for (auto& [worker, peer] : worker_peers_) {
+        if (now - worker->last_seen > options_.worker_ttl_seconds) {
+          peer->connection->close(Status::timed_out("no heartbeat from worker " + worker->name + " for " +
+                                                    std::to_string(options_.worker_ttl_seconds) + " s"));
+        }
+      }
+      check_heartbeats();
+    });
+  }
+
+  asio::io_context& io_;
+  SchedulerOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  asio::steady_timer heartbeat_timer_;
+  GraphState graph_;
+  std::string address_;
+  bool stopped_ = false;
+  std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
+  std::unordered_map<WorkerState*, Peer*> worker_peers_;
+  std::unordered_map<ClientState*, Peer*> client_peers_;
+};
+
+Result<std::unique_ptr<SchedulerServer>> SchedulerServer::make(asio::io_context& io, SchedulerOptions options,
+                                                               std::shared_ptr<spdlog::logger> logger) {
+  DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, options.listen));
+  auto impl = std::make_unique<Impl>(io, std::move(options), std::move(logger), std::move(acceptor));
+  return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(impl)));
+}
+
+SchedulerServer::SchedulerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SchedulerServer::~SchedulerServer() = default;
+std::string SchedulerServer::address() const { return impl_->address(); }
+void SchedulerServer::start() { impl_->start(); }
+void SchedulerServer::stop() { impl_->stop(); }
+
+}  // namespace dtask::scheduler

@@ -1,0 +1,55 @@
+// The dtask-scheduler daemon's network side: accepts clients and workers,
+// decodes their messages into GraphState events, and sends what the state
+// machine's Outbox holds. Everything runs on one io_context thread, which is
+// the scheduler strand: no locks guard the graph.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/address.h"
+#include "common/frame.h"
+#include "common/status.h"
+#include "scheduler/graph_state.h"
+
+namespace asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace dtask::scheduler {
+
+struct SchedulerOptions {
+  Address listen{"0.0.0.0", 8786};
+  SchedulerConfig graph;
+  FrameLimits limits;
+  std::uint32_t heartbeat_interval_ms = 500;
+  /// A worker silent for this long is removed (its connection closing removes it at once).
+  double worker_ttl_seconds = 60;
+  std::string name = "dtask-scheduler";
+};
+
+class SchedulerServer {
+ public:
+  /// Binds the listening socket; fails when the address is taken.
+  static Result<std::unique_ptr<SchedulerServer>> make(asio::io_context& io, SchedulerOptions options,
+                                                       std::shared_ptr<spdlog::logger> logger);
+  ~SchedulerServer();
+
+  /// "tcp://127.0.0.1:8786", with the port actually bound.
+  std::string address() const;
+  /// Starts accepting and the heartbeat check. Call before running `io`.
+  void start();
+  /// Closes the listener and every connection. Thread-safe.
+  void stop();
+
+ private:
+  class Impl;
+  explicit SchedulerServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtask::scheduler

@@ -1,0 +1,68 @@
+#include "scheduler/snapshot.h"
+
+#include <nlohmann/json.hpp>
+
+namespace dtask::scheduler {
+
+namespace {
+
+nlohmann::json resources_json(const ResourceList& resources) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, amount] : resources) out[name] = amount;
+  return out;
+}
+
+/// A few keys in a state, for seeing what is stuck (no-worker, say).
+nlohmann::json sample_keys(const GraphState& graph, TaskStatus status, std::size_t limit) {
+  nlohmann::json keys = nlohmann::json::array();
+  if (graph.count(status) == 0) return keys;
+  for (const auto& [key, task] : graph.tasks()) {
+    if (task->status != status) continue;
+    keys.push_back(key);
+    if (keys.size() >= limit) break;
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::string snapshot_json(const GraphState& graph, const std::string& scheduler_address) {
+  nlohmann::json out;
+  out["address"] = scheduler_address;
+  out["tasks"] = graph.task_count();
+  out["clients"] = graph.client_count();
+  out["tasks_completed"] = graph.tasks_completed();
+  out["tasks_erred"] = graph.tasks_erred();
+  nlohmann::json states = nlohmann::json::object();
+  for (int i = 0; i < kTaskStatusCount; ++i) {
+    auto status = static_cast<TaskStatus>(i);
+    if (status != TaskStatus::kForgotten) states[task_status_name(status)] = graph.count(status);
+  }
+  out["states"] = states;
+  out["no_worker_keys"] = sample_keys(graph, TaskStatus::kNoWorker, 20);
+  out["erred_keys"] = sample_keys(graph, TaskStatus::kErred, 20);
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& worker : graph.workers()) {
+    workers.push_back({
+        {"name", worker->name},
+        {"address", worker->address},
+        {"nthreads", worker->nthreads},
+        {"memory_limit", worker->memory_limit},
+        {"resources", resources_json(worker->resources)},
+        {"resources_used", resources_json(worker->resources_used)},
+        {"processing", worker->processing.size()},
+        {"has_what", worker->has_what.size()},
+        {"nbytes", worker->nbytes},
+        {"occupancy", worker->occupancy},
+        {"tasks_done", worker->tasks_done},
+        {"managed_bytes", worker->last_heartbeat.managed_bytes},
+        {"stored_keys", worker->last_heartbeat.stored_keys},
+        {"executing", worker->last_heartbeat.executing},
+        {"last_seen", worker->last_seen},
+    });
+  }
+  out["workers"] = workers;
+  return out.dump();
+}
+
+}  // namespace dtask::scheduler

@@ -1,0 +1,96 @@
+// What the scheduler knows about each task, worker and client. Plain data:
+// GraphState (graph_state.h) owns every object and changes them only through
+// its transition table, on the scheduler strand.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/value.h"
+
+namespace dtask::scheduler {
+
+/// released -> waiting -> (queued | no-worker) -> processing -> memory, with
+/// erred and forgotten. The same lifecycle as Dask's scheduler.
+enum class TaskStatus : std::uint8_t {
+  kReleased = 0,  // known, not wanted or not yet computed; lineage kept
+  kWaiting,       // wanted; some dependency is not in memory yet
+  kNoWorker,      // ready, but no connected worker satisfies its restrictions
+  kQueued,        // ready root task held back until a worker has a free slot
+  kProcessing,    // sent to a worker
+  kMemory,        // result held by one or more workers
+  kErred,         // its op raised, or a dependency's did
+  kForgotten,     // removed; only seen by code still holding a stale pointer
+};
+inline constexpr int kTaskStatusCount = 8;
+
+/// "released", "waiting", "no-worker", ...
+const char* task_status_name(TaskStatus status);
+
+struct WorkerState;
+struct ClientState;
+
+struct TaskState {
+  std::string key;
+  std::string op;                // empty for data scattered by a client
+  std::vector<Value> args;
+  Priority priority;
+  ResourceList resources;
+  std::vector<std::string> worker_restrictions;  // worker names; empty: any
+  std::uint32_t retries = 0;
+
+  TaskStatus status = TaskStatus::kReleased;
+  std::vector<TaskState*> dependencies;
+  std::unordered_set<TaskState*> dependents;
+  std::unordered_set<TaskState*> waiting_on;  // dependencies not in memory (while waiting)
+  std::unordered_set<TaskState*> waiters;     // dependents that still need this result
+  std::unordered_set<ClientState*> who_wants;
+
+  std::vector<WorkerState*> who_has;
+  WorkerState* processing_on = nullptr;
+  double estimated_duration = 0;  // added to processing_on's occupancy
+  std::uint64_t nbytes = 0;
+  std::string type_name;
+
+  // Set when erred: the task whose op raised (this one or an ancestor).
+  std::string exception_blame_key;
+  std::string error_op;
+  std::string error_message;
+
+  bool is_root() const { return dependencies.empty(); }
+  bool is_scattered() const { return op.empty(); }
+  bool held_by(const WorkerState* worker) const;
+};
+
+struct WorkerState {
+  std::string name;
+  std::string address;  // data address: where peers and clients fetch results
+  std::uint32_t nthreads = 1;
+  std::uint64_t memory_limit = 0;
+  ResourceList resources;       // declared totals
+  ResourceList resources_used;  // held by tasks processing here
+
+  std::unordered_set<TaskState*> processing;
+  std::unordered_set<TaskState*> has_what;
+  double occupancy = 0;  // estimated seconds of work in `processing`
+  std::uint64_t nbytes = 0;
+  std::uint64_t root_tasks_processing = 0;
+  msg::Heartbeat last_heartbeat;
+  double last_seen = 0;  // wall clock seconds
+  std::uint64_t tasks_done = 0;
+
+  double resource_total(const std::string& name) const;
+  /// True when every resource `task` asks for is declared here in amount.
+  bool can_ever_run(const TaskState& task) const;
+};
+
+struct ClientState {
+  std::uint64_t id = 0;
+  std::string name;
+  std::unordered_set<TaskState*> wants;
+};
+
+}  // namespace dtask::scheduler
