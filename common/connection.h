@@ -33,6 +33,9 @@ class Connection {
   virtual void close(const Status& why) = 0;
   /// "127.0.0.1:41234", for logs.
   virtual const std::string& peer() const = 0;
+  /// The local IP this connection uses: what a worker advertises when it
+  /// listens on all interfaces, since its scheduler reached it that way.
+  virtual const std::string& local_host() const = 0;
   virtual std::uint64_t bytes_received() const = 0;
   virtual std::uint64_t bytes_sent() const = 0;
 };

@@ -25,8 +25,13 @@ namespace {
 template <typename Stream>
 class StreamConnection final : public Connection, public std::enable_shared_from_this<StreamConnection<Stream>> {
  public:
-  StreamConnection(Stream stream, FrameLimits limits, std::shared_ptr<spdlog::logger> logger, std::string peer)
-      : stream_(std::move(stream)), limits_(limits), logger_(std::move(logger)), peer_(std::move(peer)) {}
+  StreamConnection(Stream stream, FrameLimits limits, std::shared_ptr<spdlog::logger> logger, std::string peer,
+                   std::string local_host)
+      : stream_(std::move(stream)),
+        limits_(limits),
+        logger_(std::move(logger)),
+        peer_(std::move(peer)),
+        local_host_(std::move(local_host)) {}
 
   void start(MessageHandler on_message, CloseHandler on_close) override {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), on_message = std::move(on_message),
@@ -60,6 +65,7 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   }
 
   const std::string& peer() const override { return peer_; }
+  const std::string& local_host() const override { return local_host_; }
   std::uint64_t bytes_received() const override { return bytes_received_.load(std::memory_order_relaxed); }
   std::uint64_t bytes_sent() const override { return bytes_sent_.load(std::memory_order_relaxed); }
 
@@ -160,6 +166,7 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   FrameLimits limits_;
   std::shared_ptr<spdlog::logger> logger_;
   std::string peer_;
+  std::string local_host_;
   MessageHandler on_message_;
   CloseHandler on_close_;
 
@@ -195,8 +202,10 @@ ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimit
   // Small messages (task batches, reports) must not wait for Nagle.
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   std::string peer = describe_endpoint(socket);
+  auto local = socket.local_endpoint(ignored);
+  std::string local_host = ignored ? "127.0.0.1" : local.address().to_string();
   return std::make_shared<StreamConnection<asio::ip::tcp::socket>>(std::move(socket), limits, std::move(logger),
-                                                                  std::move(peer));
+                                                                  std::move(peer), std::move(local_host));
 }
 
 void async_connect_tcp(asio::io_context& io, const Address& address, const FrameLimits& limits,

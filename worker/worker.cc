@@ -1,0 +1,402 @@
+#include "worker/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/tcp_connection.h"
+#include "worker/data_store.h"
+#include "worker/executor.h"
+
+namespace dtask::worker {
+
+namespace {
+
+/// A task waiting here for dependencies fetched from peers.
+struct PendingTask {
+  ReadyTask task;
+  std::size_t missing = 0;
+};
+
+/// An outgoing link to another worker's data port.
+struct PeerLink {
+  ConnectionPtr connection;  // null while connecting
+  std::vector<msg::GetData> queued;
+  std::unordered_set<std::uint64_t> in_flight;
+};
+
+struct FetchRequest {
+  std::string address;
+  std::vector<std::string> keys;
+};
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  Impl(asio::io_context& io, WorkerOptions options, const OpRegistry& registry, std::shared_ptr<spdlog::logger> logger,
+       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, ConnectionPtr scheduler)
+      : io_(io),
+        options_(std::move(options)),
+        logger_(std::move(logger)),
+        acceptor_(std::move(acceptor)),
+        scheduler_(std::move(scheduler)),
+        heartbeat_timer_(io),
+        executor_(options_.nthreads, registry, store_, options_.resources,
+                  [this](TaskOutcome outcome) {
+                    asio::post(io_, [this, outcome = std::move(outcome)]() mutable { on_task_done(std::move(outcome)); });
+                  }) {
+    std::string host = options_.host.empty() ? scheduler_->local_host() : options_.host;
+    data_address_ = advertised_address(*acceptor_, host);
+    if (options_.name.empty()) options_.name = data_address_;
+  }
+
+  ~Impl() { executor_.stop(); }
+
+  const std::string& data_address() const { return data_address_; }
+  const std::string& name() const { return options_.name; }
+
+  void start(std::function<void(const Status&)> on_stopped) {
+    on_stopped_ = std::move(on_stopped);
+    scheduler_->start([this](Message&& message) { on_scheduler_message(std::move(message)); },
+                      [this](const Status& why) { shutdown(why); });
+    scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, ""});
+    scheduler_->send(msg::RegisterWorker{options_.name, data_address_, options_.nthreads, options_.memory_limit,
+                                         options_.resources});
+    accept();
+  }
+
+  void stop() {
+    asio::post(io_, [this] { shutdown(Status::cancelled("worker stopping")); });
+  }
+
+ private:
+  // ---- scheduler link --------------------------------------------------------
+
+  void on_scheduler_message(Message&& message) {
+    if (auto* batch = std::get_if<msg::ComputeTaskBatch>(&message)) {
+      on_compute(std::move(*batch));
+    } else if (auto* free = std::get_if<msg::FreeKeys>(&message)) {
+      on_free(free->keys);
+    } else if (auto* reply = std::get_if<msg::HandshakeReply>(&message)) {
+      if (!reply->ok) shutdown(Status::invalid("scheduler refused this worker: " + reply->error));
+    } else if (auto* registered = std::get_if<msg::WorkerRegistered>(&message)) {
+      heartbeat_interval_ = std::chrono::milliseconds(registered->heartbeat_interval_ms);
+      logger_->info("registered with scheduler {} as {}", options_.scheduler.to_string(), options_.name);
+      heartbeat();
+    } else {
+      logger_->warn("ignoring unexpected {} from the scheduler", message_kind_name(message.index()));
+    }
+  }
+
+  void on_compute(msg::ComputeTaskBatch batch) {
+    std::unordered_map<std::string, std::vector<std::string>> to_fetch;  // address -> keys
+    for (msg::ComputeTask& spec : batch.tasks) {
+      ReadyTask task{std::move(spec.key), std::move(spec.op), std::move(spec.args), spec.priority,
+                     std::move(spec.resources)};
+      std::size_t missing = 0;
+      std::string unreachable;
+      for (const msg::DependencyLocation& dep : spec.dependencies) {
+        bool computed_here = store_.contains(dep.key) && fetched_refs_.count(dep.key) == 0;
+        if (computed_here) continue;
+        if (!store_.contains(dep.key) && dep.who_has.empty()) {
+          unreachable = dep.key;
+          break;
+        }
+        // A fetched copy stays while some local task still needs it.
+        ++fetched_refs_[dep.key];
+        fetched_for_[task.key].push_back(dep.key);
+        if (store_.contains(dep.key)) continue;
+        ++missing;
+        auto& waiters = fetch_waiters_[dep.key];
+        waiters.push_back(task.key);
+        if (waiters.size() == 1) {
+          // Spread fetches over the replicas.
+          const std::string& holder = dep.who_has[fetch_rotation_++ % dep.who_has.size()];
+          to_fetch[holder].push_back(dep.key);
+        }
+      }
+      if (!unreachable.empty()) {
+        report_error(task.key, task.op, "dependency " + unreachable + " is held by no worker");
+      } else if (missing == 0) {
+        executor_.submit(std::move(task));
+      } else {
+        std::string key = task.key;
+        pending_.emplace(std::move(key), PendingTask{std::move(task), missing});
+      }
+    }
+    for (auto& [address, keys] : to_fetch) fetch(address, std::move(keys));
+  }
+
+  void on_free(const std::vector<std::string>& keys) {
+    for (const std::string& key : keys) {
+      store_.erase(key);
+      executor_.cancel(key);
+      if (pending_.erase(key) > 0) release_fetched(key);
+    }
+  }
+
+  // ---- results ---------------------------------------------------------------
+
+  void on_task_done(TaskOutcome outcome) {
+    release_fetched(outcome.key);
+    if (outcome.ok) {
+      report_.finished.push_back(
+          {outcome.key, outcome.nbytes, outcome.type_name, outcome.start_time, outcome.stop_time});
+    } else {
+      report_.erred.push_back({outcome.key, outcome.op, outcome.error});
+    }
+    schedule_report();
+  }
+
+  void report_error(const std::string& key, const std::string& op, std::string message) {
+    release_fetched(key);
+    report_.erred.push_back({key, op, std::move(message)});
+    schedule_report();
+  }
+
+  /// Reports go out once per turn of the event loop, so completions that
+  /// arrive together travel in one frame.
+  void schedule_report() {
+    if (report_scheduled_) return;
+    report_scheduled_ = true;
+    asio::post(io_, [this] {
+      report_scheduled_ = false;
+      if (stopped_ || (report_.finished.empty() && report_.erred.empty())) return;
+      scheduler_->send(report_);
+      report_ = {};
+    });
+  }
+
+  /// Drops dependency copies fetched for `task_key` once no local task needs them.
+  void release_fetched(const std::string& task_key) {
+    auto it = fetched_for_.find(task_key);
+    if (it == fetched_for_.end()) return;
+    for (const std::string& dep : it->second) {
+      auto count = fetched_refs_.find(dep);
+      if (count != fetched_refs_.end() && --count->second == 0) {
+        fetched_refs_.erase(count);
+        store_.erase(dep);
+      }
+    }
+    fetched_for_.erase(it);
+  }
+
+  // ---- fetching from peers ---------------------------------------------------
+
+  void fetch(const std::string& address, std::vector<std::string> keys) {
+    std::uint64_t id = next_request_id_++;
+    requests_[id] = FetchRequest{address, keys};
+    PeerLink& link = peers_[address];
+    link.in_flight.insert(id);
+    msg::GetData request{id, std::move(keys)};
+    if (link.connection) {
+      link.connection->send(request);
+      return;
+    }
+    bool connecting = !link.queued.empty();
+    link.queued.push_back(std::move(request));
+    if (!connecting) connect_peer(address);
+  }
+
+  void connect_peer(const std::string& address) {
+    auto parsed = parse_address(address);
+    if (!parsed.ok()) return peer_failed(address, parsed.status());
+    async_connect_tcp(io_, *parsed, options_.limits, logger_, [this, address](Result<ConnectionPtr> result) {
+      if (stopped_) return;
+      if (!result.ok()) return peer_failed(address, result.status());
+      ConnectionPtr connection = *result;
+      PeerLink& link = peers_[address];
+      link.connection = connection;
+      connection->start([this](Message&& message) { on_peer_message(std::move(message)); },
+                        [this, address](const Status& why) { peer_failed(address, why); });
+      connection->send(msg::Handshake{kProtocolVersion, PeerRole::kPeer, options_.name, ""});
+      for (msg::GetData& request : link.queued) connection->send(request);
+      link.queued.clear();
+    });
+  }
+
+  void on_peer_message(Message&& message) {
+    if (auto* reply = std::get_if<msg::DataReply>(&message)) {
+      auto request = requests_.extract(reply->request_id);
+      if (request.empty()) return;
+      peers_[request.mapped().address].in_flight.erase(reply->request_id);
+      for (msg::KeyValue& item : reply->values) {
+        if (item.found) {
+          store_.put(item.key, std::move(item.value));
+          dependency_arrived(item.key);
+        } else {
+          dependency_failed(item.key, "not found on " + request.mapped().address);
+        }
+      }
+    } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
+      logger_->warn("peer refused the connection: {}", hello->error);
+    }
+  }
+
+  void peer_failed(const std::string& address, const Status& why) {
+    auto it = peers_.find(address);
+    if (it == peers_.end()) return;
+    PeerLink link = std::move(it->second);
+    peers_.erase(it);
+    for (std::uint64_t id : link.in_flight) {
+      auto request = requests_.extract(id);
+      if (request.empty()) continue;
+      for (const std::string& key : request.mapped().keys) {
+        dependency_failed(key, "fetch from " + address + " failed: " + why.message());
+      }
+    }
+  }
+
+  void dependency_arrived(const std::string& dep_key) {
+    auto waiters = fetch_waiters_.extract(dep_key);
+    if (waiters.empty()) return;
+    for (const std::string& task_key : waiters.mapped()) {
+      auto it = pending_.find(task_key);
+      if (it == pending_.end()) continue;
+      if (--it->second.missing == 0) {
+        executor_.submit(std::move(it->second.task));
+        pending_.erase(it);
+      }
+    }
+    // Tasks freed while this was in flight leave a copy nobody needs.
+    if (fetched_refs_.count(dep_key) == 0) store_.erase(dep_key);
+  }
+
+  void dependency_failed(const std::string& dep_key, const std::string& why) {
+    auto waiters = fetch_waiters_.extract(dep_key);
+    if (waiters.empty()) return;
+    for (const std::string& task_key : waiters.mapped()) {
+      auto it = pending_.find(task_key);
+      if (it == pending_.end()) continue;
+      std::string op = it->second.task.op;
+      pending_.erase(it);
+      report_error(task_key, op, "could not fetch dependency " + dep_key + ": " + why);
+    }
+  }
+
+  // ---- data server: peers and clients fetch from here ------------------------
+
+  void accept() {
+    acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
+      if (stopped_) return;
+      if (!ec) serve(make_tcp_connection(std::move(socket), options_.limits, logger_));
+      accept();
+    });
+  }
+
+  void serve(ConnectionPtr connection) {
+    Connection* raw = connection.get();
+    served_.emplace(raw, connection);
+    connection->start([this, raw](Message&& message) { on_data_request(*raw, std::move(message)); },
+                      [this, raw](const Status&) { served_.erase(raw); });
+  }
+
+  void on_data_request(Connection& connection, Message&& message) {
+    if (auto* request = std::get_if<msg::GetData>(&message)) {
+      msg::DataReply reply{request->request_id, {}};
+      reply.values.reserve(request->keys.size());
+      for (std::string& key : request->keys) {
+        auto value = store_.get(key);
+        reply.values.push_back({std::move(key), value.has_value(), value ? std::move(*value) : Value()});
+      }
+      connection.send(reply);
+    } else if (auto* put = std::get_if<msg::PutData>(&message)) {
+      for (msg::KeyValue& item : put->values) store_.put(item.key, std::move(item.value));
+      connection.send(msg::PutDataReply{put->request_id, true, ""});
+    } else if (auto* hello = std::get_if<msg::Handshake>(&message)) {
+      if (hello->protocol_version != kProtocolVersion) {
+        connection.send(msg::HandshakeReply{false, "protocol version mismatch", options_.name});
+        connection.close(Status::invalid("protocol version mismatch"));
+        return;
+      }
+      connection.send(msg::HandshakeReply{true, "", options_.name});
+    } else {
+      logger_->warn("closing data connection from {}: unexpected {}", connection.peer(),
+                    message_kind_name(message.index()));
+      connection.close(Status::invalid("unexpected message"));
+    }
+  }
+
+  // ---- lifecycle -------------------------------------------------------------
+
+  void heartbeat() {
+    if (stopped_) return;
+    scheduler_->send(msg::Heartbeat{store_.managed_bytes(), store_.size(), executor_.executing(),
+                                    static_cast<std::uint32_t>(executor_.queued() + pending_.size())});
+    heartbeat_timer_.expires_after(heartbeat_interval_);
+    heartbeat_timer_.async_wait([this](const std::error_code& ec) {
+      if (!ec) heartbeat();
+    });
+  }
+
+  void shutdown(const Status& why) {
+    if (stopped_) return;
+    stopped_ = true;
+    if (why.code() != StatusCode::kCancelled) logger_->error("worker stopping: {}", why.message());
+    std::error_code ignored;
+    acceptor_->close(ignored);
+    heartbeat_timer_.cancel();
+    scheduler_->close(why);
+    for (auto& [address, link] : peers_) {
+      if (link.connection) link.connection->close(Status::cancelled("worker stopping"));
+    }
+    for (auto& [raw, connection] : served_) connection->close(Status::cancelled("worker stopping"));
+    executor_.stop();
+    if (on_stopped_) {
+      auto callback = std::move(on_stopped_);
+      callback(why);
+    }
+  }
+
+  asio::io_context& io_;
+  WorkerOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  ConnectionPtr scheduler_;
+  asio::steady_timer heartbeat_timer_;
+  std::chrono::milliseconds heartbeat_interval_{1000};
+  std::string data_address_;
+  std::function<void(const Status&)> on_stopped_;
+  bool stopped_ = false;
+
+  DataStore store_;
+  std::unordered_map<std::string, PendingTask> pending_;
+  std::unordered_map<std::string, std::vector<std::string>> fetch_waiters_;  // dep -> tasks
+  std::unordered_map<std::string, std::vector<std::string>> fetched_for_;    // task -> deps fetched
+  std::unordered_map<std::string, std::size_t> fetched_refs_;               // dep -> local tasks using it
+  std::unordered_map<std::string, PeerLink> peers_;
+  std::unordered_map<std::uint64_t, FetchRequest> requests_;
+  std::unordered_map<Connection*, ConnectionPtr> served_;
+  std::uint64_t next_request_id_ = 1;
+  std::size_t fetch_rotation_ = 0;
+  msg::WorkerReport report_;
+  bool report_scheduled_ = false;
+
+  Executor executor_;  // last: its threads use the members above
+};
+
+Result<std::unique_ptr<Worker>> Worker::make(asio::io_context& io, WorkerOptions options, const OpRegistry& registry,
+                                             std::shared_ptr<spdlog::logger> logger) {
+  Address listen{options.host.empty() ? "0.0.0.0" : options.host, options.port};
+  DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, listen));
+  DTASK_ASSIGN_OR_RETURN(ConnectionPtr scheduler,
+                         connect_tcp(io, options.scheduler, options.limits, logger, options.connect_timeout));
+  auto impl = std::make_unique<Impl>(io, std::move(options), registry, std::move(logger), std::move(acceptor),
+                                     std::move(scheduler));
+  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
+}
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Worker::~Worker() = default;
+const std::string& Worker::data_address() const { return impl_->data_address(); }
+const std::string& Worker::name() const { return impl_->name(); }
+void Worker::start(std::function<void(const Status&)> on_stopped) { impl_->start(std::move(on_stopped)); }
+void Worker::stop() { impl_->stop(); }
+
+}  // namespace dtask::worker

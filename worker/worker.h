@@ -1,0 +1,65 @@
+// The dtask-worker daemon: registers with the scheduler, runs the tasks it is
+// sent on an Executor, fetches dependencies from peer workers, keeps results
+// in a DataStore, and serves them to peers and clients on its data port.
+// Network work runs on one io_context thread; ops run on executor threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/address.h"
+#include "common/frame.h"
+#include "common/messages.h"
+#include "common/status.h"
+#include "worker/op_registry.h"
+
+namespace asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace dtask::worker {
+
+struct WorkerOptions {
+  Address scheduler;
+  /// Interface for the data port. Empty: all interfaces, advertising the
+  /// local IP this worker uses to reach the scheduler.
+  std::string host;
+  std::uint16_t port = 0;
+  std::string name;
+  unsigned nthreads = 1;
+  std::uint64_t memory_limit = 0;
+  ResourceList resources;
+  FrameLimits limits;
+  std::chrono::milliseconds connect_timeout{30000};
+};
+
+class Worker {
+ public:
+  /// Binds the data port and connects to the scheduler (blocking the caller,
+  /// not an io thread). `registry` must outlive the worker.
+  static Result<std::unique_ptr<Worker>> make(asio::io_context& io, WorkerOptions options,
+                                              const OpRegistry& registry, std::shared_ptr<spdlog::logger> logger);
+  ~Worker();
+
+  /// "tcp://10.0.0.5:40123": where peers and clients fetch results.
+  const std::string& data_address() const;
+  const std::string& name() const;
+  /// Registers and starts serving. `on_stopped` runs on the io thread if the
+  /// worker stops on its own (scheduler gone, registration refused).
+  void start(std::function<void(const Status&)> on_stopped);
+  /// Closes every connection and stops the executor. Thread-safe.
+  void stop();
+
+ private:
+  class Impl;
+  explicit Worker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtask::worker

@@ -1,0 +1,117 @@
+// dtask-worker: runs tasks for a dtask-scheduler. See --help.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <cstdio>
+#include <sstream>
+#include <thread>
+
+#include "common/byte_size.h"
+#include "common/logging.h"
+#include "worker/op_registry.h"
+#include "worker/worker.h"
+
+namespace {
+
+/// "GPU=1 MEM=2e9" or "GPU=1,MEM=2e9", as dask-worker --resources takes them.
+dtask::Result<dtask::ResourceList> parse_resources(std::string text) {
+  dtask::ResourceList out;
+  for (char& c : text) {
+    if (c == ',') c = ' ';
+  }
+  std::istringstream in(text);
+  std::string item;
+  while (in >> item) {
+    auto eq = item.find('=');
+    char* end = nullptr;
+    double amount = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || eq == 0 || end == item.c_str() + eq + 1 || *end != '\0' || amount < 0) {
+      return dtask::Status::invalid("bad resource '" + item + "' (use NAME=AMOUNT, e.g. GPU=1)");
+    }
+    out.emplace_back(item.substr(0, eq), amount);
+  }
+  return out;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "dtask-worker: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace dtask;
+  CLI::App app{"dtask-worker: runs tasks for a dtask-scheduler"};
+  std::string scheduler_address;
+  worker::WorkerOptions options;
+  options.nthreads = std::max(1u, std::thread::hardware_concurrency());
+  std::string memory_limit = "auto";
+  std::string resources;
+  std::vector<std::string> plugins;
+  std::string log_level = "info";
+  std::string local_directory;
+  std::string dashboard_address;
+  int port = 0;
+  app.add_option("scheduler", scheduler_address, "Scheduler address, e.g. tcp://10.0.0.1:8786")->required();
+  app.add_option("--nthreads", options.nthreads, "Threads running tasks")->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
+  app.add_option("--memory-limit", memory_limit, "Bytes of results to hold, e.g. 2GiB; auto: this machine's memory")
+      ->capture_default_str();
+  app.add_option("--name", options.name, "Worker name (default: its address)");
+  app.add_option("--resources", resources, "Abstract resources tasks may require, e.g. \"GPU=1 MEM=16e9\"");
+  app.add_option("--plugin", plugins, "Shared library exporting dtask_register_ops() (repeatable)");
+  app.add_option("--host", options.host, "Interface for the data port (default: all, advertising the IP that reaches the scheduler)");
+  app.add_option("--port", port, "Data port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--local-directory", local_directory, "Directory for spilled data (reserved)");
+  app.add_option("--dashboard-address", dashboard_address, "Where this worker's /metrics will listen (reserved)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = make_logger("worker", log_level);
+  if (!logger.ok()) return fail(logger.status().message());
+  auto scheduler = parse_address(scheduler_address);
+  if (!scheduler.ok()) return fail(scheduler.status().message());
+  auto limit = parse_byte_size(memory_limit);
+  if (!limit.ok()) return fail("--memory-limit: " + limit.status().message());
+  auto resource_list = parse_resources(resources);
+  if (!resource_list.ok()) return fail("--resources: " + resource_list.status().message());
+  options.scheduler = *scheduler;
+  options.memory_limit = *limit;
+  options.resources = *resource_list;
+  options.port = static_cast<std::uint16_t>(port);
+
+  OpRegistry registry;
+  register_builtin_ops(registry);
+  for (const std::string& plugin : plugins) {
+    Status loaded = load_plugin(registry, plugin);
+    if (!loaded.ok()) return fail(loaded.message());
+    (*logger)->info("loaded plugin {}", plugin);
+  }
+
+  asio::io_context io(1);
+  auto made = worker::Worker::make(io, options, registry, *logger);
+  if (!made.ok()) {
+    std::fprintf(stderr, "dtask-worker: %s\n", made.status().message().c_str());
+    return 1;
+  }
+  worker::Worker& w = **made;
+  int exit_code = 0;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int signal) {
+    if (ec) return;
+    (*logger)->info("signal {} received, shutting down", signal);
+    w.stop();
+  });
+  w.start([&](const Status& why) {
+    if (why.code() != StatusCode::kCancelled) exit_code = 1;
+    signals.cancel();
+    io.stop();
+  });
+  std::printf("dtask-worker %s listening on %s\n", w.name().c_str(), w.data_address().c_str());
+  std::fflush(stdout);
+  io.run();
+  return exit_code;
+}
