@@ -549,8 +549,9 @@ Result<Message> decode_frame_body(const FrameHeader& header, std::span<const std
     kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(body.data()),
                                           header.message_bytes / sizeof(capnp::word));
     capnp::ReaderOptions options;
-    // A message can reference each word once; anything more is an amplification attack.
-    options.traversalLimitInWords = words.size() + 64;
+    // Decoding reads a list's words more than once (size, then items), so
+    // allow a small multiple; pointer loops still hit the limit quickly.
+    options.traversalLimitInWords = words.size() * 8 + 1024;
     options.nestingLimit = 64;
     capnp::FlatArrayMessageReader message(words, options);
     if (message.getEnd() != words.end()) return Status::invalid("trailing bytes after the message");

@@ -143,7 +143,7 @@ void GraphState::waiting_to_queued(TaskState& task, Recommendations&) {
 void GraphState::waiting_to_no_worker(TaskState& task, Recommendations&) {
   set_status(task, S::kNoWorker);
   unrunnable_.insert(&task);
-  logger_->info("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
+  logger_->debug("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
                 task.resources.empty() ? "" : " (it needs resources no worker declared)");
 }
 

@@ -61,8 +61,9 @@ class Worker::Impl {
   const std::string& data_address() const { return data_address_; }
   const std::string& name() const { return options_.name; }
 
-  void start(std::function<void(const Status&)> on_stopped) {
+  void start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered) {
     on_stopped_ = std::move(on_stopped);
+    on_registered_ = std::move(on_registered);
     scheduler_->start([this](Message&& message) { on_scheduler_message(std::move(message)); },
                       [this](const Status& why) { shutdown(why); });
     scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, ""});
@@ -89,6 +90,7 @@ class Worker::Impl {
       heartbeat_interval_ = std::chrono::milliseconds(registered->heartbeat_interval_ms);
       logger_->info("registered with scheduler {} as {}", options_.scheduler.to_string(), options_.name);
       heartbeat();
+      if (on_registered_) std::exchange(on_registered_, nullptr)();
     } else {
       logger_->warn("ignoring unexpected {} from the scheduler", message_kind_name(message.index()));
     }
@@ -363,6 +365,7 @@ class Worker::Impl {
   std::chrono::milliseconds heartbeat_interval_{1000};
   std::string data_address_;
   std::function<void(const Status&)> on_stopped_;
+  std::function<void()> on_registered_;
   bool stopped_ = false;
 
   DataStore store_;
@@ -396,7 +399,9 @@ Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
 const std::string& Worker::data_address() const { return impl_->data_address(); }
 const std::string& Worker::name() const { return impl_->name(); }
-void Worker::start(std::function<void(const Status&)> on_stopped) { impl_->start(std::move(on_stopped)); }
+void Worker::start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered) {
+  impl_->start(std::move(on_stopped), std::move(on_registered));
+}
 void Worker::stop() { impl_->stop(); }
 
 }  // namespace dtask::worker

@@ -51,8 +51,9 @@ class Worker {
   const std::string& data_address() const;
   const std::string& name() const;
   /// Registers and starts serving. `on_stopped` runs on the io thread if the
-  /// worker stops on its own (scheduler gone, registration refused).
-  void start(std::function<void(const Status&)> on_stopped);
+  /// worker stops on its own (scheduler gone, registration refused);
+  /// `on_registered` once the scheduler has accepted it.
+  void start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered = {});
   /// Closes every connection and stops the executor. Thread-safe.
   void stop();
 

@@ -1,0 +1,161 @@
+// dtask::Client: submit tasks and graphs to a dtask cluster and get results.
+//
+//   dtask::Client client;                          // starts a LocalCluster
+//   dtask::Client remote("tcp://10.0.0.1:8786");   // or connects to one
+//   auto f = client.submit<std::int64_t>("add", 1, 2);
+//   std::int64_t three = f.result();
+//
+// All methods are thread-safe. Network I/O runs on the client's own thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "common/value.h"
+#include "dtask/delayed.h"
+#include "dtask/future.h"
+#include "dtask/local_cluster.h"
+
+namespace dtask {
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{30000};
+  std::string name = "client";
+  std::string log_level = "warn";
+};
+
+class Client {
+ public:
+  /// Starts a LocalCluster with default options and connects to it.
+  /// Throws TaskError if the cluster cannot start.
+  Client();
+  explicit Client(LocalClusterOptions cluster_options, ClientOptions options = {});
+  /// Connects to a running scheduler. Throws TaskError if it cannot.
+  explicit Client(const std::string& scheduler_address, ClientOptions options = {});
+  /// The non-throwing form of the constructors above.
+  static Result<std::unique_ptr<Client>> connect(const std::string& scheduler_address, ClientOptions options = {});
+  /// Releases every future this client holds and disconnects (and stops its LocalCluster).
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Runs op(args...) on a worker. Arguments are values, Futures or Delayed.
+  template <typename T = Value, typename... A>
+  Future<T> submit(const std::string& op, A&&... args) {
+    return Future<T>(submit_task(op, SubmitOptions{}, {TaskArg(std::forward<A>(args))...}));
+  }
+  template <typename T = Value, typename... A>
+  Future<T> submit(const SubmitOptions& options, const std::string& op, A&&... args) {
+    return Future<T>(submit_task(op, options, {TaskArg(std::forward<A>(args))...}));
+  }
+
+  /// Submits a Delayed graph in one message and returns a future for its output.
+  template <typename T = Value>
+  Future<T> compute(const Delayed& graph, int priority = 0) {
+    return Future<T>(compute_graph({graph}, priority).front());
+  }
+  std::vector<FutureBase> compute(const std::vector<Delayed>& graphs, int priority = 0) {
+    return compute_graph(graphs, priority);
+  }
+  /// Like compute: results stay on the workers, held by the returned futures.
+  template <typename T = Value>
+  Future<T> persist(const Delayed& graph, int priority = 0) {
+    return compute<T>(graph, priority);
+  }
+
+  /// Waits for every future and fetches the values, at most one request per worker.
+  Result<std::vector<Value>> gather_values(const std::vector<FutureBase>& futures);
+  /// Typed gather; throws TaskError if any task failed.
+  template <typename T>
+  std::vector<T> gather(const std::vector<Future<T>>& futures) {
+    std::vector<FutureBase> bases(futures.begin(), futures.end());
+    auto values = gather_values(bases);
+    if (!values.ok()) throw TaskError(values.status());
+    std::vector<T> out;
+    out.reserve(values->size());
+    for (const Value& v : *values) {
+      auto converted = value_as<T>(v);
+      if (!converted.ok()) throw TaskError(converted.status());
+      out.push_back(std::move(converted).value());
+    }
+    return out;
+  }
+
+  /// Stores local values on workers (round robin) and returns futures to them.
+  Result<std::vector<Future<Value>>> scatter(const std::vector<Value>& values);
+  Future<Value> scatter(Value value);
+
+  /// Cancels tasks: their futures finish as cancelled; results are released.
+  void cancel(const std::vector<FutureBase>& futures);
+  void cancel(const FutureBase& future) { cancel(std::vector<FutureBase>{future}); }
+
+  /// Waits until every future is done (or `timeout`); the first failure, else OK.
+  Status wait(const std::vector<FutureBase>& futures,
+              std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
+  /// Blocks until one of `futures` is done and returns its index.
+  Result<std::size_t> wait_any(const std::vector<FutureBase>& futures,
+                               std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
+
+  /// The scheduler's state as JSON: task counts by state, workers, totals.
+  Result<std::string> scheduler_info();
+  const std::string& scheduler_address() const;
+  /// The LocalCluster this client started, or nullptr.
+  LocalCluster* cluster() const { return cluster_.get(); }
+
+ private:
+  explicit Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core);
+  FutureBase submit_task(const std::string& op, const SubmitOptions& options, std::vector<TaskArg> args);
+  std::vector<FutureBase> compute_graph(const std::vector<Delayed>& graphs, int priority);
+
+  std::unique_ptr<LocalCluster> cluster_;  // destroyed after core_ disconnects
+  std::shared_ptr<internal::ClientCore> core_;
+};
+
+/// Yields futures in the order they finish: `for (auto& f : as_completed(client, futures))`.
+template <typename T>
+class AsCompleted {
+ public:
+  AsCompleted(Client& client, std::vector<Future<T>> futures) : client_(client), remaining_(std::move(futures)) {}
+  /// The next future to finish, or nullopt when none remain.
+  std::optional<Future<T>> next() {
+    if (remaining_.empty()) return std::nullopt;
+    std::vector<FutureBase> bases(remaining_.begin(), remaining_.end());
+    auto index = client_.wait_any(bases);
+    if (!index.ok()) throw TaskError(index.status());
+    Future<T> done = remaining_[*index];
+    remaining_.erase(remaining_.begin() + static_cast<std::ptrdiff_t>(*index));
+    return done;
+  }
+
+  class Iterator {
+   public:
+    Iterator(AsCompleted* owner, std::optional<Future<T>> current) : owner_(owner), current_(std::move(current)) {}
+    const Future<T>& operator*() const { return *current_; }
+    Iterator& operator++() {
+      current_ = owner_->next();
+      return *this;
+    }
+    bool operator!=(const Iterator& other) const { return current_.has_value() != other.current_.has_value(); }
+
+   private:
+    AsCompleted* owner_;
+    std::optional<Future<T>> current_;
+  };
+  Iterator begin() { return Iterator(this, next()); }
+  Iterator end() { return Iterator(this, std::nullopt); }
+
+ private:
+  Client& client_;
+  std::vector<Future<T>> remaining_;
+};
+
+template <typename T>
+AsCompleted<T> as_completed(Client& client, std::vector<Future<T>> futures) {
+  return AsCompleted<T>(client, std::move(futures));
+}
+
+}  // namespace dtask

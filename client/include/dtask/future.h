@@ -1,0 +1,77 @@
+// Futures: handles to task results that live on workers. Copies share one
+// state; when the last copy of every Future for a key is gone, the client
+// tells the scheduler, which releases the result (as dask's futures do).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/value.h"
+
+namespace dtask {
+
+namespace internal {
+class ClientCore;
+struct FutureState;
+}  // namespace internal
+
+/// Thrown by Future::result() when the task (or one it depends on) failed,
+/// was cancelled, or its data was lost. what() names the op, key and error.
+class TaskError : public std::runtime_error {
+ public:
+  explicit TaskError(Status status) : std::runtime_error(status.message()), status_(std::move(status)) {}
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+/// An untyped future. Thread-safe.
+class FutureBase {
+ public:
+  FutureBase() = default;
+  const std::string& key() const;
+  /// True once the result is in memory, or the task failed or was cancelled.
+  bool done() const;
+  /// Blocks until done or `timeout`; OK when the result is in memory,
+  /// TaskError with op, key and message when it failed, TimedOut otherwise.
+  Status wait(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365)) const;
+  /// Waits, then fetches the value from a worker holding it.
+  Result<Value> value() const;
+  bool valid() const { return state_ != nullptr; }
+
+ protected:
+  explicit FutureBase(std::shared_ptr<internal::FutureState> state) : state_(std::move(state)) {}
+  std::shared_ptr<internal::FutureState> state_;
+  friend class internal::ClientCore;
+  friend class Client;
+};
+
+/// A future whose result converts to T (Value: no conversion).
+template <typename T = Value>
+class Future : public FutureBase {
+ public:
+  Future() = default;
+  explicit Future(const FutureBase& base) : FutureBase(base) {}
+
+  /// The result or its error.
+  Result<T> try_result() const {
+    DTASK_ASSIGN_OR_RETURN(Value v, value());
+    return value_as<T>(v);
+  }
+  /// The result; throws TaskError when the task failed.
+  T result() const {
+    Result<T> r = try_result();
+    if (!r.ok()) throw TaskError(r.status());
+    return std::move(r).value();
+  }
+};
+
+}  // namespace dtask

@@ -1,0 +1,47 @@
+// A scheduler and workers started inside this process, talking over
+// loopback TCP through the same code as separate daemons. Client() with no
+// address starts one, so a single machine needs no set-up.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/status.h"
+
+namespace dtask {
+
+class OpRegistry;
+
+struct LocalClusterOptions {
+  unsigned n_workers = 0;           // 0: one per core
+  unsigned threads_per_worker = 1;
+  std::uint64_t memory_limit = 0;   // per worker; 0: this machine's memory / n_workers
+  ResourceList resources;           // declared by every worker
+  /// Registers extra ops on the workers' registry (built-in ops are always there).
+  std::function<void(OpRegistry&)> register_ops;
+  std::string log_level = "warn";
+  double worker_saturation = 1.1;
+};
+
+/// Owns the in-process scheduler and workers; stops them when destroyed.
+class LocalCluster {
+ public:
+  static Result<std::unique_ptr<LocalCluster>> start(LocalClusterOptions options = {});
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  const std::string& scheduler_address() const;
+  std::vector<std::string> worker_addresses() const;
+  std::vector<std::string> worker_names() const;
+
+ private:
+  class Impl;
+  explicit LocalCluster(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtask

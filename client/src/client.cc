@@ -1,0 +1,139 @@
+#include "dtask/client.h"
+
+#include <atomic>
+
+#include "client/src/client_core.h"
+#include "client/src/graph_order.h"
+
+namespace dtask {
+
+namespace {
+std::uint64_t next_generation() {
+  static std::atomic<std::uint64_t> generation{1};
+  return generation.fetch_add(1);
+}
+
+template <typename T>
+T or_throw(Result<T> result) {
+  if (!result.ok()) throw TaskError(result.status());
+  return std::move(result).value();
+}
+}  // namespace
+
+Client::Client() : Client(LocalClusterOptions{}) {}
+
+Client::Client(LocalClusterOptions cluster_options, ClientOptions options) {
+  cluster_ = or_throw(LocalCluster::start(std::move(cluster_options)));
+  core_ = or_throw(internal::ClientCore::connect(cluster_->scheduler_address(), options));
+}
+
+Client::Client(const std::string& scheduler_address, ClientOptions options)
+    : core_(or_throw(internal::ClientCore::connect(scheduler_address, options))) {}
+
+Client::Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core)
+    : cluster_(std::move(cluster)), core_(std::move(core)) {}
+
+Result<std::unique_ptr<Client>> Client::connect(const std::string& scheduler_address, ClientOptions options) {
+  DTASK_ASSIGN_OR_RETURN(auto core, internal::ClientCore::connect(scheduler_address, options));
+  return std::unique_ptr<Client>(new Client(nullptr, std::move(core)));
+}
+
+Client::~Client() {
+  core_->close();
+  core_.reset();
+  cluster_.reset();
+}
+
+const std::string& Client::scheduler_address() const { return core_->scheduler_address(); }
+
+FutureBase Client::submit_task(const std::string& op, const SubmitOptions& options, std::vector<TaskArg> args) {
+  Delayed task = DelayedOp(op, options).make(std::move(args));
+  return compute_graph({task}, options.priority).front();
+}
+
+std::vector<FutureBase> Client::compute_graph(const std::vector<Delayed>& graphs, int priority) {
+  msg::UpdateGraph update;
+  update.tasks = internal::order_graph(graphs, priority, next_generation());
+  std::vector<FutureBase> futures;
+  futures.reserve(graphs.size());
+  for (const Delayed& output : graphs) {
+    futures.push_back(FutureBase(core_->state_for(output.key())));
+    update.wanted_keys.push_back(output.key());
+  }
+  core_->send(update);
+  return futures;
+}
+
+Result<std::vector<Value>> Client::gather_values(const std::vector<FutureBase>& futures) {
+  std::vector<std::shared_ptr<internal::FutureState>> states;
+  states.reserve(futures.size());
+  for (const FutureBase& future : futures) {
+    DTASK_RETURN_NOT_OK(future.wait());
+    states.push_back(future.state_);
+  }
+  return core_->fetch(states);
+}
+
+Result<std::vector<Future<Value>>> Client::scatter(const std::vector<Value>& values) {
+  DTASK_ASSIGN_OR_RETURN(auto workers, core_->worker_addresses());
+  if (workers.empty()) return Status::not_found("no workers to scatter data to");
+  // Round robin: one PutData per worker with its share of the values.
+  std::vector<std::vector<msg::KeyValue>> shares(workers.size());
+  std::vector<Future<Value>> futures;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string key = internal::unique_key("scatter");
+    shares[i % workers.size()].push_back({key, true, values[i]});
+    futures.emplace_back(FutureBase(core_->state_for(key)));
+  }
+  for (std::size_t w = 0; w < workers.size(); ++w) {
+    if (shares[w].empty()) continue;
+    msg::KeysScattered scattered{workers[w], {}};
+    for (const msg::KeyValue& item : shares[w]) {
+      scattered.keys.push_back({item.key, item.value.nbytes(), item.value.type_name()});
+    }
+    DTASK_RETURN_NOT_OK(core_->put_data(workers[w], std::move(shares[w])));
+    core_->send(scattered);
+  }
+  return futures;
+}
+
+Future<Value> Client::scatter(Value value) {
+  return or_throw(scatter(std::vector<Value>{std::move(value)})).front();
+}
+
+void Client::cancel(const std::vector<FutureBase>& futures) {
+  msg::CancelKeys cancel;
+  for (const FutureBase& future : futures) cancel.keys.push_back(future.key());
+  core_->send(cancel);
+}
+
+Status Client::wait(const std::vector<FutureBase>& futures, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const FutureBase& future : futures) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    DTASK_RETURN_NOT_OK(future.wait(std::max(left, std::chrono::milliseconds(0))));
+  }
+  return Status::success();
+}
+
+Result<std::size_t> Client::wait_any(const std::vector<FutureBase>& futures, std::chrono::milliseconds timeout) {
+  if (futures.empty()) return Status::invalid("wait_any on no futures");
+  auto& signal = *core_->signal();
+  std::unique_lock lock(signal.mutex);
+  std::size_t found = 0;
+  bool ok = signal.changed.wait_for(lock, timeout, [&] {
+    for (std::size_t i = 0; i < futures.size(); ++i) {
+      if (futures[i].state_ && futures[i].state_->done) {
+        found = i;
+        return true;
+      }
+    }
+    return false;
+  });
+  if (!ok) return Status::timed_out("no future finished in time");
+  return found;
+}
+
+Result<std::string> Client::scheduler_info() { return core_->info(); }
+
+}  // namespace dtask

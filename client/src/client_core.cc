@@ -1,0 +1,336 @@
+#include "client/src/client_core.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "common/tcp_connection.h"
+
+namespace dtask::internal {
+
+namespace {
+constexpr const char* kSchedulerPeer = "scheduler";
+}
+
+FutureState::~FutureState() {
+  if (auto owner = core.lock()) owner->release(key);
+}
+
+ClientCore::ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger,
+                       std::string address)
+    : io_(std::move(io)), logger_(std::move(logger)), address_(std::move(address)) {}
+
+Result<std::shared_ptr<ClientCore>> ClientCore::connect(const std::string& address, const ClientOptions& options) {
+  DTASK_ASSIGN_OR_RETURN(Address parsed, parse_address(address));
+  DTASK_ASSIGN_OR_RETURN(auto logger, make_logger("client", options.log_level));
+  auto io = std::make_unique<asio::io_context>(1);
+  DTASK_ASSIGN_OR_RETURN(ConnectionPtr scheduler,
+                         connect_tcp(*io, parsed, FrameLimits{}, logger, options.connect_timeout));
+  std::shared_ptr<ClientCore> core(new ClientCore(std::move(io), std::move(logger), parsed.to_string()));
+  core->start(std::move(scheduler), options);
+  return core;
+}
+
+void ClientCore::start(ConnectionPtr scheduler, const ClientOptions& options) {
+  scheduler_ = std::move(scheduler);
+  // Handlers hold weak references: the core may go while the io thread winds down.
+  std::weak_ptr<ClientCore> weak = shared_from_this();
+  scheduler_->start(
+      [weak](Message&& message) {
+        if (auto self = weak.lock()) self->on_scheduler_message(std::move(message));
+      },
+      [weak](const Status& why) {
+        if (auto self = weak.lock()) self->on_scheduler_closed(why);
+      });
+  scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, options.name, ""});
+  thread_ = std::thread([io = io_.get()] {
+    auto guard = asio::make_work_guard(*io);
+    io->run();
+  });
+}
+
+ClientCore::~ClientCore() { close(); }
+
+void ClientCore::close() {
+  if (closed_.exchange(true)) return;
+  {
+    std::lock_guard lock(requests_mutex_);
+    for (auto& [address, connection] : data_connections_) connection->close(Status::cancelled("client closing"));
+    data_connections_.clear();
+  }
+  if (scheduler_) scheduler_->close(Status::cancelled("client closing"));
+  // Let the close frames go out, then stop the loop.
+  asio::post(*io_, [io = io_.get()] { io->stop(); });
+  if (thread_.joinable()) {
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();  // the last Future died on the io thread itself
+    } else {
+      thread_.join();
+    }
+  }
+  std::vector<std::shared_ptr<FutureState>> touched;  // see on_scheduler_message
+  std::lock_guard lock(signal_->mutex);
+  for (auto& [key, weak] : states_) {
+    if (auto state = weak.lock(); state && !state->done) {
+      touched.push_back(state);
+      state->done = true;
+      state->error = Status::disconnected("client closed before " + key + " finished");
+    }
+  }
+  signal_->changed.notify_all();
+}
+
+std::shared_ptr<FutureState> ClientCore::state_for(const std::string& key) {
+  std::lock_guard lock(signal_->mutex);
+  auto& slot = states_[key];
+  if (auto existing = slot.lock()) return existing;
+  auto state = std::make_shared<FutureState>();
+  state->key = key;
+  state->core = weak_from_this();
+  state->signal = signal_;
+  if (closed_) {
+    state->done = true;
+    state->error = Status::disconnected("client is closed");
+  }
+  slot = state;
+  return state;
+}
+
+void ClientCore::send(const Message& message) {
+  std::lock_guard lock(send_mutex_);
+  flush_releases_locked();
+  scheduler_->send(message);
+}
+
+void ClientCore::release(const std::string& key) {
+  {
+    std::lock_guard lock(signal_->mutex);
+    auto it = states_.find(key);
+    if (it != states_.end() && it->second.expired()) states_.erase(it);
+  }
+  std::lock_guard lock(send_mutex_);
+  bool first = pending_releases_.empty();
+  pending_releases_.push_back(key);
+  // Releases travel in batches: dropping a vector of 100k futures is one message.
+  if (first && !closed_) {
+    asio::post(*io_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        std::lock_guard lock(self->send_mutex_);
+        self->flush_releases_locked();
+      }
+    });
+  }
+}
+
+void ClientCore::flush_releases_locked() {
+  if (pending_releases_.empty()) return;
+  scheduler_->send(msg::ReleaseKeys{std::move(pending_releases_)});
+  pending_releases_.clear();
+}
+
+void ClientCore::on_scheduler_message(Message&& message) {
+  if (auto* batch = std::get_if<msg::KeyStatusBatch>(&message)) {
+    // Declared before the lock: a state whose futures were all dropped
+    // meanwhile dies here, and its destructor must not run under the lock.
+    std::vector<std::shared_ptr<FutureState>> touched;
+    std::lock_guard lock(signal_->mutex);
+    for (msg::KeyStatus& status : batch->statuses) {
+      auto it = states_.find(status.key);
+      if (it == states_.end()) continue;
+      auto state = it->second.lock();
+      if (!state) continue;
+      touched.push_back(state);
+      state->done = true;
+      state->who_has = std::move(status.who_has);
+      switch (status.state) {
+        case KeyOutcome::kMemory: state->error = Status::success(); break;
+        case KeyOutcome::kErred: {
+          std::string where = status.failed_key == status.key ? "" : " (its dependency " + status.failed_key + " failed)";
+          state->error = Status::task_error("task " + status.key + where + ": op '" + status.op +
+                                            "' raised: " + status.message);
+          break;
+        }
+        case KeyOutcome::kCancelled: state->error = Status::cancelled("task " + status.key + " was cancelled"); break;
+        case KeyOutcome::kLost: state->error = Status::not_found("result of " + status.key + " was lost: " + status.message); break;
+      }
+    }
+    signal_->changed.notify_all();
+  } else if (auto* reply = std::get_if<msg::InfoReply>(&message)) {
+    std::lock_guard lock(requests_mutex_);
+    auto it = requests_.find(reply->request_id);
+    if (it != requests_.end()) {
+      it->second.set_value(Message(std::move(*reply)));
+      requests_.erase(it);
+      request_peer_.erase(reply->request_id);
+    }
+  } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
+    logger_->error("scheduler refused this client: {}", hello->error);
+    scheduler_->close(Status::invalid(hello->error));
+  }
+}
+
+void ClientCore::on_scheduler_closed(const Status& why) {
+  if (!closed_) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
+  {
+    std::vector<std::shared_ptr<FutureState>> touched;  // see on_scheduler_message
+    std::lock_guard lock(signal_->mutex);
+    for (auto& [key, weak] : states_) {
+      if (auto state = weak.lock(); state && !state->done) {
+        touched.push_back(state);
+        state->done = true;
+        state->error = Status::disconnected("lost connection to scheduler " + address_ + ": " + why.message());
+      }
+    }
+    signal_->changed.notify_all();
+  }
+  on_data_closed(kSchedulerPeer, why);
+}
+
+Result<ConnectionPtr> ClientCore::data_connection(const std::string& address) {
+  {
+    std::lock_guard lock(requests_mutex_);
+    auto it = data_connections_.find(address);
+    if (it != data_connections_.end()) return it->second;
+  }
+  DTASK_ASSIGN_OR_RETURN(Address parsed, parse_address(address));
+  DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection,
+                         connect_tcp(*io_, parsed, limits_, logger_, std::chrono::milliseconds(10000)));
+  std::weak_ptr<ClientCore> weak = weak_from_this();
+  connection->start(
+      [weak, address](Message&& message) {
+        if (auto self = weak.lock()) self->on_data_message(address, std::move(message));
+      },
+      [weak, address](const Status& why) {
+        if (auto self = weak.lock()) self->on_data_closed(address, why);
+      });
+  connection->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, "client", ""});
+  std::lock_guard lock(requests_mutex_);
+  auto [it, inserted] = data_connections_.emplace(address, connection);
+  if (!inserted) connection->close(Status::cancelled("duplicate connection"));  // another thread won
+  return it->second;
+}
+
+void ClientCore::on_data_message(const std::string& address, Message&& message) {
+  std::uint64_t id = 0;
+  if (const auto* reply = std::get_if<msg::DataReply>(&message)) {
+    id = reply->request_id;
+  } else if (const auto* put = std::get_if<msg::PutDataReply>(&message)) {
+    id = put->request_id;
+  } else {
+    return;  // handshake replies
+  }
+  std::lock_guard lock(requests_mutex_);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return;
+  it->second.set_value(std::move(message));
+  requests_.erase(it);
+  request_peer_.erase(id);
+  (void)address;
+}
+
+void ClientCore::on_data_closed(const std::string& address, const Status& why) {
+  std::lock_guard lock(requests_mutex_);
+  if (address != kSchedulerPeer) data_connections_.erase(address);
+  for (auto it = request_peer_.begin(); it != request_peer_.end();) {
+    if (it->second == address) {
+      auto request = requests_.find(it->first);
+      if (request != requests_.end()) {
+        request->second.set_value(Status::disconnected("connection to " + address + " closed: " + why.message()));
+        requests_.erase(request);
+      }
+      it = request_peer_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<FutureState>>& states) {
+  // Group the keys by a worker holding each, then one request per worker.
+  std::unordered_map<std::string, std::vector<std::size_t>> by_worker;
+  {
+    std::lock_guard lock(signal_->mutex);
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      if (!states[i]->error.ok()) return states[i]->error;
+      if (states[i]->who_has.empty()) return Status::not_found("no worker holds " + states[i]->key);
+      by_worker[states[i]->who_has[i % states[i]->who_has.size()]].push_back(i);
+    }
+  }
+  std::vector<std::pair<std::vector<std::size_t>*, std::future<Result<Message>>>> replies;
+  for (auto& [address, indexes] : by_worker) {
+    DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(address));
+    msg::GetData request{next_request_id(), {}};
+    for (std::size_t i : indexes) request.keys.push_back(states[i]->key);
+    std::promise<Result<Message>> promise;
+    {
+      std::lock_guard lock(requests_mutex_);
+      replies.emplace_back(&indexes, promise.get_future());
+      request_peer_[request.request_id] = address;
+      requests_.emplace(request.request_id, std::move(promise));
+    }
+    connection->send(request);
+  }
+  std::vector<Value> values(states.size());
+  for (auto& [indexes, future] : replies) {
+    Result<Message> reply = future.get();
+    if (!reply.ok()) return reply.status();
+    auto& data = std::get<msg::DataReply>(*reply);
+    if (data.values.size() != indexes->size()) return Status::internal("worker answered the wrong number of keys");
+    for (std::size_t j = 0; j < indexes->size(); ++j) {
+      if (!data.values[j].found) {
+        return Status::not_found("worker no longer holds " + data.values[j].key);
+      }
+      values[(*indexes)[j]] = std::move(data.values[j].value);
+    }
+  }
+  return values;
+}
+
+Status ClientCore::put_data(const std::string& worker, std::vector<msg::KeyValue> values) {
+  DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(worker));
+  msg::PutData request{next_request_id(), std::move(values)};
+  std::future<Result<Message>> reply;
+  {
+    std::lock_guard lock(requests_mutex_);
+    std::promise<Result<Message>> promise;
+    reply = promise.get_future();
+    request_peer_[request.request_id] = worker;
+    requests_.emplace(request.request_id, std::move(promise));
+  }
+  connection->send(request);
+  DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
+  const auto& put = std::get<msg::PutDataReply>(message);
+  if (!put.ok) return Status::io_error("worker " + worker + " refused the data: " + put.error);
+  return Status::success();
+}
+
+Result<std::string> ClientCore::info() {
+  msg::InfoRequest request{next_request_id()};
+  std::future<Result<Message>> reply;
+  {
+    std::lock_guard lock(requests_mutex_);
+    std::promise<Result<Message>> promise;
+    reply = promise.get_future();
+    request_peer_[request.request_id] = kSchedulerPeer;
+    requests_.emplace(request.request_id, std::move(promise));
+  }
+  send(request);
+  DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
+  return std::get<msg::InfoReply>(message).json;
+}
+
+Result<std::vector<std::string>> ClientCore::worker_addresses() {
+  DTASK_ASSIGN_OR_RETURN(std::string json, info());
+  std::vector<std::string> out;
+  nlohmann::json parsed = nlohmann::json::parse(json);  // must outlive the loop
+  for (const auto& worker : parsed.at("workers")) {
+    out.push_back(worker.at("address").get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace dtask::internal

@@ -1,0 +1,103 @@
+// The client's engine: its io thread, the scheduler connection, connections
+// to workers for data, and the state behind every Future. Internal.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/address.h"
+#include "common/connection.h"
+#include "common/messages.h"
+#include "dtask/client.h"
+
+namespace asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace dtask::internal {
+
+/// What every FutureState of one client shares: one lock and one signal, so
+/// that waiting for any of many futures is a single condition wait.
+struct FutureSignal {
+  std::mutex mutex;
+  std::condition_variable changed;
+};
+
+struct FutureState {
+  std::string key;
+  std::weak_ptr<ClientCore> core;
+  std::shared_ptr<FutureSignal> signal;
+  // Guarded by signal->mutex.
+  bool done = false;
+  Status error;  // ok when the result is in memory
+  std::vector<std::string> who_has;
+
+  ~FutureState();
+};
+
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
+ public:
+  static Result<std::shared_ptr<ClientCore>> connect(const std::string& address, const ClientOptions& options);
+  ~ClientCore();
+
+  const std::string& scheduler_address() const { return address_; }
+  const std::shared_ptr<FutureSignal>& signal() const { return signal_; }
+
+  /// The live state for `key`, made if none exists. Register before sending
+  /// anything that makes the scheduler report on the key.
+  std::shared_ptr<FutureState> state_for(const std::string& key);
+  /// Sends to the scheduler, after any releases queued before it.
+  void send(const Message& message);
+  /// Called by ~FutureState: the last future for `key` is gone.
+  void release(const std::string& key);
+
+  /// Fetches values from the workers that hold them (futures must be done).
+  Result<std::vector<Value>> fetch(const std::vector<std::shared_ptr<FutureState>>& states);
+  Status put_data(const std::string& worker, std::vector<msg::KeyValue> values);
+  Result<std::string> info();
+  Result<std::vector<std::string>> worker_addresses();
+
+  void close();
+
+ private:
+  ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger, std::string address);
+  void start(ConnectionPtr scheduler, const ClientOptions& options);
+  void on_scheduler_message(Message&& message);
+  void on_scheduler_closed(const Status& why);
+  void flush_releases_locked();
+  Result<ConnectionPtr> data_connection(const std::string& address);
+  void on_data_message(const std::string& address, Message&& message);
+  void on_data_closed(const std::string& address, const Status& why);
+  std::uint64_t next_request_id() { return next_request_id_.fetch_add(1); }
+
+  std::unique_ptr<asio::io_context> io_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::string address_;
+  ConnectionPtr scheduler_;
+  std::thread thread_;
+  std::shared_ptr<FutureSignal> signal_ = std::make_shared<FutureSignal>();
+
+  std::mutex send_mutex_;  // orders releases before later messages
+  std::vector<std::string> pending_releases_;
+  std::unordered_map<std::string, std::weak_ptr<FutureState>> states_;  // under signal_->mutex
+
+  std::mutex requests_mutex_;
+  std::unordered_map<std::uint64_t, std::promise<Result<Message>>> requests_;
+  std::unordered_map<std::uint64_t, std::string> request_peer_;
+  std::unordered_map<std::string, ConnectionPtr> data_connections_;
+  std::atomic<std::uint64_t> next_request_id_{1};
+  std::atomic<bool> closed_{false};
+  FrameLimits limits_;
+};
+
+}  // namespace dtask::internal

@@ -1,0 +1,48 @@
+#include "dtask/delayed.h"
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+
+namespace dtask {
+
+TaskArg::TaskArg(const Delayed& delayed) : value_(TaskRef{delayed.key()}), delayed_deps_{delayed} {}
+
+TaskArg::TaskArg(const FutureBase& future) : value_(TaskRef{future.key()}), future_deps_{future} {}
+
+TaskArg::TaskArg(const std::vector<Delayed>& delayeds) : delayed_deps_(delayeds) {
+  ValueList refs;
+  refs.reserve(delayeds.size());
+  for (const Delayed& d : delayeds) refs.push_back(TaskRef{d.key()});
+  value_ = Value(std::move(refs));
+}
+
+namespace internal {
+
+std::string unique_key(const std::string& op) {
+  // A per-process random prefix keeps keys from different clients apart.
+  static const std::uint64_t salt = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
+  static std::atomic<std::uint64_t> counter{0};
+  char suffix[40];
+  std::snprintf(suffix, sizeof(suffix), "-%08llx%llx", static_cast<unsigned long long>(salt & 0xffffffffu),
+                static_cast<unsigned long long>(counter.fetch_add(1)));
+  return op + suffix;
+}
+
+}  // namespace internal
+
+Delayed DelayedOp::make(std::vector<TaskArg> args) const {
+  auto node = std::make_shared<internal::DelayedNode>();
+  node->key = options_.key.empty() ? internal::unique_key(op_) : options_.key;
+  node->op = op_;
+  node->options = options_;
+  node->args.reserve(args.size());
+  for (TaskArg& arg : args) {
+    node->args.push_back(arg.value());
+    for (const Delayed& d : arg.delayed_deps()) node->delayed_deps.push_back(d);
+    for (const FutureBase& f : arg.future_deps()) node->future_deps.push_back(f);
+  }
+  return Delayed(std::move(node));
+}
+
+}  // namespace dtask

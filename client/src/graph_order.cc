@@ -1,0 +1,52 @@
+#include "client/src/graph_order.h"
+
+#include <unordered_set>
+
+namespace dtask::internal {
+
+namespace {
+
+msg::TaskDef to_task_def(const DelayedNode& node, int user_priority, std::uint64_t generation, std::uint64_t order) {
+  msg::TaskDef def;
+  def.key = node.key;
+  def.op = node.op;
+  def.args = node.args;
+  for (const Delayed& dep : node.delayed_deps) def.dependencies.push_back(dep.key());
+  for (const FutureBase& dep : node.future_deps) def.dependencies.push_back(dep.key());
+  def.priority = Priority{node.options.priority != 0 ? node.options.priority : user_priority, generation, order};
+  def.resources = node.options.resources;
+  def.workers = node.options.workers;
+  def.retries = node.options.retries;
+  return def;
+}
+
+}  // namespace
+
+std::vector<msg::TaskDef> order_graph(const std::vector<Delayed>& outputs, int user_priority,
+                                      std::uint64_t generation) {
+  std::vector<msg::TaskDef> tasks;
+  std::unordered_set<const DelayedNode*> visited;
+  // Iterative post-order: deep chains must not overflow the stack.
+  struct Frame {
+    const DelayedNode* node;
+    std::size_t next_child;
+  };
+  std::vector<Frame> stack;
+  for (const Delayed& output : outputs) {
+    if (!visited.insert(output.node().get()).second) continue;
+    stack.push_back({output.node().get(), 0});
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      if (top.next_child < top.node->delayed_deps.size()) {
+        const DelayedNode* child = top.node->delayed_deps[top.next_child++].node().get();
+        if (visited.insert(child).second) stack.push_back({child, 0});
+        continue;
+      }
+      tasks.push_back(to_task_def(*top.node, user_priority, generation, tasks.size()));
+      stack.pop_back();
+    }
+  }
+  return tasks;
+}
+
+}  // namespace dtask::internal
