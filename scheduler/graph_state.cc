@@ -284,7 +284,8 @@ GraphState::PlaceOutcome GraphState::place(TaskState& task) {
 
 bool GraphState::is_saturated(const WorkerState& worker) const {
   double slots = std::max(1.0, std::ceil(config_.worker_saturation * worker.nthreads));
-  return static_cast<double>(worker.processing.size()) >= slots;
+  if (static_cast<double>(worker.processing.size()) < slots) return false;
+  return worker.occupancy >= config_.saturation_latency * worker.nthreads;
 }
 
 void GraphState::assign(TaskState& task, WorkerState& worker) {

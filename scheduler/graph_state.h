@@ -31,6 +31,10 @@ struct SchedulerConfig {
   /// fewer than ceil(nthreads * worker_saturation) of them; the rest wait in
   /// `queued`. Infinity disables queuing. Dask's default is 1.1.
   double worker_saturation = 1.1;
+  /// ...and only once it also holds this many seconds of estimated work per
+  /// thread, so that tiny tasks still pipeline past the round trip to the
+  /// scheduler while heavy ones (chunk reads) stay capped by the count.
+  double saturation_latency = 0.005;
   /// Duration assumed for an op never seen before, in seconds.
   double default_task_duration = 0.001;
 };

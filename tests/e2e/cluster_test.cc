@@ -1,0 +1,241 @@
+// End-to-end: real dtask-scheduler and dtask-worker processes on 127.0.0.1
+// with ephemeral ports, driven through the public client API.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <dtask/client.h>
+#include <nlohmann/json.hpp>
+
+#include "common/address.h"
+#include "tests/support/daemon_process.h"
+
+namespace dtask {
+namespace {
+
+using testing::DaemonProcess;
+using testing::run_command;
+using testing::wait_until;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, {"--host", "127.0.0.1", "--port", "0", "--log-level",
+                                                                "warn", "--heartbeat-interval-ms", "100"});
+    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
+    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
+    start_worker("w1");
+    start_worker("w2");
+    auto client = Client::connect(scheduler_->address());
+    ASSERT_TRUE(client.ok()) << client.status().to_string();
+    client_ = std::move(*client);
+    ASSERT_TRUE(wait_until([&] { return info()["workers"].size() == workers_.size(); }));
+  }
+
+  void TearDown() override {
+    client_.reset();
+    for (auto& worker : workers_) EXPECT_EQ(worker.stop(), 0) << "worker did not stop cleanly on SIGTERM";
+    if (scheduler_) {
+      EXPECT_EQ(scheduler_->stop(), 0) << "scheduler did not stop cleanly on SIGTERM";
+    }
+  }
+
+  void start_worker(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {scheduler_->address(), "--host", "127.0.0.1", "--nthreads", "2", "--name", name,
+                                     "--memory-limit", "1GiB", "--log-level", "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
+    ASSERT_TRUE(worker.ok()) << worker.status().to_string();
+    workers_.push_back(std::move(*worker));
+  }
+
+  nlohmann::json info(Client* client = nullptr) {
+    auto json = (client ? client : client_.get())->scheduler_info();
+    EXPECT_TRUE(json.ok()) << json.status().to_string();
+    return json.ok() ? nlohmann::json::parse(*json) : nlohmann::json::object();
+  }
+
+  nlohmann::json worker_info(const std::string& name) {
+    nlohmann::json snapshot = info();  // must outlive the loop over its workers
+    for (const auto& worker : snapshot["workers"]) {
+      if (worker["name"] == name) return worker;
+    }
+    return nlohmann::json::object();
+  }
+
+  std::unique_ptr<DaemonProcess> scheduler_;
+  std::vector<DaemonProcess> workers_;
+  std::unique_ptr<Client> client_;
+};
+
+// A diamond (a -> b, a -> c, b + c -> d) computes the right value.
+TEST_F(ClusterTest, DiamondGraph) {
+  auto a = delayed("inc")(1);
+  auto b = delayed("add")(a, 10);
+  auto c = delayed("mul")(a, 2);
+  auto d = delayed("add")(b, c);
+  EXPECT_DOUBLE_EQ(client_->compute<double>(d).result(), 16.0);
+}
+
+// 10,000 tasks fanned out and summed in one task give the exact sum.
+TEST_F(ClusterTest, FanOutFanIn) {
+  std::vector<Delayed> parts;
+  for (int i = 0; i < 10000; ++i) parts.push_back(delayed("inc")(i));
+  EXPECT_EQ(client_->compute<std::int64_t>(delayed("sum")(parts)).result(), 50005000);
+  EXPECT_EQ(info()["tasks_completed"].get<int>(), 10001);
+}
+
+// A task that raises reports op, key and message; its dependents fail with it.
+TEST_F(ClusterTest, ErrorReachesClient) {
+  auto bad = client_->submit("fail", "the disk is on fire");
+  auto outcome = bad.try_result();
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.status().code(), StatusCode::kTaskError);
+  EXPECT_NE(outcome.status().message().find("the disk is on fire"), std::string::npos);
+  EXPECT_NE(outcome.status().message().find("'fail'"), std::string::npos);
+  EXPECT_NE(outcome.status().message().find(bad.key()), std::string::npos);
+
+  auto dependent = client_->submit("inc", bad);
+  auto dependent_outcome = dependent.try_result();
+  ASSERT_FALSE(dependent_outcome.ok());
+  EXPECT_NE(dependent_outcome.status().message().find("its dependency " + bad.key() + " failed"), std::string::npos);
+  EXPECT_THROW(dependent.result(), TaskError);
+
+  // The cluster still works afterwards.
+  EXPECT_EQ(client_->submit<std::int64_t>("add", 2, 3).result(), 5);
+}
+
+// An op no worker has is an error naming the op, not a hang.
+TEST_F(ClusterTest, UnknownOpIsAnError) {
+  auto outcome = client_->submit("no.such.op", 1).try_result();
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.status().message().find("unknown op 'no.such.op'"), std::string::npos);
+}
+
+// A dependency made on w1 is fetched by w2 directly when its dependent is pinned there.
+TEST_F(ClusterTest, DependencyMovesWorkerToWorker) {
+  auto array = client_->submit(SubmitOptions{.workers = {"w1"}}, "arange", 100000);
+  auto total = client_->submit<double>(SubmitOptions{.workers = {"w2"}}, "array_sum", array);
+  EXPECT_DOUBLE_EQ(total.result(), 100000.0 * 99999.0 / 2);
+  // Each result lives where it was computed: the array on w1, the sum on w2.
+  EXPECT_EQ(worker_info("w1")["has_what"].get<int>(), 1);
+  EXPECT_EQ(worker_info("w2")["has_what"].get<int>(), 1);
+  EXPECT_EQ(worker_info("w1")["tasks_done"].get<int>(), 1);
+  EXPECT_EQ(worker_info("w2")["tasks_done"].get<int>(), 1);
+  // The array bytes come back intact through the data plane too.
+  auto values = array.value();
+  ASSERT_TRUE(values.ok()) << values.status().to_string();
+  const NDArray& fetched = values->get<NDArray>();
+  ASSERT_EQ(fetched.size(), 100000);
+  EXPECT_EQ(fetched.data<double>()[99999], 99999.0);
+}
+
+// A worker started with --plugin runs the plugin's ops.
+TEST_F(ClusterTest, PluginOp) {
+  start_worker("plugged", {"--plugin", DTASK_EXAMPLE_PLUGIN});
+  ASSERT_TRUE(wait_until([&] { return info()["workers"].size() == 3; }));
+  auto square = client_->submit<std::int64_t>(SubmitOptions{.workers = {"plugged"}}, "example.square", 12);
+  EXPECT_EQ(square.result(), 144);
+  auto hypot = client_->submit<double>(SubmitOptions{.workers = {"plugged"}}, "example.hypot", 3.0, 4.0);
+  EXPECT_DOUBLE_EQ(hypot.result(), 5.0);
+  // Typed ops check their arguments.
+  auto wrong = client_->submit(SubmitOptions{.workers = {"plugged"}}, "example.square", "twelve").try_result();
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("argument 0 of op 'example.square'"), std::string::npos);
+}
+
+// A task needing GPU=1 waits in no-worker until a worker with a GPU joins, then runs there.
+TEST_F(ClusterTest, ResourcesHoldTaskUntilWorkerJoins) {
+  auto on_gpu = client_->submit<std::int64_t>(SubmitOptions{.resources = {{"GPU", 1}}}, "add", 40, 2);
+  ASSERT_TRUE(wait_until([&] { return info()["states"]["no-worker"].get<int>() == 1; }));
+  EXPECT_FALSE(on_gpu.done());
+  start_worker("gpu", {"--resources", "GPU=1"});
+  EXPECT_EQ(on_gpu.result(), 42);
+  EXPECT_EQ(worker_info("gpu")["tasks_done"].get<int>(), 1);
+}
+
+// When a client disconnects, the scheduler forgets its keys and workers free them.
+TEST_F(ClusterTest, ClientDisconnectReleasesKeys) {
+  {
+    auto other = Client::connect(scheduler_->address());
+    ASSERT_TRUE(other.ok());
+    std::vector<Future<double>> held;
+    for (int i = 0; i < 20; ++i) held.push_back((*other)->submit<double>("array_sum", delayed("arange")(1000 + i)));
+    for (auto& f : held) ASSERT_TRUE(f.wait().ok());
+    EXPECT_GE(info()["tasks"].get<int>(), 20);
+    ASSERT_TRUE(wait_until([&] {
+      auto workers = info()["workers"];
+      return workers[0]["stored_keys"].get<int>() + workers[1]["stored_keys"].get<int>() >= 20;
+    }));
+  }  // the other client goes away without releasing anything itself
+  ASSERT_TRUE(wait_until([&] { return info()["tasks"].get<int>() == 0; }));
+  ASSERT_TRUE(wait_until([&] {
+    auto workers = info()["workers"];
+    return workers[0]["stored_keys"].get<int>() == 0 && workers[1]["stored_keys"].get<int>() == 0;
+  })) << info().dump();
+}
+
+// Dropping the last future releases its result; a second future on the key keeps it.
+TEST_F(ClusterTest, FutureRefcountsReleaseKeys) {
+  auto kept = client_->submit<std::int64_t>("add", 1, 1);
+  {
+    auto dropped = client_->submit<std::int64_t>("add", 2, 2);
+    EXPECT_EQ(dropped.result(), 4);
+    EXPECT_EQ(kept.result(), 2);
+    EXPECT_EQ(info()["tasks"].get<int>(), 2);
+  }
+  ASSERT_TRUE(wait_until([&] { return info()["tasks"].get<int>() == 1; }));
+  EXPECT_EQ(kept.result(), 2);
+}
+
+// Scatter puts local data on a worker; tasks use it like any result.
+TEST_F(ClusterTest, ScatterThenCompute) {
+  auto data = client_->scatter(Value(NDArray::from_vector<double>({1.5, 2.5, 3.0})));
+  EXPECT_DOUBLE_EQ(client_->submit<double>("array_sum", data).result(), 7.0);
+}
+
+// Garbage bytes cost their own connection; the scheduler keeps serving.
+TEST_F(ClusterTest, GarbageConnectionDoesNotHurtScheduler) {
+  auto address = parse_address(scheduler_->address());
+  ASSERT_TRUE(address.ok());
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(address->port);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    std::string garbage(attempt == 0 ? 7 : 4096, static_cast<char>(0xA5 + attempt));
+    ASSERT_GT(write(fd, garbage.data(), garbage.size()), 0);
+    if (attempt == 2) {
+      // A valid-looking header announcing an absurd size must be refused unread.
+      unsigned char header[24] = {'D', 'T', 'S', 'K', 1, 2, 0, 0, 0, 0, 0, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+      ASSERT_EQ(write(fd, header, sizeof(header)), static_cast<ssize_t>(sizeof(header)));
+    }
+    close(fd);
+  }
+  EXPECT_EQ(client_->submit<std::int64_t>("add", 20, 22).result(), 42);
+}
+
+// Both daemons answer --help.
+TEST(DaemonCli, HelpWorks) {
+  auto scheduler = run_command(DTASK_SCHEDULER_BIN, {"--help"});
+  EXPECT_EQ(scheduler.first, 0);
+  EXPECT_NE(scheduler.second.find("--port"), std::string::npos);
+  auto worker = run_command(DTASK_WORKER_BIN, {"--help"});
+  EXPECT_EQ(worker.first, 0);
+  EXPECT_NE(worker.second.find("--memory-limit"), std::string::npos);
+  EXPECT_NE(worker.second.find("--plugin"), std::string::npos);
+}
+
+// A bad option is a clear error and a non-zero exit, not a crash.
+TEST(DaemonCli, BadOptionsAreRejected) {
+  EXPECT_NE(run_command(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--memory-limit", "lots"}).first, 0);
+  EXPECT_NE(run_command(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--resources", "GPU"}).first, 0);
+  EXPECT_NE(run_command(DTASK_SCHEDULER_BIN, {"--port", "99999"}).first, 0);
+}
+
+}  // namespace
+}  // namespace dtask

@@ -1,0 +1,54 @@
+// Starts a dtask daemon (dtask-scheduler or dtask-worker) as a child process
+// for end-to-end tests, reads the address it prints, and stops it again.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace dtask::testing {
+
+class DaemonProcess {
+ public:
+  /// Spawns `binary args...` and waits (up to `timeout`) for its
+  /// "... listening on tcp://HOST:PORT" line on stdout.
+  static Result<DaemonProcess> start(const std::string& binary, const std::vector<std::string>& args,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  DaemonProcess(DaemonProcess&& other) noexcept;
+  DaemonProcess& operator=(DaemonProcess&& other) noexcept;
+  ~DaemonProcess();
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  /// Sends `signal` and waits for the exit; returns the exit code (128+signal if killed).
+  int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool running() const { return pid_ > 0; }
+
+ private:
+  DaemonProcess() = default;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string address_;
+};
+
+/// Runs `binary args...` to completion; returns its exit code and stdout.
+std::pair<int, std::string> run_command(const std::string& binary, const std::vector<std::string>& args);
+
+/// Polls `condition` until it holds or `timeout` passes (a bounded wait on a
+/// condition, never a fixed sleep).
+template <typename F>
+bool wait_until(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, nullptr);
+  }
+  return condition();
+}
+
+}  // namespace dtask::testing
