@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs (with apt-get, Debian 12) everything needed to build and test dtask.
+#   --with-peers    also the benchmark peers (dask.distributed, scikit-learn, zarr)
+#   --with-browser  also chromium (dashboard browser tests)
+# Already-installed packages are detected with dpkg-query, so a repeat run that
+# has nothing to do returns at once without touching apt.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 [--with-peers] [--with-browser]" >&2
+}
+
+with_peers=0
+with_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-peers) with_peers=1 ;;
+    --with-browser) with_browser=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install-deps: unknown option: $arg" >&2; usage; exit 2 ;;
+  esac
+done
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ccache pkg-config
+  # libraries
+  libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
+  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev
+  libblosc-dev libzstd-dev zlib1g-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test helpers (fixtures, .npy files)
+  python3 python3-numpy
+)
+if [[ $with_peers == 1 ]]; then
+  packages+=(python3-distributed python3-dask python3-sklearn python3-zarr)
+fi
+if [[ $with_browser == 1 ]]; then
+  packages+=(chromium)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+  if [[ $status != ii* ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "install-deps: not root and sudo not found; install these as root:" >&2
+    echo "  ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
+echo "+ apt-get update"
+"${SUDO[@]}" apt-get update
+echo "+ apt-get install -y --no-install-recommends ${missing[*]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

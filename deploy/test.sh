@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# THE test command (README and CI): install dependencies, build, run every test.
+# Extra arguments go to the cmake configure step. BUILD_DIR as in build.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR="${BUILD_DIR:-build}"
+export BUILD_DIR
+
+bash deploy/install-deps.sh
+bash deploy/build.sh "$@"
+echo "+ ctest --test-dir $BUILD_DIR --output-on-failure -j2 --timeout 300"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300
