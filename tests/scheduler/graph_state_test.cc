@@ -1,0 +1,1201 @@
+// GraphState driven directly with msg:: structs, no sockets: each test plays
+// clients and workers, reads what the state machine wants sent from
+// take_outbox(), and ends by checking the structural invariants.
+#include "scheduler/graph_state.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "common/logging.h"
+
+namespace dtask::scheduler {
+namespace {
+
+constexpr double kNoQueuing = std::numeric_limits<double>::infinity();
+
+/// Root tasks queue once a worker runs ceil(nthreads * saturation) tasks and
+/// holds `latency` seconds of estimated work per thread (0: the count alone).
+SchedulerConfig config_with_saturation(double saturation, double latency = 0.0) {
+  SchedulerConfig config;
+  config.worker_saturation = saturation;
+  config.saturation_latency = latency;
+  return config;
+}
+
+/// A task running `op` on the results of `deps`, passed as TaskRef arguments.
+msg::TaskDef task_def(std::string key, std::vector<std::string> deps = {}, std::string op = "inc") {
+  msg::TaskDef def;
+  def.key = std::move(key);
+  def.op = std::move(op);
+  for (const std::string& dep : deps) def.args.emplace_back(TaskRef{dep});
+  def.args.emplace_back(1);
+  def.dependencies = std::move(deps);
+  return def;
+}
+
+std::vector<std::string> keys_of(const std::vector<msg::ComputeTask>& tasks) {
+  std::vector<std::string> keys;
+  for (const msg::ComputeTask& task : tasks) keys.push_back(task.key);
+  return keys;
+}
+
+std::set<std::string> as_set(const std::vector<std::string>& keys) { return {keys.begin(), keys.end()}; }
+
+/// What one or more outboxes asked to send, keyed by worker name / client.
+struct Sent {
+  std::map<std::string, std::vector<msg::ComputeTask>> compute;
+  std::map<std::string, std::vector<std::string>> freed;
+  std::map<const ClientState*, std::vector<msg::KeyStatus>> statuses;
+
+  std::vector<std::string> computed_keys(const std::string& worker) const {
+    auto it = compute.find(worker);
+    return it == compute.end() ? std::vector<std::string>{} : keys_of(it->second);
+  }
+  std::vector<std::string> freed_keys(const std::string& worker) const {
+    auto it = freed.find(worker);
+    return it == freed.end() ? std::vector<std::string>{} : it->second;
+  }
+  const std::vector<msg::KeyStatus>& statuses_for(const ClientState* client) const {
+    static const std::vector<msg::KeyStatus> kNone;
+    auto it = statuses.find(client);
+    return it == statuses.end() ? kNone : it->second;
+  }
+  std::size_t compute_count() const {
+    std::size_t n = 0;
+    for (const auto& [worker, tasks] : compute) n += tasks.size();
+    return n;
+  }
+};
+
+class GraphStateTest : public ::testing::Test {
+ protected:
+  GraphStateTest() : GraphStateTest(SchedulerConfig{}) {}
+  explicit GraphStateTest(SchedulerConfig config)
+      : graph(config, test_logger()), client(graph.add_client("client")) {}
+
+  static std::shared_ptr<spdlog::logger> test_logger() {
+    auto logger = make_logger("test", "warn");
+    EXPECT_TRUE(logger.ok()) << logger.status().to_string();
+    return *logger;
+  }
+
+  static std::string address_of(const std::string& name) { return "tcp://" + name + ":9000"; }
+
+  WorkerState* add_worker(const std::string& name, std::uint32_t nthreads = 1, ResourceList resources = {}) {
+    msg::RegisterWorker registration;
+    registration.name = name;
+    registration.data_address = address_of(name);
+    registration.nthreads = nthreads;
+    registration.memory_limit = 1ull << 30;
+    registration.resources = std::move(resources);
+    auto worker = graph.add_worker(registration);
+    EXPECT_TRUE(worker.ok()) << worker.status().to_string();
+    return worker.ok() ? *worker : nullptr;
+  }
+
+  void submit(std::vector<msg::TaskDef> tasks, std::vector<std::string> wanted, ClientState* who = nullptr) {
+    msg::UpdateGraph update;
+    update.tasks = std::move(tasks);
+    update.wanted_keys = std::move(wanted);
+    graph.update_graph(who ? *who : *client, std::move(update));
+  }
+
+  void finish(WorkerState* worker, const std::string& key, std::uint64_t nbytes = 8, double seconds = 0.5) {
+    held[worker->name].insert(key);
+    msg::WorkerReport report;
+    report.finished.push_back({key, nbytes, "int64", 1.0, 1.0 + seconds});
+    graph.worker_report(*worker, report);
+  }
+
+  void fail(WorkerState* worker, const std::string& key, const std::string& op = "inc",
+            const std::string& message = "boom") {
+    msg::WorkerReport report;
+    report.erred.push_back({key, op, message});
+    graph.worker_report(*worker, report);
+  }
+
+  void release(const std::vector<std::string>& keys, ClientState* who = nullptr) {
+    graph.release_keys(who ? *who : *client, keys);
+  }
+
+  /// Releases every key `who` (default: the fixture's client) still wants.
+  void release_all(ClientState* who = nullptr) {
+    ClientState& c = who ? *who : *client;
+    std::vector<std::string> keys;
+    for (const TaskState* task : c.wants) keys.push_back(task->key);
+    graph.release_keys(c, keys);
+  }
+
+  /// Takes the outbox, remembers every ComputeTask as pending work on its
+  /// worker (for run_to_completion) and everything in `all`.
+  Sent drain() {
+    Outbox outbox = graph.take_outbox();
+    Sent sent;
+    for (auto& [worker, batch] : outbox.compute) {
+      EXPECT_FALSE(batch.tasks.empty()) << "empty compute batch for " << worker->name;
+      for (const msg::ComputeTask& task : batch.tasks) pending.emplace_back(worker->name, task.key);
+      auto& into = sent.compute[worker->name];
+      into.insert(into.end(), batch.tasks.begin(), batch.tasks.end());
+      auto& log = all.compute[worker->name];
+      log.insert(log.end(), batch.tasks.begin(), batch.tasks.end());
+    }
+    for (auto& [worker, free] : outbox.free) {
+      auto& into = sent.freed[worker->name];
+      into.insert(into.end(), free.keys.begin(), free.keys.end());
+      auto& log = all.freed[worker->name];
+      log.insert(log.end(), free.keys.begin(), free.keys.end());
+      for (const std::string& key : free.keys) held[worker->name].erase(key);
+    }
+    for (auto& [who, batch] : outbox.statuses) {
+      auto& into = sent.statuses[who];
+      into.insert(into.end(), batch.statuses.begin(), batch.statuses.end());
+      auto& log = all.statuses[who];
+      log.insert(log.end(), batch.statuses.begin(), batch.statuses.end());
+    }
+    Status valid = graph.validate();
+    EXPECT_TRUE(valid.ok()) << valid.to_string();
+    return sent;
+  }
+
+  /// Plays every worker: finishes pending tasks in the order they were sent
+  /// (failing those in `failing`) until nothing more is sent. A worker that
+  /// was freed of a key before running it still reports it, as a real one may.
+  void run_to_completion(const std::set<std::string>& failing = {}) {
+    drain();
+    while (!pending.empty()) {
+      auto [name, key] = pending.front();
+      pending.pop_front();
+      WorkerState* worker = graph.find_worker(name);
+      if (worker == nullptr) continue;  // removed since
+      if (failing.count(key)) {
+        fail(worker, key);
+      } else {
+        finish(worker, key);
+      }
+      drain();
+    }
+  }
+
+  /// The last status `who` was sent for `key`, or nullptr.
+  const msg::KeyStatus* last_status(const std::string& key, const ClientState* who = nullptr) const {
+    const auto& statuses = all.statuses_for(who ? who : client);
+    for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
+      if (it->key == key) return &*it;
+    }
+    return nullptr;
+  }
+
+  /// Every task marked processing names a worker that is still registered.
+  /// Compares pointers only, so a dangling one is reported, not followed.
+  void expect_processing_on_live_workers() const {
+    std::set<const WorkerState*> live;
+    for (const auto& worker : graph.workers()) live.insert(worker.get());
+    for (const auto& [key, task] : graph.tasks()) {
+      if (task->processing_on != nullptr) {
+        EXPECT_TRUE(live.count(task->processing_on)) << key << " is processing on a removed worker";
+      }
+      for (const WorkerState* holder : task->who_has) {
+        EXPECT_TRUE(live.count(holder)) << key << " is held by a removed worker";
+      }
+    }
+  }
+
+  /// Results `worker` reported finished and was not since told to free:
+  /// what a worker that followed the scheduler still stores.
+  std::set<std::string> still_held_by(const std::string& worker) const {
+    auto it = held.find(worker);
+    return it == held.end() ? std::set<std::string>{} : it->second;
+  }
+
+  GraphState graph;
+  ClientState* client;
+  Sent all;  // everything drained so far
+  std::deque<std::pair<std::string, std::string>> pending;  // (worker name, key) sent, not yet reported
+  std::map<std::string, std::set<std::string>> held;          // worker name -> results it stores
+};
+
+// ---- basic lifecycle --------------------------------------------------------
+
+// A diamond a -> (b, c) -> d runs in dependency order, intermediates are freed
+// once consumed, and the client is told d is in memory and where.
+TEST_F(GraphStateTest, DiamondRunsToMemoryAndClientIsTold) {
+  WorkerState* w1 = add_worker("w1", 2);
+  submit({task_def("a"), task_def("b", {"a"}), task_def("c", {"a"}), task_def("d", {"b", "c"})}, {"d"});
+  Sent sent = drain();
+  EXPECT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"a"});
+  EXPECT_EQ(graph.count(TaskStatus::kWaiting), 3u);
+  EXPECT_EQ(graph.count(TaskStatus::kProcessing), 1u);
+
+  finish(w1, "a", 100);
+  sent = drain();
+  EXPECT_EQ(as_set(sent.computed_keys("w1")), (std::set<std::string>{"b", "c"}));
+  for (const msg::ComputeTask& task : sent.compute["w1"]) {
+    ASSERT_EQ(task.dependencies.size(), 1u);
+    EXPECT_EQ(task.dependencies[0].key, "a");
+    EXPECT_EQ(task.dependencies[0].nbytes, 100u);
+    EXPECT_EQ(task.dependencies[0].who_has, std::vector<std::string>{address_of("w1")});
+    ASSERT_FALSE(task.args.empty());
+    ASSERT_TRUE(task.args[0].is<TaskRef>());
+    EXPECT_EQ(task.args[0].get<TaskRef>().key, "a");
+  }
+  EXPECT_TRUE(sent.freed.empty()) << "a is still needed by b and c";
+
+  finish(w1, "b");
+  sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u);
+  EXPECT_TRUE(sent.freed.empty()) << "a is still needed by c";
+
+  finish(w1, "c");
+  sent = drain();
+  EXPECT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"d"});
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"a"});
+  EXPECT_TRUE(sent.statuses.empty());
+
+  finish(w1, "d", 64);
+  sent = drain();
+  EXPECT_EQ(as_set(sent.freed_keys("w1")), (std::set<std::string>{"b", "c"}));
+  ASSERT_EQ(sent.statuses_for(client).size(), 1u);
+  const msg::KeyStatus& status = sent.statuses_for(client)[0];
+  EXPECT_EQ(status.key, "d");
+  EXPECT_EQ(status.state, KeyOutcome::kMemory);
+  EXPECT_EQ(status.who_has, std::vector<std::string>{address_of("w1")});
+  EXPECT_EQ(status.nbytes, 64u);
+  EXPECT_EQ(status.type_name, "int64");
+  EXPECT_EQ(graph.tasks_completed(), 4u);
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), 1u);
+
+  release({"d"});
+  sent = drain();
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"d"});
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Tasks submitted before any worker exists wait (root tasks in no-worker)
+// and run once a worker registers.
+TEST_F(GraphStateTest, TasksSubmittedWithoutWorkersRunWhenOneRegisters) {
+  submit({task_def("a"), task_def("b", {"a"})}, {"b"});
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u);
+  EXPECT_EQ(graph.count(TaskStatus::kNoWorker), 1u);
+  EXPECT_EQ(graph.count(TaskStatus::kWaiting), 1u);
+
+  add_worker("w1");
+  run_to_completion();
+  ASSERT_NE(last_status("b"), nullptr);
+  EXPECT_EQ(last_status("b")->state, KeyOutcome::kMemory);
+
+  release_all();
+  drain();
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Submitting a key already in memory tells the (second) client at once and
+// computes nothing again; the task lives until both clients release it.
+TEST_F(GraphStateTest, KnownKeyInMemoryIsReportedAtOnceAndSharedBetweenClients) {
+  add_worker("w1");
+  submit({task_def("a")}, {"a"});
+  run_to_completion();
+  ClientState* other = graph.add_client("other");
+  submit({task_def("a")}, {"a"}, other);
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u);
+  ASSERT_EQ(sent.statuses_for(other).size(), 1u);
+  EXPECT_EQ(sent.statuses_for(other)[0].state, KeyOutcome::kMemory);
+
+  release({"a"});
+  sent = drain();
+  EXPECT_TRUE(sent.freed.empty()) << "the other client still wants a";
+  EXPECT_EQ(graph.task_count(), 1u);
+  release({"a"}, other);
+  sent = drain();
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"a"});
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// A task defined but not wanted, and not needed by a wanted task, is
+// forgotten at once and never sent.
+TEST_F(GraphStateTest, UnwantedTasksAreForgottenWithoutRunning) {
+  add_worker("w1");
+  submit({task_def("a"), task_def("b", {"a"}), task_def("x"), task_def("y", {"x"})}, {"b"});
+  EXPECT_EQ(graph.task_count(), 2u);
+  EXPECT_EQ(graph.find("x"), nullptr);
+  EXPECT_EQ(graph.find("y"), nullptr);
+  run_to_completion();
+  EXPECT_EQ(as_set(all.computed_keys("w1")), (std::set<std::string>{"a", "b"}));
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Wanting a key the scheduler has never seen gets an erred status naming it.
+TEST_F(GraphStateTest, UnknownWantedKeyIsReportedAsErred) {
+  add_worker("w1");
+  submit({}, {"ghost"});
+  Sent sent = drain();
+  ASSERT_EQ(sent.statuses_for(client).size(), 1u);
+  const msg::KeyStatus& status = sent.statuses_for(client)[0];
+  EXPECT_EQ(status.key, "ghost");
+  EXPECT_EQ(status.state, KeyOutcome::kErred);
+  EXPECT_NE(status.message.find("ghost"), std::string::npos) << status.message;
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// A task naming a dependency that does not exist errs with that reason, its
+// dependents err too, and none of them is ever sent to a worker.
+TEST_F(GraphStateTest, UnknownDependencyErrsTheTaskWithoutRunningIt) {
+  add_worker("w1");
+  submit({task_def("a", {"missing"}), task_def("b", {"a"})}, {"a", "b"});
+  run_to_completion();
+  EXPECT_TRUE(all.computed_keys("w1").empty()) << "a task with an unknown dependency was sent to a worker";
+  for (const char* key : {"a", "b"}) {
+    const msg::KeyStatus* status = last_status(key);
+    ASSERT_NE(status, nullptr) << key;
+    EXPECT_EQ(status->state, KeyOutcome::kErred) << key;
+    EXPECT_EQ(status->failed_key, "a") << key;
+    EXPECT_NE(status->message.find("missing"), std::string::npos) << status->message;
+  }
+  EXPECT_EQ(graph.count(TaskStatus::kErred), 2u);
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// A second worker with a name or address already registered is rejected.
+TEST_F(GraphStateTest, DuplicateWorkerNameOrAddressIsRejected) {
+  add_worker("w1");
+  msg::RegisterWorker same_name{"w1", "tcp://elsewhere:1", 1, 0, {}};
+  EXPECT_FALSE(graph.add_worker(same_name).ok());
+  msg::RegisterWorker same_address{"w2", address_of("w1"), 1, 0, {}};
+  EXPECT_FALSE(graph.add_worker(same_address).ok());
+  EXPECT_EQ(graph.workers().size(), 1u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// ---- errors -------------------------------------------------------------------
+
+// In a diamond where one branch's op raises, the join errs with the failing
+// op, key and message, and the healthy branch's result is freed.
+TEST_F(GraphStateTest, FailingBranchErrsTheJoinAndFreesTheOtherBranch) {
+  WorkerState* w1 = add_worker("w1", 4);
+  submit({task_def("a"), task_def("b", {"a"}), task_def("c", {"a"}), task_def("d", {"b", "c"})}, {"d"});
+  drain();
+  finish(w1, "a");
+  drain();
+  fail(w1, "b", "divide", "division by zero");
+  Sent sent = drain();
+  const msg::KeyStatus* status = last_status("d");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->state, KeyOutcome::kErred);
+  EXPECT_EQ(status->op, "divide");
+  EXPECT_EQ(status->failed_key, "b");
+  EXPECT_EQ(status->message, "division by zero");
+  EXPECT_EQ(graph.tasks_erred(), 1u);
+
+  finish(w1, "c");  // the other branch completes after the join already erred
+  sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u) << "nothing runs after the join erred";
+  EXPECT_TRUE(still_held_by("w1").count("c") == 0) << "c's result is needed by nobody";
+  EXPECT_EQ(graph.count(TaskStatus::kErred), 1u);
+
+  release_all();
+  drain();
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Cancelling tells the client its keys were cancelled and forgets them.
+TEST_F(GraphStateTest, CancelledKeysAreReportedAndForgotten) {
+  WorkerState* w1 = add_worker("w1");
+  submit({task_def("a"), task_def("b", {"a"})}, {"b"});
+  drain();
+  graph.cancel_keys(*client, {"b"});
+  Sent sent = drain();
+  ASSERT_EQ(sent.statuses_for(client).size(), 1u);
+  EXPECT_EQ(sent.statuses_for(client)[0].state, KeyOutcome::kCancelled);
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"a"}) << "the running a is dropped";
+  EXPECT_EQ(graph.task_count(), 0u);
+  finish(w1, "a");  // it finished anyway: the worker is told to drop it
+  sent = drain();
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"a"});
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+/// Which link of a four-task chain k0 -> k1 -> k2 -> k3 raises.
+class GraphStateChainErrorTest : public GraphStateTest, public ::testing::WithParamInterface<int> {};
+
+// Whichever link of a chain raises, every task after it errs, nothing after
+// it runs, and the client is told op, failed key and message for the tail.
+TEST_P(GraphStateChainErrorTest, ErredOpMakesDependentsErred) {
+  const int failing = GetParam();
+  WorkerState* w1 = add_worker("w1");
+  submit({task_def("k0"), task_def("k1", {"k0"}), task_def("k2", {"k1"}), task_def("k3", {"k2"})}, {"k3"});
+  drain();
+  for (int i = 0; i < failing; ++i) {
+    finish(w1, "k" + std::to_string(i));
+    drain();
+  }
+  const std::string failed_key = "k" + std::to_string(failing);
+  fail(w1, failed_key, "explode", "boom at " + failed_key);
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u);
+
+  const msg::KeyStatus* status = last_status("k3");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->state, KeyOutcome::kErred);
+  EXPECT_EQ(status->op, "explode");
+  EXPECT_EQ(status->failed_key, failed_key);
+  EXPECT_EQ(status->message, "boom at " + failed_key);
+  EXPECT_EQ(all.statuses_for(client).size(), 1u) << "exactly one status for the one wanted key";
+  EXPECT_EQ(graph.count(TaskStatus::kErred), 1u) << "only the wanted tail stays erred";
+  EXPECT_EQ(graph.tasks_erred(), 1u);
+  EXPECT_EQ(graph.tasks_completed(), static_cast<std::uint64_t>(failing));
+  EXPECT_EQ(all.computed_keys("w1").size(), static_cast<std::size_t>(failing + 1));
+  for (int i = 0; i < failing; ++i) EXPECT_EQ(still_held_by("w1").count("k" + std::to_string(i)), 0u);
+
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(EachLink, GraphStateChainErrorTest, ::testing::Values(0, 1, 2, 3));
+
+/// (retries allowed, times the op raises)
+class GraphStateRetryTest : public GraphStateTest,
+                            public ::testing::WithParamInterface<std::pair<std::uint32_t, std::uint32_t>> {};
+
+// A task with `retries` re-runs after each error until it succeeds or the
+// retries are spent; the client hears only the final outcome.
+TEST_P(GraphStateRetryTest, RetriesRerunAfterErrors) {
+  const auto [retries, failures] = GetParam();
+  WorkerState* w1 = add_worker("w1");
+  msg::TaskDef def = task_def("flaky", {}, "flaky_op");
+  def.retries = retries;
+  submit({def, task_def("after", {"flaky"})}, {"after"});
+  Sent sent = drain();
+  ASSERT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"flaky"});
+
+  std::uint32_t runs = 1;
+  for (std::uint32_t i = 0; i < failures; ++i) {
+    fail(w1, "flaky", "flaky_op", "transient " + std::to_string(i));
+    sent = drain();
+    if (i < retries) {
+      EXPECT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"flaky"}) << "retry " << i + 1;
+      EXPECT_TRUE(sent.statuses.empty()) << "an error with retries left is not reported";
+      ++runs;
+    } else {
+      EXPECT_EQ(sent.compute_count(), 0u);
+      break;
+    }
+  }
+  if (failures <= retries) {
+    finish(w1, "flaky");
+    sent = drain();
+    EXPECT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"after"});
+    finish(w1, "after");
+    drain();
+    ASSERT_NE(last_status("after"), nullptr);
+    EXPECT_EQ(last_status("after")->state, KeyOutcome::kMemory);
+    EXPECT_EQ(graph.tasks_erred(), 0u);
+  } else {
+    ASSERT_NE(last_status("after"), nullptr);
+    EXPECT_EQ(last_status("after")->state, KeyOutcome::kErred);
+    EXPECT_EQ(last_status("after")->failed_key, "flaky");
+    EXPECT_EQ(last_status("after")->message, "transient " + std::to_string(retries));
+    EXPECT_EQ(graph.tasks_erred(), 1u);
+  }
+  EXPECT_EQ(runs, std::min(failures, retries) + 1);
+  EXPECT_EQ(all.statuses_for(client).size(), 1u);
+
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(RetriesAndFailures, GraphStateRetryTest,
+                         ::testing::Values(std::make_pair(0u, 1u), std::make_pair(1u, 1u), std::make_pair(1u, 2u),
+                                           std::make_pair(2u, 2u), std::make_pair(2u, 3u)));
+
+// ---- releasing ----------------------------------------------------------------
+
+/// How many worker reports to deliver before the client lets go.
+class GraphStateReleaseTest : public GraphStateTest, public ::testing::WithParamInterface<int> {
+ protected:
+  // Two wanted keys over a shared diamond, on two workers.
+  void start() {
+    add_worker("w1");
+    add_worker("w2");
+    submit({task_def("a"), task_def("b", {"a"}), task_def("c", {"a"}), task_def("d", {"b", "c"}),
+            task_def("e", {"c"})},
+           {"d", "e"});
+    drain();
+  }
+  /// Delivers up to `n` pending reports, in the order the tasks were sent.
+  void deliver(int n) {
+    for (int i = 0; i < n && !pending.empty(); ++i) {
+      auto [name, key] = pending.front();
+      pending.pop_front();
+      finish(graph.find_worker(name), key);
+      drain();
+    }
+  }
+  /// The workers report what they were still running; the scheduler must
+  /// tell them to drop every result.
+  void deliver_rest() {
+    while (!pending.empty()) deliver(1);
+  }
+};
+
+// Releasing every key the client wants, at any point of the computation,
+// forgets every task and leaves no result on any worker.
+TEST_P(GraphStateReleaseTest, ReleasingAllClientKeysForgetsEveryTask) {
+  start();
+  deliver(GetParam());
+  release({"d", "e"});
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  deliver_rest();
+  EXPECT_EQ(graph.task_count(), 0u);
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_TRUE(still_held_by("w2").empty());
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Removing the client, at any point of the computation, does what releasing
+// all its keys does.
+TEST_P(GraphStateReleaseTest, RemoveClientForgetsEveryTask) {
+  start();
+  deliver(GetParam());
+  graph.remove_client(client);
+  drain();
+  EXPECT_EQ(graph.client_count(), 0u);
+  EXPECT_EQ(graph.task_count(), 0u);
+  deliver_rest();
+  EXPECT_EQ(graph.task_count(), 0u);
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_TRUE(still_held_by("w2").empty());
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(AfterReports, GraphStateReleaseTest, ::testing::Range(0, 6));
+
+// Releasing one of two wanted keys keeps what the other still needs.
+TEST_F(GraphStateTest, ReleasingOneKeyKeepsWhatAnotherNeeds) {
+  add_worker("w1");
+  submit({task_def("a"), task_def("b", {"a"}), task_def("c", {"a"})}, {"b", "c"});
+  drain();
+  release({"b"});
+  run_to_completion();
+  ASSERT_NE(last_status("c"), nullptr);
+  EXPECT_EQ(last_status("c")->state, KeyOutcome::kMemory);
+  EXPECT_EQ(last_status("b"), nullptr);
+  EXPECT_EQ(still_held_by("w1"), std::set<std::string>{"c"});
+  release({"c"});
+  drain();
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// ---- restrictions and resources -------------------------------------------------
+
+/// Worker saturation: finite (root tasks queue) or infinite (they do not).
+class GraphStateResourceTest : public GraphStateTest, public ::testing::WithParamInterface<double> {
+ protected:
+  GraphStateResourceTest() : GraphStateTest(config_with_saturation(GetParam(), SchedulerConfig{}.saturation_latency)) {}
+};
+
+// A task needing a GPU waits in no-worker while only CPU workers (or a worker
+// with too little GPU) exist, then runs on the GPU worker and nowhere else.
+TEST_P(GraphStateResourceTest, GpuTaskWaitsForAGpuWorker) {
+  add_worker("cpu", 4);
+  add_worker("half", 4, {{"GPU", 0.5}});
+  msg::TaskDef train = task_def("train", {}, "train");
+  train.resources = {{"GPU", 1}};
+  submit({train, task_def("score", {"train"})}, {"score"});
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u);
+  EXPECT_EQ(graph.count(TaskStatus::kNoWorker), 1u);
+
+  WorkerState* gpu = add_worker("gpu", 1, {{"GPU", 1}, {"MEM", 4}});
+  sent = drain();
+  EXPECT_EQ(graph.count(TaskStatus::kNoWorker), 0u);
+  ASSERT_EQ(sent.computed_keys("gpu"), std::vector<std::string>{"train"});
+  EXPECT_EQ(sent.compute_count(), 1u);
+  EXPECT_EQ(sent.compute["gpu"][0].resources, (ResourceList{{"GPU", 1}}));
+
+  finish(gpu, "train", 1000);
+  sent = drain();
+  EXPECT_EQ(sent.computed_keys("gpu"), std::vector<std::string>{"score"}) << "score goes where its input is";
+  run_to_completion();
+  ASSERT_NE(last_status("score"), nullptr);
+  EXPECT_EQ(last_status("score")->state, KeyOutcome::kMemory);
+
+  release_all();
+  drain();
+  EXPECT_TRUE(still_held_by("gpu").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// A non-root task needing a GPU goes to no-worker when its inputs are ready,
+// not before, and leaves it when a GPU worker registers.
+TEST_P(GraphStateResourceTest, GpuDependentWaitsInNoWorkerAfterItsInputs) {
+  WorkerState* cpu = add_worker("cpu", 2);
+  msg::TaskDef fit = task_def("fit", {"load"}, "fit");
+  fit.resources = {{"GPU", 1}};
+  submit({task_def("load"), fit}, {"fit"});
+  drain();
+  EXPECT_EQ(graph.count(TaskStatus::kNoWorker), 0u);
+  finish(cpu, "load");
+  drain();
+  EXPECT_EQ(graph.count(TaskStatus::kNoWorker), 1u);
+  add_worker("gpu", 1, {{"GPU", 2}});
+  Sent sent = drain();
+  ASSERT_EQ(sent.computed_keys("gpu"), std::vector<std::string>{"fit"});
+  ASSERT_EQ(sent.compute["gpu"][0].dependencies.size(), 1u);
+  EXPECT_EQ(sent.compute["gpu"][0].dependencies[0].who_has, std::vector<std::string>{address_of("cpu")});
+  run_to_completion();
+  EXPECT_EQ(last_status("fit")->state, KeyOutcome::kMemory);
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Tasks restricted to named workers (by name or by address) run only there;
+// one restricted to an absent worker waits until that worker registers.
+TEST_P(GraphStateResourceTest, WorkerRestrictionsAreRespected) {
+  add_worker("w1", 2);
+  add_worker("w2", 2);
+  add_worker("w3", 2);
+  std::vector<msg::TaskDef> tasks;
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 6; ++i) {
+    tasks.push_back(task_def("on_w2_" + std::to_string(i)));
+    tasks.back().workers = {"w2"};
+    wanted.push_back(tasks.back().key);
+  }
+  tasks.push_back(task_def("on_w3_by_address"));
+  tasks.back().workers = {address_of("w3")};
+  tasks.push_back(task_def("on_w1_or_w3", {"on_w2_0"}));
+  tasks.back().workers = {"w1", "w3"};
+  tasks.push_back(task_def("on_w9"));
+  tasks.back().workers = {"w9"};
+  for (std::size_t i = 6; i < tasks.size(); ++i) wanted.push_back(tasks[i].key);
+  submit(tasks, wanted);
+  run_to_completion();
+  EXPECT_EQ(graph.count(TaskStatus::kNoWorker), 1u);
+  EXPECT_EQ(graph.find("on_w9")->status, TaskStatus::kNoWorker);
+
+  add_worker("w9");
+  run_to_completion();
+  for (const auto& [worker, computes] : all.compute) {
+    for (const msg::ComputeTask& task : computes) {
+      if (task.key.starts_with("on_w2_")) {
+        EXPECT_EQ(worker, "w2") << task.key;
+      } else if (task.key == "on_w3_by_address") {
+        EXPECT_EQ(worker, "w3");
+      } else if (task.key == "on_w1_or_w3") {
+        EXPECT_TRUE(worker == "w1" || worker == "w3") << worker;
+      } else {
+        EXPECT_EQ(worker, "w9") << task.key;
+      }
+    }
+  }
+  EXPECT_EQ(all.compute_count(), tasks.size());
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), tasks.size());
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Saturation, GraphStateResourceTest, ::testing::Values(1.0, 1.1, kNoQueuing));
+
+// ---- root-task queuing -----------------------------------------------------------
+
+struct QueuingParams {
+  int workers;
+  std::uint32_t nthreads;
+};
+
+class GraphStateQueuingTest : public GraphStateTest, public ::testing::WithParamInterface<QueuingParams> {
+ protected:
+  GraphStateQueuingTest() : GraphStateTest(config_with_saturation(1.0)) {}
+
+  void expect_no_worker_over_its_threads() const {
+    for (const auto& worker : graph.workers()) {
+      EXPECT_LE(worker->processing.size(), worker->nthreads) << worker->name;
+    }
+  }
+};
+
+// With worker_saturation 1.0 each worker runs at most nthreads root tasks;
+// the rest wait in queued and drain in priority order as tasks finish.
+TEST_P(GraphStateQueuingTest, RootTasksQueueAndDrainInPriorityOrder) {
+  const auto [nworkers, nthreads] = GetParam();
+  for (int i = 0; i < nworkers; ++i) add_worker("w" + std::to_string(i), nthreads);
+  const std::size_t slots = static_cast<std::size_t>(nworkers) * nthreads;
+  const std::size_t ntasks = 12;
+  std::vector<msg::TaskDef> tasks;
+  std::vector<std::string> wanted;
+  for (std::size_t i = 0; i < ntasks; ++i) {
+    char key[8];
+    std::snprintf(key, sizeof(key), "r%02zu", i);
+    tasks.push_back(task_def(key));
+    tasks.back().priority.order = i;
+    wanted.push_back(key);
+  }
+  submit(tasks, wanted);
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), std::min(slots, ntasks));
+  EXPECT_EQ(graph.count(TaskStatus::kProcessing), std::min(slots, ntasks));
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), ntasks - std::min(slots, ntasks));
+  expect_no_worker_over_its_threads();
+  for (const auto& worker : graph.workers()) {
+    EXPECT_EQ(worker->processing.size(), nthreads) << "every worker gets work";
+  }
+
+  std::vector<std::string> dispatched;
+  for (const auto& [worker, computes] : sent.compute) {
+    for (const msg::ComputeTask& task : computes) dispatched.push_back(task.key);
+  }
+  std::sort(dispatched.begin(), dispatched.end());  // the first wave goes out together
+  while (!pending.empty()) {
+    auto [name, key] = pending.front();
+    pending.pop_front();
+    finish(graph.find_worker(name), key);
+    sent = drain();
+    EXPECT_LE(sent.compute_count(), 1u) << "one finished task frees one slot";
+    for (const std::string& next : sent.computed_keys(name)) dispatched.push_back(next);
+    EXPECT_EQ(sent.compute_count(), sent.computed_keys(name).size()) << "the freed slot is on " << name;
+    expect_no_worker_over_its_threads();
+    EXPECT_EQ(graph.count(TaskStatus::kProcessing) + graph.count(TaskStatus::kQueued) +
+                  graph.count(TaskStatus::kMemory),
+              ntasks);
+  }
+  EXPECT_EQ(dispatched, wanted) << "queued roots leave the queue in priority order";
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), ntasks);
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), 0u);
+
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// A queued root task with a higher user priority, submitted later, takes the
+// next free slot ahead of older queued ones; and every ComputeTask carries
+// the task's priority.
+TEST_P(GraphStateQueuingTest, PrioritiesOrderTheQueueAndAreCarriedIntoComputeTask) {
+  const auto [nworkers, nthreads] = GetParam();
+  for (int i = 0; i < nworkers; ++i) add_worker("w" + std::to_string(i), nthreads);
+  const std::size_t slots = static_cast<std::size_t>(nworkers) * nthreads;
+  std::vector<msg::TaskDef> tasks;
+  std::vector<std::string> wanted;
+  for (std::size_t i = 0; i < slots + 3; ++i) {
+    tasks.push_back(task_def("low" + std::to_string(i)));
+    tasks.back().priority = {0, 1, i};
+    wanted.push_back(tasks.back().key);
+  }
+  submit(tasks, wanted);
+  drain();
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), 3u);
+
+  msg::TaskDef urgent = task_def("urgent");
+  urgent.priority = {10, 2, 0};
+  submit({urgent}, {"urgent"});
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), 0u) << "every slot is taken";
+  EXPECT_EQ(graph.find("urgent")->status, TaskStatus::kQueued);
+
+  auto [name, key] = pending.front();
+  pending.pop_front();
+  finish(graph.find_worker(name), key);
+  sent = drain();
+  ASSERT_EQ(sent.computed_keys(name), std::vector<std::string>{"urgent"});
+  EXPECT_EQ(sent.compute[name][0].priority.user, 10);
+  EXPECT_EQ(sent.compute[name][0].priority.generation, 2u);
+  EXPECT_EQ(sent.compute[name][0].priority.order, 0u);
+
+  run_to_completion();
+  std::map<std::string, Priority> submitted;
+  for (const msg::TaskDef& def : tasks) submitted[def.key] = def.priority;
+  submitted["urgent"] = urgent.priority;
+  for (const auto& [worker, computes] : all.compute) {
+    for (const msg::ComputeTask& task : computes) {
+      EXPECT_EQ(task.priority.user, submitted[task.key].user) << task.key;
+      EXPECT_EQ(task.priority.generation, submitted[task.key].generation) << task.key;
+      EXPECT_EQ(task.priority.order, submitted[task.key].order) << task.key;
+    }
+  }
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(WorkersAndThreads, GraphStateQueuingTest,
+                         ::testing::Values(QueuingParams{1, 1}, QueuingParams{1, 2}, QueuingParams{1, 4},
+                                           QueuingParams{2, 1}, QueuingParams{2, 3}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.workers) + "workers_" +
+                                  std::to_string(info.param.nthreads) + "threads";
+                         });
+
+/// Threads per worker, with saturation 1.0, 1 s of latency to cover and
+/// 0.25 s assumed for an op never seen.
+class GraphStateLatencyQueuingTest : public GraphStateTest, public ::testing::WithParamInterface<std::uint32_t> {
+ protected:
+  GraphStateLatencyQueuingTest() : GraphStateTest(latency_config()) {}
+  static SchedulerConfig latency_config() {
+    SchedulerConfig config = config_with_saturation(1.0, 1.0);
+    config.default_task_duration = 0.25;
+    return config;
+  }
+  void submit_roots(const std::string& op, int n) {
+    std::vector<msg::TaskDef> tasks;
+    std::vector<std::string> wanted;
+    for (int i = 0; i < n; ++i) {
+      tasks.push_back(task_def(op + std::to_string(i), {}, op));
+      tasks.back().priority.order = static_cast<std::uint64_t>(i);
+      wanted.push_back(tasks.back().key);
+    }
+    submit(tasks, wanted);
+  }
+};
+
+// Root tasks of an op never seen pipeline past nthreads until the worker
+// holds saturation_latency seconds of estimated work per thread, and no
+// further; the queue still drains completely.
+TEST_P(GraphStateLatencyQueuingTest, TinyRootTasksPipelineUpToTheLatency) {
+  const std::uint32_t nthreads = GetParam();
+  add_worker("w0", nthreads);
+  submit_roots("tiny", 20);
+  Sent sent = drain();
+  const std::size_t pipelined = 4 * nthreads;  // 1 s per thread / 0.25 s per task
+  EXPECT_EQ(sent.compute_count(), pipelined);
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), 20 - pipelined);
+  while (!pending.empty()) {
+    auto [name, key] = pending.front();
+    pending.pop_front();
+    finish(graph.find_worker(name), key, 8, 0.25);  // as estimated: the pipeline depth stays
+    drain();
+    EXPECT_LE(graph.workers()[0]->processing.size(), pipelined);
+  }
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), 20u);
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Once an op is known to take long, its root tasks are capped by the thread
+// count alone: nthreads run, the rest queue.
+TEST_P(GraphStateLatencyQueuingTest, HeavyRootTasksAreCappedByThreadCount) {
+  const std::uint32_t nthreads = GetParam();
+  WorkerState* w0 = add_worker("w0", nthreads);
+  submit({task_def("heavy_probe", {}, "heavy")}, {"heavy_probe"});
+  drain();
+  pending.clear();
+  finish(w0, "heavy_probe", 8, 10.0);  // the scheduler learns "heavy" takes 10 s
+  drain();
+  submit_roots("heavy", 10);
+  Sent sent = drain();
+  EXPECT_EQ(sent.compute_count(), nthreads);
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), 10u - nthreads);
+  while (!pending.empty()) {
+    auto [name, key] = pending.front();
+    pending.pop_front();
+    finish(graph.find_worker(name), key, 8, 10.0);
+    drain();
+    EXPECT_LE(w0->processing.size(), nthreads);
+  }
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), 11u);
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, GraphStateLatencyQueuingTest, ::testing::Values(1u, 2u, 4u));
+
+// ---- losing workers -----------------------------------------------------------
+
+// Removing a worker sends the tasks it was running to another worker.
+TEST_F(GraphStateTest, RemovingAWorkerReschedulesItsProcessingTasks) {
+  WorkerState* w1 = add_worker("w1");
+  add_worker("w2");
+  submit({task_def("a"), task_def("b")}, {"a", "b"});
+  Sent sent = drain();
+  ASSERT_EQ(sent.compute_count(), 2u);
+  std::string on_w1 = sent.computed_keys("w1").at(0);
+  std::string on_w2 = sent.computed_keys("w2").at(0);
+
+  graph.remove_worker(w1, "test");
+  sent = drain();
+  EXPECT_EQ(sent.computed_keys("w2"), std::vector<std::string>{on_w1});
+  expect_processing_on_live_workers();
+  run_to_completion();
+  for (const std::string& key : {on_w1, on_w2}) {
+    ASSERT_NE(last_status(key), nullptr);
+    EXPECT_EQ(last_status(key)->state, KeyOutcome::kMemory);
+    EXPECT_EQ(last_status(key)->who_has, std::vector<std::string>{address_of("w2")});
+  }
+  release_all();
+  drain();
+  EXPECT_TRUE(still_held_by("w2").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Removing a worker recomputes the results only it held (and what was
+// running on them), but not results another worker still has.
+TEST_F(GraphStateTest, RemovingAWorkerRecomputesResultsOnlyItHeld) {
+  WorkerState* w1 = add_worker("w1");
+  WorkerState* w2 = add_worker("w2");
+  submit({task_def("big"), task_def("small"), task_def("sum", {"big", "small"})}, {"sum"});
+  Sent sent = drain();
+  ASSERT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"big"});
+  ASSERT_EQ(sent.computed_keys("w2"), std::vector<std::string>{"small"});
+  finish(w1, "big", 1'000'000);
+  finish(w2, "small", 8);
+  sent = drain();
+  ASSERT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"sum"}) << "sum goes where most of its input is";
+
+  graph.remove_worker(w2, "connection lost");
+  sent = drain();
+  expect_processing_on_live_workers();
+  EXPECT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"small"}) << "only small is recomputed";
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"sum"}) << "sum's run used a lost input";
+  EXPECT_EQ(graph.find("big")->status, TaskStatus::kMemory);
+  EXPECT_EQ(graph.find("sum")->status, TaskStatus::kWaiting);
+  pending.clear();
+
+  finish(w1, "small");
+  sent = drain();
+  ASSERT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"sum"});
+  for (const msg::DependencyLocation& dep : sent.compute["w1"][0].dependencies) {
+    EXPECT_EQ(dep.who_has, std::vector<std::string>{address_of("w1")}) << dep.key;
+  }
+  finish(w1, "sum");
+  drain();
+  ASSERT_NE(last_status("sum"), nullptr);
+  EXPECT_EQ(last_status("sum")->state, KeyOutcome::kMemory);
+  const std::vector<std::string> computed_on_w1 = all.computed_keys("w1");
+  EXPECT_EQ(std::count(computed_on_w1.begin(), computed_on_w1.end(), "big"), 1);
+
+  release_all();
+  drain();
+  EXPECT_TRUE(still_held_by("w1").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// A result lost with its worker is recomputed for the client that wants it
+// even when nothing depends on it.
+TEST_F(GraphStateTest, WantedResultLostWithItsWorkerIsRecomputed) {
+  WorkerState* w1 = add_worker("w1");
+  submit({task_def("a")}, {"a"});
+  drain();
+  finish(w1, "a");
+  drain();
+  pending.clear();
+  graph.remove_worker(w1, "test");
+  drain();
+  EXPECT_EQ(graph.find("a")->status, TaskStatus::kNoWorker);
+  add_worker("w2");
+  run_to_completion();
+  ASSERT_NE(last_status("a"), nullptr);
+  EXPECT_EQ(last_status("a")->who_has, std::vector<std::string>{address_of("w2")});
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+/// Workers at the start; the first one is removed while root tasks queue.
+class GraphStateRemoveQueuingTest : public GraphStateTest, public ::testing::WithParamInterface<int> {
+ protected:
+  GraphStateRemoveQueuingTest() : GraphStateTest(config_with_saturation(1.0)) {}
+};
+
+// Removing a worker while root tasks are queued never leaves a task
+// processing on the removed worker: its freed slots are not refilled.
+TEST_P(GraphStateRemoveQueuingTest, RemovedWorkerGetsNoQueuedTasks) {
+  const int nworkers = GetParam();
+  std::vector<WorkerState*> workers;
+  for (int i = 0; i < nworkers; ++i) workers.push_back(add_worker("w" + std::to_string(i)));
+  std::vector<msg::TaskDef> tasks;
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 4 + nworkers; ++i) {
+    tasks.push_back(task_def("r" + std::to_string(i)));
+    tasks.back().priority.order = static_cast<std::uint64_t>(i);
+    wanted.push_back(tasks.back().key);
+  }
+  submit(tasks, wanted);
+  drain();
+  ASSERT_EQ(graph.count(TaskStatus::kProcessing), static_cast<std::size_t>(nworkers));
+
+  graph.remove_worker(workers[0], "test");
+  expect_processing_on_live_workers();
+  EXPECT_EQ(graph.count(TaskStatus::kProcessing), static_cast<std::size_t>(nworkers - 1));
+  ASSERT_FALSE(HasFailure()) << "stopping before validate() follows a dangling worker pointer";
+  drain();
+
+  add_worker("replacement");
+  run_to_completion();
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), tasks.size());
+  release_all();
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, GraphStateRemoveQueuingTest, ::testing::Values(1, 2, 3));
+
+// ---- scattered data -------------------------------------------------------------
+
+// Scattered keys are in memory at once, feed tasks placed next to them, and
+// are freed and forgotten when released.
+TEST_F(GraphStateTest, ScatteredKeysFeedDependentsAndAreForgottenWhenReleased) {
+  add_worker("w1");
+  add_worker("w2");
+  ASSERT_TRUE(graph.keys_scattered(*client, {address_of("w2"), {{"x", 1'000'000, "float64[125000]"}}}).ok());
+  Sent sent = drain();
+  ASSERT_EQ(sent.statuses_for(client).size(), 1u);
+  EXPECT_EQ(sent.statuses_for(client)[0].state, KeyOutcome::kMemory);
+  EXPECT_EQ(sent.statuses_for(client)[0].nbytes, 1'000'000u);
+
+  submit({task_def("y", {"x"})}, {"y"});
+  sent = drain();
+  EXPECT_EQ(sent.computed_keys("w2"), std::vector<std::string>{"y"});
+  run_to_completion();
+  release_all();
+  sent = drain();
+  EXPECT_EQ(as_set(sent.freed_keys("w2")), (std::set<std::string>{"x", "y"}));
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Scattering to an address no worker has is a NotFound error, and changes nothing.
+TEST_F(GraphStateTest, ScatterToUnknownWorkerIsNotFound) {
+  add_worker("w1");
+  Status status = graph.keys_scattered(*client, {"tcp://nowhere:1", {{"x", 8, "int64"}}});
+  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// Scattered data lost with its worker cannot be recomputed: the client is
+// told it is lost, and tasks waiting on it err instead of waiting forever.
+TEST_F(GraphStateTest, LostScatteredDataErrsTasksWaitingOnIt) {
+  add_worker("holder");
+  WorkerState* w2 = add_worker("w2");
+  ASSERT_TRUE(graph.keys_scattered(*client, {address_of("holder"), {{"x", 8, "int64"}}}).ok());
+  msg::TaskDef slow = task_def("slow");
+  slow.workers = {"w2"};
+  submit({slow, task_def("y", {"x", "slow"})}, {"y"});
+  drain();
+  EXPECT_EQ(graph.find("y")->status, TaskStatus::kWaiting);
+
+  graph.remove_worker(graph.find_worker("holder"), "test");
+  drain();
+  ASSERT_NE(last_status("x"), nullptr);
+  EXPECT_EQ(last_status("x")->state, KeyOutcome::kLost);
+  finish(w2, "slow");
+  drain();
+  EXPECT_EQ(graph.count(TaskStatus::kWaiting), 0u) << "y waits forever on lost data";
+  ASSERT_NE(last_status("y"), nullptr);
+  EXPECT_EQ(last_status("y")->state, KeyOutcome::kErred);
+  EXPECT_EQ(last_status("y")->failed_key, "x");
+
+  release_all();
+  drain();
+  EXPECT_TRUE(still_held_by("w2").empty());
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+// ---- a larger graph under every configuration --------------------------------------
+
+/// (workers, worker_saturation, saturation_latency)
+using TreeParams = std::tuple<int, double, double>;
+
+std::string tree_test_name(const TreeParams& params) {
+  double saturation = std::get<1>(params);
+  return std::to_string(std::get<0>(params)) + "workers_" +
+         (std::isinf(saturation) ? std::string("noqueue") : "sat" + std::to_string(int(saturation * 10))) +
+         (std::get<2>(params) > 0 ? "_latency" : "_count");
+}
+
+class GraphStateTreeTest : public GraphStateTest, public ::testing::WithParamInterface<TreeParams> {
+ protected:
+  GraphStateTreeTest() : GraphStateTest(config_with_saturation(std::get<1>(GetParam()), std::get<2>(GetParam()))) {}
+};
+
+// A tree reduction of 16 leaves runs to one result on any number of workers
+// and saturation, and releasing it leaves nothing behind anywhere.
+TEST_P(GraphStateTreeTest, TreeReductionRunsToCompletionAndCleansUp) {
+  for (int i = 0; i < std::get<0>(GetParam()); ++i) add_worker("w" + std::to_string(i), 2);
+  std::vector<msg::TaskDef> tasks;
+  std::vector<std::string> level;
+  for (int i = 0; i < 16; ++i) {
+    level.push_back("leaf" + std::to_string(i));
+    tasks.push_back(task_def(level.back(), {}, "load"));
+    tasks.back().priority.order = static_cast<std::uint64_t>(i);
+  }
+  for (int depth = 0; level.size() > 1; ++depth) {
+    std::vector<std::string> next;
+    for (std::size_t i = 0; i < level.size(); i += 2) {
+      next.push_back("sum" + std::to_string(depth) + "_" + std::to_string(i / 2));
+      tasks.push_back(task_def(next.back(), {level[i], level[i + 1]}, "add"));
+    }
+    level = std::move(next);
+  }
+  submit(tasks, {level[0]});
+  run_to_completion();
+  ASSERT_NE(last_status(level[0]), nullptr);
+  EXPECT_EQ(last_status(level[0])->state, KeyOutcome::kMemory);
+  EXPECT_EQ(graph.tasks_completed(), tasks.size());
+  EXPECT_EQ(graph.task_count(), tasks.size()) << "lineage is kept while the result is wanted";
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), 1u) << "intermediates are freed";
+
+  release_all();
+  drain();
+  for (const auto& worker : graph.workers()) EXPECT_TRUE(still_held_by(worker->name).empty()) << worker->name;
+  EXPECT_EQ(graph.task_count(), 0u);
+  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    WorkersAndSaturation, GraphStateTreeTest,
+    ::testing::Combine(::testing::Values(1, 2, 3), ::testing::Values(1.0, 1.1, kNoQueuing),
+                       ::testing::Values(0.0, 0.005)),
+    [](const auto& info) { return tree_test_name(info.param); });
+
+}  // namespace
+}  // namespace dtask::scheduler
