@@ -34,7 +34,11 @@ Result<std::uint64_t> parse_byte_size(std::string_view text, unsigned share) {
                                     {"gb", 1e9},      {"tb", 1e12},      {"kib", 1024.0},   {"mib", 1048576.0},
                                     {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
   for (const Unit& u : kUnits) {
-    if (unit == u.name) return static_cast<std::uint64_t>(number * u.factor);
+    if (unit == u.name) {
+      double bytes = number * u.factor;
+      if (bytes >= 18446744073709551615.0) return Status::invalid("byte size '" + s + "' is too large");
+      return static_cast<std::uint64_t>(bytes);
+    }
   }
   return Status::invalid("unknown unit '" + unit + "' in byte size '" + s + "' (use B, kB, MB, GB, KiB, MiB, GiB)");
 }

@@ -84,6 +84,13 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
       status.state = KeyOutcome::kLost;
       notify(*client, std::move(status));
     }
+    // Tasks already waiting on it would otherwise wait forever.
+    for (TaskState* dependent : task.dependents) {
+      if (dependent->status == S::kWaiting) {
+        inherit_error(*dependent, task);
+        out.emplace_back(dependent, S::kErred);
+      }
+    }
     return;
   }
   set_status(task, S::kWaiting);
@@ -494,6 +501,12 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
 void GraphState::remove_worker(WorkerState* worker, const std::string& reason) {
   logger_->warn("removing worker {} ({}): {}; {} tasks processing, {} results held", worker->name, worker->address,
                 reason, worker->processing.size(), worker->has_what.size());
+  // Out of the pool first: releasing its tasks frees its slots, and
+  // fill_free_slots must not hand queued tasks to a worker that is going away.
+  auto it = std::find_if(workers_.begin(), workers_.end(), [worker](const auto& w) { return w.get() == worker; });
+  DTASK_CHECK(it != workers_.end()) << "unknown worker " << worker->name;
+  std::unique_ptr<WorkerState> removed = std::move(*it);
+  workers_.erase(it);
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
     transition(*task, S::kReleased, out);
@@ -504,10 +517,6 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason) {
   }
   outbox_.compute.erase(worker);
   outbox_.free.erase(worker);
-  auto it = std::find_if(workers_.begin(), workers_.end(), [worker](const auto& w) { return w.get() == worker; });
-  DTASK_CHECK(it != workers_.end()) << "unknown worker " << worker->name;
-  std::unique_ptr<WorkerState> removed = std::move(*it);
-  workers_.erase(it);
   transitions(std::move(out));
   outbox_.compute.erase(removed.get());
   outbox_.free.erase(removed.get());
@@ -556,6 +565,10 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   for (auto& [task, def] : defined) {
     if (!task->error_message.empty() && task->status != S::kErred) {
       // Bad graph input: fail this task (and what depends on it) with the reason.
+      // Drop the `waiting` queued for it if wanted: it would route it through
+      // released (clearing the error) and run it without its dependency.
+      TaskState* bad = task;
+      std::erase_if(out, [bad](const auto& recommendation) { return recommendation.first == bad; });
       set_status(*task, S::kErred);
       ++tasks_erred_;
       propagate_error(*task, out);
@@ -706,7 +719,10 @@ Status GraphState::validate() const {
     if (!needed && task.status != S::kReleased) return violation(task, "nobody needs it but it was not released");
     if (!needed && task.dependents.empty()) return violation(task, "released, unneeded, but not forgotten");
   }
+  if (counts[static_cast<int>(S::kForgotten)] != 0) return Status::internal("a forgotten task is still in the table");
   for (int i = 0; i < kTaskStatusCount; ++i) {
+    // Forgotten tasks leave tasks_, so their count (a running total) is not in `counts`.
+    if (i == static_cast<int>(S::kForgotten)) continue;
     if (counts[i] != status_counts_[i]) {
       return Status::internal(std::string("status count for ") + task_status_name(static_cast<S>(i)) + " is " +
                               std::to_string(status_counts_[i]) + ", actual " + std::to_string(counts[i]));
