@@ -249,6 +249,15 @@ void ClientCore::on_data_closed(const std::string& address, const Status& why) {
   }
 }
 
+std::future<Result<Message>> ClientCore::expect_reply(std::uint64_t request_id, const std::string& peer) {
+  std::promise<Result<Message>> promise;
+  std::future<Result<Message>> reply = promise.get_future();
+  std::lock_guard lock(requests_mutex_);
+  request_peer_[request_id] = peer;
+  requests_.emplace(request_id, std::move(promise));
+  return reply;
+}
+
 Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<FutureState>>& states) {
   // Group the keys by a worker holding each, then one request per worker.
   std::unordered_map<std::string, std::vector<std::size_t>> by_worker;
@@ -265,13 +274,7 @@ Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<F
     DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(address));
     msg::GetData request{next_request_id(), {}};
     for (std::size_t i : indexes) request.keys.push_back(states[i]->key);
-    std::promise<Result<Message>> promise;
-    {
-      std::lock_guard lock(requests_mutex_);
-      replies.emplace_back(&indexes, promise.get_future());
-      request_peer_[request.request_id] = address;
-      requests_.emplace(request.request_id, std::move(promise));
-    }
+    replies.emplace_back(&indexes, expect_reply(request.request_id, address));
     connection->send(request);
   }
   std::vector<Value> values(states.size());
@@ -293,14 +296,7 @@ Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<F
 Status ClientCore::put_data(const std::string& worker, std::vector<msg::KeyValue> values) {
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(worker));
   msg::PutData request{next_request_id(), std::move(values)};
-  std::future<Result<Message>> reply;
-  {
-    std::lock_guard lock(requests_mutex_);
-    std::promise<Result<Message>> promise;
-    reply = promise.get_future();
-    request_peer_[request.request_id] = worker;
-    requests_.emplace(request.request_id, std::move(promise));
-  }
+  std::future<Result<Message>> reply = expect_reply(request.request_id, worker);
   connection->send(request);
   DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
   const auto& put = std::get<msg::PutDataReply>(message);
@@ -310,14 +306,7 @@ Status ClientCore::put_data(const std::string& worker, std::vector<msg::KeyValue
 
 Result<std::string> ClientCore::info() {
   msg::InfoRequest request{next_request_id()};
-  std::future<Result<Message>> reply;
-  {
-    std::lock_guard lock(requests_mutex_);
-    std::promise<Result<Message>> promise;
-    reply = promise.get_future();
-    request_peer_[request.request_id] = kSchedulerPeer;
-    requests_.emplace(request.request_id, std::move(promise));
-  }
+  std::future<Result<Message>> reply = expect_reply(request.request_id, kSchedulerPeer);
   send(request);
   DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
   return std::get<msg::InfoReply>(message).json;

@@ -79,6 +79,9 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void on_data_message(const std::string& address, Message&& message);
   void on_data_closed(const std::string& address, const Status& why);
   std::uint64_t next_request_id() { return next_request_id_.fetch_add(1); }
+  /// Registers a request before it is sent; the reply (or the failure of the
+  /// connection to `peer`) completes the returned future.
+  std::future<Result<Message>> expect_reply(std::uint64_t request_id, const std::string& peer);
 
   std::unique_ptr<asio::io_context> io_;
   std::shared_ptr<spdlog::logger> logger_;
