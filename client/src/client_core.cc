@@ -72,13 +72,17 @@ void ClientCore::close() {
       thread_.join();
     }
   }
+  fail_pending("client closed before the task finished");
+}
+
+void ClientCore::fail_pending(const std::string& why) {
   std::vector<std::shared_ptr<FutureState>> touched;  // see on_scheduler_message
   std::lock_guard lock(signal_->mutex);
   for (auto& [key, weak] : states_) {
     if (auto state = weak.lock(); state && !state->done) {
       touched.push_back(state);
       state->done = true;
-      state->error = Status::disconnected("client closed before " + key + " finished");
+      state->error = Status::disconnected(key + ": " + why);
     }
   }
   signal_->changed.notify_all();
@@ -175,18 +179,7 @@ void ClientCore::on_scheduler_message(Message&& message) {
 
 void ClientCore::on_scheduler_closed(const Status& why) {
   if (!closed_) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
-  {
-    std::vector<std::shared_ptr<FutureState>> touched;  // see on_scheduler_message
-    std::lock_guard lock(signal_->mutex);
-    for (auto& [key, weak] : states_) {
-      if (auto state = weak.lock(); state && !state->done) {
-        touched.push_back(state);
-        state->done = true;
-        state->error = Status::disconnected("lost connection to scheduler " + address_ + ": " + why.message());
-      }
-    }
-    signal_->changed.notify_all();
-  }
+  fail_pending("lost connection to scheduler " + address_ + ": " + why.message());
   on_data_closed(kSchedulerPeer, why);
 }
 

@@ -74,6 +74,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void start(ConnectionPtr scheduler, const ClientOptions& options);
   void on_scheduler_message(Message&& message);
   void on_scheduler_closed(const Status& why);
+  /// Finishes every future still pending with a Disconnected error.
+  void fail_pending(const std::string& why);
   void flush_releases_locked();
   Result<ConnectionPtr> data_connection(const std::string& address);
   void on_data_message(const std::string& address, Message&& message);
