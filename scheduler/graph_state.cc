@@ -515,9 +515,8 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason) {
     remove_replica(*task, *worker);
     if (task->who_has.empty()) transition(*task, S::kReleased, out);
   }
-  outbox_.compute.erase(worker);
-  outbox_.free.erase(worker);
   transitions(std::move(out));
+  // Nothing more can be sent to it: drop what its tasks' release queued.
   outbox_.compute.erase(removed.get());
   outbox_.free.erase(removed.get());
 }

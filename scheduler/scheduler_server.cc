@@ -104,8 +104,8 @@ class SchedulerServer::Impl {
 
   void on_message(Peer& peer, Message&& message) {
     switch (peer.role) {
-      case Peer::Role::kUnknown: return on_handshake(peer, message);
-      case Peer::Role::kWorkerPending: return on_register(peer, message);
+      case Peer::Role::kUnknown: on_handshake(peer, message); break;
+      case Peer::Role::kWorkerPending: on_register(peer, message); break;
       case Peer::Role::kClient: on_client_message(peer, std::move(message)); break;
       case Peer::Role::kWorker: on_worker_message(peer, message); break;
     }
@@ -150,7 +150,6 @@ class SchedulerServer::Impl {
     peer.connection->send(msg::WorkerRegistered{options_.heartbeat_interval_ms});
     logger_->info("worker {} registered: {} threads, data at {}", peer.worker->name, peer.worker->nthreads,
                   peer.worker->address);
-    flush();
   }
 
   void on_client_message(Peer& peer, Message&& message) {

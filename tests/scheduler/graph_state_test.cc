@@ -138,6 +138,15 @@ class GraphStateTest : public ::testing::Test {
     graph.release_keys(c, keys);
   }
 
+  /// Releases every key the client holds, then checks nothing leaked: no
+  /// task left and every invariant intact (Ray's AssertNoLeaks).
+  void release_all_and_check_no_leaks() {
+    release_all();
+    drain();
+    EXPECT_EQ(graph.task_count(), 0u);
+    ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  }
+
   /// Takes the outbox, remembers every ComputeTask as pending work on its
   /// worker (for run_to_completion) and everything in `all`.
   Sent drain() {
@@ -298,11 +307,8 @@ TEST_F(GraphStateTest, TasksSubmittedWithoutWorkersRunWhenOneRegisters) {
   ASSERT_NE(last_status("b"), nullptr);
   EXPECT_EQ(last_status("b")->state, KeyOutcome::kMemory);
 
-  release_all();
-  drain();
+  release_all_and_check_no_leaks();
   EXPECT_TRUE(still_held_by("w1").empty());
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
 }
 
 // Submitting a key already in memory tells the (second) client at once and
@@ -339,10 +345,7 @@ TEST_F(GraphStateTest, UnwantedTasksAreForgottenWithoutRunning) {
   EXPECT_EQ(graph.find("y"), nullptr);
   run_to_completion();
   EXPECT_EQ(as_set(all.computed_keys("w1")), (std::set<std::string>{"a", "b"}));
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 // Wanting a key the scheduler has never seen gets an erred status naming it.
@@ -374,10 +377,7 @@ TEST_F(GraphStateTest, UnknownDependencyErrsTheTaskWithoutRunningIt) {
     EXPECT_NE(status->message.find("missing"), std::string::npos) << status->message;
   }
   EXPECT_EQ(graph.count(TaskStatus::kErred), 2u);
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 // A second worker with a name or address already registered is rejected.
@@ -417,11 +417,8 @@ TEST_F(GraphStateTest, FailingBranchErrsTheJoinAndFreesTheOtherBranch) {
   EXPECT_TRUE(still_held_by("w1").count("c") == 0) << "c's result is needed by nobody";
   EXPECT_EQ(graph.count(TaskStatus::kErred), 1u);
 
-  release_all();
-  drain();
+  release_all_and_check_no_leaks();
   EXPECT_TRUE(still_held_by("w1").empty());
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
 }
 
 // Cancelling tells the client its keys were cancelled and forgets them.
@@ -473,10 +470,7 @@ TEST_P(GraphStateChainErrorTest, ErredOpMakesDependentsErred) {
   EXPECT_EQ(all.computed_keys("w1").size(), static_cast<std::size_t>(failing + 1));
   for (int i = 0; i < failing; ++i) EXPECT_EQ(still_held_by("w1").count("k" + std::to_string(i)), 0u);
 
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 INSTANTIATE_TEST_SUITE_P(EachLink, GraphStateChainErrorTest, ::testing::Values(0, 1, 2, 3));
@@ -528,10 +522,7 @@ TEST_P(GraphStateRetryTest, RetriesRerunAfterErrors) {
   EXPECT_EQ(runs, std::min(failures, retries) + 1);
   EXPECT_EQ(all.statuses_for(client).size(), 1u);
 
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 INSTANTIATE_TEST_SUITE_P(RetriesAndFailures, GraphStateRetryTest,
@@ -653,11 +644,8 @@ TEST_P(GraphStateResourceTest, GpuTaskWaitsForAGpuWorker) {
   ASSERT_NE(last_status("score"), nullptr);
   EXPECT_EQ(last_status("score")->state, KeyOutcome::kMemory);
 
-  release_all();
-  drain();
+  release_all_and_check_no_leaks();
   EXPECT_TRUE(still_held_by("gpu").empty());
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
 }
 
 // A non-root task needing a GPU goes to no-worker when its inputs are ready,
@@ -679,10 +667,7 @@ TEST_P(GraphStateResourceTest, GpuDependentWaitsInNoWorkerAfterItsInputs) {
   EXPECT_EQ(sent.compute["gpu"][0].dependencies[0].who_has, std::vector<std::string>{address_of("cpu")});
   run_to_completion();
   EXPECT_EQ(last_status("fit")->state, KeyOutcome::kMemory);
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 // Tasks restricted to named workers (by name or by address) run only there;
@@ -727,10 +712,7 @@ TEST_P(GraphStateResourceTest, WorkerRestrictionsAreRespected) {
   }
   EXPECT_EQ(all.compute_count(), tasks.size());
   EXPECT_EQ(graph.count(TaskStatus::kMemory), tasks.size());
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 INSTANTIATE_TEST_SUITE_P(Saturation, GraphStateResourceTest, ::testing::Values(1.0, 1.1, kNoQueuing));
@@ -801,10 +783,7 @@ TEST_P(GraphStateQueuingTest, RootTasksQueueAndDrainInPriorityOrder) {
   EXPECT_EQ(graph.count(TaskStatus::kMemory), ntasks);
   EXPECT_EQ(graph.count(TaskStatus::kQueued), 0u);
 
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 // A queued root task with a higher user priority, submitted later, takes the
@@ -852,10 +831,7 @@ TEST_P(GraphStateQueuingTest, PrioritiesOrderTheQueueAndAreCarriedIntoComputeTas
       EXPECT_EQ(task.priority.order, submitted[task.key].order) << task.key;
     }
   }
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 INSTANTIATE_TEST_SUITE_P(WorkersAndThreads, GraphStateQueuingTest,
@@ -907,10 +883,7 @@ TEST_P(GraphStateLatencyQueuingTest, TinyRootTasksPipelineUpToTheLatency) {
     EXPECT_LE(graph.workers()[0]->processing.size(), pipelined);
   }
   EXPECT_EQ(graph.count(TaskStatus::kMemory), 20u);
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 // Once an op is known to take long, its root tasks are capped by the thread
@@ -935,10 +908,7 @@ TEST_P(GraphStateLatencyQueuingTest, HeavyRootTasksAreCappedByThreadCount) {
     EXPECT_LE(w0->processing.size(), nthreads);
   }
   EXPECT_EQ(graph.count(TaskStatus::kMemory), 11u);
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, GraphStateLatencyQueuingTest, ::testing::Values(1u, 2u, 4u));
@@ -965,11 +935,8 @@ TEST_F(GraphStateTest, RemovingAWorkerReschedulesItsProcessingTasks) {
     EXPECT_EQ(last_status(key)->state, KeyOutcome::kMemory);
     EXPECT_EQ(last_status(key)->who_has, std::vector<std::string>{address_of("w2")});
   }
-  release_all();
-  drain();
+  release_all_and_check_no_leaks();
   EXPECT_TRUE(still_held_by("w2").empty());
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
 }
 
 // Removing a worker recomputes the results only it held (and what was
@@ -1008,11 +975,8 @@ TEST_F(GraphStateTest, RemovingAWorkerRecomputesResultsOnlyItHeld) {
   const std::vector<std::string> computed_on_w1 = all.computed_keys("w1");
   EXPECT_EQ(std::count(computed_on_w1.begin(), computed_on_w1.end(), "big"), 1);
 
-  release_all();
-  drain();
+  release_all_and_check_no_leaks();
   EXPECT_TRUE(still_held_by("w1").empty());
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
 }
 
 // A result lost with its worker is recomputed for the client that wants it
@@ -1031,10 +995,7 @@ TEST_F(GraphStateTest, WantedResultLostWithItsWorkerIsRecomputed) {
   run_to_completion();
   ASSERT_NE(last_status("a"), nullptr);
   EXPECT_EQ(last_status("a")->who_has, std::vector<std::string>{address_of("w2")});
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 /// Workers at the start; the first one is removed while root tasks queue.
@@ -1069,10 +1030,7 @@ TEST_P(GraphStateRemoveQueuingTest, RemovedWorkerGetsNoQueuedTasks) {
   add_worker("replacement");
   run_to_completion();
   EXPECT_EQ(graph.count(TaskStatus::kMemory), tasks.size());
-  release_all();
-  drain();
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  release_all_and_check_no_leaks();
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, GraphStateRemoveQueuingTest, ::testing::Values(1, 2, 3));
@@ -1133,11 +1091,8 @@ TEST_F(GraphStateTest, LostScatteredDataErrsTasksWaitingOnIt) {
   EXPECT_EQ(last_status("y")->state, KeyOutcome::kErred);
   EXPECT_EQ(last_status("y")->failed_key, "x");
 
-  release_all();
-  drain();
+  release_all_and_check_no_leaks();
   EXPECT_TRUE(still_held_by("w2").empty());
-  EXPECT_EQ(graph.task_count(), 0u);
-  ASSERT_TRUE(graph.validate().ok()) << graph.validate().to_string();
 }
 
 // ---- a larger graph under every configuration --------------------------------------
