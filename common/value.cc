@@ -75,6 +75,27 @@ NDArray NDArray::zeros(DType dtype, std::vector<std::int64_t> shape) {
   return array;
 }
 
+bool is_floating(DType dtype) { return dtype == DType::kFloat32 || dtype == DType::kFloat64; }
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  if (a == DType::kFloat64 || b == DType::kFloat64) return DType::kFloat64;
+  if (a == DType::kFloat32 || b == DType::kFloat32) {
+    DType other = a == DType::kFloat32 ? b : a;
+    bool narrow = other == DType::kBool || other == DType::kInt8 || other == DType::kUInt8;
+    return narrow ? DType::kFloat32 : DType::kFloat64;
+  }
+  return DType::kInt64;
+}
+
+NDArray NDArray::uninitialized(DType dtype, std::vector<std::int64_t> shape) {
+  NDArray array;
+  array.dtype = dtype;
+  array.shape = std::move(shape);
+  array.buffer = Buffer::allocate(static_cast<std::size_t>(array.size()) * dtype_size(dtype));
+  return array;
+}
+
 std::int64_t NDArray::size() const {
   std::int64_t n = 1;
   for (std::int64_t d : shape) n *= d;

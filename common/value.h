@@ -23,6 +23,11 @@ std::size_t dtype_size(DType dtype);
 /// NumPy's name: "float64", "int32", "bool", ...
 std::string_view dtype_name(DType dtype);
 Result<DType> dtype_from_name(std::string_view name);
+bool is_floating(DType dtype);
+/// numpy's result type for arithmetic on two dtypes, simplified: equal
+/// dtypes stay; two integer kinds give int64; float64, or a wide int with
+/// float32, gives float64; float32 with bool/int8/uint8 stays float32.
+DType promote_types(DType a, DType b);
 
 /// The C++ element type of each dtype (bool is stored as one byte).
 template <typename T> constexpr DType dtype_of();
@@ -66,6 +71,8 @@ struct NDArray {
 
   /// A zero-filled array; write through mutable_data() before sharing it.
   static NDArray zeros(DType dtype, std::vector<std::int64_t> shape);
+  /// An array with uninitialised bytes, for kernels that write every element.
+  static NDArray uninitialized(DType dtype, std::vector<std::int64_t> shape);
   /// Copies `values` into a new 1-d or shaped array.
   template <typename T>
   static NDArray from_vector(const std::vector<T>& values, std::vector<std::int64_t> shape = {});

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "worker/array_ops/array_ops.h"
 #include "worker/op_registry.h"
 
 namespace dtask {
@@ -106,6 +107,7 @@ void register_builtin_ops(OpRegistry& registry) {
     for (std::int64_t i = 0; i < f.size(); ++i) total += f.data<double>()[i];
     return total;
   }));
+  register_array_ops(registry);
 }
 
 }  // namespace dtask

@@ -17,6 +17,17 @@ TaskArg::TaskArg(const std::vector<Delayed>& delayeds) : delayed_deps_(delayeds)
   value_ = Value(std::move(refs));
 }
 
+TaskArg::TaskArg(const std::vector<TaskArg>& items) {
+  ValueList values;
+  values.reserve(items.size());
+  for (const TaskArg& item : items) {
+    values.push_back(item.value());
+    delayed_deps_.insert(delayed_deps_.end(), item.delayed_deps().begin(), item.delayed_deps().end());
+    future_deps_.insert(future_deps_.end(), item.future_deps().begin(), item.future_deps().end());
+  }
+  value_ = Value(std::move(values));
+}
+
 namespace internal {
 
 std::string unique_key(const std::string& op) {

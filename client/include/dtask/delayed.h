@@ -43,6 +43,8 @@ class TaskArg {
   TaskArg(const Delayed& delayed);                 // NOLINT
   TaskArg(const FutureBase& future);               // NOLINT
   TaskArg(const std::vector<Delayed>& delayeds);   // NOLINT
+  /// A list of mixed arguments (Delayed, Futures, values) arriving as one list.
+  explicit TaskArg(const std::vector<TaskArg>& items);
   template <typename T>
   TaskArg(const std::vector<Future<T>>& futures) {  // NOLINT
     ValueList refs;

@@ -1,0 +1,22 @@
+#include "worker/array_ops/array_ops.h"
+
+#include <stdexcept>
+
+namespace dtask {
+
+namespace array_ops {
+void must_register(const Status& status) {
+  if (!status.ok()) throw std::logic_error(status.to_string());
+}
+}  // namespace array_ops
+
+void register_array_ops(OpRegistry& registry) {
+  array_ops::register_io_ops(registry);
+  array_ops::register_generator_ops(registry);
+  array_ops::register_elementwise_ops(registry);
+  array_ops::register_reduction_ops(registry);
+  array_ops::register_linalg_ops(registry);
+  array_ops::register_structure_ops(registry);
+}
+
+}  // namespace dtask

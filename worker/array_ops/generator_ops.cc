@@ -1,0 +1,187 @@
+// Random data generated on the workers, reproducible by seed. Every row draws
+// from its own counter-based stream (seed, stream, global row), so the data do
+// not depend on the chunking or on which worker made them: the same seed gives
+// the same array for any chunk size.
+//   random_uniform(seed, row_begin, rows, cols, low, high, dtype)   cols 0: 1-d
+//   random_normal(seed, row_begin, rows, cols, loc, scale, dtype)
+//   blobs_x(seed, row_begin, rows, centers[k, d], cluster_std)      float64
+//   blobs_y(seed, row_begin, rows, k)                               int64 labels
+//   classification_x(seed, row_begin, rows, n_features, n_informative, n_classes, class_sep)
+//   classification_y(seed, row_begin, rows, n_classes, flip_y)
+//   regression_y(x_chunk, coef[d], bias, noise, seed, row_begin)    float64
+#include <cmath>
+#include <numbers>
+
+#include "worker/array_ops/array_kernels_internal.h"
+#include "worker/array_ops/array_ops.h"
+
+namespace dtask::array_ops {
+
+namespace {
+
+// Streams: which quantity a row's generator draws.
+constexpr std::uint64_t kValues = 1;
+constexpr std::uint64_t kLabel = 2;
+constexpr std::uint64_t kFlip = 3;
+constexpr std::uint64_t kNoise = 4;
+constexpr std::uint64_t kCentroid = 5;
+
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/// SplitMix64 seeded from (seed, stream, row): small, fast and well mixed.
+class RowRng {
+ public:
+  RowRng(std::int64_t seed, std::uint64_t stream, std::int64_t row)
+      : state_(mix(mix(static_cast<std::uint64_t>(seed) ^ (stream << 56)) + static_cast<std::uint64_t>(row))) {}
+  std::uint64_t next() {
+    state_ += 0x9e3779b97f4a7c15ULL;
+    return mix(state_);
+  }
+  /// Uniform in [0, 1).
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  /// Standard normal by Box-Muller; the second value of each pair is kept.
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = 1.0 - uniform();  // (0, 1]: log stays finite
+    double u2 = uniform();
+    double radius = std::sqrt(-2.0 * std::log(u1));
+    spare_ = radius * std::sin(2.0 * std::numbers::pi * u2);
+    has_spare_ = true;
+    return radius * std::cos(2.0 * std::numbers::pi * u2);
+  }
+
+ private:
+  std::uint64_t state_;
+  double spare_ = 0;
+  bool has_spare_ = false;
+};
+
+std::vector<std::int64_t> shape_of(std::int64_t rows, std::int64_t cols) {
+  if (rows < 0 || cols < 0) throw std::invalid_argument("negative dimensions are not allowed");
+  return cols == 0 ? std::vector<std::int64_t>{rows} : std::vector<std::int64_t>{rows, cols};
+}
+
+template <typename Draw>
+NDArray generate(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols,
+                 const std::string& dtype_name_arg, Draw draw) {
+  auto dtype = dtype_from_name(dtype_name_arg);
+  if (!dtype.ok() || !is_float(*dtype)) throw std::invalid_argument("random arrays are float32 or float64, got " + dtype_name_arg);
+  NDArray out = NDArray::uninitialized(DType::kFloat64, shape_of(rows, cols));
+  double* o = out.mutable_data<double>();
+  std::int64_t width = std::max<std::int64_t>(cols, 1);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    RowRng rng(seed, kValues, row_begin + r);
+    for (std::int64_t c = 0; c < width; ++c) o[r * width + c] = draw(rng);
+  }
+  return cast(out, *dtype);
+}
+
+std::int64_t row_label(std::int64_t seed, std::int64_t row, std::int64_t k) {
+  if (k <= 0) throw std::invalid_argument("the number of classes must be positive");
+  return static_cast<std::int64_t>(RowRng(seed, kLabel, row).next() % static_cast<std::uint64_t>(k));
+}
+
+NDArray blobs_x(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, const NDArray& centers_in,
+                double cluster_std) {
+  NDArray centers = cast(centers_in, DType::kFloat64);
+  if (centers.shape.size() != 2) throw std::invalid_argument("blobs_x: centers must be 2-d, got " + centers.describe());
+  std::int64_t k = centers.rows(), d = centers.cols();
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {rows, d});
+  double* o = out.mutable_data<double>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double* center = centers.data<double>() + row_label(seed, row_begin + r, k) * d;
+    RowRng rng(seed, kValues, row_begin + r);
+    for (std::int64_t c = 0; c < d; ++c) o[r * d + c] = center[c] + cluster_std * rng.normal();
+  }
+  return out;
+}
+
+NDArray labels(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t k) {
+  NDArray out = NDArray::uninitialized(DType::kInt64, {rows});
+  for (std::int64_t r = 0; r < rows; ++r) out.mutable_data<std::int64_t>()[r] = row_label(seed, row_begin + r, k);
+  return out;
+}
+
+/// A class's centroid: a vertex of the hypercube of side 2 * class_sep in the
+/// informative dimensions (as scikit-learn's make_classification places them).
+double centroid(std::int64_t seed, std::int64_t label, std::int64_t dim, double class_sep) {
+  RowRng rng(seed, kCentroid, label * 4096 + dim);
+  return (rng.next() & 1) ? class_sep : -class_sep;
+}
+
+NDArray classification_x(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t n_features,
+                         std::int64_t n_informative, std::int64_t n_classes, double class_sep) {
+  if (n_informative < 1 || n_informative > n_features) {
+    throw std::invalid_argument("n_informative must be in [1, n_features]");
+  }
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {rows, n_features});
+  double* o = out.mutable_data<double>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::int64_t label = row_label(seed, row_begin + r, n_classes);
+    RowRng rng(seed, kValues, row_begin + r);
+    for (std::int64_t c = 0; c < n_features; ++c) {
+      double shift = c < n_informative ? centroid(seed, label, c, class_sep) : 0.0;
+      o[r * n_features + c] = shift + rng.normal();
+    }
+  }
+  return out;
+}
+
+NDArray classification_y(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t n_classes,
+                         double flip_y) {
+  NDArray out = labels(seed, row_begin, rows, n_classes);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    RowRng rng(seed, kFlip, row_begin + r);
+    // As scikit-learn: a flipped label is drawn at random (it may be the same).
+    if (rng.uniform() < flip_y) {
+      out.mutable_data<std::int64_t>()[r] = static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(n_classes));
+    }
+  }
+  return out;
+}
+
+NDArray regression_y(const NDArray& x_in, const NDArray& coef_in, double bias, double noise, std::int64_t seed,
+                     std::int64_t row_begin) {
+  NDArray x = cast(x_in, DType::kFloat64);
+  NDArray coef = cast(coef_in, DType::kFloat64);
+  if (x.shape.size() != 2 || coef.size() != x.cols()) {
+    throw std::invalid_argument("regression_y: " + x.describe() + " does not match coefficients " + coef.describe());
+  }
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {x.rows()});
+  for (std::int64_t r = 0; r < x.rows(); ++r) {
+    double y = bias;
+    for (std::int64_t c = 0; c < x.cols(); ++c) y += x.data<double>()[r * x.cols() + c] * coef.data<double>()[c];
+    if (noise > 0) y += noise * RowRng(seed, kNoise, row_begin + r).normal();
+    out.mutable_data<double>()[r] = y;
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_generator_ops(OpRegistry& registry) {
+  must_register(registry.add_function(
+      "random_uniform", [](std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols, double low,
+                           double high, std::string dtype) {
+        return generate(seed, row_begin, rows, cols, dtype, [=](RowRng& rng) { return low + (high - low) * rng.uniform(); });
+      }));
+  must_register(registry.add_function(
+      "random_normal", [](std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols, double loc,
+                          double scale, std::string dtype) {
+        return generate(seed, row_begin, rows, cols, dtype, [=](RowRng& rng) { return loc + scale * rng.normal(); });
+      }));
+  must_register(registry.add_function("blobs_x", blobs_x));
+  must_register(registry.add_function("blobs_y", labels));
+  must_register(registry.add_function("classification_x", classification_x));
+  must_register(registry.add_function("classification_y", classification_y));
+  must_register(registry.add_function("regression_y", regression_y));
+}
+
+}  // namespace dtask::array_ops
