@@ -1,37 +1,177 @@
-// Results held by this worker, with their sizes. The memory-limited,
-// spilling version (issue: arrays on larger-than-memory data) grows from here.
+// Results held by this worker, governed by a memory limit the way Dask's
+// worker memory manager is: above the target the least recently used results
+// spill to files in a local directory, above the spill threshold (measured as
+// process RSS) more of them do, and above the pause threshold the worker
+// stops starting tasks (the worker acts on check_process_memory()).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
+#include "common/status.h"
 #include "common/value.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace dtask::worker {
 
+/// Fractions of the memory limit that trigger each step, with Dask's
+/// defaults (distributed.worker.memory.target/spill/pause). 0 disables a step.
+struct MemoryPolicy {
+  /// Spill least recently used results while the bytes of results held in
+  /// RAM exceed this fraction of the limit.
+  double target = 0.6;
+  /// Spill least recently used results while the process RSS exceeds this
+  /// fraction, until it falls below `target` (or this one, if target is off).
+  double spill = 0.7;
+  /// Start no new tasks while the process RSS exceeds this fraction.
+  double pause = 0.8;
+};
+
+struct DataStoreOptions {
+  /// Bytes; 0: unlimited, nothing ever spills or pauses.
+  std::uint64_t memory_limit = 0;
+  MemoryPolicy policy;
+  /// Where this store makes its own spill directory. Empty: the system's
+  /// temporary directory.
+  std::string local_directory;
+  /// Arrays and byte blobs smaller than this stay in RAM: a file per key
+  /// costs more than it frees.
+  std::size_t min_spill_bytes = 4096;
+  /// Measures process memory for check_process_memory(); empty:
+  /// process_rss_bytes(). Tests pass a fake.
+  std::function<std::uint64_t()> process_memory;
+  /// Spill and unspill failures are logged here; may be null.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+/// One consistent reading of the store's counters.
+struct DataStoreStats {
+  std::size_t keys = 0;               // held, in RAM or on disk
+  std::uint64_t managed_bytes = 0;    // result bytes in RAM (including those being written out)
+  std::uint64_t spilled_bytes = 0;    // result bytes on disk
+  std::size_t spilled_keys = 0;
+  std::uint64_t spills = 0;           // values written to disk, ever
+  std::uint64_t unspills = 0;         // values read back, ever
+};
+
+/// What the periodic memory check found.
+struct MemoryCheck {
+  std::uint64_t process_memory = 0;  // bytes of RSS after any spilling; 0 when not measured
+  bool pause = false;                // above the pause threshold: start no new tasks
+};
+
 /// Thread-safe: executor threads write results, the io thread serves peers.
+/// Spill and unspill file I/O runs outside the lock: a key being written out
+/// or read back is marked so that every other caller sees it consistently.
 class DataStore {
  public:
+  /// An unlimited store: nothing spills, no directory is made.
+  DataStore();
+  /// A store under `options.memory_limit`, with its own new spill directory
+  /// (made here, removed with everything in it by the destructor).
+  static Result<std::unique_ptr<DataStore>> make(DataStoreOptions options);
+  ~DataStore();
+  DataStore(const DataStore&) = delete;
+  DataStore& operator=(const DataStore&) = delete;
+
+  /// Stores (or replaces) `key`, then spills least recently used values on
+  /// this thread while the bytes in RAM exceed the target.
   void put(const std::string& key, Value value);
-  std::optional<Value> get(const std::string& key) const;
+  /// The value of `key`, read back from disk if it was spilled (it is then in
+  /// RAM again, as the most recently used, and others may spill to make room).
+  /// nullopt when the key is not held or its file cannot be read (logged).
+  std::optional<Value> get(const std::string& key);
   bool contains(const std::string& key) const;
-  /// Returns whether the key was held.
+  /// Whether `key` is held on disk (or being read back) rather than in RAM.
+  bool is_spilled(const std::string& key) const;
+  /// Drops the key (deleting its spill file). Returns whether it was held.
   bool erase(const std::string& key);
+
+  /// The periodic check: measures process memory; above the spill threshold
+  /// spills least recently used values until it falls below the target or
+  /// nothing is left to spill; says whether it is above the pause threshold.
+  /// Call from one thread (the worker's memory monitor).
+  MemoryCheck check_process_memory();
+
   std::size_t size() const;
+  /// Bytes of results in RAM.
   std::uint64_t managed_bytes() const;
+  /// Bytes of results on disk.
+  std::uint64_t spilled_bytes() const;
+  std::size_t spilled_count() const;
+  std::uint64_t spill_count() const;
+  std::uint64_t unspill_count() const;
+  DataStoreStats stats() const;
+
+  std::uint64_t memory_limit() const { return options_.memory_limit; }
+  const MemoryPolicy& policy() const { return options_.policy; }
+  /// This store's spill directory; empty for an unlimited store.
+  const std::string& directory() const { return directory_; }
 
  private:
+  enum class Where : std::uint8_t { kMemory, kSpilling, kDisk, kUnspilling };
   struct Entry {
-    Value value;
+    Value value;  // on disk: the NDArray or Bytes without its buffer (dtype and shape stay)
     std::uint64_t nbytes = 0;
+    std::uint64_t id = 0;    // unique per put: tells a replaced entry from the one an I/O started on
+    std::uint64_t file = 0;  // spill file number, fresh for every spill
+    Where where = Where::kMemory;
+    bool spillable = false;
+    bool touched = false;                   // read while being written out: keep it in RAM
+    std::list<std::string>::iterator lru;  // valid while in RAM and spillable
   };
+  /// A value chosen for spilling, with what the write needs.
+  struct Claim {
+    std::string key;
+    std::uint64_t id = 0;
+    std::uint64_t file = 0;
+    std::shared_ptr<const Buffer> buffer;
+  };
+
+  DataStore(DataStoreOptions options, std::string directory);
+
+  bool spill_enabled() const;
+  /// Spills from the cold end while the bytes in RAM (less those already
+  /// being written out) exceed the target.
+  void spill_to_target();
+  /// Spills the least recently used value. False when none is left or the write failed.
+  bool spill_oldest();
+  /// Marks the coldest value as being spilled. Call with the lock held.
+  bool claim_oldest_locked(Claim& claim);
+  /// Writes a claimed value out (no lock held) and records the outcome.
+  bool spill_claimed(Claim claim);
+  /// Removes `entry` from the accounting; returns the spill file it owned
+  /// (to delete once the lock is dropped), or an empty string.
+  std::string drop_locked(Entry& entry);
+  std::string file_path(std::uint64_t file) const;
+  void warn(const std::string& message) const;
+
+  const DataStoreOptions options_;
+  const std::string directory_;
+  const std::uint64_t target_bytes_;
+
   mutable std::mutex mutex_;
+  std::condition_variable unspilled_;  // an unspill finished (or failed)
   std::unordered_map<std::string, Entry> entries_;
+  std::list<std::string> lru_;  // spillable keys in RAM, least recently used first
   std::uint64_t managed_bytes_ = 0;
+  std::uint64_t spilling_bytes_ = 0;  // in RAM, being written out
+  std::uint64_t spilled_bytes_ = 0;
+  std::size_t spilled_keys_ = 0;
+  std::uint64_t spills_ = 0;
+  std::uint64_t unspills_ = 0;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t next_file_ = 1;
 };
 
 }  // namespace dtask::worker
