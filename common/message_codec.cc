@@ -212,6 +212,11 @@ struct Encoder {
     out.setStoredKeys(m.stored_keys);
     out.setExecuting(m.executing);
     out.setReadyTasks(m.ready_tasks);
+    out.setSpilledBytes(m.spilled_bytes);
+    out.setSpilledKeys(m.spilled_keys);
+    out.setProcessMemory(m.process_memory);
+    out.setMemoryLimit(m.memory_limit);
+    out.setPaused(m.paused);
   }
   void operator()(const msg::FreeKeys& m) { encode_strings(root.initFreeKeys().initKeys(size_of(m.keys)), m.keys); }
   void operator()(const msg::GetData& m) {
@@ -449,7 +454,17 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     }
     case wire::Message::HEARTBEAT: {
       auto in = root.getHeartbeat();
-      return Message(msg::Heartbeat{in.getManagedBytes(), in.getStoredKeys(), in.getExecuting(), in.getReadyTasks()});
+      msg::Heartbeat beat;
+      beat.managed_bytes = in.getManagedBytes();
+      beat.stored_keys = in.getStoredKeys();
+      beat.executing = in.getExecuting();
+      beat.ready_tasks = in.getReadyTasks();
+      beat.spilled_bytes = in.getSpilledBytes();
+      beat.spilled_keys = in.getSpilledKeys();
+      beat.process_memory = in.getProcessMemory();
+      beat.memory_limit = in.getMemoryLimit();
+      beat.paused = in.getPaused();
+      return Message(beat);
     }
     case wire::Message::FREE_KEYS: return Message(msg::FreeKeys{strings(root.getFreeKeys().getKeys())});
     case wire::Message::GET_DATA: {

@@ -143,10 +143,15 @@ struct WorkerReport {
   std::vector<TaskErred> erred;
 };
 struct Heartbeat {
-  std::uint64_t managed_bytes = 0;
-  std::uint64_t stored_keys = 0;
+  std::uint64_t managed_bytes = 0;  // result bytes in RAM
+  std::uint64_t stored_keys = 0;    // in RAM or on disk
   std::uint32_t executing = 0;
   std::uint32_t ready_tasks = 0;
+  std::uint64_t spilled_bytes = 0;  // result bytes spilled to disk
+  std::uint64_t spilled_keys = 0;
+  std::uint64_t process_memory = 0;  // resident set size of the worker process
+  std::uint64_t memory_limit = 0;    // 0: unlimited
+  bool paused = false;               // above the pause threshold: starting no tasks
 };
 struct FreeKeys {
   std::vector<std::string> keys;

@@ -162,10 +162,15 @@ struct WorkerReport {
 }
 
 struct Heartbeat {
-  managedBytes @0 :UInt64;
-  storedKeys @1 :UInt64;
+  managedBytes @0 :UInt64;    # result bytes in RAM
+  storedKeys @1 :UInt64;      # in RAM or on disk
   executing @2 :UInt32;
   readyTasks @3 :UInt32;
+  spilledBytes @4 :UInt64;    # result bytes spilled to local disk
+  spilledKeys @5 :UInt64;
+  processMemory @6 :UInt64;   # resident set size of the worker process
+  memoryLimit @7 :UInt64;     # 0: unlimited
+  paused @8 :Bool;            # above the pause threshold: starting no tasks
 }
 
 # ---- data plane: client/worker -> worker ------------------------------------

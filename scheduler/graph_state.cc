@@ -290,6 +290,7 @@ GraphState::PlaceOutcome GraphState::place(TaskState& task) {
 }
 
 bool GraphState::is_saturated(const WorkerState& worker) const {
+  if (worker.last_heartbeat.paused) return true;  // Dask sends a paused worker no new tasks
   double slots = std::max(1.0, std::ceil(config_.worker_saturation * worker.nthreads));
   if (static_cast<double>(worker.processing.size()) < slots) return false;
   return worker.occupancy >= config_.saturation_latency * worker.nthreads;
@@ -655,8 +656,20 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
 }
 
 void GraphState::worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now) {
+  const bool was_paused = worker.last_heartbeat.paused;
   worker.last_heartbeat = heartbeat;
   worker.last_seen = now;
+  if (heartbeat.paused == was_paused) return;
+  if (heartbeat.paused) {
+    logger_->info("worker {} paused: process memory {} of a {} byte limit", worker.name, heartbeat.process_memory,
+                  heartbeat.memory_limit);
+    return;
+  }
+  // Resumed: the root tasks held back while it was paused may go to it now.
+  logger_->info("worker {} resumed", worker.name);
+  Recommendations out;
+  fill_free_slots(worker, out);
+  transitions(std::move(out));
 }
 
 Outbox GraphState::take_outbox() { return std::exchange(outbox_, Outbox{}); }

@@ -72,6 +72,8 @@ class GraphState {
   /// The client stored data on a worker directly; it becomes a task in memory.
   Status keys_scattered(ClientState& client, const msg::KeysScattered& scattered);
   void worker_report(WorkerState& worker, const msg::WorkerReport& report);
+  /// Records the worker's load and memory. A paused worker counts as
+  /// saturated (root tasks stay queued); when it resumes it is filled again.
   void worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now);
 
   /// What the events since the last call want sent.

@@ -1,6 +1,7 @@
 // Where a ready task runs: the eligible worker with the fewest dependency
 // bytes to move there, then the lowest occupancy (estimated seconds of queued
-// work) per thread.
+// work) per thread. Paused workers (memory above their pause threshold) come
+// last: they get a task only when no running worker can take it.
 #pragma once
 
 #include <cstdint>

@@ -42,7 +42,16 @@ std::string snapshot_json(const GraphState& graph, const std::string& scheduler_
   out["no_worker_keys"] = sample_keys(graph, TaskStatus::kNoWorker, 20);
   out["erred_keys"] = sample_keys(graph, TaskStatus::kErred, 20);
   nlohmann::json workers = nlohmann::json::array();
+  std::uint64_t managed = 0, spilled = 0, spilled_keys = 0, process_memory = 0, memory_limit = 0;
+  std::size_t paused = 0;
   for (const auto& worker : graph.workers()) {
+    const msg::Heartbeat& beat = worker->last_heartbeat;
+    managed += beat.managed_bytes;
+    spilled += beat.spilled_bytes;
+    spilled_keys += beat.spilled_keys;
+    process_memory += beat.process_memory;
+    memory_limit += worker->memory_limit;
+    paused += beat.paused ? 1 : 0;
     workers.push_back({
         {"name", worker->name},
         {"address", worker->address},
@@ -55,13 +64,22 @@ std::string snapshot_json(const GraphState& graph, const std::string& scheduler_
         {"nbytes", worker->nbytes},
         {"occupancy", worker->occupancy},
         {"tasks_done", worker->tasks_done},
-        {"managed_bytes", worker->last_heartbeat.managed_bytes},
-        {"stored_keys", worker->last_heartbeat.stored_keys},
-        {"executing", worker->last_heartbeat.executing},
+        {"managed_bytes", beat.managed_bytes},
+        {"spilled_bytes", beat.spilled_bytes},
+        {"spilled_keys", beat.spilled_keys},
+        {"process_memory", beat.process_memory},
+        {"paused", beat.paused},
+        {"stored_keys", beat.stored_keys},
+        {"executing", beat.executing},
         {"last_seen", worker->last_seen},
     });
   }
   out["workers"] = workers;
+  // Cluster totals, as the dashboard's memory bar shows them.
+  out["cluster_memory"] = {
+      {"managed_bytes", managed},   {"spilled_bytes", spilled},     {"spilled_keys", spilled_keys},
+      {"process_memory", process_memory}, {"memory_limit", memory_limit}, {"paused_workers", paused},
+  };
   return out.dump();
 }
 

@@ -134,7 +134,7 @@ Message sample_message(std::size_t kind) {
       m.erred = {{"c", "explode", "boom: std::runtime_error"}};
       return m;
     }
-    case 13: return msg::Heartbeat{1ull << 40, 12345, 8, 99};
+    case 13: return msg::Heartbeat{1ull << 40, 12345, 8, 99, 3ull << 30, 77, 5ull << 28, 1ull << 34, true};
     case 14: return msg::FreeKeys{{"x", "y"}};
     case 15: return msg::GetData{31, {"x", "y", "z"}};
     case 16: {

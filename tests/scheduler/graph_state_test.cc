@@ -842,6 +842,46 @@ INSTANTIATE_TEST_SUITE_P(WorkersAndThreads, GraphStateQueuingTest,
                                   std::to_string(info.param.nthreads) + "threads";
                          });
 
+class GraphStatePauseTest : public GraphStateTest {
+ protected:
+  GraphStatePauseTest() : GraphStateTest(config_with_saturation(1.0)) {}
+  void heartbeat(WorkerState* worker, bool paused) {
+    msg::Heartbeat beat;
+    beat.paused = paused;
+    graph.worker_heartbeat(*worker, beat, 1.0);
+  }
+};
+
+// A paused worker (memory above its pause threshold) gets no queued root
+// tasks; once a heartbeat says it resumed, the queue fills it again.
+TEST_F(GraphStatePauseTest, PausedWorkerGetsNoRootTasksUntilItResumes) {
+  WorkerState* paused = add_worker("w0");
+  add_worker("w1");
+  heartbeat(paused, true);
+  std::vector<msg::TaskDef> tasks;
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 4; ++i) {
+    tasks.push_back(task_def("r" + std::to_string(i)));
+    wanted.push_back("r" + std::to_string(i));
+  }
+  submit(tasks, wanted);
+  Sent sent = drain();
+  EXPECT_TRUE(sent.computed_keys("w0").empty()) << "a paused worker gets no root task";
+  EXPECT_EQ(sent.computed_keys("w1").size(), 1u);
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), 3u);
+
+  heartbeat(paused, true);  // still paused: nothing moves
+  EXPECT_EQ(drain().compute_count(), 0u);
+  heartbeat(paused, false);
+  sent = drain();
+  EXPECT_EQ(sent.computed_keys("w0").size(), 1u) << "resumed: it takes from the queue";
+  EXPECT_EQ(graph.count(TaskStatus::kQueued), 2u);
+
+  run_to_completion();
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), 4u);
+  release_all_and_check_no_leaks();
+}
+
 /// Threads per worker, with saturation 1.0, 1 s of latency to cover and
 /// 0.25 s assumed for an op never seen.
 class GraphStateLatencyQueuingTest : public GraphStateTest, public ::testing::WithParamInterface<std::uint32_t> {

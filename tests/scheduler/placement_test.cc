@@ -170,6 +170,24 @@ TEST_F(PlacementTest, SkipPredicateIsRespected) {
   EXPECT_EQ(choose(task, [](const WorkerState&) { return false; }), &best);
 }
 
+// A paused worker loses to any running one, even holding every dependency;
+// among paused workers the usual order holds; with only paused workers one still gets it.
+TEST_F(PlacementTest, PausedWorkersComeLast) {
+  WorkerState& holder = add_worker("holder", 1, 0.0);
+  WorkerState& busy = add_worker("busy", 1, 9.0);
+  TaskState& dep = add_result("dep", 1 << 20, {&holder});
+  TaskState& task = add_task("t", {&dep});
+  EXPECT_EQ(choose(task), &holder);
+  holder.last_heartbeat.paused = true;
+  EXPECT_EQ(choose(task), &busy) << "a running worker beats a paused one that holds the data";
+  EXPECT_EQ(choose(add_task("root")), &busy);
+  busy.last_heartbeat.paused = true;
+  EXPECT_EQ(choose(task), &holder) << "all paused: fewest bytes to move again";
+  EXPECT_EQ(choose(add_task("root2")), &holder) << "all paused: lowest occupancy again";
+  holder.last_heartbeat.paused = false;
+  EXPECT_EQ(choose(task), &holder);
+}
+
 // With no workers at all there is no choice.
 TEST_F(PlacementTest, NoWorkersGivesNull) { EXPECT_EQ(choose(add_task("root")), nullptr); }
 
