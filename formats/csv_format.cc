@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -79,6 +80,7 @@ class RecordParser {
   }
 
   std::int64_t record_line() const { return record_line_; }
+  const std::string& path() const { return path_; }
 
  private:
   Status parse_field(Field& field, bool& end_of_record) {
@@ -100,12 +102,12 @@ class RecordParser {
 
   Status parse_quoted(Field& field) {
     field.quoted = true;
-    const std::size_t open_line = line_;
+    const std::int64_t open_line = line_;
     const std::size_t begin = ++pos_;
     while (true) {
       const std::size_t quote = text_.find('"', pos_);
       if (quote == std::string_view::npos) {
-        return Status::invalid(at_line(path_, static_cast<std::int64_t>(open_line)) + ": unterminated quoted field");
+        return Status::invalid(at_line(path_, open_line) + ": unterminated quoted field");
       }
       count_lines(pos_, quote);
       if (quote + 1 < text_.size() && text_[quote + 1] == '"') {  // "" is an escaped quote
@@ -174,6 +176,61 @@ std::optional<double> parse_number(std::string_view s) {
   return value;
 }
 
+/// The bytes of `chunk`, after checking that it fits the file and that its
+/// row count is plausible for its length. Each field takes at least a byte
+/// or a delimiter, so a real chunk has at most about 2 * length fields:
+/// anything more is a stale or made-up chunk, refused before it can size a
+/// huge allocation.
+Result<std::string> read_chunk_text(const std::string& path, const CsvChunk& chunk, std::int64_t n_out,
+                                    const std::string& what) {
+  DTASK_ASSIGN_OR_RETURN(internal::UniqueFd fd, internal::open_file(path, O_RDONLY));
+  DTASK_ASSIGN_OR_RETURN(std::uint64_t size, internal::file_size(fd.get(), path));
+  const std::uint64_t length = chunk.byte_end - chunk.byte_begin;
+  const auto rows = static_cast<std::uint64_t>(chunk.rows);
+  if (chunk.byte_end > size || rows > length + 1 || rows > (2 * length + 2) / static_cast<std::uint64_t>(n_out)) {
+    return Status::invalid(what + ": the chunk does not match the file (changed since it was scanned?)");
+  }
+  std::string text;
+  try {
+    text.resize(static_cast<std::size_t>(length));
+  } catch (const std::bad_alloc&) {
+    return Status::out_of_memory(what + ": cannot allocate " + std::to_string(length) + " bytes");
+  }
+  DTASK_RETURN_NOT_OK(internal::pread_full(fd.get(), text.data(), text.size(), chunk.byte_begin, path));
+  return text;
+}
+
+/// Parses exactly `rows` records from `parser` into `values` (row-major,
+/// the selected columns only).
+Status parse_rows(RecordParser& parser, std::int64_t n_columns, const CsvOptions& options, std::int64_t rows,
+                  const std::string& what, double* values) {
+  const auto n_out = static_cast<std::int64_t>(options.columns.empty() ? n_columns : options.columns.size());
+  const std::string stale = what + ": its bytes hold a different number of records (changed since it was scanned?)";
+  std::vector<Field> fields;
+  std::int64_t row = 0;
+  while (true) {
+    DTASK_ASSIGN_OR_RETURN(bool more, parser.next(fields));
+    if (!more) break;
+    if (static_cast<std::int64_t>(fields.size()) != n_columns) {
+      return Status::invalid(at_line(parser.path(), parser.record_line()) + ": " + std::to_string(fields.size()) +
+                             " fields, expected " + std::to_string(n_columns));
+    }
+    if (row == rows) return Status::invalid(stale);
+    for (std::int64_t k = 0; k < n_out; ++k) {
+      const std::int64_t column = options.columns.empty() ? k : options.columns[static_cast<std::size_t>(k)];
+      const Field& field = fields[static_cast<std::size_t>(column)];
+      std::optional<double> value = parse_number(field.text());
+      if (!value) {
+        return Status::invalid(at_line(parser.path(), field.line) + " column " + std::to_string(column + 1) +
+                               ": cannot parse \"" + std::string(field.text().substr(0, 100)) + "\" as a number");
+      }
+      values[row * n_out + k] = *value;
+    }
+    ++row;
+  }
+  return row == rows ? Status::success() : Status::invalid(stale);
+}
+
 // ---- the streaming scan ----------------------------------------------------------------
 
 /// Feeds the file through a quote-aware record splitter, one block at a time.
@@ -192,22 +249,34 @@ class CsvScanner {
         header_text_.push_back(c);
       }
       if (in_quotes_) {
-        if (c == '"') in_quotes_ = false;
-        else if (c == '\n') ++line_;
+        if (c == '"') {
+          in_quotes_ = false;
+          just_closed_ = true;
+        } else if (c == '\n') {
+          ++line_;
+        }
         continue;
       }
-      if (c == '"') {
+      // As in RecordParser: a quote opens a quoted field only at the field's
+      // start (after spaces) or right after a closing quote (the "" escape).
+      const bool opens = c == '"' && (field_start_ || just_closed_);
+      just_closed_ = false;
+      if (opens) {
         in_quotes_ = true;
-        quote_line_ = line_;
+        if (field_start_) quote_line_ = line_;
+        field_start_ = false;
         has_content_ = true;
       } else if (c == options_.delimiter) {
         ++fields_;
+        field_start_ = true;
         has_content_ = true;
       } else if (c == '\n') {
         DTASK_RETURN_NOT_OK(end_record(block_offset + i + 1));
         ++line_;
         record_line_ = line_;
+        field_start_ = true;
       } else if (!is_space(c)) {
+        field_start_ = false;
         has_content_ = true;
       }
     }
@@ -268,6 +337,8 @@ class CsvScanner {
   bool need_header_;
   std::string header_text_;  // the bytes of the header record while it is read
   bool in_quotes_ = false;
+  bool just_closed_ = false;  // the previous byte closed a quoted field
+  bool field_start_ = true;   // only spaces seen since the field began
   bool has_content_ = false;
   std::int64_t fields_ = 1;
   std::int64_t line_ = 1;
@@ -349,56 +420,13 @@ Result<NDArray> read_csv_rows(const std::string& path, const CsvChunk& chunk, st
   if (n_columns_in_file < 1 || chunk.rows < 0 || chunk.byte_end < chunk.byte_begin) {
     return Status::invalid(what + ": bad chunk or column count");
   }
-  DTASK_ASSIGN_OR_RETURN(internal::UniqueFd fd, internal::open_file(path, O_RDONLY));
-  DTASK_ASSIGN_OR_RETURN(std::uint64_t size, internal::file_size(fd.get(), path));
-  const std::uint64_t length = chunk.byte_end - chunk.byte_begin;
   const auto n_out = static_cast<std::int64_t>(options.columns.empty() ? n_columns_in_file : options.columns.size());
-  // Each field takes a byte or a delimiter, so a real chunk has at most
-  // about 2 * length fields: anything more is a stale or made-up chunk,
-  // refused before it can size a huge allocation.
-  if (chunk.byte_end > size || static_cast<std::uint64_t>(chunk.rows) > length + 1 ||
-      (n_out > 0 && static_cast<std::uint64_t>(chunk.rows) > (2 * length + 2) / static_cast<std::uint64_t>(n_out))) {
-    return Status::invalid(what + ": the chunk does not match the file (changed since it was scanned?)");
-  }
-  std::string text;
-  try {
-    text.resize(static_cast<std::size_t>(length));
-  } catch (const std::bad_alloc&) {
-    return Status::out_of_memory(what + ": cannot allocate " + std::to_string(length) + " bytes");
-  }
-  DTASK_RETURN_NOT_OK(internal::pread_full(fd.get(), text.data(), text.size(), chunk.byte_begin, path));
-
-  NDArray out;
-  DTASK_ASSIGN_OR_RETURN(out.buffer,
+  DTASK_ASSIGN_OR_RETURN(std::string text, read_chunk_text(path, chunk, n_out, what));
+  DTASK_ASSIGN_OR_RETURN(std::shared_ptr<Buffer> buffer,
                          internal::allocate_buffer(static_cast<std::size_t>(chunk.rows * n_out) * sizeof(double), what));
-  out.dtype = DType::kFloat64;
-  out.shape = {chunk.rows, n_out};
-  double* values = out.mutable_data<double>();
+  NDArray out{DType::kFloat64, {chunk.rows, n_out}, std::move(buffer)};
   RecordParser parser(text, chunk.first_line, options.delimiter, path);
-  const char* stale_chunk = "its bytes hold a different number of records (the file changed since it was scanned?)";
-  std::vector<Field> fields;
-  std::int64_t row = 0;
-  while (true) {
-    DTASK_ASSIGN_OR_RETURN(bool more, parser.next(fields));
-    if (!more) break;
-    if (static_cast<std::int64_t>(fields.size()) != n_columns_in_file) {
-      return Status::invalid(at_line(path, parser.record_line()) + ": " + std::to_string(fields.size()) +
-                             " fields, expected " + std::to_string(n_columns_in_file));
-    }
-    if (row == chunk.rows) return Status::invalid(what + ": " + stale_chunk);
-    for (std::int64_t k = 0; k < n_out; ++k) {
-      const std::int64_t column = options.columns.empty() ? k : options.columns[static_cast<std::size_t>(k)];
-      const Field& field = fields[static_cast<std::size_t>(column)];
-      std::optional<double> value = parse_number(field.text());
-      if (!value) {
-        return Status::invalid(at_line(path, field.line) + " column " + std::to_string(column + 1) +
-                               ": cannot parse \"" + std::string(field.text().substr(0, 100)) + "\" as a number");
-      }
-      values[row * n_out + k] = *value;
-    }
-    ++row;
-  }
-  if (row != chunk.rows) return Status::invalid(what + ": " + stale_chunk);
+  DTASK_RETURN_NOT_OK(parse_rows(parser, n_columns_in_file, options, chunk.rows, what, out.mutable_data<double>()));
   return out;
 }
 

@@ -273,6 +273,19 @@ TEST_F(CsvTest, QuotesAcrossScanBlocks) {
   EXPECT_EQ(last->data<double>()[1], 2.0);
 }
 
+// A quote inside an unquoted field is just text, to the scan and the parser
+// alike: the bad value is reported where it is, rows are not merged.
+TEST_F(CsvTest, StrayQuotesInsideFields) {
+  const std::string path = file("1,ab\"c\n2,\"x\"\"y\"\n3,4\n");
+  auto layout = scan_csv(path, {}, 10);
+  ASSERT_TRUE(layout.ok()) << layout.status().to_string();
+  EXPECT_EQ(layout->rows, 3);
+  EXPECT_EQ(read_all(path, CsvOptions{.columns = {0}}), (Rows{{1}, {2}, {3}}));
+  EXPECT_NE(first_error(path).find("data.csv line 1 column 2: cannot parse \"ab\"c\" as a number"),
+            std::string::npos)
+      << first_error(path);
+}
+
 // A tab-separated file reads with delimiter '\t'.
 TEST_F(CsvTest, TabDelimiter) {
   EXPECT_EQ(read_all(file("1\t2\n 3 \t 4\n"), CsvOptions{.delimiter = '\t'}), (Rows{{1, 2}, {3, 4}}));
