@@ -48,6 +48,20 @@ void Executor::stop() {
   threads_.clear();
 }
 
+void Executor::set_paused(bool paused) {
+  {
+    std::lock_guard lock(mutex_);
+    if (paused_ == paused) return;
+    paused_ = paused;
+  }
+  if (!paused) wake_.notify_all();
+}
+
+bool Executor::paused() const {
+  std::lock_guard lock(mutex_);
+  return paused_;
+}
+
 unsigned Executor::executing() const {
   std::lock_guard lock(mutex_);
   return executing_;
@@ -84,6 +98,7 @@ void Executor::run_thread() {
     auto next = queue_.end();
     wake_.wait(lock, [&] {
       if (stopping_) return true;
+      if (paused_) return false;
       for (auto it = queue_.begin(); it != queue_.end(); ++it) {
         if (it->second.resources.empty() || resources_free(it->second.resources)) {
           next = it;

@@ -58,6 +58,10 @@ class Executor {
   bool cancel(const std::string& key);
   /// Finishes running tasks, drops queued ones, joins the threads. Idempotent.
   void stop();
+  /// While paused no queued task starts; running ones finish. The worker
+  /// pauses when its process memory is above the pause threshold. Thread-safe.
+  void set_paused(bool paused);
+  bool paused() const;
   unsigned executing() const;
   std::size_t queued() const;
 
@@ -82,6 +86,7 @@ class Executor {
   std::uint64_t sequence_ = 0;
   unsigned executing_ = 0;
   bool stopping_ = false;
+  bool paused_ = false;
   std::vector<std::thread> threads_;
 };
 

@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <asio/io_context.hpp>
@@ -9,6 +10,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/byte_size.h"
+#include "common/process_memory.h"
 #include "common/tcp_connection.h"
 #include "worker/data_store.h"
 #include "worker/executor.h"
@@ -40,14 +43,16 @@ struct FetchRequest {
 class Worker::Impl {
  public:
   Impl(asio::io_context& io, WorkerOptions options, const OpRegistry& registry, std::shared_ptr<spdlog::logger> logger,
-       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, ConnectionPtr scheduler)
+       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, ConnectionPtr scheduler, std::unique_ptr<DataStore> store)
       : io_(io),
         options_(std::move(options)),
         logger_(std::move(logger)),
         acceptor_(std::move(acceptor)),
         scheduler_(std::move(scheduler)),
         heartbeat_timer_(io),
-        executor_(options_.nthreads, registry, store_, options_.resources,
+        memory_timer_(io),
+        store_(std::move(store)),
+        executor_(options_.nthreads, registry, *store_, options_.resources,
                   [this](TaskOutcome outcome) {
                     asio::post(io_, [this, outcome = std::move(outcome)]() mutable { on_task_done(std::move(outcome)); });
                   }) {
@@ -70,6 +75,7 @@ class Worker::Impl {
     scheduler_->send(msg::RegisterWorker{options_.name, data_address_, options_.nthreads, options_.memory_limit,
                                          options_.resources});
     accept();
+    if (options_.memory_limit > 0) monitor_memory();
   }
 
   void stop() {
@@ -89,6 +95,7 @@ class Worker::Impl {
     } else if (auto* registered = std::get_if<msg::WorkerRegistered>(&message)) {
       heartbeat_interval_ = std::chrono::milliseconds(registered->heartbeat_interval_ms);
       logger_->info("registered with scheduler {} as {}", options_.scheduler.to_string(), options_.name);
+      registered_ = true;
       heartbeat();
       if (on_registered_) std::exchange(on_registered_, nullptr)();
     } else {
@@ -104,16 +111,16 @@ class Worker::Impl {
       std::size_t missing = 0;
       std::string unreachable;
       for (const msg::DependencyLocation& dep : spec.dependencies) {
-        bool computed_here = store_.contains(dep.key) && fetched_refs_.count(dep.key) == 0;
+        bool computed_here = store_->contains(dep.key) && fetched_refs_.count(dep.key) == 0;
         if (computed_here) continue;
-        if (!store_.contains(dep.key) && dep.who_has.empty()) {
+        if (!store_->contains(dep.key) && dep.who_has.empty()) {
           unreachable = dep.key;
           break;
         }
         // A fetched copy stays while some local task still needs it.
         ++fetched_refs_[dep.key];
         fetched_for_[task.key].push_back(dep.key);
-        if (store_.contains(dep.key)) continue;
+        if (store_->contains(dep.key)) continue;
         ++missing;
         auto& waiters = fetch_waiters_[dep.key];
         waiters.push_back(task.key);
@@ -137,7 +144,7 @@ class Worker::Impl {
 
   void on_free(const std::vector<std::string>& keys) {
     for (const std::string& key : keys) {
-      store_.erase(key);
+      store_->erase(key);
       executor_.cancel(key);
       if (pending_.erase(key) > 0) release_fetched(key);
     }
@@ -183,7 +190,7 @@ class Worker::Impl {
       auto count = fetched_refs_.find(dep);
       if (count != fetched_refs_.end() && --count->second == 0) {
         fetched_refs_.erase(count);
-        store_.erase(dep);
+        store_->erase(dep);
       }
     }
     fetched_for_.erase(it);
@@ -230,7 +237,7 @@ class Worker::Impl {
       peers_[request.mapped().address].in_flight.erase(reply->request_id);
       for (msg::KeyValue& item : reply->values) {
         if (item.found) {
-          store_.put(item.key, std::move(item.value));
+          store_->put(item.key, std::move(item.value));
           dependency_arrived(item.key);
         } else {
           dependency_failed(item.key, "not found on " + request.mapped().address);
@@ -267,7 +274,7 @@ class Worker::Impl {
       }
     }
     // Tasks freed while this was in flight leave a copy nobody needs.
-    if (fetched_refs_.count(dep_key) == 0) store_.erase(dep_key);
+    if (fetched_refs_.count(dep_key) == 0) store_->erase(dep_key);
   }
 
   void dependency_failed(const std::string& dep_key, const std::string& why) {
@@ -304,12 +311,12 @@ class Worker::Impl {
       msg::DataReply reply{request->request_id, {}};
       reply.values.reserve(request->keys.size());
       for (std::string& key : request->keys) {
-        auto value = store_.get(key);
+        auto value = store_->get(key);
         reply.values.push_back({std::move(key), value.has_value(), value ? std::move(*value) : Value()});
       }
       connection.send(reply);
     } else if (auto* put = std::get_if<msg::PutData>(&message)) {
-      for (msg::KeyValue& item : put->values) store_.put(item.key, std::move(item.value));
+      for (msg::KeyValue& item : put->values) store_->put(item.key, std::move(item.value));
       connection.send(msg::PutDataReply{put->request_id, true, ""});
     } else if (auto* hello = std::get_if<msg::Handshake>(&message)) {
       if (hello->protocol_version != kProtocolVersion) {
@@ -329,11 +336,52 @@ class Worker::Impl {
 
   void heartbeat() {
     if (stopped_) return;
-    scheduler_->send(msg::Heartbeat{store_.managed_bytes(), store_.size(), executor_.executing(),
-                                    static_cast<std::uint32_t>(executor_.queued() + pending_.size())});
+    send_heartbeat();
     heartbeat_timer_.expires_after(heartbeat_interval_);
     heartbeat_timer_.async_wait([this](const std::error_code& ec) {
       if (!ec) heartbeat();
+    });
+  }
+
+  void send_heartbeat() {
+    DataStoreStats stats = store_->stats();
+    msg::Heartbeat beat;
+    beat.managed_bytes = stats.managed_bytes;
+    beat.stored_keys = stats.keys;
+    beat.executing = executor_.executing();
+    beat.ready_tasks = static_cast<std::uint32_t>(executor_.queued() + pending_.size());
+    beat.spilled_bytes = stats.spilled_bytes;
+    beat.spilled_keys = stats.spilled_keys;
+    beat.process_memory = process_rss_bytes();
+    beat.memory_limit = options_.memory_limit;
+    beat.paused = paused_;
+    scheduler_->send(beat);
+  }
+
+  /// Every memory_monitor_interval: spill while process memory is above the
+  /// spill threshold, and pause or resume the executor around the pause one.
+  void monitor_memory() {
+    if (stopped_) return;
+    MemoryCheck check = store_->check_process_memory();
+    if (check.pause != paused_) {
+      paused_ = check.pause;
+      executor_.set_paused(paused_);
+      const MemoryPolicy& policy = store_->policy();
+      if (paused_) {
+        logger_->warn("paused: process memory {} is above {:.0f}% of the {} limit; no new tasks start",
+                      format_byte_size(check.process_memory), policy.pause * 100,
+                      format_byte_size(options_.memory_limit));
+      } else {
+        logger_->info("resumed: process memory {} is below {:.0f}% of the {} limit",
+                      format_byte_size(check.process_memory), policy.pause * 100,
+                      format_byte_size(options_.memory_limit));
+      }
+      // The scheduler hears of it now, not at the next heartbeat.
+      if (registered_) send_heartbeat();
+    }
+    memory_timer_.expires_after(options_.memory_monitor_interval);
+    memory_timer_.async_wait([this](const std::error_code& ec) {
+      if (!ec) monitor_memory();
     });
   }
 
@@ -344,6 +392,7 @@ class Worker::Impl {
     std::error_code ignored;
     acceptor_->close(ignored);
     heartbeat_timer_.cancel();
+    memory_timer_.cancel();
     scheduler_->close(why);
     for (auto& [address, link] : peers_) {
       if (link.connection) link.connection->close(Status::cancelled("worker stopping"));
@@ -362,13 +411,16 @@ class Worker::Impl {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   ConnectionPtr scheduler_;
   asio::steady_timer heartbeat_timer_;
+  asio::steady_timer memory_timer_;
   std::chrono::milliseconds heartbeat_interval_{1000};
   std::string data_address_;
   std::function<void(const Status&)> on_stopped_;
   std::function<void()> on_registered_;
   bool stopped_ = false;
+  bool registered_ = false;
+  bool paused_ = false;  // as last told to the executor
 
-  DataStore store_;
+  std::unique_ptr<DataStore> store_;  // removes its spill directory when the worker goes
   std::unordered_map<std::string, PendingTask> pending_;
   std::unordered_map<std::string, std::vector<std::string>> fetch_waiters_;  // dep -> tasks
   std::unordered_map<std::string, std::vector<std::string>> fetched_for_;    // task -> deps fetched
@@ -386,12 +438,26 @@ class Worker::Impl {
 
 Result<std::unique_ptr<Worker>> Worker::make(asio::io_context& io, WorkerOptions options, const OpRegistry& registry,
                                              std::shared_ptr<spdlog::logger> logger) {
+  // glibc raises its mmap threshold after a large block is freed (up to 32 MiB),
+  // so later chunk-sized buffers come from the heap and stay there when freed:
+  // RSS would never fall after a spill or a release, and the memory monitor
+  // would spill and pause on memory nobody holds. Fixing the threshold turns
+  // off that adjustment: every buffer of 1 MiB or more is its own mapping,
+  // returned to the OS by free(). Process-wide, so every worker in a process
+  // (LocalCluster) gets it from here.
+  ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  DataStoreOptions store_options;
+  store_options.memory_limit = options.memory_limit;
+  store_options.policy = options.memory_policy;
+  store_options.local_directory = options.local_directory;
+  store_options.logger = logger;
+  DTASK_ASSIGN_OR_RETURN(std::unique_ptr<DataStore> store, DataStore::make(std::move(store_options)));
   Address listen{options.host.empty() ? "0.0.0.0" : options.host, options.port};
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, listen));
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr scheduler,
                          connect_tcp(io, options.scheduler, options.limits, logger, options.connect_timeout));
   auto impl = std::make_unique<Impl>(io, std::move(options), registry, std::move(logger), std::move(acceptor),
-                                     std::move(scheduler));
+                                     std::move(scheduler), std::move(store));
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 

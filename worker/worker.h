@@ -14,6 +14,7 @@
 #include "common/frame.h"
 #include "common/messages.h"
 #include "common/status.h"
+#include "worker/data_store.h"
 #include "worker/op_registry.h"
 
 namespace asio {
@@ -33,7 +34,15 @@ struct WorkerOptions {
   std::uint16_t port = 0;
   std::string name;
   unsigned nthreads = 1;
+  /// Bytes this worker may use; 0: unlimited (nothing spills, never pauses).
   std::uint64_t memory_limit = 0;
+  /// When to spill and pause, as fractions of memory_limit.
+  MemoryPolicy memory_policy;
+  /// Where the worker makes its own spill directory (removed when it stops).
+  /// Empty: the system's temporary directory.
+  std::string local_directory;
+  /// How often process memory is checked (spill, pause, resume).
+  std::chrono::milliseconds memory_monitor_interval{100};
   ResourceList resources;
   FrameLimits limits;
   std::chrono::milliseconds connect_timeout{30000};

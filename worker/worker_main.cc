@@ -52,20 +52,34 @@ int main(int argc, char** argv) {
   std::string resources;
   std::vector<std::string> plugins;
   std::string log_level = "info";
-  std::string local_directory;
   std::string dashboard_address;
   int port = 0;
   app.add_option("scheduler", scheduler_address, "Scheduler address, e.g. tcp://10.0.0.1:8786")->required();
   app.add_option("--nthreads", options.nthreads, "Threads running tasks")->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
-  app.add_option("--memory-limit", memory_limit, "Bytes of results to hold, e.g. 2GiB; auto: this machine's memory")
+  app.add_option("--memory-limit", memory_limit,
+                 "Bytes this worker may use, e.g. 2GiB; auto: this machine's memory; 0: unlimited")
+      ->capture_default_str();
+  app.add_option("--memory-target-fraction", options.memory_policy.target,
+                 "Spill least recently used results while results in RAM exceed this fraction of the limit (0: off)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--memory-spill-fraction", options.memory_policy.spill,
+                 "Spill while process memory (RSS) exceeds this fraction of the limit, down to the target (0: off)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--memory-pause-fraction", options.memory_policy.pause,
+                 "Start no new tasks while process memory exceeds this fraction of the limit (0: off)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--name", options.name, "Worker name (default: its address)");
   app.add_option("--resources", resources, "Abstract resources tasks may require, e.g. \"GPU=1 MEM=16e9\"");
   app.add_option("--plugin", plugins, "Shared library exporting dtask_register_ops() (repeatable)");
   app.add_option("--host", options.host, "Interface for the data port (default: all, advertising the IP that reaches the scheduler)");
   app.add_option("--port", port, "Data port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
-  app.add_option("--local-directory", local_directory, "Directory for spilled data (reserved)");
+  app.add_option("--local-directory", options.local_directory,
+                 "Where this worker makes its own directory for spilled data, removed when it stops "
+                 "(default: the system's temporary directory)");
   app.add_option("--dashboard-address", dashboard_address, "Where this worker's /metrics will listen (reserved)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
