@@ -68,8 +68,13 @@ Status parse_blosc(const json& object, std::string_view what, CodecConfig& confi
     config.blosc_cname = cname->get<std::string>();
   }
   if (blosc_compname_to_compcode(config.blosc_cname.c_str()) < 0) {
+    // Not blosc_list_compressors(): it fills a static buffer on first use, unsynchronised.
+    std::string available;
+    for (const char* name : {"blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"}) {
+      if (blosc_compname_to_compcode(name) >= 0) available += (available.empty() ? "" : ", ") + std::string(name);
+    }
     return Status::invalid("Blosc compressor '" + config.blosc_cname + "'" + in_store(what) +
-                           " is not available; this libblosc has " + blosc_list_compressors());
+                           " is not available; this libblosc has " + available);
   }
   std::int64_t clevel = config.level, shuffle = config.blosc_shuffle, blocksize = 0;
   DTASK_RETURN_NOT_OK(int_setting(object, "clevel", 0, 9, what, clevel));
