@@ -2,6 +2,7 @@
 // per chunk (ops in worker/array_ops/generator_ops.cc).
 #include "dtask/datasets.h"
 
+#include <algorithm>
 #include <random>
 
 #include "client/src/array_internal.h"
@@ -115,12 +116,13 @@ Classification make_classification(const ClassificationOptions& o) {
 
 Regression make_regression(const RegressionOptions& o) {
   check_samples(o.n_samples, o.n_features, "make_regression");
-  if (o.n_informative < 0 || o.n_informative > o.n_features) fail("make_regression: n_informative must be in [0, n_features]");
+  if (o.n_informative < 0) fail("make_regression: n_informative must be >= 0");
+  std::int64_t informative = std::min(o.n_informative, o.n_features);  // as scikit-learn
   Regression out;
   out.coef = NDArray::zeros(DType::kFloat64, {o.n_features});
   std::mt19937_64 rng(static_cast<std::uint64_t>(o.random_state));
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  for (std::int64_t j = 0; j < o.n_informative; ++j) out.coef.mutable_data<double>()[j] = 100.0 * unit(rng);
+  for (std::int64_t j = 0; j < informative; ++j) out.coef.mutable_data<double>()[j] = 100.0 * unit(rng);
   out.X = random::normal({o.n_samples, o.n_features}, {.seed = o.random_state, .chunk_rows = o.chunk_rows});
   std::string name = new_name("make_regression_y");
   std::vector<TaskArg> chunks;

@@ -59,7 +59,7 @@ Classification make_classification(const ClassificationOptions& options);
 struct RegressionOptions {
   std::int64_t n_samples = 100;
   std::int64_t n_features = 100;
-  std::int64_t n_informative = 10;
+  std::int64_t n_informative = 10;  // capped at n_features
   double bias = 0.0;
   double noise = 0.0;
   std::int64_t random_state = 0;
