@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 
 #include "worker/array_ops/array_kernels_internal.h"
 #include "worker/array_ops/array_ops.h"
@@ -54,26 +53,28 @@ bool is_comparison(const std::string& name) {
   return name == "lt" || name == "le" || name == "gt" || name == "ge" || name == "eq" || name == "ne";
 }
 
-template <typename T>
-std::function<T(T, T)> arithmetic(const std::string& name) {
-  if (name == "add") return [](T x, T y) { return static_cast<T>(x + y); };
-  if (name == "sub") return [](T x, T y) { return static_cast<T>(x - y); };
-  if (name == "mul") return [](T x, T y) { return static_cast<T>(x * y); };
-  if (name == "div") return [](T x, T y) { return static_cast<T>(x / y); };
-  if (name == "pow") return [](T x, T y) { return static_cast<T>(std::pow(x, y)); };
-  if (name == "maximum") return [](T x, T y) { return x < y ? y : x; };
-  if (name == "minimum") return [](T x, T y) { return y < x ? y : x; };
+/// Calls run(f) with f the arithmetic function `name` on T (a lambda, so
+/// the per-element loop inlines it instead of calling through a pointer).
+template <typename T, typename Run>
+void with_arithmetic(const std::string& name, Run run) {
+  if (name == "add") return run([](T x, T y) { return static_cast<T>(x + y); });
+  if (name == "sub") return run([](T x, T y) { return static_cast<T>(x - y); });
+  if (name == "mul") return run([](T x, T y) { return static_cast<T>(x * y); });
+  if (name == "div") return run([](T x, T y) { return static_cast<T>(x / y); });
+  if (name == "pow") return run([](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+  if (name == "maximum") return run([](T x, T y) { return x < y ? y : x; });
+  if (name == "minimum") return run([](T x, T y) { return y < x ? y : x; });
   throw std::invalid_argument("unknown elementwise op '" + name + "'");
 }
 
-template <typename T>
-std::function<bool(T, T)> comparison(const std::string& name) {
-  if (name == "lt") return [](T x, T y) { return x < y; };
-  if (name == "le") return [](T x, T y) { return x <= y; };
-  if (name == "gt") return [](T x, T y) { return x > y; };
-  if (name == "ge") return [](T x, T y) { return x >= y; };
-  if (name == "eq") return [](T x, T y) { return x == y; };
-  return [](T x, T y) { return x != y; };
+template <typename T, typename Run>
+void with_comparison(const std::string& name, Run run) {
+  if (name == "lt") return run([](T x, T y) { return x < y; });
+  if (name == "le") return run([](T x, T y) { return x <= y; });
+  if (name == "gt") return run([](T x, T y) { return x > y; });
+  if (name == "ge") return run([](T x, T y) { return x >= y; });
+  if (name == "eq") return run([](T x, T y) { return x == y; });
+  return run([](T x, T y) { return x != y; });
 }
 
 /// A number as a one-element array of the other operand's dtype class.
@@ -102,18 +103,17 @@ Value binary(const std::string& name, const Value& a_value, const Value& b_value
   std::int64_t cols = big.shape.size() == 2 ? big.shape[1] : 1;
   visit_dtype(common, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bool>) {
+    auto into = [&](auto* o) {
+      return [&, o](auto f) { apply_binary(a.data<T>(), a_kind, b.data<T>(), b_kind, o, rows, cols, f); };
+    };
+    if (compare) {
+      with_comparison<T>(name, into(out.mutable_data<bool>()));
+    } else if constexpr (std::is_same_v<T, bool>) {
       // On bools, mul/minimum are logical and; the other arithmetic ops are logical or.
-      if (compare) {
-        apply_binary(a.data<T>(), a_kind, b.data<T>(), b_kind, out.mutable_data<bool>(), rows, cols, comparison<T>(name));
-      } else {
-        apply_binary(a.data<T>(), a_kind, b.data<T>(), b_kind, out.mutable_data<bool>(), rows, cols,
-                     [&name](bool x, bool y) { return name == "mul" || name == "minimum" ? (x && y) : (x || y); });
-      }
-    } else if (compare) {
-      apply_binary(a.data<T>(), a_kind, b.data<T>(), b_kind, out.mutable_data<bool>(), rows, cols, comparison<T>(name));
+      bool conjunction = name == "mul" || name == "minimum";
+      into(out.mutable_data<bool>())([conjunction](bool x, bool y) { return conjunction ? (x && y) : (x || y); });
     } else {
-      apply_binary(a.data<T>(), a_kind, b.data<T>(), b_kind, out.mutable_data<T>(), rows, cols, arithmetic<T>(name));
+      with_arithmetic<T>(name, into(out.mutable_data<T>()));
     }
   });
   return out;
