@@ -30,11 +30,12 @@ packages=(
   libblosc-dev libzstd-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # test helpers (fixtures, .npy files)
-  python3 python3-numpy
+  # test helpers: fixtures and the .npy/Zarr interop tests (numpy and zarr
+  # write files that dtask reads, and read the files dtask writes)
+  python3 python3-numpy python3-zarr
 )
 if [[ $with_peers == 1 ]]; then
-  packages+=(python3-distributed python3-dask python3-sklearn python3-zarr)
+  packages+=(python3-distributed python3-dask python3-sklearn)
 fi
 if [[ $with_browser == 1 ]]; then
   packages+=(chromium)
