@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (with apt-get, Debian 12) everything needed to build and test dtask.
-#   --with-peers    also the benchmark peers (dask.distributed, scikit-learn, zarr)
+#   --with-peers    also the benchmark peers (dask.distributed, dask, scikit-learn)
 #   --with-browser  also chromium (dashboard browser tests)
 # Already-installed packages are detected with dpkg-query, so a repeat run that
 # has nothing to do returns at once without touching apt.
