@@ -352,7 +352,7 @@ class Worker::Impl {
     beat.ready_tasks = static_cast<std::uint32_t>(executor_.queued() + pending_.size());
     beat.spilled_bytes = stats.spilled_bytes;
     beat.spilled_keys = stats.spilled_keys;
-    beat.process_memory = process_rss_bytes();
+    beat.process_memory = process_rss_bytes() / options_.workers_in_process;
     beat.memory_limit = options_.memory_limit;
     beat.paused = paused_;
     scheduler_->send(beat);
@@ -451,6 +451,10 @@ Result<std::unique_ptr<Worker>> Worker::make(asio::io_context& io, WorkerOptions
   store_options.policy = options.memory_policy;
   store_options.local_directory = options.local_directory;
   store_options.logger = logger;
+  if (options.workers_in_process == 0) return Status::invalid("workers_in_process must be at least 1");
+  if (options.workers_in_process > 1) {
+    store_options.process_memory = [n = options.workers_in_process] { return process_rss_bytes() / n; };
+  }
   DTASK_ASSIGN_OR_RETURN(std::unique_ptr<DataStore> store, DataStore::make(std::move(store_options)));
   Address listen{options.host.empty() ? "0.0.0.0" : options.host, options.port};
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, listen));

@@ -41,6 +41,10 @@ struct WorkerOptions {
   /// Where the worker makes its own spill directory (removed when it stops).
   /// Empty: the system's temporary directory.
   std::string local_directory;
+  /// Workers sharing this process (an in-process LocalCluster). Each one
+  /// counts an even share of the process's RSS against its own limit, so n
+  /// workers in one process spill and pause as n separate processes would.
+  unsigned workers_in_process = 1;
   /// How often process memory is checked (spill, pause, resume).
   std::chrono::milliseconds memory_monitor_interval{100};
   ResourceList resources;

@@ -75,6 +75,8 @@ class LocalCluster::Impl {
       worker_options.name = "local-" + std::to_string(i);
       worker_options.nthreads = options.threads_per_worker;
       worker_options.memory_limit = memory;
+      worker_options.workers_in_process = n;
+      worker_options.local_directory = options.local_directory;
       worker_options.resources = options.resources;
       DTASK_ASSIGN_OR_RETURN(auto w, worker::Worker::make(*worker_loops_[i].io, worker_options, registry_, logger));
       auto promise = std::make_shared<std::promise<void>>();

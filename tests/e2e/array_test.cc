@@ -9,10 +9,12 @@
 #include <dtask/datasets.h>
 #include <dtask/random.h>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "formats/csv_format.h"
 #include "formats/npy_format.h"
 #include "tests/formats/temp_dir.h"
+#include "tests/support/daemon_process.h"  // wait_until
 
 namespace dtask {
 namespace {
@@ -331,6 +333,24 @@ TEST_F(ArrayTest, FailedChunkReadNamesOpAndKey) {
     EXPECT_NE(what.find("read_npy"), std::string::npos) << what;
     EXPECT_NE(what.find(x.name() + "-"), std::string::npos) << what;
   }
+}
+
+// In-process workers spill too: each counts its share of the process's memory.
+TEST(LocalClusterMemoryTest, PersistBeyondTheLimitSpills) {
+  TempDir dir;
+  Client client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1, .memory_limit = 16 << 20,
+                                    .local_directory = dir.path().string()});
+  Array x = random::normal({8 << 20 >> 3, 8}, {.seed = 5, .chunk_rows = 16384});  // 64 MiB in 1 MiB chunks
+  NDArray direct = x.sum(0).compute(client);
+  Array held = x.persist(client);
+  expect_near_arrays(held.sum(0).compute(client), direct);
+  nlohmann::json json;
+  auto spilled = [&] {  // as of the workers' latest heartbeats
+    auto info = client.scheduler_info();
+    json = info.ok() ? nlohmann::json::parse(*info) : nlohmann::json::object();
+    return json.contains("cluster_memory") ? json["cluster_memory"]["spilled_bytes"].get<std::uint64_t>() : 0;
+  };
+  EXPECT_TRUE(testing::wait_until([&] { return spilled() > (std::uint64_t{32} << 20); })) << json.dump();
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ struct LocalClusterOptions {
   unsigned n_workers = 0;           // 0: one per core
   unsigned threads_per_worker = 1;
   std::uint64_t memory_limit = 0;   // per worker; 0: this machine's memory / n_workers
+  std::string local_directory;      // where workers spill; empty: the system temp directory
   ResourceList resources;           // declared by every worker
   /// Registers extra ops on the workers' registry (built-in ops are always there).
   std::function<void(OpRegistry&)> register_ops;
