@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/address.h"
+#include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 
 namespace dtask {
@@ -22,8 +23,7 @@ using testing::wait_until;
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, {"--host", "127.0.0.1", "--port", "0", "--log-level",
-                                                                "warn", "--heartbeat-interval-ms", "100"});
+    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
     ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
     scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
     start_worker("w1");
@@ -51,19 +51,9 @@ class ClusterTest : public ::testing::Test {
     workers_.push_back(std::move(*worker));
   }
 
-  nlohmann::json info(Client* client = nullptr) {
-    auto json = (client ? client : client_.get())->scheduler_info();
-    EXPECT_TRUE(json.ok()) << json.status().to_string();
-    return json.ok() ? nlohmann::json::parse(*json) : nlohmann::json::object();
-  }
+  nlohmann::json info(Client* client = nullptr) { return testing::scheduler_info(client ? *client : *client_); }
 
-  nlohmann::json worker_info(const std::string& name) {
-    nlohmann::json snapshot = info();  // must outlive the loop over its workers
-    for (const auto& worker : snapshot["workers"]) {
-      if (worker["name"] == name) return worker;
-    }
-    return nlohmann::json::object();
-  }
+  nlohmann::json worker_info(const std::string& name) { return testing::worker_info(*client_, name); }
 
   std::unique_ptr<DaemonProcess> scheduler_;
   std::vector<DaemonProcess> workers_;

@@ -14,6 +14,7 @@
 #include "common/process_memory.h"
 #include "formats/npy_format.h"
 #include "tests/formats/temp_dir.h"
+#include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 
 namespace dtask {
@@ -69,8 +70,7 @@ Expected write_big_npy(const std::string& path) {
 class LargerThanMemoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, {"--host", "127.0.0.1", "--port", "0", "--log-level",
-                                                                "warn", "--heartbeat-interval-ms", "100"});
+    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
     ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
     scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
     for (int i = 0; i < 2; ++i) {
@@ -93,10 +93,7 @@ class LargerThanMemoryTest : public ::testing::Test {
     if (scheduler_) EXPECT_EQ(scheduler_->stop(), 0);
   }
 
-  nlohmann::json info() {
-    auto json = client_->scheduler_info();
-    return json.ok() ? nlohmann::json::parse(*json) : nlohmann::json::object();
-  }
+  nlohmann::json info() { return testing::scheduler_info(*client_); }
 
   std::uint64_t total_spilled() {
     std::uint64_t total = 0;

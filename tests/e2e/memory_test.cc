@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/process_memory.h"
+#include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 
 // Sanitizer runtimes add shadow memory to every process: RSS bounds only hold without them.
@@ -64,8 +65,7 @@ class MemoryTest : public ::testing::Test {
                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(local_directory_);
     fs::create_directories(local_directory_);
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, {"--host", "127.0.0.1", "--port", "0", "--log-level",
-                                                                "warn", "--heartbeat-interval-ms", "100"});
+    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
     ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
     scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
     auto client = Client::connect(scheduler_->address());
@@ -96,19 +96,9 @@ class MemoryTest : public ::testing::Test {
     return workers_.back();
   }
 
-  nlohmann::json info() {
-    auto json = client_->scheduler_info();
-    EXPECT_TRUE(json.ok()) << json.status().to_string();
-    return json.ok() ? nlohmann::json::parse(*json) : nlohmann::json::object();
-  }
+  nlohmann::json info() { return testing::scheduler_info(*client_); }
 
-  nlohmann::json worker_info(const std::string& name) {
-    nlohmann::json snapshot = info();  // must outlive the loop over its workers
-    for (const auto& worker : snapshot["workers"]) {
-      if (worker["name"] == name) return worker;
-    }
-    return nlohmann::json::object();
-  }
+  nlohmann::json worker_info(const std::string& name) { return testing::worker_info(*client_, name); }
 
   fs::path local_directory_;
   std::unique_ptr<DaemonProcess> scheduler_;
