@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "worker/array_ops/array_ops.h"
+#include "worker/ml_ops/ml_ops.h"
 #include "worker/op_registry.h"
 
 namespace dtask {
@@ -108,6 +109,7 @@ void register_builtin_ops(OpRegistry& registry) {
     return total;
   }));
   register_array_ops(registry);
+  register_ml_ops(registry);
 }
 
 }  // namespace dtask

@@ -1,0 +1,156 @@
+// KMeans initialisations: random rows, k-means++ (one pass per center), and
+// k-means|| (a few oversampling passes, then a weighted k-means on the small
+// candidate set, here on the client).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "client/src/array_internal.h"
+#include "client/src/ml/kmeans_passes_internal.h"
+#include "dtask/client.h"
+
+namespace dtask::ml::internal {
+
+namespace {
+
+double squared_distance(const double* a, const double* b, std::int64_t d) {
+  double total = 0;
+  for (std::int64_t j = 0; j < d; ++j) total += (a[j] - b[j]) * (a[j] - b[j]);
+  return total;
+}
+
+/// Rows of `a` followed by rows of `b` (both float64 [*, d]).
+NDArray stack(const NDArray& a, const NDArray& b) {
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {a.rows() + b.rows(), a.cols()});
+  std::copy(a.data<double>(), a.data<double>() + a.size(), out.mutable_data<double>());
+  std::copy(b.data<double>(), b.data<double>() + b.size(), out.mutable_data<double>() + a.size());
+  return out;
+}
+
+double scalar(const Value& v) {
+  if (v.is<NDArray>()) return v.get<NDArray>().data<double>()[0];
+  return v.get<double>();
+}
+
+double total_cost(Client& client, const Array& X, const NDArray& centers) {
+  return scalar(reduce_over_chunks(client, X, "kmeans_cost", {Value(centers)}, "sum"));
+}
+
+std::int64_t random_row(std::mt19937_64& rng, std::int64_t rows) {
+  return std::uniform_int_distribution<std::int64_t>(0, rows - 1)(rng);
+}
+
+}  // namespace
+
+NDArray init_random(Client& client, const Array& X, std::int64_t k, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::int64_t> rows;
+  while (static_cast<std::int64_t>(rows.size()) < k) {
+    std::int64_t row = random_row(rng, X.rows());
+    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
+  }
+  return fetch_rows(client, X, rows);
+}
+
+NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  NDArray centers = fetch_rows(client, X, {random_row(rng, X.rows())});
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  while (centers.rows() < k) {
+    // Pick a chunk in proportion to its cost, then a row inside it in
+    // proportion to its squared distance: exactly k-means++'s D^2 sampling.
+    std::vector<double> costs;
+    for (const Value& v : map_over_chunks(client, X, "kmeans_cost", [&](std::int64_t) {
+           return std::vector<Value>{Value(centers)};
+         })) {
+      costs.push_back(scalar(v));
+    }
+    std::discrete_distribution<std::int64_t> by_cost(costs.begin(), costs.end());
+    std::int64_t chunk = by_cost(rng);
+    Delayed pick = delayed("kmeans_pick")(X.chunk(chunk), Value(centers), unit(rng));
+    centers = stack(centers, client.compute<NDArray>(pick).result());
+  }
+  return centers;
+}
+
+NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& options) {
+  const std::int64_t k = options.n_clusters;
+  std::mt19937_64 rng(static_cast<std::uint64_t>(options.random_state));
+  NDArray candidates = fetch_rows(client, X, {random_row(rng, X.rows())});
+  double phi = total_cost(client, X, candidates);
+  int rounds = options.init_max_iter > 0 ? options.init_max_iter
+                                         : std::max(1, static_cast<int>(std::lround(std::log(std::max(phi, 1.0)))));
+  const double l = options.oversampling_factor * static_cast<double>(k);
+  for (int round = 0; round < rounds && phi > 0; ++round) {
+    auto samples = map_over_chunks(client, X, "kmeans_sample", [&](std::int64_t chunk) {
+      return std::vector<Value>{Value(candidates), l, phi, options.random_state, std::int64_t{round},
+                                X.chunks().offset(chunk)};
+    });
+    for (const Value& s : samples) {
+      if (s.get<NDArray>().rows() > 0) candidates = stack(candidates, s.get<NDArray>());
+    }
+    phi = total_cost(client, X, candidates);
+  }
+  // Fewer candidates than clusters (tiny or degenerate data): top up with random rows.
+  if (candidates.rows() < k) candidates = stack(candidates, init_random(client, X, k - candidates.rows(), rng()));
+  Value counts = reduce_over_chunks(client, X, "kmeans_closest_counts", {Value(candidates)}, "sum");
+  const NDArray& c = counts.get<NDArray>();
+  std::vector<double> weights(c.data<double>(), c.data<double>() + c.size());
+  return weighted_kmeans(candidates, weights, k, rng());
+}
+
+NDArray weighted_kmeans(const NDArray& points, const std::vector<double>& weights, std::int64_t k,
+                        std::uint64_t seed) {
+  const std::int64_t n = points.rows(), d = points.cols();
+  const double* p = points.data<double>();
+  std::mt19937_64 rng(seed);
+  // Weighted k-means++ seeding: the first center by weight, then by weight x D^2.
+  std::vector<std::int64_t> chosen{std::discrete_distribution<std::int64_t>(weights.begin(), weights.end())(rng)};
+  std::vector<double> d2(static_cast<std::size_t>(n), std::numeric_limits<double>::infinity());
+  while (static_cast<std::int64_t>(chosen.size()) < k) {
+    std::vector<double> score(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      d2[i] = std::min(d2[i], squared_distance(p + i * d, p + chosen.back() * d, d));
+      score[i] = weights[i] * d2[i];
+    }
+    bool all_zero = std::all_of(score.begin(), score.end(), [](double s) { return s == 0; });
+    chosen.push_back(all_zero ? static_cast<std::int64_t>(chosen.size() % n)
+                              : std::discrete_distribution<std::int64_t>(score.begin(), score.end())(rng));
+  }
+  std::vector<double> centers(static_cast<std::size_t>(k * d));
+  for (std::int64_t j = 0; j < k; ++j) std::copy(p + chosen[j] * d, p + (chosen[j] + 1) * d, centers.begin() + j * d);
+  // Weighted Lloyd on the candidates until the assignment settles.
+  std::vector<std::int64_t> label(static_cast<std::size_t>(n), -1);
+  for (int iteration = 0; iteration < 300; ++iteration) {
+    bool changed = false;
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::int64_t best = 0;
+      double best_d2 = std::numeric_limits<double>::infinity();
+      for (std::int64_t j = 0; j < k; ++j) {
+        double dist = squared_distance(p + i * d, centers.data() + j * d, d);
+        if (dist < best_d2) {
+          best_d2 = dist;
+          best = j;
+        }
+      }
+      changed = changed || label[i] != best;
+      label[i] = best;
+    }
+    if (!changed) break;
+    std::vector<double> sums(static_cast<std::size_t>(k * d), 0.0), mass(static_cast<std::size_t>(k), 0.0);
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t j = 0; j < d; ++j) sums[label[i] * d + j] += weights[i] * p[i * d + j];
+      mass[label[i]] += weights[i];
+    }
+    for (std::int64_t j = 0; j < k; ++j) {
+      if (mass[j] == 0) continue;  // an empty candidate cluster keeps its seed
+      for (std::int64_t c = 0; c < d; ++c) centers[j * d + c] = sums[j * d + c] / mass[j];
+    }
+  }
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {k, d});
+  std::copy(centers.begin(), centers.end(), out.mutable_data<double>());
+  return out;
+}
+
+}  // namespace dtask::ml::internal

@@ -1,0 +1,35 @@
+// The distributed passes KMeans makes over X, and its initialisations.
+// Each pass is one graph: an op per chunk, then (for reductions) a tree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dtask/array.h"
+#include "dtask/ml/kmeans.h"
+
+namespace dtask::ml::internal {
+
+/// Runs part_op(X_i, args...) on every chunk and combines the results with a
+/// tree of combine(list) tasks ("kmeans_combine", or "sum" for arrays).
+Value reduce_over_chunks(Client& client, const Array& X, const std::string& part_op, const std::vector<Value>& args,
+                         const std::string& combine_op, int split_every = 8);
+/// Runs op(X_i, args(i)...) on every chunk and gathers the per-chunk results.
+std::vector<Value> map_over_chunks(Client& client, const Array& X, const std::string& op,
+                                   const std::function<std::vector<Value>(std::int64_t chunk)>& args);
+/// Rows of X, gathered into one float64 [rows.size(), d] array.
+NDArray fetch_rows(Client& client, const Array& X, const std::vector<std::int64_t>& rows);
+
+NDArray init_random(Client& client, const Array& X, std::int64_t k, std::uint64_t seed);
+NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, std::uint64_t seed);
+/// k-means||: oversampled candidates, weighted by the rows closest to each,
+/// reduced to k by weighted k-means++ and Lloyd on the client.
+NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& options);
+
+/// Weighted k-means (k-means++ seeding, then Lloyd) on a small local point
+/// set; the weights are kept (dask-ml drops them).
+NDArray weighted_kmeans(const NDArray& points, const std::vector<double>& weights, std::int64_t k,
+                        std::uint64_t seed);
+
+}  // namespace dtask::ml::internal

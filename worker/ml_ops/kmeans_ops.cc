@@ -1,0 +1,276 @@
+// KMeans on row chunks (Eigen; one translation unit). Distances use
+// ||x||^2 - 2 x.c + ||c||^2 with the cross term as one GEMM per block of rows,
+// so a Lloyd pass costs about 2 n d k flops plus one read of the chunk.
+//   kmeans_partial(X, C)          -> [sums k x d, counts k, inertia, far_points m x d, far_dist m, far_label m]
+//   kmeans_combine([partials])    -> the same, summed (the far points: the m farthest overall)
+//   kmeans_predict(X, C)          -> int64 labels
+//   kmeans_transform(X, C)        -> float64 distances n x k
+//   kmeans_cost(X, C)             -> 0-d float64: sum of squared distances to the closest center
+//   kmeans_sample(X, C, l, phi, seed, round, row_offset) -> rows picked with probability min(1, l d^2 / phi)
+//   kmeans_closest_counts(X, C)   -> float64 [|C|]: how many rows each center is closest to
+//   kmeans_pick(X, C, u)          -> the row k-means++ picks in this chunk for uniform u
+// NaN or infinite input is an error naming the row.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/eigen_view.h"
+#include "worker/array_ops/array_kernels_internal.h"
+#include "worker/array_ops/array_ops.h"
+#include "worker/array_ops/row_rng_internal.h"
+#include "worker/ml_ops/ml_ops.h"
+
+namespace dtask::ml_ops {
+
+namespace {
+
+using array_ops::arg;
+using array_ops::as_array;
+using array_ops::cast;
+using array_ops::expect_arity;
+using Matrix = RowMajorMatrix<double>;
+
+constexpr std::int64_t kBlockRows = 2048;  // rows per GEMM block: the n x k distances stay in cache
+constexpr std::uint64_t kSampleStream = 11;
+
+struct Points {
+  NDArray data;  // float64 [n, d]
+  std::int64_t n = 0, d = 0;
+};
+
+Points points(const NDArray& x, const char* op) {
+  if (x.shape.size() != 2) throw std::invalid_argument(std::string(op) + ": X must be 2-d, got " + x.describe());
+  NDArray data = cast(x, DType::kFloat64);
+  return {data, data.rows(), data.cols()};
+}
+
+NDArray centers_of(const NDArray& c, std::int64_t d, const char* op) {
+  if (c.shape.size() != 2 || c.cols() != d || c.rows() < 1) {
+    throw std::invalid_argument(std::string(op) + ": centers " + c.describe() + " do not match " + std::to_string(d) +
+                                " features");
+  }
+  return cast(c, DType::kFloat64);
+}
+
+/// Calls visit(row, best_center, best_squared_distance, all_distances_row) for
+/// every row, block by block. Throws on a non-finite row.
+template <typename Visit>
+void for_each_assignment(const Points& x, const NDArray& centers_array, Visit visit) {
+  auto X = eigen_view<double>(x.data);
+  auto C = eigen_view<double>(centers_array);
+  const std::int64_t k = C.rows();
+  Eigen::VectorXd c_norms = C.rowwise().squaredNorm();
+  Matrix distances(std::min(kBlockRows, std::max<std::int64_t>(x.n, 1)), k);
+  for (std::int64_t begin = 0; begin < x.n; begin += kBlockRows) {
+    std::int64_t rows = std::min(kBlockRows, x.n - begin);
+    auto block = X.middleRows(begin, rows);
+    distances.topRows(rows).noalias() = block * C.transpose();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double x_norm = block.row(r).squaredNorm();
+      if (!std::isfinite(x_norm)) {
+        throw std::invalid_argument("X contains NaN or infinity in row " + std::to_string(r + begin) +
+                                    " of this chunk");
+      }
+      auto row = distances.row(r);
+      std::int64_t best = 0;
+      double best_distance = std::numeric_limits<double>::infinity();
+      for (std::int64_t j = 0; j < k; ++j) {
+        double d2 = std::max(0.0, x_norm - 2.0 * row(j) + c_norms(j));
+        row(j) = d2;
+        if (d2 < best_distance) {
+          best_distance = d2;
+          best = j;
+        }
+      }
+      visit(begin + r, best, best_distance, row);
+    }
+  }
+}
+
+/// The m rows farthest from their centers, kept as a small min-heap by distance.
+struct Farthest {
+  std::int64_t m;
+  std::vector<std::pair<double, std::int64_t>> heap;  // (distance, row)
+  void offer(double distance, std::int64_t row) {
+    auto cmp = std::greater<>();
+    if (static_cast<std::int64_t>(heap.size()) < m) {
+      heap.emplace_back(distance, row);
+      std::push_heap(heap.begin(), heap.end(), cmp);
+    } else if (m > 0 && distance > heap.front().first) {
+      std::pop_heap(heap.begin(), heap.end(), cmp);
+      heap.back() = {distance, row};
+      std::push_heap(heap.begin(), heap.end(), cmp);
+    }
+  }
+};
+
+Value partial(const NDArray& x_in, const NDArray& c_in) {
+  Points x = points(x_in, "kmeans_partial");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_partial");
+  const std::int64_t k = centers.rows();
+  NDArray sums = NDArray::zeros(DType::kFloat64, {k, x.d});
+  NDArray counts = NDArray::zeros(DType::kFloat64, {k});
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(x.n));
+  double inertia = 0;
+  Farthest far{std::min(k, x.n), {}};
+  auto X = eigen_view<double>(x.data);
+  auto S = eigen_mutable_view<double>(sums);
+  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t best, double d2, const auto&) {
+    S.row(best) += X.row(row);
+    counts.mutable_data<double>()[best] += 1;
+    inertia += d2;
+    labels[static_cast<std::size_t>(row)] = best;
+    far.offer(d2, row);
+  });
+  std::sort(far.heap.begin(), far.heap.end(), std::greater<>());
+  std::int64_t m = static_cast<std::int64_t>(far.heap.size());
+  NDArray far_points = NDArray::uninitialized(DType::kFloat64, {m, x.d});
+  NDArray far_dist = NDArray::uninitialized(DType::kFloat64, {m});
+  NDArray far_label = NDArray::uninitialized(DType::kInt64, {m});
+  for (std::int64_t i = 0; i < m; ++i) {
+    auto [distance, row] = far.heap[static_cast<std::size_t>(i)];
+    eigen_mutable_view<double>(far_points).row(i) = X.row(row);
+    far_dist.mutable_data<double>()[i] = distance;
+    far_label.mutable_data<std::int64_t>()[i] = labels[static_cast<std::size_t>(row)];
+  }
+  return ValueList{sums, counts, inertia, far_points, far_dist, far_label};
+}
+
+const NDArray& part(const ValueList& list, std::size_t i) { return as_array(list.at(i)); }
+
+Value combine(const ValueList& partials) {
+  if (partials.empty()) throw std::invalid_argument("kmeans_combine: no partials");
+  const ValueList& first = partials.front().get<ValueList>();
+  NDArray sums = NDArray::zeros(DType::kFloat64, part(first, 0).shape);
+  NDArray counts = NDArray::zeros(DType::kFloat64, part(first, 1).shape);
+  const std::int64_t k = counts.size(), d = sums.cols();
+  double inertia = 0;
+  std::vector<std::tuple<double, const double*, std::int64_t>> far;  // (distance, point, label)
+  for (const Value& value : partials) {
+    const ValueList& p = value.get<ValueList>();
+    if (part(p, 0).shape != sums.shape) throw std::invalid_argument("kmeans_combine: partials of different shapes");
+    eigen_mutable_view<double>(sums) += eigen_view<double>(part(p, 0));
+    eigen_mutable_view<double>(counts) += eigen_view<double>(part(p, 1));
+    inertia += array_ops::number(p.at(2));
+    const NDArray& points = part(p, 3);
+    for (std::int64_t i = 0; i < points.rows(); ++i) {
+      far.emplace_back(part(p, 4).data<double>()[i], points.data<double>() + i * d, part(p, 5).data<std::int64_t>()[i]);
+    }
+  }
+  std::int64_t m = std::min<std::int64_t>(k, static_cast<std::int64_t>(far.size()));
+  std::partial_sort(far.begin(), far.begin() + m, far.end(),
+                    [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
+  NDArray far_points = NDArray::uninitialized(DType::kFloat64, {m, d});
+  NDArray far_dist = NDArray::uninitialized(DType::kFloat64, {m});
+  NDArray far_label = NDArray::uninitialized(DType::kInt64, {m});
+  for (std::int64_t i = 0; i < m; ++i) {
+    auto& [distance, point, label] = far[static_cast<std::size_t>(i)];
+    std::copy(point, point + d, far_points.mutable_data<double>() + i * d);
+    far_dist.mutable_data<double>()[i] = distance;
+    far_label.mutable_data<std::int64_t>()[i] = label;
+  }
+  return ValueList{sums, counts, inertia, far_points, far_dist, far_label};
+}
+
+NDArray predict(const NDArray& x_in, const NDArray& c_in) {
+  Points x = points(x_in, "kmeans_predict");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_predict");
+  NDArray labels = NDArray::uninitialized(DType::kInt64, {x.n});
+  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t best, double, const auto&) {
+    labels.mutable_data<std::int64_t>()[row] = best;
+  });
+  return labels;
+}
+
+NDArray transform(const NDArray& x_in, const NDArray& c_in) {
+  Points x = points(x_in, "kmeans_transform");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_transform");
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {x.n, centers.rows()});
+  auto O = eigen_mutable_view<double>(out);
+  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t, double, const auto& d2) {
+    O.row(row) = d2.cwiseSqrt();
+  });
+  return out;
+}
+
+NDArray cost(const NDArray& x_in, const NDArray& c_in) {
+  Points x = points(x_in, "kmeans_cost");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_cost");
+  double total = 0;
+  for_each_assignment(x, centers, [&](std::int64_t, std::int64_t, double d2, const auto&) { total += d2; });
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {});
+  out.mutable_data<double>()[0] = total;
+  return out;
+}
+
+/// k-means|| oversampling: each row is kept with probability min(1, l d^2 / phi),
+/// drawn from its own (seed, round, row) stream so the sample does not
+/// depend on the chunking.
+NDArray sample(const NDArray& x_in, const NDArray& c_in, double l, double phi, std::int64_t seed, std::int64_t round,
+               std::int64_t row_offset) {
+  Points x = points(x_in, "kmeans_sample");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_sample");
+  std::vector<std::int64_t> picked;
+  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t, double d2, const auto&) {
+    array_ops::RowRng rng(seed, kSampleStream + (static_cast<std::uint64_t>(round) << 8), row_offset + row);
+    double p = phi > 0 ? l * d2 / phi : 1.0;
+    if (rng.uniform() < p) picked.push_back(row);
+  });
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(picked.size()), x.d});
+  auto X = eigen_view<double>(x.data);
+  auto O = eigen_mutable_view<double>(out);
+  for (std::size_t i = 0; i < picked.size(); ++i) O.row(static_cast<std::int64_t>(i)) = X.row(picked[i]);
+  return out;
+}
+
+NDArray closest_counts(const NDArray& x_in, const NDArray& c_in) {
+  Points x = points(x_in, "kmeans_closest_counts");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_closest_counts");
+  NDArray counts = NDArray::zeros(DType::kFloat64, {centers.rows()});
+  for_each_assignment(x, centers, [&](std::int64_t, std::int64_t best, double, const auto&) {
+    counts.mutable_data<double>()[best] += 1;
+  });
+  return counts;
+}
+
+/// k-means++ within one chunk: the row at which the running sum of squared
+/// distances passes u x their total (u uniform in [0, 1)).
+NDArray pick(const NDArray& x_in, const NDArray& c_in, double u) {
+  Points x = points(x_in, "kmeans_pick");
+  NDArray centers = centers_of(c_in, x.d, "kmeans_pick");
+  std::vector<double> d2(static_cast<std::size_t>(x.n));
+  double total = 0;
+  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t, double distance, const auto&) {
+    d2[static_cast<std::size_t>(row)] = distance;
+    total += distance;
+  });
+  std::int64_t chosen = x.n - 1;
+  double running = 0;
+  for (std::int64_t r = 0; r < x.n; ++r) {
+    running += d2[static_cast<std::size_t>(r)];
+    if (running > u * total) {
+      chosen = r;
+      break;
+    }
+  }
+  return array_ops::copy_block(x.data, chosen, chosen + 1, 0, x.d);
+}
+
+}  // namespace
+
+void register_kmeans_ops(OpRegistry& registry) {
+  using array_ops::must_register;
+  must_register(registry.add_function("kmeans_partial", [](const NDArray& x, const NDArray& c) { return partial(x, c); }));
+  must_register(registry.add("kmeans_combine", [](const std::vector<Value>& args) {
+    expect_arity(args, 1, "kmeans_combine");
+    return combine(arg<ValueList>(args, 0, "kmeans_combine"));
+  }));
+  must_register(registry.add_function("kmeans_predict", predict));
+  must_register(registry.add_function("kmeans_transform", transform));
+  must_register(registry.add_function("kmeans_cost", cost));
+  must_register(registry.add_function("kmeans_sample", sample));
+  must_register(registry.add_function("kmeans_closest_counts", closest_counts));
+  must_register(registry.add_function("kmeans_pick", pick));
+}
+
+}  // namespace dtask::ml_ops

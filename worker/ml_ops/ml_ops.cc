@@ -1,0 +1,7 @@
+#include "worker/ml_ops/ml_ops.h"
+
+namespace dtask {
+
+void register_ml_ops(OpRegistry& registry) { ml_ops::register_kmeans_ops(registry); }
+
+}  // namespace dtask

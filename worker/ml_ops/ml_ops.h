@@ -1,0 +1,16 @@
+// The per-chunk numerics behind dtask::ml estimators (KMeans, GLMs, ...),
+// registered on every worker by register_builtin_ops.
+#pragma once
+
+#include "worker/op_registry.h"
+
+namespace dtask {
+
+/// Registers every estimator's ops.
+void register_ml_ops(OpRegistry& registry);
+
+namespace ml_ops {
+void register_kmeans_ops(OpRegistry& registry);
+}  // namespace ml_ops
+
+}  // namespace dtask
