@@ -1,136 +1,138 @@
-// dtask-demo: the README's first command. Starts a local cluster, generates
-// a random array chunk by chunk on the workers (never whole in memory), and
-// reduces it to its mean and standard deviation with a tree of tasks, showing
-// progress as chunks finish.
+// dtask-demo: the README's first command. Starts a local cluster whose
+// workers have less memory than the data, generates a blob dataset on the
+// workers and writes it to a .npy file, then fits KMeans (k-means|| init,
+// Lloyd iterations) streaming the file from disk at every pass, with
+// progress, and checks that the blobs were recovered. Also shows predict,
+// transform, score and save/load of the fitted model.
+#include <dtask/array.h>
 #include <dtask/client.h>
+#include <dtask/datasets.h>
+#include <dtask/ml/kmeans.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <random>
+#include <filesystem>
+#include <map>
 
-#include <unistd.h>
-
-#include "worker/op_registry.h"
+#include "common/byte_size.h"
 
 namespace {
 
-/// Ops this program adds to its in-process workers.
-void register_demo_ops(dtask::OpRegistry& registry) {
-  // A chunk of standard normal numbers, reproducible from its seed.
-  (void)registry.add_function("demo.random_chunk", [](std::int64_t seed, std::int64_t rows, std::int64_t cols) {
-    dtask::NDArray chunk = dtask::NDArray::zeros(dtask::DType::kFloat64, {rows, cols});
-    std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
-    std::normal_distribution<double> normal;
-    double* x = chunk.mutable_data<double>();
-    for (std::int64_t i = 0; i < rows * cols; ++i) x[i] = normal(rng);
-    return chunk;
-  });
-  // [count, sum, sum of squares] of a chunk: all a mean and std need.
-  (void)registry.add_function("demo.moments", [](const dtask::NDArray& chunk) {
-    double sum = 0, squares = 0;
-    for (std::int64_t i = 0; i < chunk.size(); ++i) {
-      double v = chunk.data<double>()[i];
-      sum += v;
-      squares += v * v;
-    }
-    return dtask::ValueList{dtask::Value(static_cast<double>(chunk.size())), dtask::Value(sum), dtask::Value(squares)};
-  });
-  // Adds moment triples: the combine step of the tree reduction.
-  (void)registry.add("demo.combine", [](const std::vector<dtask::Value>& parts) {
-    double total[3] = {0, 0, 0};
-    for (const dtask::Value& part : parts) {
-      const auto& list = part.get<dtask::ValueList>();
-      for (int i = 0; i < 3; ++i) total[i] += list.at(i).get<double>();
-    }
-    return dtask::Value(dtask::ValueList{total[0], total[1], total[2]});
-  });
+namespace fs = std::filesystem;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// A redrawn bar on a terminal; a line per 10% when piped to a file or CI log.
-void draw_progress(std::size_t done, std::size_t total, double seconds) {
+/// A redrawn bar on a terminal; one line per iteration otherwise (CI logs).
+void draw_iteration(const dtask::ml::KMeansIteration& it) {
   static const bool tty = isatty(fileno(stdout));
-  if (!tty) {
-    if (done == total || done % std::max<std::size_t>(total / 10, 1) == 0) {
-      std::printf("%zu/%zu chunks, %.1f s\n", done, total, seconds);
-    }
-    return;
+  int width = 30;
+  int filled = static_cast<int>(width * it.iteration / std::max(it.max_iter, 1));
+  if (tty) {
+    std::printf("\r  Lloyd [%.*s%*s] iteration %d/%d  inertia %.6g  shift %.2e  %.1f s", filled,
+                "##############################", width - filled, "", it.iteration, it.max_iter, it.inertia,
+                it.center_shift, it.seconds);
+    std::fflush(stdout);
+  } else {
+    std::printf("  iteration %d/%d  inertia %.6g  shift %.2e  %.1f s\n", it.iteration, it.max_iter, it.inertia,
+                it.center_shift, it.seconds);
   }
-  int width = 40;
-  int filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
-  std::printf("\r[%.*s%*s] %zu/%zu chunks, %.1f s", filled, "########################################", width - filled,
-              "", done, total, seconds);
-  std::fflush(stdout);
+}
+
+/// How well found clusters match the true ones: the fraction of rows whose
+/// cluster's majority true label is their own (1.0 when blobs are recovered).
+double purity(const dtask::NDArray& found, const dtask::NDArray& truth) {
+  std::map<std::int64_t, std::map<std::int64_t, std::int64_t>> votes;
+  for (std::int64_t i = 0; i < found.size(); ++i) votes[found.data<std::int64_t>()[i]][truth.data<std::int64_t>()[i]]++;
+  std::int64_t agreeing = 0;
+  for (auto& [cluster, counts] : votes) {
+    std::int64_t best = 0;
+    for (auto& [label, count] : counts) best = std::max(best, count);
+    agreeing += best;
+  }
+  return static_cast<double>(agreeing) / static_cast<double>(found.size());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dtask-demo: mean and std of a generated chunked array on a local cluster"};
-  int chunks = 200;
-  std::int64_t chunk_rows = 100000;
-  std::int64_t cols = 10;
-  unsigned workers = 0;
-  unsigned threads = 1;
-  int split_every = 8;
-  app.add_option("--chunks", chunks, "Number of chunks")->capture_default_str();
+  CLI::App app{"dtask-demo: KMeans on a generated dataset larger than the cluster's memory, on a local cluster"};
+  std::int64_t rows = 6'000'000;
+  std::int64_t features = 20;
+  std::int64_t centers = 12;
+  std::int64_t chunk_rows = 100'000;
+  unsigned workers = 2;
+  std::string memory_limit = "256MiB";
+  int max_iter = 30;
+  std::string dir;
+  bool keep = false;
+  bool verbose = false;
+  app.add_option("--rows", rows, "Rows of the dataset")->capture_default_str();
+  app.add_option("--features", features, "Columns")->capture_default_str();
+  app.add_option("--centers", centers, "Blobs, and clusters to find")->capture_default_str();
   app.add_option("--chunk-rows", chunk_rows, "Rows per chunk")->capture_default_str();
-  app.add_option("--cols", cols, "Columns")->capture_default_str();
-  app.add_option("--workers", workers, "Local workers (0: one per core)")->capture_default_str();
-  app.add_option("--threads", threads, "Threads per worker")->capture_default_str();
-  app.add_option("--split-every", split_every, "Fan-in of the reduction tree")->check(CLI::Range(2, 1000));
+  app.add_option("--workers", workers, "Local workers (one thread each)")->capture_default_str();
+  app.add_option("--memory-limit", memory_limit, "Memory limit per worker")->capture_default_str();
+  app.add_option("--max-iter", max_iter, "Lloyd iterations at most")->capture_default_str();
+  app.add_option("--dir", dir, "Where to write the .npy file (default: a temporary directory)");
+  app.add_flag("--keep", keep, "Keep the .npy file and the model");
+  app.add_flag("--verbose", verbose, "KMeans prints its initialisation rounds");
   CLI11_PARSE(app, argc, argv);
+  auto limit = dtask::parse_byte_size(memory_limit);
+  if (!limit.ok()) {
+    std::fprintf(stderr, "dtask-demo: --memory-limit: %s\n", limit.status().message().c_str());
+    return 2;
+  }
+  fs::path work = dir.empty() ? fs::temp_directory_path() / ("dtask-demo-" + std::to_string(::getpid())) : fs::path(dir);
+  fs::create_directories(work);
 
-  dtask::LocalClusterOptions cluster{.n_workers = workers, .threads_per_worker = threads};
-  cluster.register_ops = register_demo_ops;
-  dtask::Client client(cluster);
-  double gib = static_cast<double>(chunks) * chunk_rows * cols * 8 / (1 << 30);
-  std::printf("local cluster at %s with %zu workers\n", client.scheduler_address().c_str(),
-              client.cluster()->worker_names().size());
-  std::printf("array: %lld x %lld float64 in %d chunks (%.2f GiB, generated on the workers)\n",
-              static_cast<long long>(chunks * chunk_rows), static_cast<long long>(cols), chunks, gib);
-
+  dtask::Client client(dtask::LocalClusterOptions{.n_workers = workers, .threads_per_worker = 1, .memory_limit = *limit,
+                                                  .local_directory = work.string()});
+  double data_gib = static_cast<double>(rows) * features * 8 / (1 << 30);
+  std::printf("local cluster at %s: %u workers x %s (%.2f GiB in all)\n", client.scheduler_address().c_str(), workers,
+              memory_limit.c_str(), static_cast<double>(*limit) * workers / (1 << 30));
   auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
-  // One graph per chunk: generate, then reduce to moments. Only the moments
-  // (three numbers) stay in memory; each chunk is freed once reduced.
-  std::vector<dtask::Delayed> moments;
-  for (int i = 0; i < chunks; ++i) {
-    moments.push_back(dtask::delayed("demo.moments")(dtask::delayed("demo.random_chunk")(i, chunk_rows, cols)));
-  }
-  std::vector<dtask::FutureBase> futures = client.compute(moments);
-  std::vector<dtask::Future<dtask::Value>> typed(futures.begin(), futures.end());
-  std::size_t done = 0;
-  for (const auto& f : dtask::as_completed(client, typed)) {
-    if (!f.wait().ok()) {
-      std::fprintf(stderr, "\nchunk failed: %s\n", f.wait().message().c_str());
-      return 1;
-    }
-    draw_progress(++done, futures.size(), elapsed());
-  }
+  // 1. The data: blobs generated chunk by chunk on the workers and written to
+  //    disk. It is never whole in memory, here or on the workers.
+  auto blobs = dtask::datasets::make_blobs({.n_samples = rows, .n_features = features, .centers = centers,
+                                            .random_state = 42, .chunk_rows = chunk_rows});
+  std::string path = (work / "blobs.npy").string();
+  std::printf("writing %lld x %lld float64 blobs (%.2f GiB) to %s ...\n", static_cast<long long>(rows),
+              static_cast<long long>(features), data_gib, path.c_str());
+  blobs.X.to_npy(client, path);
+  std::printf("  written in %.1f s\n", seconds_since(start));
+
+  // 2. KMeans, reading the file from disk at every pass.
+  dtask::Array X = dtask::Array::from_npy(path, chunk_rows);
+  std::printf("fitting KMeans(n_clusters=%lld, init=k-means||) on %s\n", static_cast<long long>(centers),
+              X.describe().c_str());
+  auto fit_start = std::chrono::steady_clock::now();
+  dtask::ml::KMeans km({.n_clusters = centers, .max_iter = max_iter, .random_state = 0, .verbose = verbose, .on_iteration = draw_iteration});
+  km.fit(client, X);
   if (isatty(fileno(stdout))) std::printf("\n");
+  double fit_seconds = seconds_since(fit_start);
+  std::printf("  fitted in %.1f s: %d Lloyd iterations%s, inertia %.6g\n", fit_seconds, km.n_iter_,
+              km.converged_ ? " (converged)" : "", km.inertia_);
 
-  // Tree reduction of the moments: split_every at a time until one is left.
-  std::vector<dtask::TaskArg> level(futures.begin(), futures.end());
-  std::vector<dtask::Delayed> nodes;
-  while (level.size() > 1 || nodes.empty()) {
-    std::vector<dtask::TaskArg> next;
-    for (std::size_t i = 0; i < level.size(); i += split_every) {
-      std::vector<dtask::TaskArg> group(level.begin() + i, level.begin() + std::min(level.size(), i + split_every));
-      nodes.push_back(dtask::DelayedOp("demo.combine").make(group));
-      next.emplace_back(nodes.back());
-    }
-    level = std::move(next);
-    if (level.size() == 1) break;
-  }
-  auto total = client.compute(nodes.back()).result().get<dtask::ValueList>();
-  double n = total[0].get<double>(), sum = total[1].get<double>(), squares = total[2].get<double>();
-  double mean = sum / n;
-  double stddev = std::sqrt(squares / n - mean * mean);
-  std::printf("mean = %.6f (expect ~0), std = %.6f (expect ~1) over %.0f numbers in %.2f s (%.2f GiB/s)\n", mean,
-              stddev, n, elapsed(), gib / elapsed());
-  bool plausible = std::abs(mean) < 0.05 && std::abs(stddev - 1) < 0.05;
-  return plausible ? 0 : 1;
+  // 3. The fitted model: labels against the truth, distances, score, save/load.
+  double agreement = purity(km.labels_.compute(client), blobs.y.compute(client));
+  dtask::NDArray distances = km.transform(X.slice_rows(0, 5)).compute(client);
+  std::string model = (work / "kmeans.json").string();
+  km.save(model);
+  auto loaded = dtask::ml::KMeans::load(model);
+  double reloaded_score = loaded.score(client, X);
+  std::printf("cluster purity vs. the true blobs: %.4f; first row's nearest distance %.3f; model saved to %s "
+              "(reloaded score %.6g)\n",
+              agreement, *std::min_element(distances.data<double>(), distances.data<double>() + centers),
+              model.c_str(), reloaded_score);
+  std::printf("done in %.1f s\n", seconds_since(start));
+  if (!keep) fs::remove_all(work);
+  bool ok = agreement > 0.99 && std::abs(reloaded_score + km.inertia_) <= 1e-9 * km.inertia_;
+  if (!ok) std::fprintf(stderr, "dtask-demo: the fitted model does not look right\n");
+  return ok ? 0 : 1;
 }

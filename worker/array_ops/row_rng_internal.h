@@ -19,7 +19,9 @@ inline std::uint64_t mix(std::uint64_t z) {
 class RowRng {
  public:
   RowRng(std::int64_t seed, std::uint64_t stream, std::int64_t row)
-      : state_(mix(mix(static_cast<std::uint64_t>(seed) ^ (stream << 56)) + static_cast<std::uint64_t>(row))) {}
+      // Every input goes through mix(): shifting the stream into high bits
+      // would lose all but its lowest byte.
+      : state_(mix(mix(static_cast<std::uint64_t>(seed) + mix(stream)) + static_cast<std::uint64_t>(row))) {}
   std::uint64_t next() {
     state_ += 0x9e3779b97f4a7c15ULL;
     return mix(state_);

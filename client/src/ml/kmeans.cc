@@ -135,10 +135,12 @@ KMeans& KMeans::fit(Client& client, const Array& X) {
     double shift = squared_shift(updated, centers);
     centers = updated;
     n_iter_ = iteration;
+    KMeansIteration progress{iteration, options_.max_iter, totals.inertia, shift, seconds_since(start)};
     if (options_.verbose) {
       std::fprintf(stderr, "KMeans: iteration %d, inertia %.6g, center shift %.3g (%.2fs)\n", iteration,
-                   totals.inertia, shift, seconds_since(start));
+                   progress.inertia, progress.center_shift, progress.seconds);
     }
+    if (options_.on_iteration) options_.on_iteration(progress);
     if (shift <= tol) {
       converged_ = true;
       break;

@@ -3,6 +3,7 @@
 // candidate set, here on the client).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 
@@ -39,6 +40,13 @@ double total_cost(Client& client, const Array& X, const NDArray& centers) {
 
 std::int64_t random_row(std::mt19937_64& rng, std::int64_t rows) {
   return std::uniform_int_distribution<std::int64_t>(0, rows - 1)(rng);
+}
+
+/// round(log(initial cost)) rounds, as dask-ml, but at most 5: Bahmani et
+/// al. found 5 rounds of l = 2k enough (Spark MLlib defaults to 2), and each
+/// round is two passes over the data with ever more candidates.
+int default_rounds(double phi) {
+  return std::clamp(static_cast<int>(std::lround(std::log(std::max(phi, 1.0)))), 1, 5);
 }
 
 }  // namespace
@@ -79,8 +87,7 @@ NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& optio
   std::mt19937_64 rng(static_cast<std::uint64_t>(options.random_state));
   NDArray candidates = fetch_rows(client, X, {random_row(rng, X.rows())});
   double phi = total_cost(client, X, candidates);
-  int rounds = options.init_max_iter > 0 ? options.init_max_iter
-                                         : std::max(1, static_cast<int>(std::lround(std::log(std::max(phi, 1.0)))));
+  int rounds = options.init_max_iter > 0 ? options.init_max_iter : default_rounds(phi);
   const double l = options.oversampling_factor * static_cast<double>(k);
   for (int round = 0; round < rounds && phi > 0; ++round) {
     auto samples = map_over_chunks(client, X, "kmeans_sample", [&](std::int64_t chunk) {
@@ -90,7 +97,11 @@ NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& optio
     for (const Value& s : samples) {
       if (s.get<NDArray>().rows() > 0) candidates = stack(candidates, s.get<NDArray>());
     }
-    phi = total_cost(client, X, candidates);
+    if (options.verbose) {
+      std::fprintf(stderr, "KMeans: k-means|| round %d/%d: %lld candidates (cost before it %.6g)\n", round + 1,
+                   rounds, static_cast<long long>(candidates.rows()), phi);
+    }
+    if (round + 1 < rounds) phi = total_cost(client, X, candidates);  // the last round's cost is never used
   }
   // Fewer candidates than clusters (tiny or degenerate data): top up with random rows.
   if (candidates.rows() < k) candidates = stack(candidates, init_random(client, X, k - candidates.rows(), rng()));
@@ -105,18 +116,37 @@ NDArray weighted_kmeans(const NDArray& points, const std::vector<double>& weight
   const std::int64_t n = points.rows(), d = points.cols();
   const double* p = points.data<double>();
   std::mt19937_64 rng(seed);
-  // Weighted k-means++ seeding: the first center by weight, then by weight x D^2.
+  // Greedy weighted k-means++ seeding, as scikit-learn's: the first center by
+  // weight; then, each time, 2 + log(k) draws by weight x D^2, keeping the
+  // one that lowers the weighted potential most (plain k-means++ falls into
+  // merged-blob minima far more often).
   std::vector<std::int64_t> chosen{std::discrete_distribution<std::int64_t>(weights.begin(), weights.end())(rng)};
-  std::vector<double> d2(static_cast<std::size_t>(n), std::numeric_limits<double>::infinity());
+  std::vector<double> d2(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) d2[i] = squared_distance(p + i * d, p + chosen[0] * d, d);
+  const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
   while (static_cast<std::int64_t>(chosen.size()) < k) {
     std::vector<double> score(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) {
-      d2[i] = std::min(d2[i], squared_distance(p + i * d, p + chosen.back() * d, d));
-      score[i] = weights[i] * d2[i];
+    for (std::int64_t i = 0; i < n; ++i) score[i] = weights[i] * d2[i];
+    if (std::all_of(score.begin(), score.end(), [](double v) { return v == 0; })) {
+      chosen.push_back(static_cast<std::int64_t>(chosen.size() % n));  // fewer distinct points than k
+      continue;
     }
-    bool all_zero = std::all_of(score.begin(), score.end(), [](double s) { return s == 0; });
-    chosen.push_back(all_zero ? static_cast<std::int64_t>(chosen.size() % n)
-                              : std::discrete_distribution<std::int64_t>(score.begin(), score.end())(rng));
+    std::discrete_distribution<std::int64_t> draw(score.begin(), score.end());
+    std::int64_t best = -1;
+    double best_potential = std::numeric_limits<double>::infinity();
+    for (int t = 0; t < trials; ++t) {
+      std::int64_t candidate = draw(rng);
+      double potential = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        potential += weights[i] * std::min(d2[i], squared_distance(p + i * d, p + candidate * d, d));
+      }
+      if (potential < best_potential) {
+        best_potential = potential;
+        best = candidate;
+      }
+    }
+    chosen.push_back(best);
+    for (std::int64_t i = 0; i < n; ++i) d2[i] = std::min(d2[i], squared_distance(p + i * d, p + best * d, d));
   }
   std::vector<double> centers(static_cast<std::size_t>(k * d));
   for (std::int64_t j = 0; j < k; ++j) std::copy(p + chosen[j] * d, p + (chosen[j] + 1) * d, centers.begin() + j * d);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 
@@ -24,19 +25,30 @@ class Client;
 
 namespace dtask::ml {
 
+/// What one Lloyd iteration did, for KMeansOptions::on_iteration.
+struct KMeansIteration {
+  int iteration = 0;   // 1-based
+  int max_iter = 0;
+  double inertia = 0;  // under the centers the iteration started from
+  double center_shift = 0;  // squared distance the centers moved
+  double seconds = 0;  // since fit() started
+};
+
 struct KMeansOptions {
   std::int64_t n_clusters = 8;
   /// "k-means||" (default, as dask-ml), "k-means++", "random", or the
   /// initial centers themselves (float64 [n_clusters, n_features]).
   std::variant<std::string, NDArray> init = std::string("k-means||");
   double oversampling_factor = 2.0;  // k-means||: l = oversampling_factor * n_clusters points per round
-  int init_max_iter = 0;             // k-means|| rounds; 0: round(log(initial cost)), as dask-ml
+  int init_max_iter = 0;             // k-means|| rounds; 0: round(log(initial cost)) as dask-ml, at most 5
   int max_iter = 300;
   /// Stop when the centers move less than tol x the mean feature variance
   /// (scikit-learn's rule); 0 runs max_iter iterations.
   double tol = 1e-4;
   std::int64_t random_state = 0;
   bool verbose = false;  // one line per iteration on stderr
+  /// Called after every Lloyd iteration (for progress bars).
+  std::function<void(const KMeansIteration&)> on_iteration;
 };
 
 class KMeans {
