@@ -40,7 +40,7 @@ struct KMeansOptions {
   /// initial centers themselves (float64 [n_clusters, n_features]).
   std::variant<std::string, NDArray> init = std::string("k-means||");
   double oversampling_factor = 2.0;  // k-means||: l = oversampling_factor * n_clusters points per round
-  int init_max_iter = 0;             // k-means|| rounds; 0: round(log(initial cost)) as dask-ml, at most 5
+  int init_max_iter = 0;             // k-means|| rounds; 0: round(log(initial cost)) as dask-ml, at most 2 (Spark's default)
   int max_iter = 300;
   /// Stop when the centers move less than tol x the mean feature variance
   /// (scikit-learn's rule); 0 runs max_iter iterations.
