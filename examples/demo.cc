@@ -122,14 +122,15 @@ int main(int argc, char** argv) {
   // 3. The fitted model: labels against the truth, distances, score, save/load.
   double agreement = purity(km.labels_.compute(client), blobs.y.compute(client));
   dtask::NDArray distances = km.transform(X.slice_rows(0, 5)).compute(client);
+  std::int64_t first_label = km.predict(X.slice_rows(0, 5)).compute(client).data<std::int64_t>()[0];
   std::string model = (work / "kmeans.json").string();
   km.save(model);
   auto loaded = dtask::ml::KMeans::load(model);
   double reloaded_score = loaded.score(client, X);
-  std::printf("cluster purity vs. the true blobs: %.4f; first row's nearest distance %.3f; model saved to %s "
-              "(reloaded score %.6g)\n",
-              agreement, *std::min_element(distances.data<double>(), distances.data<double>() + centers),
-              model.c_str(), reloaded_score);
+  std::printf("cluster purity vs. the true blobs: %.4f; row 0 is in cluster %lld at distance %.3f; model saved to "
+              "%s (reloaded score %.6g)\n",
+              agreement, static_cast<long long>(first_label), distances.data<double>()[first_label], model.c_str(),
+              reloaded_score);
   std::printf("done in %.1f s\n", seconds_since(start));
   if (!keep) fs::remove_all(work);
   bool ok = agreement > 0.99 && std::abs(reloaded_score + km.inertia_) <= 1e-9 * km.inertia_;
