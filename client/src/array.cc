@@ -18,8 +18,10 @@ void fail(const std::string& message) { throw ArrayError(message); }
 
 std::string new_name(const std::string& label) { return internal::unique_key(label); }
 
-Delayed chunk_task(const std::string& op, const std::string& name, std::int64_t i, std::vector<TaskArg> args) {
-  return DelayedOp(op, SubmitOptions{.key = name + "-" + std::to_string(i)}).make(std::move(args));
+Delayed chunk_task(const std::string& op, const std::string& name, std::int64_t i, std::vector<TaskArg> args,
+                   ResourceList resources) {
+  SubmitOptions options{.resources = std::move(resources), .key = name + "-" + std::to_string(i)};
+  return DelayedOp(op, std::move(options)).make(std::move(args));
 }
 
 Array make_array(std::vector<std::int64_t> shape, DType dtype, ChunkGrid grid, std::vector<TaskArg> chunks,

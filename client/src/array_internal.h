@@ -23,8 +23,9 @@ namespace array_internal {
 [[noreturn]] void fail(const std::string& message);
 /// "from_npy-1f2e…": a fresh array name; chunk i's key is "<name>-<i>".
 std::string new_name(const std::string& label);
-/// A task computing chunk `i` of the array `name`.
-Delayed chunk_task(const std::string& op, const std::string& name, std::int64_t i, std::vector<TaskArg> args);
+/// A task computing chunk `i` of the array `name` (on a worker with `resources`, if any).
+Delayed chunk_task(const std::string& op, const std::string& name, std::int64_t i, std::vector<TaskArg> args,
+                   ResourceList resources = {});
 Array make_array(std::vector<std::int64_t> shape, DType dtype, ChunkGrid grid, std::vector<TaskArg> chunks,
                  std::string name, bool transposed = false);
 /// The shape of chunk i: the array's shape with the chunk's rows.

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "formats/npy_format.h"
+#include "worker/cuda/kmeans_assign.h"
 #include "tests/formats/temp_dir.h"
 
 namespace dtask::ml {
@@ -237,6 +238,33 @@ TEST_F(KMeansTest, RejectsBadInput) {
     EXPECT_NE(what.find("row 234"), std::string::npos) << what;  // row 1234 is row 234 of chunk 2
   }
   EXPECT_THROW(KMeans().predict(data.X), ArrayError);
+}
+
+// device = "gpu" needs a GPU worker; with one, a build without CUDA (or a
+// machine without a device) fails with a clear error, and a CUDA build on a
+// GPU gives the CPU's model.
+TEST_F(KMeansTest, GpuDevice) {
+  auto data = blobs();
+  EXPECT_THROW(KMeans({.n_clusters = 4, .device = "gpu"}).fit(client(), data.X), ArrayError);  // no GPU worker
+  EXPECT_THROW(KMeans({.n_clusters = 4, .device = "tpu"}).fit(client(), data.X), ArrayError);
+  Client gpu_client(LocalClusterOptions{.n_workers = 1, .threads_per_worker = 1, .resources = {{"GPU", 1}}});
+  KMeans cpu({.n_clusters = 4, .random_state = 5});
+  cpu.fit(gpu_client, data.X);
+  KMeans gpu({.n_clusters = 4, .random_state = 5, .device = "gpu"});
+  if (!cuda::device_available()) {
+    try {
+      gpu.fit(gpu_client, data.X);
+      FAIL() << "no error";
+    } catch (const TaskError& e) {
+      EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
+    }
+    GTEST_SKIP() << "no CUDA device here (" << cuda::device_description() << "): checked the error path only";
+  }
+  gpu.fit(gpu_client, data.X);
+  std::printf("GPU: %s\n", cuda::device_description().c_str());
+  expect_near(gpu.cluster_centers_, cpu.cluster_centers_, 1e-9);
+  EXPECT_NEAR(gpu.inertia_, cpu.inertia_, 1e-9 * cpu.inertia_);
+  EXPECT_EQ(gpu.n_iter_, cpu.n_iter_);
 }
 
 }  // namespace

@@ -9,7 +9,8 @@
 //   kmeans_sample(X, C, l, phi, seed, round, row_offset) -> rows picked with probability min(1, l d^2 / phi)
 //   kmeans_closest_counts(X, C)   -> float64 [|C|]: how many rows each center is closest to
 //   kmeans_pick(X, C, u)          -> the row k-means++ picks in this chunk for uniform u
-// NaN or infinite input is an error naming the row.
+// kmeans_partial, _cost, _sample and _closest_counts also come as "<op>_gpu"
+// (worker/cuda/). NaN or infinite input is an error naming the row.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -18,6 +19,7 @@
 #include "worker/array_ops/array_kernels_internal.h"
 #include "worker/array_ops/array_ops.h"
 #include "worker/array_ops/row_rng_internal.h"
+#include "worker/cuda/kmeans_assign.h"
 #include "worker/ml_ops/ml_ops.h"
 
 namespace dtask::ml_ops {
@@ -87,6 +89,30 @@ void for_each_assignment(const Points& x, const NDArray& centers_array, Visit vi
   }
 }
 
+/// Calls visit(row, best_center, best_squared_distance) for every row, on
+/// the GPU when `gpu` (the ops' "_gpu" variants, placed on workers with a
+/// GPU resource), else with the blocked CPU GEMM above.
+template <typename Visit>
+void for_each_nearest(const Points& x, const NDArray& centers, bool gpu, Visit visit) {
+  if (!gpu) {
+    for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t best, double d2, const auto&) {
+      visit(row, best, d2);
+    });
+    return;
+  }
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(x.n));
+  std::vector<double> d2(static_cast<std::size_t>(x.n));
+  std::string error = cuda::assign_nearest(x.data.data<double>(), x.n, x.d, centers.data<double>(), centers.rows(),
+                                           labels.data(), d2.data());
+  if (!error.empty()) throw std::runtime_error("GPU nearest-center step failed: " + error);
+  for (std::int64_t r = 0; r < x.n; ++r) {
+    if (!std::isfinite(d2[r])) {
+      throw std::invalid_argument("X contains NaN or infinity in row " + std::to_string(r) + " of this chunk");
+    }
+    visit(r, labels[r], d2[r]);
+  }
+}
+
 /// The m rows farthest from their centers, kept as a small min-heap by distance.
 struct Farthest {
   std::int64_t m;
@@ -104,7 +130,7 @@ struct Farthest {
   }
 };
 
-Value partial(const NDArray& x_in, const NDArray& c_in) {
+Value partial(const NDArray& x_in, const NDArray& c_in, bool gpu) {
   Points x = points(x_in, "kmeans_partial");
   NDArray centers = centers_of(c_in, x.d, "kmeans_partial");
   const std::int64_t k = centers.rows();
@@ -115,7 +141,7 @@ Value partial(const NDArray& x_in, const NDArray& c_in) {
   Farthest far{std::min(k, x.n), {}};
   auto X = eigen_view<double>(x.data);
   auto S = eigen_mutable_view<double>(sums);
-  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t best, double d2, const auto&) {
+  for_each_nearest(x, centers, gpu, [&](std::int64_t row, std::int64_t best, double d2) {
     S.row(best) += X.row(row);
     counts.mutable_data<double>()[best] += 1;
     inertia += d2;
@@ -193,11 +219,11 @@ NDArray transform(const NDArray& x_in, const NDArray& c_in) {
   return out;
 }
 
-NDArray cost(const NDArray& x_in, const NDArray& c_in) {
+NDArray cost(const NDArray& x_in, const NDArray& c_in, bool gpu) {
   Points x = points(x_in, "kmeans_cost");
   NDArray centers = centers_of(c_in, x.d, "kmeans_cost");
   double total = 0;
-  for_each_assignment(x, centers, [&](std::int64_t, std::int64_t, double d2, const auto&) { total += d2; });
+  for_each_nearest(x, centers, gpu, [&](std::int64_t, std::int64_t, double d2) { total += d2; });
   NDArray out = NDArray::uninitialized(DType::kFloat64, {});
   out.mutable_data<double>()[0] = total;
   return out;
@@ -207,11 +233,11 @@ NDArray cost(const NDArray& x_in, const NDArray& c_in) {
 /// drawn from its own (seed, round, row) stream so the sample does not
 /// depend on the chunking.
 NDArray sample(const NDArray& x_in, const NDArray& c_in, double l, double phi, std::int64_t seed, std::int64_t round,
-               std::int64_t row_offset) {
+               std::int64_t row_offset, bool gpu) {
   Points x = points(x_in, "kmeans_sample");
   NDArray centers = centers_of(c_in, x.d, "kmeans_sample");
   std::vector<std::int64_t> picked;
-  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t, double d2, const auto&) {
+  for_each_nearest(x, centers, gpu, [&](std::int64_t row, std::int64_t, double d2) {
     array_ops::RowRng rng(seed, kSampleStream + (static_cast<std::uint64_t>(round) << 8), row_offset + row);
     double p = phi > 0 ? l * d2 / phi : 1.0;
     if (rng.uniform() < p) picked.push_back(row);
@@ -223,11 +249,11 @@ NDArray sample(const NDArray& x_in, const NDArray& c_in, double l, double phi, s
   return out;
 }
 
-NDArray closest_counts(const NDArray& x_in, const NDArray& c_in) {
+NDArray closest_counts(const NDArray& x_in, const NDArray& c_in, bool gpu) {
   Points x = points(x_in, "kmeans_closest_counts");
   NDArray centers = centers_of(c_in, x.d, "kmeans_closest_counts");
   NDArray counts = NDArray::zeros(DType::kFloat64, {centers.rows()});
-  for_each_assignment(x, centers, [&](std::int64_t, std::int64_t best, double, const auto&) {
+  for_each_nearest(x, centers, gpu, [&](std::int64_t, std::int64_t best, double) {
     counts.mutable_data<double>()[best] += 1;
   });
   return counts;
@@ -260,16 +286,29 @@ NDArray pick(const NDArray& x_in, const NDArray& c_in, double u) {
 
 void register_kmeans_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  must_register(registry.add_function("kmeans_partial", [](const NDArray& x, const NDArray& c) { return partial(x, c); }));
+  // Each distance-step op also comes as "<op>_gpu", run by CUDA (a clear
+  // error in a build without it); the client picks it with KMeansOptions::device.
+  for (bool gpu : {false, true}) {
+    std::string suffix = gpu ? "_gpu" : "";
+    must_register(registry.add_function("kmeans_partial" + suffix,
+                                        [gpu](const NDArray& x, const NDArray& c) { return partial(x, c, gpu); }));
+    must_register(registry.add_function("kmeans_cost" + suffix,
+                                        [gpu](const NDArray& x, const NDArray& c) { return cost(x, c, gpu); }));
+    must_register(registry.add_function(
+        "kmeans_sample" + suffix, [gpu](const NDArray& x, const NDArray& c, double l, double phi, std::int64_t seed,
+                                        std::int64_t round, std::int64_t row_offset) {
+          return sample(x, c, l, phi, seed, round, row_offset, gpu);
+        }));
+    must_register(registry.add_function("kmeans_closest_counts" + suffix, [gpu](const NDArray& x, const NDArray& c) {
+      return closest_counts(x, c, gpu);
+    }));
+  }
   must_register(registry.add("kmeans_combine", [](const std::vector<Value>& args) {
     expect_arity(args, 1, "kmeans_combine");
     return combine(arg<ValueList>(args, 0, "kmeans_combine"));
   }));
   must_register(registry.add_function("kmeans_predict", predict));
   must_register(registry.add_function("kmeans_transform", transform));
-  must_register(registry.add_function("kmeans_cost", cost));
-  must_register(registry.add_function("kmeans_sample", sample));
-  must_register(registry.add_function("kmeans_closest_counts", closest_counts));
   must_register(registry.add_function("kmeans_pick", pick));
 }
 

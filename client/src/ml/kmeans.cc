@@ -28,8 +28,9 @@ struct LloydTotals {
   NDArray far_labels;
 };
 
-LloydTotals lloyd_pass(Client& client, const Array& X, const NDArray& centers) {
-  Value combined = internal::reduce_over_chunks(client, X, "kmeans_partial", {Value(centers)}, "kmeans_combine");
+LloydTotals lloyd_pass(Client& client, const Array& X, const NDArray& centers, internal::Device device) {
+  Value combined = internal::reduce_over_chunks(client, X, device.op("kmeans_partial"), {Value(centers)},
+                                                "kmeans_combine", device.resources());
   const ValueList& parts = combined.get<ValueList>();
   return {parts.at(0).get<NDArray>(), parts.at(1).get<NDArray>(), parts.at(2).get<double>(),
           parts.at(3).get<NDArray>(), parts.at(5).get<NDArray>()};
@@ -81,6 +82,19 @@ void validate(const Array& X, const KMeansOptions& o) {
   if (o.max_iter < 1) fail("KMeans: max_iter must be >= 1");
   if (o.tol < 0) fail("KMeans: tol must be >= 0");
   if (o.oversampling_factor <= 0) fail("KMeans: oversampling_factor must be > 0");
+  if (o.device != "cpu" && o.device != "gpu") fail("KMeans: device must be \"cpu\" or \"gpu\", got \"" + o.device + "\"");
+}
+
+/// device = "gpu" needs a worker declaring the GPU resource; without one
+/// the tasks would wait in no-worker forever.
+void require_gpu_worker(Client& client) {
+  auto info = client.scheduler_info();
+  if (!info.ok()) throw TaskError(info.status());
+  nlohmann::json snapshot = nlohmann::json::parse(*info);
+  for (const auto& worker : snapshot["workers"]) {
+    if (worker["resources"].value("GPU", 0.0) >= 1) return;
+  }
+  fail("KMeans(device=\"gpu\"): no worker declares the GPU resource (start one with dtask-worker --resources GPU=1)");
 }
 
 NDArray initial_centers(Client& client, const Array& X, const KMeansOptions& o) {
@@ -98,7 +112,9 @@ NDArray initial_centers(Client& client, const Array& X, const KMeansOptions& o) 
   const std::string& name = std::get<std::string>(o.init);
   auto seed = static_cast<std::uint64_t>(o.random_state);
   if (name == "k-means||") return internal::init_scalable(client, X, o);
-  if (name == "k-means++") return internal::init_kmeans_plus_plus(client, X, o.n_clusters, seed);
+  if (name == "k-means++") {
+    return internal::init_kmeans_plus_plus(client, X, o.n_clusters, seed, internal::Device{o.device == "gpu"});
+  }
   if (name == "random") return internal::init_random(client, X, o.n_clusters, seed);
   fail("KMeans: init must be \"k-means||\", \"k-means++\", \"random\" or a centers array, got \"" + name + "\"");
 }
@@ -122,6 +138,7 @@ KMeans::KMeans(KMeansOptions options) : options_(std::move(options)) {}
 
 KMeans& KMeans::fit(Client& client, const Array& X) {
   validate(X, options_);
+  if (options_.device == "gpu") require_gpu_worker(client);
   auto start = std::chrono::steady_clock::now();
   NDArray centers = initial_centers(client, X, options_);
   if (options_.verbose) std::fprintf(stderr, "KMeans: initialised %lld centers in %.2fs\n",
@@ -130,7 +147,7 @@ KMeans& KMeans::fit(Client& client, const Array& X) {
   converged_ = false;
   n_iter_ = 0;
   for (int iteration = 1; iteration <= options_.max_iter; ++iteration) {
-    LloydTotals totals = lloyd_pass(client, X, centers);
+    LloydTotals totals = lloyd_pass(client, X, centers, internal::Device{options_.device == "gpu"});
     NDArray updated = update_centers(totals, centers);
     double shift = squared_shift(updated, centers);
     centers = updated;
@@ -176,7 +193,9 @@ Array KMeans::transform(const Array& X) const {
 
 double KMeans::score(Client& client, const Array& X) const {
   require_fitted("score");
-  Value cost = internal::reduce_over_chunks(client, X, "kmeans_cost", {Value(cluster_centers_)}, "sum");
+  internal::Device device{options_.device == "gpu"};
+  Value cost = internal::reduce_over_chunks(client, X, device.op("kmeans_cost"), {Value(cluster_centers_)}, "sum",
+                                            device.resources());
   return -cost.get<NDArray>().data<double>()[0];
 }
 

@@ -34,8 +34,9 @@ double scalar(const Value& v) {
   return v.get<double>();
 }
 
-double total_cost(Client& client, const Array& X, const NDArray& centers) {
-  return scalar(reduce_over_chunks(client, X, "kmeans_cost", {Value(centers)}, "sum"));
+double total_cost(Client& client, const Array& X, const NDArray& centers, Device device) {
+  return scalar(
+      reduce_over_chunks(client, X, device.op("kmeans_cost"), {Value(centers)}, "sum", device.resources()));
 }
 
 std::int64_t random_row(std::mt19937_64& rng, std::int64_t rows) {
@@ -63,7 +64,7 @@ NDArray init_random(Client& client, const Array& X, std::int64_t k, std::uint64_
   return fetch_rows(client, X, rows);
 }
 
-NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, std::uint64_t seed) {
+NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, std::uint64_t seed, Device device) {
   std::mt19937_64 rng(seed);
   NDArray centers = fetch_rows(client, X, {random_row(rng, X.rows())});
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -71,9 +72,10 @@ NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, st
     // Pick a chunk in proportion to its cost, then a row inside it in
     // proportion to its squared distance: exactly k-means++'s D^2 sampling.
     std::vector<double> costs;
-    for (const Value& v : map_over_chunks(client, X, "kmeans_cost", [&](std::int64_t) {
-           return std::vector<Value>{Value(centers)};
-         })) {
+    auto chunk_costs = map_over_chunks(
+        client, X, device.op("kmeans_cost"), [&](std::int64_t) { return std::vector<Value>{Value(centers)}; },
+        device.resources());
+    for (const Value& v : chunk_costs) {
       costs.push_back(scalar(v));
     }
     std::discrete_distribution<std::int64_t> by_cost(costs.begin(), costs.end());
@@ -86,16 +88,20 @@ NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, st
 
 NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& options) {
   const std::int64_t k = options.n_clusters;
+  const Device device{options.device == "gpu"};
   std::mt19937_64 rng(static_cast<std::uint64_t>(options.random_state));
   NDArray candidates = fetch_rows(client, X, {random_row(rng, X.rows())});
-  double phi = total_cost(client, X, candidates);
+  double phi = total_cost(client, X, candidates, device);
   int rounds = options.init_max_iter > 0 ? options.init_max_iter : default_rounds(phi);
   const double l = options.oversampling_factor * static_cast<double>(k);
   for (int round = 0; round < rounds && phi > 0; ++round) {
-    auto samples = map_over_chunks(client, X, "kmeans_sample", [&](std::int64_t chunk) {
-      return std::vector<Value>{Value(candidates), l, phi, options.random_state, std::int64_t{round},
-                                X.chunks().offset(chunk)};
-    });
+    auto samples = map_over_chunks(
+        client, X, device.op("kmeans_sample"),
+        [&](std::int64_t chunk) {
+          return std::vector<Value>{Value(candidates), l, phi, options.random_state, std::int64_t{round},
+                                    X.chunks().offset(chunk)};
+        },
+        device.resources());
     for (const Value& s : samples) {
       if (s.get<NDArray>().rows() > 0) candidates = stack(candidates, s.get<NDArray>());
     }
@@ -103,11 +109,12 @@ NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& optio
       std::fprintf(stderr, "KMeans: k-means|| round %d/%d: %lld candidates (cost before it %.6g)\n", round + 1,
                    rounds, static_cast<long long>(candidates.rows()), phi);
     }
-    if (round + 1 < rounds) phi = total_cost(client, X, candidates);  // the last round's cost is never used
+    if (round + 1 < rounds) phi = total_cost(client, X, candidates, device);  // the last round's cost is never used
   }
   // Fewer candidates than clusters (tiny or degenerate data): top up with random rows.
   if (candidates.rows() < k) candidates = stack(candidates, init_random(client, X, k - candidates.rows(), rng()));
-  Value counts = reduce_over_chunks(client, X, "kmeans_closest_counts", {Value(candidates)}, "sum");
+  Value counts = reduce_over_chunks(client, X, device.op("kmeans_closest_counts"), {Value(candidates)}, "sum",
+                                    device.resources());
   const NDArray& c = counts.get<NDArray>();
   std::vector<double> weights(c.data<double>(), c.data<double>() + c.size());
   return weighted_kmeans(candidates, weights, k, rng());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,18 +12,27 @@
 
 namespace dtask::ml::internal {
 
+/// Where the distance-step ops run: "<op>" on any worker, or "<op>_gpu" on
+/// a worker declaring the GPU resource (KMeansOptions::device).
+struct Device {
+  bool gpu = false;
+  std::string op(const std::string& name) const { return gpu ? name + "_gpu" : name; }
+  ResourceList resources() const { return gpu ? ResourceList{{"GPU", 1.0}} : ResourceList{}; }
+};
+
 /// Runs part_op(X_i, args...) on every chunk and combines the results with a
 /// tree of combine(list) tasks ("kmeans_combine", or "sum" for arrays).
 Value reduce_over_chunks(Client& client, const Array& X, const std::string& part_op, const std::vector<Value>& args,
-                         const std::string& combine_op, int split_every = 8);
+                         const std::string& combine_op, ResourceList resources = {}, int split_every = 8);
 /// Runs op(X_i, args(i)...) on every chunk and gathers the per-chunk results.
 std::vector<Value> map_over_chunks(Client& client, const Array& X, const std::string& op,
-                                   const std::function<std::vector<Value>(std::int64_t chunk)>& args);
+                                   const std::function<std::vector<Value>(std::int64_t chunk)>& args,
+                                   ResourceList resources = {});
 /// Rows of X, gathered into one float64 [rows.size(), d] array.
 NDArray fetch_rows(Client& client, const Array& X, const std::vector<std::int64_t>& rows);
 
 NDArray init_random(Client& client, const Array& X, std::int64_t k, std::uint64_t seed);
-NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, std::uint64_t seed);
+NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, std::uint64_t seed, Device device);
 /// k-means||: oversampled candidates, weighted by the rows closest to each,
 /// reduced to k by weighted k-means++ and Lloyd on the client.
 NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& options);

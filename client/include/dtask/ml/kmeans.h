@@ -46,6 +46,10 @@ struct KMeansOptions {
   /// (scikit-learn's rule); 0 runs max_iter iterations.
   double tol = 1e-4;
   std::int64_t random_state = 0;
+  /// "cpu", or "gpu": the distance steps (Lloyd, k-means|| cost, sampling and
+  /// weights) run as CUDA ops on workers started with --resources GPU=1, in
+  /// a build configured with -DDTASK_CUDA=ON.
+  std::string device = "cpu";
   bool verbose = false;  // one line per iteration on stderr
   /// Called after every Lloyd iteration (for progress bars).
   std::function<void(const KMeansIteration&)> on_iteration;
