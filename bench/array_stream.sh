@@ -142,6 +142,10 @@ else
   disk_rate=$(dd_rate if="$FILE")
   disk_note="cached: plain read, O_DIRECT unsupported"
 fi
+fs_type=$(stat -f -c %T "$FILE" 2>/dev/null || echo unknown)
+if [[ $fs_type == tmpfs || $fs_type == ramfs ]]; then
+  disk_note="$disk_note; the file is on $fs_type: memory, not a disk"
+fi
 echo "disk_GBps=$disk_rate ($disk_note)"
 cached_rate=$(dd_rate if="$FILE")
 echo "page cache copy (plain dd, bs=16M, one thread): ${cached_rate} GB/s"
