@@ -340,6 +340,11 @@ bool DataStore::spill_claimed(Claim claim) {
   return true;
 }
 
+bool DataStore::nothing_left_to_spill() const {
+  std::lock_guard lock(mutex_);
+  return lru_.empty();
+}
+
 MemoryCheck DataStore::check_process_memory() {
   MemoryCheck check;
   if (options_.memory_limit == 0) return check;
@@ -354,6 +359,14 @@ MemoryCheck DataStore::check_process_memory() {
   }
   check.process_memory = memory;
   check.pause = policy.pause > 0 && static_cast<double>(memory) > policy.pause * limit;
+  if (check.pause && spill_enabled() && nothing_left_to_spill()) {
+    // Everything that could spill has: the excess is unmanaged memory (the
+    // binary, libraries, a sanitizer's shadow, another worker of this
+    // process). Pausing cannot lower it, and a worker that pauses with no
+    // task running never resumes: the graph would hang. Warn instead.
+    check.pause = false;
+    check.unmanaged_over_pause = true;
+  }
   return check;
 }
 

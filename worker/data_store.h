@@ -68,6 +68,9 @@ struct DataStoreStats {
 struct MemoryCheck {
   std::uint64_t process_memory = 0;  // bytes of RSS after any spilling; 0 when not measured
   bool pause = false;                // above the pause threshold: start no new tasks
+  /// Above the pause threshold with nothing left to spill: not paused (it
+  /// could never resume), but worth a warning.
+  bool unmanaged_over_pause = false;
 };
 
 /// Thread-safe: executor threads write results, the io thread serves peers.
@@ -141,6 +144,8 @@ class DataStore {
   DataStore(DataStoreOptions options, std::string directory);
 
   bool spill_enabled() const;
+  /// No result in RAM could spill (all are spilled, small, or in flight).
+  bool nothing_left_to_spill() const;
   /// Spills from the cold end while the bytes in RAM (less those already
   /// being written out) exceed the target.
   void spill_to_target();

@@ -363,6 +363,12 @@ class Worker::Impl {
   void monitor_memory() {
     if (stopped_) return;
     MemoryCheck check = store_->check_process_memory();
+    if (check.unmanaged_over_pause && !warned_unmanaged_) {
+      logger_->warn("process memory {} is above the pause threshold of the {} limit, but no result is left to "
+                    "spill: the excess is unmanaged memory, so the worker keeps running tasks",
+                    format_byte_size(check.process_memory), format_byte_size(options_.memory_limit));
+    }
+    warned_unmanaged_ = check.unmanaged_over_pause;
     if (check.pause != paused_) {
       paused_ = check.pause;
       executor_.set_paused(paused_);
@@ -419,6 +425,7 @@ class Worker::Impl {
   bool stopped_ = false;
   bool registered_ = false;
   bool paused_ = false;  // as last told to the executor
+  bool warned_unmanaged_ = false;  // the unmanaged-memory warning is logged once per episode
 
   std::unique_ptr<DataStore> store_;  // removes its spill directory when the worker goes
   std::unordered_map<std::string, PendingTask> pending_;

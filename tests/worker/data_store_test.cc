@@ -274,14 +274,26 @@ TEST_F(DataStoreTest, ProcessMemoryAboveSpillThresholdSpills) {
 // Above the pause threshold the check says pause, and stops saying so once memory falls.
 TEST_F(DataStoreTest, PauseFollowsProcessMemory) {
   std::atomic<std::uint64_t> memory{10 * kKiB};
-  DataStore& store = make(100 * kKiB, MemoryPolicy{}, [&memory] { return memory.load(); });
+  // Spilling off: pausing is the only defence, so high memory pauses.
+  DataStore& store = make(100 * kKiB, MemoryPolicy{.target = 0, .spill = 0, .pause = 0.8},
+                          [&memory] { return memory.load(); });
   EXPECT_FALSE(store.check_process_memory().pause);
-  memory = 85 * kKiB;  // unmanaged: nothing to spill can help
+  memory = 85 * kKiB;
   MemoryCheck check = store.check_process_memory();
   EXPECT_TRUE(check.pause);
   EXPECT_EQ(check.process_memory, 85 * kKiB);
   memory = 75 * kKiB;
   EXPECT_FALSE(store.check_process_memory().pause);
+}
+
+// With spilling on and nothing left to spill, the excess is unmanaged memory:
+// the worker does not pause (it could never resume) but says so.
+TEST_F(DataStoreTest, UnmanagedMemoryWarnsInsteadOfPausing) {
+  std::atomic<std::uint64_t> memory{85 * kKiB};
+  DataStore& store = make(100 * kKiB, MemoryPolicy{}, [&memory] { return memory.load(); });
+  MemoryCheck check = store.check_process_memory();
+  EXPECT_FALSE(check.pause);
+  EXPECT_TRUE(check.unmanaged_over_pause);
 }
 
 // Each step can be turned off: target 0 keeps everything in RAM; pause 0 never pauses.
