@@ -60,8 +60,20 @@ NDArray column_sums(const NDArray& chunk, const Layout& lay) {
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
     std::vector<Acc> acc(static_cast<std::size_t>(lay.cols), Acc(0));
     const T* x = chunk.data<T>();
-    for (std::int64_t r = 0; r < lay.rows; ++r) {
-      for (std::int64_t c = 0; c < lay.cols; ++c) acc[c] += static_cast<Acc>(x[r * lay.cols + c]);
+    if (lay.cols == 1) {
+      // One column (a total, or a 1-d array): eight independent partial sums,
+      // so the adds pipeline and vectorise instead of waiting on one another.
+      Acc lanes[8] = {};
+      std::int64_t r = 0;
+      for (; r + 8 <= lay.rows; r += 8) {
+        for (int l = 0; l < 8; ++l) lanes[l] += static_cast<Acc>(x[r + l]);
+      }
+      for (; r < lay.rows; ++r) lanes[0] += static_cast<Acc>(x[r]);
+      for (Acc lane : lanes) acc[0] += lane;
+    } else {
+      for (std::int64_t r = 0; r < lay.rows; ++r) {
+        for (std::int64_t c = 0; c < lay.cols; ++c) acc[c] += static_cast<Acc>(x[r * lay.cols + c]);
+      }
     }
     visit_dtype(out.dtype, [&](auto out_tag) {
       using O = decltype(out_tag);
