@@ -91,6 +91,16 @@ Status parse_blosc(const json& object, std::string_view what, CodecConfig& confi
 // zlib counts in 32-bit uInt; feed it at most this much at a time.
 constexpr std::size_t kZlibStep = std::size_t{1} << 30;
 
+/// Hands zlib the next slice of `in` (at most kZlibStep: avail_in is 32-bit)
+/// once it has used up the last one.
+void feed_input(z_stream& stream, std::span<const std::byte> in, std::size_t& in_pos) {
+  if (stream.avail_in != 0 || in_pos >= in.size()) return;
+  const std::size_t n = std::min(kZlibStep, in.size() - in_pos);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + in_pos));
+  stream.avail_in = static_cast<uInt>(n);
+  in_pos += n;
+}
+
 std::string size_mismatch(std::string_view what, std::string_view codec, std::string_view detail) {
   return std::string(what) + ": " + std::string(codec) + " data " + std::string(detail);
 }
@@ -115,12 +125,7 @@ Status inflate_into(std::span<const std::byte> in, std::span<std::byte> out, int
   unsigned char scratch = 0;
   bool in_scratch = false;
   while (true) {
-    if (z.stream.avail_in == 0 && in_pos < in.size()) {
-      const std::size_t n = std::min(kZlibStep, in.size() - in_pos);
-      z.stream.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + in_pos));
-      z.stream.avail_in = static_cast<uInt>(n);
-      in_pos += n;
-    }
+    feed_input(z.stream, in, in_pos);
     if (z.stream.avail_out == 0) {
       if (out_pos < out.size()) {
         const std::size_t n = std::min(kZlibStep, out.size() - out_pos);
@@ -173,12 +178,7 @@ Result<std::vector<std::byte>> deflate_all(std::span<const std::byte> in, int le
   std::vector<std::byte> out(deflateBound(&z.stream, in.size()) + 64);
   std::size_t in_pos = 0, out_pos = 0;
   while (true) {
-    if (z.stream.avail_in == 0 && in_pos < in.size()) {
-      const std::size_t n = std::min(kZlibStep, in.size() - in_pos);
-      z.stream.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + in_pos));
-      z.stream.avail_in = static_cast<uInt>(n);
-      in_pos += n;
-    }
+    feed_input(z.stream, in, in_pos);
     if (z.stream.avail_out == 0) {
       if (out_pos == out.size()) out.resize(out.size() + out.size() / 2 + 64);
       const std::size_t n = std::min(kZlibStep, out.size() - out_pos);
