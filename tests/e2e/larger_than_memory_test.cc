@@ -16,6 +16,7 @@
 #include "tests/formats/temp_dir.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/sanitized.h"
 
 namespace dtask {
 namespace {
@@ -117,7 +118,9 @@ class LargerThanMemoryTest : public ::testing::Test {
     for (const auto& worker : workers_) {
       std::uint64_t peak = peak_rss_bytes(worker.pid());
       ASSERT_GT(peak, 0u);
+#ifndef DTASK_TEST_SANITIZED
       EXPECT_LT(peak, kLimit + kMargin) << "worker " << worker.pid() << " peaked at " << (peak >> 20) << " MiB";
+#endif
       std::printf("worker pid %d peak RSS %.1f MiB (limit 64 MiB + %llu MiB margin)\n", worker.pid(),
                   peak / 1048576.0, static_cast<unsigned long long>(kMargin >> 20));
     }

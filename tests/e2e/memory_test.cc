@@ -16,15 +16,7 @@
 #include "common/process_memory.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
-
-// Sanitizer runtimes add shadow memory to every process: RSS bounds only hold without them.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define DTASK_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define DTASK_TEST_SANITIZED 1
-#endif
-#endif
+#include "tests/support/sanitized.h"
 
 namespace dtask {
 namespace {
