@@ -1,6 +1,6 @@
-// KMeans on row chunks (Eigen; one translation unit). Distances use
-// ||x||^2 - 2 x.c + ||c||^2 with the cross term as one GEMM per block of rows,
-// so a Lloyd pass costs about 2 n d k flops plus one read of the chunk.
+// KMeans on row chunks. Distances use ||x||^2 - 2 x.c + ||c||^2 with the
+// cross terms from a register-tiled kernel (nearest_center_kernel.h), so a
+// Lloyd pass costs about 2 n d k flops plus one read of the chunk.
 //   kmeans_partial(X, C)          -> [sums k x d, counts k, inertia, far_points m x d, far_dist m, far_label m]
 //   kmeans_combine([partials])    -> the same, summed (the far points: the m farthest overall)
 //   kmeans_predict(X, C)          -> int64 labels
@@ -15,12 +15,12 @@
 #include <cmath>
 #include <limits>
 
-#include "common/eigen_view.h"
 #include "worker/array_ops/array_kernels_internal.h"
 #include "worker/array_ops/array_ops.h"
 #include "worker/array_ops/row_rng_internal.h"
 #include "worker/cuda/kmeans_assign.h"
 #include "worker/ml_ops/ml_ops.h"
+#include "worker/ml_ops/nearest_center_kernel.h"
 
 namespace dtask::ml_ops {
 
@@ -30,9 +30,8 @@ using array_ops::arg;
 using array_ops::as_array;
 using array_ops::cast;
 using array_ops::expect_arity;
-using Matrix = RowMajorMatrix<double>;
 
-constexpr std::int64_t kBlockRows = 2048;  // rows per GEMM block: the n x k distances stay in cache
+constexpr std::int64_t kBlockRows = 2048;  // rows per kernel call: labels and distances stay in cache
 constexpr std::uint64_t kSampleStream = 11;
 
 struct Points {
@@ -54,50 +53,36 @@ NDArray centers_of(const NDArray& c, std::int64_t d, const char* op) {
   return cast(c, DType::kFloat64);
 }
 
-/// Calls visit(row, best_center, best_squared_distance, all_distances_row) for
-/// every row, block by block. Throws on a non-finite row.
-template <typename Visit>
-void for_each_assignment(const Points& x, const NDArray& centers_array, Visit visit) {
-  auto X = eigen_view<double>(x.data);
-  auto C = eigen_view<double>(centers_array);
-  const std::int64_t k = C.rows();
-  Eigen::VectorXd c_norms = C.rowwise().squaredNorm();
-  Matrix distances(std::min(kBlockRows, std::max<std::int64_t>(x.n, 1)), k);
+void throw_non_finite(std::int64_t row) {
+  throw std::invalid_argument("X contains NaN or infinity in row " + std::to_string(row) + " of this chunk");
+}
+
+/// Calls visit(first_row, rows, labels, best_squared_distances) for each block
+/// of at most kBlockRows rows (nearest_center_kernel.h). Throws on a
+/// non-finite row.
+template <typename VisitBlock>
+void for_each_cpu_block(const Points& x, const NDArray& centers, VisitBlock visit) {
+  CenterPanel panel(centers.data<double>(), centers.rows(), x.d);
+  const std::int64_t block = std::min(kBlockRows, std::max<std::int64_t>(x.n, 1));
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(block));
+  std::vector<double> d2(static_cast<std::size_t>(block));
+  const double* data = x.data.data<double>();
   for (std::int64_t begin = 0; begin < x.n; begin += kBlockRows) {
     std::int64_t rows = std::min(kBlockRows, x.n - begin);
-    auto block = X.middleRows(begin, rows);
-    distances.topRows(rows).noalias() = block * C.transpose();
-    for (std::int64_t r = 0; r < rows; ++r) {
-      double x_norm = block.row(r).squaredNorm();
-      if (!std::isfinite(x_norm)) {
-        throw std::invalid_argument("X contains NaN or infinity in row " + std::to_string(r + begin) +
-                                    " of this chunk");
-      }
-      auto row = distances.row(r);
-      std::int64_t best = 0;
-      double best_distance = std::numeric_limits<double>::infinity();
-      for (std::int64_t j = 0; j < k; ++j) {
-        double d2 = std::max(0.0, x_norm - 2.0 * row(j) + c_norms(j));
-        row(j) = d2;
-        if (d2 < best_distance) {
-          best_distance = d2;
-          best = j;
-        }
-      }
-      visit(begin + r, best, best_distance, row);
-    }
+    std::int64_t bad = nearest_centers(panel, data + begin * x.d, rows, labels.data(), d2.data(), nullptr);
+    if (bad >= 0) throw_non_finite(begin + bad);
+    visit(begin, rows, labels.data(), d2.data());
   }
 }
 
-/// Calls visit(row, best_center, best_squared_distance) for every row, on
-/// the GPU when `gpu` (the ops' "_gpu" variants, placed on workers with a
-/// GPU resource), else with the blocked CPU GEMM above.
-template <typename Visit>
-void for_each_nearest(const Points& x, const NDArray& centers, bool gpu, Visit visit) {
+/// Calls visit(first_row, rows, labels, best_squared_distances) for blocks of
+/// rows covering the chunk: on the GPU when `gpu` (the ops' "_gpu" variants,
+/// placed on workers with a GPU resource) in one block, else with the CPU
+/// kernel block by block. Throws on a non-finite row.
+template <typename VisitBlock>
+void for_each_nearest_block(const Points& x, const NDArray& centers, bool gpu, VisitBlock visit) {
   if (!gpu) {
-    for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t best, double d2, const auto&) {
-      visit(row, best, d2);
-    });
+    for_each_cpu_block(x, centers, visit);
     return;
   }
   std::vector<std::int64_t> labels(static_cast<std::size_t>(x.n));
@@ -106,25 +91,43 @@ void for_each_nearest(const Points& x, const NDArray& centers, bool gpu, Visit v
                                            labels.data(), d2.data());
   if (!error.empty()) throw std::runtime_error("GPU nearest-center step failed: " + error);
   for (std::int64_t r = 0; r < x.n; ++r) {
-    if (!std::isfinite(d2[r])) {
-      throw std::invalid_argument("X contains NaN or infinity in row " + std::to_string(r) + " of this chunk");
-    }
-    visit(r, labels[r], d2[r]);
+    if (!std::isfinite(d2[static_cast<std::size_t>(r)])) throw_non_finite(r);
   }
+  visit(0, x.n, labels.data(), d2.data());
+}
+
+/// Calls visit(row, best_center, best_squared_distance) for every row.
+template <typename Visit>
+void for_each_nearest(const Points& x, const NDArray& centers, bool gpu, Visit visit) {
+  for_each_nearest_block(x, centers, gpu,
+                         [&](std::int64_t begin, std::int64_t rows, const std::int64_t* labels, const double* d2) {
+                           for (std::int64_t r = 0; r < rows; ++r) visit(begin + r, labels[r], d2[r]);
+                         });
+}
+
+/// Row `row` of x into row `to` of `out` (float64 [*, x.d]).
+void copy_row(const Points& x, std::int64_t row, NDArray& out, std::int64_t to) {
+  const double* from = x.data.data<double>() + row * x.d;
+  std::copy(from, from + x.d, out.mutable_data<double>() + to * x.d);
 }
 
 /// The m rows farthest from their centers, kept as a small min-heap by distance.
 struct Farthest {
+  struct Entry {
+    double distance;
+    std::int64_t row, label;
+    bool operator>(const Entry& other) const { return distance > other.distance; }
+  };
   std::int64_t m;
-  std::vector<std::pair<double, std::int64_t>> heap;  // (distance, row)
-  void offer(double distance, std::int64_t row) {
+  std::vector<Entry> heap;
+  void offer(double distance, std::int64_t row, std::int64_t label) {
     auto cmp = std::greater<>();
     if (static_cast<std::int64_t>(heap.size()) < m) {
-      heap.emplace_back(distance, row);
+      heap.push_back({distance, row, label});
       std::push_heap(heap.begin(), heap.end(), cmp);
-    } else if (m > 0 && distance > heap.front().first) {
+    } else if (m > 0 && distance > heap.front().distance) {
       std::pop_heap(heap.begin(), heap.end(), cmp);
-      heap.back() = {distance, row};
+      heap.back() = {distance, row, label};
       std::push_heap(heap.begin(), heap.end(), cmp);
     }
   }
@@ -136,33 +139,40 @@ Value partial(const NDArray& x_in, const NDArray& c_in, bool gpu) {
   const std::int64_t k = centers.rows();
   NDArray sums = NDArray::zeros(DType::kFloat64, {k, x.d});
   NDArray counts = NDArray::zeros(DType::kFloat64, {k});
-  std::vector<std::int64_t> labels(static_cast<std::size_t>(x.n));
   double inertia = 0;
   Farthest far{std::min(k, x.n), {}};
-  auto X = eigen_view<double>(x.data);
-  auto S = eigen_mutable_view<double>(sums);
-  for_each_nearest(x, centers, gpu, [&](std::int64_t row, std::int64_t best, double d2) {
-    S.row(best) += X.row(row);
-    counts.mutable_data<double>()[best] += 1;
-    inertia += d2;
-    labels[static_cast<std::size_t>(row)] = best;
-    far.offer(d2, row);
-  });
+  const double* data = x.data.data<double>();
+  for_each_nearest_block(x, centers, gpu,
+                         [&](std::int64_t begin, std::int64_t rows, const std::int64_t* labels, const double* d2) {
+                           add_rows_by_label(data + begin * x.d, rows, x.d, labels, sums.mutable_data<double>(),
+                                             counts.mutable_data<double>());
+                           for (std::int64_t r = 0; r < rows; ++r) {
+                             inertia += d2[r];
+                             far.offer(d2[r], begin + r, labels[r]);
+                           }
+                         });
   std::sort(far.heap.begin(), far.heap.end(), std::greater<>());
   std::int64_t m = static_cast<std::int64_t>(far.heap.size());
   NDArray far_points = NDArray::uninitialized(DType::kFloat64, {m, x.d});
   NDArray far_dist = NDArray::uninitialized(DType::kFloat64, {m});
   NDArray far_label = NDArray::uninitialized(DType::kInt64, {m});
   for (std::int64_t i = 0; i < m; ++i) {
-    auto [distance, row] = far.heap[static_cast<std::size_t>(i)];
-    eigen_mutable_view<double>(far_points).row(i) = X.row(row);
-    far_dist.mutable_data<double>()[i] = distance;
-    far_label.mutable_data<std::int64_t>()[i] = labels[static_cast<std::size_t>(row)];
+    const Farthest::Entry& e = far.heap[static_cast<std::size_t>(i)];
+    copy_row(x, e.row, far_points, i);
+    far_dist.mutable_data<double>()[i] = e.distance;
+    far_label.mutable_data<std::int64_t>()[i] = e.label;
   }
   return ValueList{sums, counts, inertia, far_points, far_dist, far_label};
 }
 
 const NDArray& part(const ValueList& list, std::size_t i) { return as_array(list.at(i)); }
+
+/// total += other, elementwise (both float64 of the same size).
+void add_to(NDArray& total, const NDArray& other) {
+  double* t = total.mutable_data<double>();
+  const double* o = other.data<double>();
+  for (std::int64_t i = 0; i < total.size(); ++i) t[i] += o[i];
+}
 
 Value combine(const ValueList& partials) {
   if (partials.empty()) throw std::invalid_argument("kmeans_combine: no partials");
@@ -175,8 +185,8 @@ Value combine(const ValueList& partials) {
   for (const Value& value : partials) {
     const ValueList& p = value.get<ValueList>();
     if (part(p, 0).shape != sums.shape) throw std::invalid_argument("kmeans_combine: partials of different shapes");
-    eigen_mutable_view<double>(sums) += eigen_view<double>(part(p, 0));
-    eigen_mutable_view<double>(counts) += eigen_view<double>(part(p, 1));
+    add_to(sums, part(p, 0));
+    add_to(counts, part(p, 1));
     inertia += array_ops::number(p.at(2));
     const NDArray& points = part(p, 3);
     for (std::int64_t i = 0; i < points.rows(); ++i) {
@@ -202,7 +212,7 @@ NDArray predict(const NDArray& x_in, const NDArray& c_in) {
   Points x = points(x_in, "kmeans_predict");
   NDArray centers = centers_of(c_in, x.d, "kmeans_predict");
   NDArray labels = NDArray::uninitialized(DType::kInt64, {x.n});
-  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t best, double, const auto&) {
+  for_each_nearest(x, centers, false, [&](std::int64_t row, std::int64_t best, double) {
     labels.mutable_data<std::int64_t>()[row] = best;
   });
   return labels;
@@ -212,10 +222,13 @@ NDArray transform(const NDArray& x_in, const NDArray& c_in) {
   Points x = points(x_in, "kmeans_transform");
   NDArray centers = centers_of(c_in, x.d, "kmeans_transform");
   NDArray out = NDArray::uninitialized(DType::kFloat64, {x.n, centers.rows()});
-  auto O = eigen_mutable_view<double>(out);
-  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t, double, const auto& d2) {
-    O.row(row) = d2.cwiseSqrt();
-  });
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(x.n));
+  std::vector<double> best(static_cast<std::size_t>(x.n));
+  double* distances = out.mutable_data<double>();
+  CenterPanel panel(centers.data<double>(), centers.rows(), x.d);
+  std::int64_t bad = nearest_centers(panel, x.data.data<double>(), x.n, labels.data(), best.data(), distances);
+  if (bad >= 0) throw_non_finite(bad);
+  for (std::int64_t i = 0; i < out.size(); ++i) distances[i] = std::sqrt(distances[i]);
   return out;
 }
 
@@ -243,9 +256,7 @@ NDArray sample(const NDArray& x_in, const NDArray& c_in, double l, double phi, s
     if (rng.uniform() < p) picked.push_back(row);
   });
   NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(picked.size()), x.d});
-  auto X = eigen_view<double>(x.data);
-  auto O = eigen_mutable_view<double>(out);
-  for (std::size_t i = 0; i < picked.size(); ++i) O.row(static_cast<std::int64_t>(i)) = X.row(picked[i]);
+  for (std::size_t i = 0; i < picked.size(); ++i) copy_row(x, picked[i], out, static_cast<std::int64_t>(i));
   return out;
 }
 
@@ -266,7 +277,7 @@ NDArray pick(const NDArray& x_in, const NDArray& c_in, double u) {
   NDArray centers = centers_of(c_in, x.d, "kmeans_pick");
   std::vector<double> d2(static_cast<std::size_t>(x.n));
   double total = 0;
-  for_each_assignment(x, centers, [&](std::int64_t row, std::int64_t, double distance, const auto&) {
+  for_each_nearest(x, centers, false, [&](std::int64_t row, std::int64_t, double distance) {
     d2[static_cast<std::size_t>(row)] = distance;
     total += distance;
   });
