@@ -2,6 +2,9 @@
 
 namespace dtask {
 
-void register_ml_ops(OpRegistry& registry) { ml_ops::register_kmeans_ops(registry); }
+void register_ml_ops(OpRegistry& registry) {
+  ml_ops::register_kmeans_ops(registry);
+  ml_ops::register_glm_ops(registry);
+}
 
 }  // namespace dtask

@@ -11,6 +11,7 @@ void register_ml_ops(OpRegistry& registry);
 
 namespace ml_ops {
 void register_kmeans_ops(OpRegistry& registry);
+void register_glm_ops(OpRegistry& registry);
 }  // namespace ml_ops
 
 }  // namespace dtask

@@ -73,7 +73,7 @@ NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, st
     // proportion to its squared distance: exactly k-means++'s D^2 sampling.
     std::vector<double> costs;
     auto chunk_costs = map_over_chunks(
-        client, X, device.op("kmeans_cost"), [&](std::int64_t) { return std::vector<Value>{Value(centers)}; },
+        client, {X}, device.op("kmeans_cost"), [&](std::int64_t) { return std::vector<Value>{Value(centers)}; },
         device.resources());
     for (const Value& v : chunk_costs) {
       costs.push_back(scalar(v));
@@ -96,7 +96,7 @@ NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& optio
   const double l = options.oversampling_factor * static_cast<double>(k);
   for (int round = 0; round < rounds && phi > 0; ++round) {
     auto samples = map_over_chunks(
-        client, X, device.op("kmeans_sample"),
+        client, {X}, device.op("kmeans_sample"),
         [&](std::int64_t chunk) {
           return std::vector<Value>{Value(candidates), l, phi, options.random_state, std::int64_t{round},
                                     X.chunks().offset(chunk)};

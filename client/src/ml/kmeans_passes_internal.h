@@ -9,6 +9,7 @@
 
 #include "dtask/array.h"
 #include "dtask/ml/kmeans.h"
+#include "client/src/ml/chunk_passes_internal.h"
 
 namespace dtask::ml::internal {
 
@@ -20,14 +21,6 @@ struct Device {
   ResourceList resources() const { return gpu ? ResourceList{{"GPU", 1.0}} : ResourceList{}; }
 };
 
-/// Runs part_op(X_i, args...) on every chunk and combines the results with a
-/// tree of combine(list) tasks ("kmeans_combine", or "sum" for arrays).
-Value reduce_over_chunks(Client& client, const Array& X, const std::string& part_op, const std::vector<Value>& args,
-                         const std::string& combine_op, ResourceList resources = {}, int split_every = 8);
-/// Runs op(X_i, args(i)...) on every chunk and gathers the per-chunk results.
-std::vector<Value> map_over_chunks(Client& client, const Array& X, const std::string& op,
-                                   const std::function<std::vector<Value>(std::int64_t chunk)>& args,
-                                   ResourceList resources = {});
 /// Rows of X, gathered into one float64 [rows.size(), d] array.
 NDArray fetch_rows(Client& client, const Array& X, const std::vector<std::int64_t>& rows);
 

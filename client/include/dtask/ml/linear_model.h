@@ -1,0 +1,148 @@
+// Generalized linear models on chunked arrays, shaped like scikit-learn's
+// and dask-ml's: LogisticRegression, LinearRegression, PoissonRegression.
+// The per-chunk loss, gradient and Hessian are computed on the workers (only
+// p or p x p numbers travel per chunk, p = features + intercept) and summed
+// by a tree; the optimiser runs in the client, one distributed pass per
+// evaluation. X may be persisted or streamed from disk at every pass.
+//
+//   dtask::ml::LogisticRegression model({.C = 1.0});
+//   model.fit(client, X, y);                   // X [n, d] float, y [n] in {0, 1}
+//   dtask::NDArray w = model.coef_;            // float64 [d]
+//   dtask::Array p = model.predict_proba(X);   // lazy, one task per chunk
+//
+// The objective is scikit-learn's: Σ_i loss_i + R(w) / C, with
+// R = ||w||² / 2 ("l2"), ||w||₁ ("l1"), or l1_ratio ||w||₁ + (1 - l1_ratio) ||w||² / 2
+// ("elastic_net"); the intercept is not penalised. The losses are the
+// log-loss (logistic), half the squared error (linear) and the Poisson
+// deviance / 2 with a log link (Poisson).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/value.h"
+#include "dtask/array.h"
+
+namespace dtask {
+class Client;
+}
+
+namespace dtask::ml {
+
+/// What one solver iteration did, for GlmOptions::on_iteration.
+struct GlmIteration {
+  int iteration = 0;     // 1-based
+  double objective = 0;  // Σ loss + R(w) / C at the iterate (admm: at the consensus z)
+  double grad_norm = 0;  // the largest |gradient| component (l1: of the proximal gradient step); admm: primal residual
+  double seconds = 0;    // since fit() started
+};
+
+struct GlmOptions {
+  /// "none", "l1", "l2", "elastic_net", or "auto": "l2" for logistic and
+  /// Poisson regression, "none" for linear regression (scikit-learn's defaults).
+  std::string penalty = "auto";
+  double C = 1.0;         // inverse regularisation strength, > 0
+  double l1_ratio = 0.5;  // elastic_net: the l1 share, in [0, 1]
+  bool fit_intercept = true;
+  /// "lbfgs", "newton", "admm", "proximal_grad", "gradient_descent", or
+  /// "auto": "newton" for linear regression, "lbfgs" otherwise, and
+  /// "proximal_grad" for the l1 and elastic_net penalties. lbfgs, newton and
+  /// gradient_descent need a smooth penalty (none, l2).
+  std::string solver = "auto";
+  int max_iter = 100;
+  /// lbfgs, newton and gradient_descent stop when the largest gradient
+  /// component of the objective is <= tol (scikit-learn's lbfgs rule);
+  /// lbfgs and newton also when an iteration improves the objective by less
+  /// than 2.2e-9 relative (L-BFGS-B's default). proximal_grad uses the
+  /// proximal gradient step instead of the gradient; it and
+  /// gradient_descent also stop when rounding leaves no decrease to find
+  /// (near 1e-8 relative gradient). admm stops when its
+  /// primal and dual residuals are below tol (absolute and relative, Boyd et
+  /// al. 2011, section 3.3.1).
+  double tol = 1e-4;
+  /// Kept for scikit-learn parity; every solver here is deterministic
+  /// (starts from zero coefficients), so it changes nothing.
+  std::int64_t random_state = 0;
+  bool verbose = false;  // one line per iteration on stderr
+  /// Called after every solver iteration (for progress bars).
+  std::function<void(const GlmIteration&)> on_iteration;
+};
+
+/// What LogisticRegression, LinearRegression and PoissonRegression share.
+/// Thread-compatible: one thread fits; const methods may run concurrently.
+class GeneralizedLinearModel {
+ public:
+  /// Fits on X [n, d] (float32 or float64, chunked along rows) and y [n].
+  /// Throws ArrayError on bad shapes or options found up front, and
+  /// TaskError on bad values found by the workers (y not in {0, 1} for
+  /// logistic, y < 0 for Poisson, NaN or infinity), naming the array, the
+  /// chunk and the row. y is rechunked to X's chunks if they differ.
+  GeneralizedLinearModel& fit(Client& client, const Array& X, const Array& y);
+
+  /// X w + b, float64 [n] (lazy).
+  Array decision_function(const Array& X) const;
+  /// Logistic: the predicted class (int64 0 or 1); linear: X w + b;
+  /// Poisson: exp(X w + b) (lazy).
+  virtual Array predict(const Array& X) const = 0;
+  /// Logistic: accuracy; linear: R²; Poisson: D² (the fraction of Poisson
+  /// deviance explained), as scikit-learn's score().
+  double score(Client& client, const Array& X, const Array& y) const;
+
+  /// Writes the fitted model as JSON (Python: json.load(open(path))).
+  void save(const std::string& path) const;
+
+  const GlmOptions& options() const { return options_; }
+  /// "logistic", "linear" or "poisson".
+  const std::string& family() const { return family_; }
+
+  // Fitted attributes, named as scikit-learn's.
+  NDArray coef_;              // float64 [d]
+  double intercept_ = 0;      // 0 without fit_intercept
+  int n_iter_ = 0;            // solver iterations run
+  bool converged_ = false;    // stopped by tol before max_iter
+  double grad_norm_ = 0;      // the final largest |gradient| component of the objective (see GlmOptions::tol)
+  std::string solver_;        // the solver used ("auto" resolved)
+  std::string penalty_;       // the penalty used ("auto" resolved)
+
+  virtual ~GeneralizedLinearModel() = default;
+
+ protected:
+  GeneralizedLinearModel(std::string family, GlmOptions options);
+  /// Reads a model `save` wrote; throws TaskError unless it is of this family.
+  void load_into(const std::string& path);
+  void require_fitted(const char* what) const;
+  std::string name() const;  // "LogisticRegression", ...
+
+ private:
+  std::string family_;
+  GlmOptions options_;
+};
+
+/// Binary logistic regression, y in {0, 1}.
+class LogisticRegression : public GeneralizedLinearModel {
+ public:
+  explicit LogisticRegression(GlmOptions options = {});
+  Array predict(const Array& X) const override;
+  /// P(y = 1 | x), float64 [n] (lazy).
+  Array predict_proba(const Array& X) const;
+  static LogisticRegression load(const std::string& path);
+};
+
+/// Least squares (ordinary with penalty "none", ridge with "l2", lasso with "l1").
+class LinearRegression : public GeneralizedLinearModel {
+ public:
+  explicit LinearRegression(GlmOptions options = {});
+  Array predict(const Array& X) const override;
+  static LinearRegression load(const std::string& path);
+};
+
+/// Poisson regression with a log link, y >= 0 (counts).
+class PoissonRegression : public GeneralizedLinearModel {
+ public:
+  explicit PoissonRegression(GlmOptions options = {});
+  Array predict(const Array& X) const override;
+  static PoissonRegression load(const std::string& path);
+};
+
+}  // namespace dtask::ml

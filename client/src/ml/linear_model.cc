@@ -1,0 +1,274 @@
+// dtask::ml GLM estimators: option checks, the objective's scaling, solver
+// dispatch, predictions as lazy arrays, score, JSON save/load.
+#include "dtask/ml/linear_model.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "client/src/array_internal.h"
+#include "client/src/ml/chunk_passes_internal.h"
+#include "client/src/ml/glm_objective_internal.h"
+#include "dtask/client.h"
+
+namespace dtask::ml {
+
+namespace {
+
+using array_internal::fail;
+using internal::SolverResult;
+using internal::SolverSettings;
+
+using Solver = SolverResult (*)(const internal::GlmObjective&, const SolverSettings&);
+
+const std::map<std::string, Solver>& solvers() {
+  static const std::map<std::string, Solver> table = {{"lbfgs", internal::solve_lbfgs},
+                                                      {"newton", internal::solve_newton},
+                                                      {"admm", internal::solve_admm},
+                                                      {"proximal_grad", internal::solve_proximal_grad},
+                                                      {"gradient_descent", internal::solve_gradient_descent}};
+  return table;
+}
+
+bool smooth_only(const std::string& solver) {
+  return solver == "lbfgs" || solver == "newton" || solver == "gradient_descent";
+}
+
+std::string resolve_penalty(const std::string& family, const std::string& penalty) {
+  if (penalty == "auto") return family == "linear" ? "none" : "l2";
+  if (penalty != "none" && penalty != "l1" && penalty != "l2" && penalty != "elastic_net") {
+    fail("penalty must be \"none\", \"l1\", \"l2\", \"elastic_net\" or \"auto\", got \"" + penalty + "\"");
+  }
+  return penalty;
+}
+
+std::string resolve_solver(const std::string& family, const std::string& penalty, const std::string& solver) {
+  bool smooth = penalty == "none" || penalty == "l2";
+  if (solver == "auto") return !smooth ? "proximal_grad" : family == "linear" ? "newton" : "lbfgs";
+  if (!solvers().count(solver)) {
+    fail("solver must be \"lbfgs\", \"newton\", \"admm\", \"proximal_grad\", \"gradient_descent\" or \"auto\", got \"" +
+         solver + "\"");
+  }
+  if (!smooth && smooth_only(solver)) {
+    fail("solver \"" + solver + "\" does not support penalty \"" + penalty +
+         "\"; for l1 and elastic_net use \"proximal_grad\" or \"admm\"");
+  }
+  return solver;
+}
+
+void validate_options(const GlmOptions& o) {
+  if (!(o.C > 0)) fail("C must be > 0, got " + std::to_string(o.C));
+  if (!(o.l1_ratio >= 0 && o.l1_ratio <= 1)) fail("l1_ratio must be in [0, 1], got " + std::to_string(o.l1_ratio));
+  if (o.max_iter < 1) fail("max_iter must be >= 1, got " + std::to_string(o.max_iter));
+  if (!(o.tol >= 0)) fail("tol must be >= 0, got " + std::to_string(o.tol));
+}
+
+/// The l1 share of the penalty R(w).
+double l1_share(const std::string& penalty, double l1_ratio) {
+  if (penalty == "l1") return 1.0;
+  if (penalty == "elastic_net") return l1_ratio;
+  return 0.0;
+}
+
+NDArray vector_array(const std::vector<double>& v, std::size_t count) {
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(count)});
+  std::copy(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(count), out.mutable_data<double>());
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+GeneralizedLinearModel::GeneralizedLinearModel(std::string family, GlmOptions options)
+    : family_(std::move(family)), options_(std::move(options)) {}
+
+std::string GeneralizedLinearModel::name() const {
+  if (family_ == "logistic") return "LogisticRegression";
+  if (family_ == "linear") return "LinearRegression";
+  return "PoissonRegression";
+}
+
+GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array& X, const Array& y_in) {
+  const std::string what = name() + ".fit: ";
+  try {
+    validate_options(options_);
+    penalty_ = resolve_penalty(family_, options_.penalty);
+    solver_ = resolve_solver(family_, penalty_, options_.solver);
+  } catch (const ArrayError& e) {
+    fail(name() + ": " + e.what());
+  }
+  if (!X.valid() || !y_in.valid()) fail(what + "X and y must be non-empty Arrays");
+  if (X.ndim() != 2 || !is_floating(X.dtype())) fail(what + "X must be a 2-d float array, got " + X.describe());
+  if (y_in.ndim() != 1) fail(what + "y must be 1-d, got " + y_in.describe());
+  if (y_in.rows() != X.rows()) {
+    fail(what + "y " + y_in.describe() + " has " + std::to_string(y_in.rows()) + " values, X " + X.describe() + " has " +
+         std::to_string(X.rows()) + " rows");
+  }
+  if (X.rows() < 1) fail(what + "X has no rows");
+  Array y = y_in.chunks().sizes() == X.chunks().sizes() ? y_in : y_in.rechunk(X.chunks());
+
+  const double n = static_cast<double>(X.rows());
+  const double share = l1_share(penalty_, options_.l1_ratio);
+  internal::Penalty penalty;
+  if (penalty_ != "none") {
+    penalty = {share / (options_.C * n), (1.0 - share) / (options_.C * n), X.cols()};
+  }
+  internal::GlmObjective objective(client, X, y, family_, options_.fit_intercept, penalty);
+
+  auto start = std::chrono::steady_clock::now();
+  SolverSettings settings;
+  settings.max_iter = options_.max_iter;
+  settings.tol = solver_ == "admm" ? options_.tol : options_.tol / n;  // see GlmOptions::tol
+  settings.on_iteration = [&](int iteration, double f, double measure) {
+    // Report on scikit-learn's scale: Σ loss + R / C is n F.
+    GlmIteration progress{iteration, f * n, solver_ == "admm" ? measure : measure * n, seconds_since(start)};
+    if (options_.verbose) {
+      std::fprintf(stderr, "%s(%s): iteration %d, objective %.10g, %s %.3g (%.2fs)\n", name().c_str(),
+                   solver_.c_str(), iteration, progress.objective,
+                   solver_ == "admm" ? "primal residual" : "max |gradient|", progress.grad_norm, progress.seconds);
+    }
+    if (options_.on_iteration) options_.on_iteration(progress);
+  };
+  SolverResult result = solvers().at(solver_)(objective, settings);
+
+  const auto d = static_cast<std::size_t>(X.cols());
+  coef_ = vector_array(result.beta, d);
+  intercept_ = options_.fit_intercept ? result.beta[d] : 0.0;
+  n_iter_ = result.n_iter;
+  converged_ = result.converged;
+  grad_norm_ = result.grad_norm * n;
+  if (options_.verbose) {
+    std::fprintf(stderr, "%s(%s): %s after %d iterations, max |gradient| %.3g (%.2fs)\n", name().c_str(),
+                 solver_.c_str(), converged_ ? "converged" : "did not converge", n_iter_, grad_norm_,
+                 seconds_since(start));
+  }
+  return *this;
+}
+
+void GeneralizedLinearModel::require_fitted(const char* what) const {
+  if (!coef_.buffer) fail(name() + "." + what + ": the model is not fitted yet");
+}
+
+Array GeneralizedLinearModel::decision_function(const Array& X) const {
+  require_fitted("decision_function");
+  if (X.ndim() != 2 || X.cols() != coef_.size()) {
+    fail(name() + ": X " + X.describe() + " does not have the model's " + std::to_string(coef_.size()) + " features");
+  }
+  Array eta = matmul(X, coef_);
+  return intercept_ != 0.0 ? eta + intercept_ : eta;
+}
+
+double GeneralizedLinearModel::score(Client& client, const Array& X, const Array& y_in) const {
+  require_fitted("score");
+  if (y_in.ndim() != 1 || y_in.rows() != X.rows()) {
+    fail(name() + ".score: y " + y_in.describe() + " does not match X " + X.describe());
+  }
+  decision_function(X);  // the shape checks
+  Array y = y_in.chunks().sizes() == X.chunks().sizes() ? y_in : y_in.rechunk(X.chunks());
+  std::vector<double> beta(coef_.data<double>(), coef_.data<double>() + coef_.size());
+  if (options_.fit_intercept) beta.push_back(intercept_);
+  NDArray b = vector_array(beta, beta.size());
+  Value total = internal::reduce_over_chunks(client, {X, y}, "glm_score_parts", [&](std::int64_t chunk) {
+    return std::vector<Value>{Value(b), family_, options_.fit_intercept, chunk, X.name(), y.name()};
+  });
+  // [n, correct, Σ (y - μ)², Σ y, Σ y², Σ (μ - y η), Σ y log y]; see glm_ops.cc.
+  const double* s = total.get<NDArray>().data<double>();
+  const double count = s[0];
+  if (family_ == "logistic") return s[1] / count;
+  if (family_ == "linear") return 1.0 - s[2] / (s[4] - s[3] * s[3] / count);
+  const double mean = s[3] / count;
+  const double deviance = 2.0 * (s[6] + s[5] - s[3]);
+  const double null_deviance = 2.0 * (s[6] - (mean > 0 ? s[3] * std::log(mean) : 0.0));
+  return 1.0 - deviance / null_deviance;
+}
+
+void GeneralizedLinearModel::save(const std::string& path) const {
+  require_fitted("save");
+  nlohmann::json model = {{"model", "dtask.ml." + name()},
+                          {"family", family_},
+                          {"coef", std::vector<double>(coef_.data<double>(), coef_.data<double>() + coef_.size())},
+                          {"intercept", intercept_},
+                          {"n_iter", n_iter_},
+                          {"converged", converged_},
+                          {"grad_norm", grad_norm_},
+                          {"penalty", penalty_},
+                          {"solver", solver_},
+                          {"C", options_.C},
+                          {"l1_ratio", options_.l1_ratio},
+                          {"fit_intercept", options_.fit_intercept},
+                          {"max_iter", options_.max_iter},
+                          {"tol", options_.tol}};
+  std::ofstream out(path);
+  if (!(out << model.dump(2) << "\n")) throw TaskError(Status::io_error("cannot write " + path));
+}
+
+void GeneralizedLinearModel::load_into(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw TaskError(Status::io_error("cannot open " + path));
+  try {
+    nlohmann::json model = nlohmann::json::parse(in);
+    if (model.at("family").get<std::string>() != family_) {
+      throw std::invalid_argument("it holds a " + model.value("model", std::string("?")) + ", not a " + name());
+    }
+    penalty_ = model.at("penalty").get<std::string>();
+    solver_ = model.at("solver").get<std::string>();
+    options_.penalty = penalty_;
+    options_.solver = solver_;
+    options_.C = model.value("C", 1.0);
+    options_.l1_ratio = model.value("l1_ratio", 0.5);
+    options_.fit_intercept = model.value("fit_intercept", true);
+    options_.max_iter = model.value("max_iter", 100);
+    options_.tol = model.value("tol", 1e-4);
+    coef_ = vector_array(model.at("coef").get<std::vector<double>>(), model.at("coef").size());
+    intercept_ = model.value("intercept", 0.0);
+    n_iter_ = model.value("n_iter", 0);
+    converged_ = model.value("converged", false);
+    grad_norm_ = model.value("grad_norm", 0.0);
+  } catch (const std::exception& e) {
+    throw TaskError(Status::invalid(path + ": not a dtask " + name() + " model: " + e.what()));
+  }
+}
+
+LogisticRegression::LogisticRegression(GlmOptions options) : GeneralizedLinearModel("logistic", std::move(options)) {}
+
+Array LogisticRegression::predict(const Array& X) const {
+  return (decision_function(X) > 0.0).astype(DType::kInt64);
+}
+
+Array LogisticRegression::predict_proba(const Array& X) const {
+  return elementwise("sigmoid", decision_function(X));
+}
+
+LogisticRegression LogisticRegression::load(const std::string& path) {
+  LogisticRegression model;
+  model.load_into(path);
+  return model;
+}
+
+LinearRegression::LinearRegression(GlmOptions options) : GeneralizedLinearModel("linear", std::move(options)) {}
+
+Array LinearRegression::predict(const Array& X) const { return decision_function(X); }
+
+LinearRegression LinearRegression::load(const std::string& path) {
+  LinearRegression model;
+  model.load_into(path);
+  return model;
+}
+
+PoissonRegression::PoissonRegression(GlmOptions options) : GeneralizedLinearModel("poisson", std::move(options)) {}
+
+Array PoissonRegression::predict(const Array& X) const { return exp(decision_function(X)); }
+
+PoissonRegression PoissonRegression::load(const std::string& path) {
+  PoissonRegression model;
+  model.load_into(path);
+  return model;
+}
+
+}  // namespace dtask::ml
