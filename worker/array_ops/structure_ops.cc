@@ -2,10 +2,14 @@
 //   slice_block(chunk, r0, r1, c0, c1, drop_cols)  rows/columns of one chunk
 //   assemble_rows([chunks], [b0, e0, b1, e1, ...]) one output chunk of a rechunk
 //   concat_cols([chunks])                          joins row blocks side by side
+//   split_block(chunk, seed, index, n_test, test, shuffle)
+//                                                  one side of a train/test split of a chunk
 #include <cstring>
+#include <numeric>
 
 #include "worker/array_ops/array_kernels_internal.h"
 #include "worker/array_ops/array_ops.h"
+#include "worker/array_ops/row_rng_internal.h"
 
 namespace dtask::array_ops {
 
@@ -63,6 +67,49 @@ NDArray concat_cols(const ValueList& chunks) {
   return out;
 }
 
+/// The rows `rows` of a 1-d or 2-d array, in that order.
+NDArray take_rows(const NDArray& array, const std::vector<std::int64_t>& rows) {
+  std::vector<std::int64_t> shape = array.shape;
+  shape[0] = static_cast<std::int64_t>(rows.size());
+  NDArray out = NDArray::uninitialized(array.dtype, shape);
+  const std::size_t row_bytes = dtype_size(array.dtype) * static_cast<std::size_t>(array.cols());
+  const std::byte* from = array.data<std::byte>();
+  std::byte* to = out.mutable_data<std::byte>();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::memcpy(to + i * row_bytes, from + static_cast<std::size_t>(rows[i]) * row_bytes, row_bytes);
+  }
+  return out;
+}
+
+constexpr std::uint64_t kSplitStream = 0x5b1;
+
+/// The test rows (`test`) or the train rows of a chunk split in two. With
+/// `shuffle`, the chunk's rows are permuted by a (seed, chunk index) stream
+/// and the first n_test taken as the test set, so X and y split alike; without
+/// it the last n_test rows are the test set (scikit-learn's shuffle=False).
+NDArray split_block(const NDArray& chunk, std::int64_t seed, std::int64_t index, std::int64_t n_test, bool test,
+                    bool shuffle) {
+  if (chunk.shape.empty()) throw std::invalid_argument("split_block: cannot split a 0-d array");
+  const std::int64_t n = chunk.rows();
+  if (n_test < 0 || n_test > n) {
+    throw std::invalid_argument("split_block: " + std::to_string(n_test) + " test rows of " + std::to_string(n));
+  }
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  if (shuffle) {
+    RowRng rng(seed, kSplitStream, index);
+    for (std::int64_t i = n - 1; i > 0; --i) {  // Fisher-Yates
+      auto j = static_cast<std::int64_t>(rng.uniform() * static_cast<double>(i + 1));
+      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+    }
+  } else {
+    std::rotate(order.begin(), order.end() - n_test, order.end());  // the last n_test first
+  }
+  auto middle = order.begin() + n_test;
+  return take_rows(chunk, test ? std::vector<std::int64_t>(order.begin(), middle)
+                               : std::vector<std::int64_t>(middle, order.end()));
+}
+
 }  // namespace
 
 void register_structure_ops(OpRegistry& registry) {
@@ -79,6 +126,10 @@ void register_structure_ops(OpRegistry& registry) {
   must_register(registry.add("concat_cols", [](const std::vector<Value>& args) {
     expect_arity(args, 1, "concat_cols");
     return Value(concat_cols(arg<ValueList>(args, 0, "concat_cols")));
+  }));
+  must_register(registry.add_function("split_block", [](const NDArray& chunk, std::int64_t seed, std::int64_t index,
+                                                        std::int64_t n_test, bool test, bool shuffle) {
+    return split_block(chunk, seed, index, n_test, test, shuffle);
   }));
 }
 
