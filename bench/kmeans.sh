@@ -67,27 +67,14 @@ done
 bash deploy/install-deps.sh --with-peers
 
 BENCH="$BUILD_DIR/bench/dtask-bench-kmeans"
-SCHEDULER="$BUILD_DIR/scheduler/dtask-scheduler"
-WORKER="$BUILD_DIR/worker/dtask-worker"
-for bin in "$BENCH" "$SCHEDULER" "$WORKER"; do
-  if [[ ! -x $bin ]]; then
-    echo "kmeans: $bin not found; build first: cmake --build $BUILD_DIR --target" \
-      "dtask-bench-kmeans dtask-scheduler dtask-worker" >&2
-    exit 1
-  fi
-done
+BENCH_NAME=kmeans
+source bench/lib/cluster.sh
+bench_require_binaries "$BENCH" "$BUILD_DIR/scheduler/dtask-scheduler" "$BUILD_DIR/worker/dtask-worker"
 
 logs=$(mktemp -d)  # daemon logs and captured outputs, always removed
-pids=()
 fresh_dir=""
-stop_daemons() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
-}
 cleanup() {
-  stop_daemons
+  bench_stop_daemons
   rm -rf "$logs"
   if [[ -n $fresh_dir ]]; then
     if [[ $KEEP == 1 ]]; then echo "kmeans: kept $fresh_dir"; else rm -rf "$fresh_dir"; fi
@@ -103,87 +90,42 @@ DATA_DIR=$(cd "$DATA_DIR" && pwd)  # the workers resolve paths on their own
 X_NPY="$DATA_DIR/X.npy"
 INIT_NPY="$DATA_DIR/init.npy"
 
-# Value of the last "KEY=<number>" line of a captured output file, or fail loudly.
-parse_value() {  # $1 = key, $2 = file
-  local value
-  value=$(sed -n "s/^$1=\([0-9.eE+-]*\)\$/\1/p" "$2" | tail -n 1)
-  if [[ -z $value ]]; then
-    echo "kmeans: no '$1=' line in the output" >&2
-    exit 1
-  fi
-  printf '%s' "$value"
-}
-
-load() { printf 'load average %s' "$(cut -d ' ' -f 1-3 /proc/loadavg)"; }
-
-# The daemons print "... listening on tcp://HOST:PORT" once they serve.
-wait_address() {  # $1 = log file, $2 = pid
-  local deadline=$((SECONDS + 30)) address
-  while (( SECONDS < deadline )); do
-    address=$(grep -o -m 1 'listening on tcp://[^ ]*' "$1" 2>/dev/null | sed 's/^listening on //') || true
-    if [[ -n $address ]]; then printf '%s' "$address"; return 0; fi
-    if ! kill -0 "$2" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  echo "kmeans: no address from $1:" >&2
-  cat "$1" >&2
-  return 1
-}
-
-# Starts dtask-scheduler and 2 dtask-workers; sets $address and $worker_pids.
-start_daemons() {
-  "$SCHEDULER" --host 127.0.0.1 --port 0 --log-level warn >"$logs/scheduler.log" 2>&1 &
-  pids+=($!)
-  address=$(wait_address "$logs/scheduler.log" "${pids[0]}")
-  worker_pids=()
-  local i
-  for i in 0 1; do
-    "$WORKER" "$address" --host 127.0.0.1 --nthreads 1 --memory-limit "$MEMORY_LIMIT" \
-      --name "w$i" --local-directory "$logs/spill-$i" --log-level warn >"$logs/worker-$i.log" 2>&1 &
-    pids+=($!)
-    worker_pids+=($!)
-  done
-}
-
 started=$SECONDS
-echo "== $(nproc) CPUs, $(load), $(awk '/^MemAvailable/ { printf "%.1f GiB available", $2 / 1048576 }' /proc/meminfo)"
+echo "== $(nproc) CPUs, $(bench_load), $(awk '/^MemAvailable/ { printf "%.1f GiB available", $2 / 1048576 }' /proc/meminfo)"
 
 if [[ -f $X_NPY && -f $INIT_NPY ]]; then
   echo "== reusing $X_NPY and $INIT_NPY"
 else
   echo "== prepare: dtask-scheduler + 2 x dtask-worker; make_blobs(n_samples=$ROWS, n_features=$FEATURES," \
     "centers=$CENTERS, random_state=0) -> $X_NPY"
-  start_daemons
-  "$BENCH" prepare --scheduler "$address" --workers 2 --dir "$DATA_DIR" --rows "$ROWS" --features "$FEATURES" \
+  bench_start_daemons 2 1 "$MEMORY_LIMIT"
+  "$BENCH" prepare --scheduler "$bench_address" --workers 2 --dir "$DATA_DIR" --rows "$ROWS" --features "$FEATURES" \
     --centers "$CENTERS" --random-state 0 --init-seed 1 --chunk-rows "$CHUNK_ROWS"
-  stop_daemons  # scikit-learn gets the machine to itself
+  bench_stop_daemons  # scikit-learn gets the machine to itself
 fi
 X_BYTES=$(/usr/bin/python3 -c "import numpy as np, sys; x = np.load(sys.argv[1], mmap_mode='r'); print(x.nbytes)" "$X_NPY")
 
-echo "== scikit-learn ($(load)): /usr/bin/python3 bench/sklearn_kmeans.py --max-iter $MAX_ITER --repeats $REPEATS"
+echo "== scikit-learn ($(bench_load)): /usr/bin/python3 bench/sklearn_kmeans.py --max-iter $MAX_ITER --repeats $REPEATS"
 /usr/bin/python3 bench/sklearn_kmeans.py --data "$X_NPY" --init "$INIT_NPY" --max-iter "$MAX_ITER" \
   --repeats "$REPEATS" | tee "$logs/sklearn.out"
-sklearn_s=$(parse_value sklearn_fit_s "$logs/sklearn.out")
-sklearn_iter=$(parse_value sklearn_n_iter "$logs/sklearn.out")
-sklearn_inertia=$(parse_value sklearn_inertia "$logs/sklearn.out")
+sklearn_s=$(bench_value sklearn_fit_s "$logs/sklearn.out")
+sklearn_iter=$(bench_value sklearn_n_iter "$logs/sklearn.out")
+sklearn_inertia=$(bench_value sklearn_inertia "$logs/sklearn.out")
 
-echo "== memory bandwidth ($(load)): $BENCH membw --gib 1 --threads 2"
+echo "== memory bandwidth ($(bench_load)): $BENCH membw --gib 1 --threads 2"
 "$BENCH" membw --gib 1 --threads 2 --repeats 3 | tee "$logs/membw.out"
-membw=$(parse_value membw_GBps "$logs/membw.out")
+membw=$(bench_value membw_GBps "$logs/membw.out")
 
-echo "== dtask ($(load)): dtask-scheduler + 2 x dtask-worker --nthreads 1 --memory-limit $MEMORY_LIMIT;" \
+echo "== dtask ($(bench_load)): dtask-scheduler + 2 x dtask-worker --nthreads 1 --memory-limit $MEMORY_LIMIT;" \
   "max_iter=$sklearn_iter (scikit-learn's n_iter_), tol=0, chunks of $CHUNK_ROWS rows"
-start_daemons
-"$BENCH" fit --scheduler "$address" --workers 2 --data "$X_NPY" --init "$INIT_NPY" --max-iter "$sklearn_iter" \
+bench_start_daemons 2 1 "$MEMORY_LIMIT"
+"$BENCH" fit --scheduler "$bench_address" --workers 2 --data "$X_NPY" --init "$INIT_NPY" --max-iter "$sklearn_iter" \
   --repeats "$REPEATS" --chunk-rows "$CHUNK_ROWS" | tee "$logs/dtask.out"
-dtask_s=$(parse_value dtask_fit_s "$logs/dtask.out")
-dtask_iter=$(parse_value dtask_n_iter "$logs/dtask.out")
-dtask_inertia=$(parse_value dtask_inertia "$logs/dtask.out")
-for pid in "${worker_pids[@]}"; do
-  echo "dtask worker pid $pid: peak RSS $(awk '/^VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$pid/status")" \
-    "(--memory-limit $MEMORY_LIMIT)"
-done
-stop_daemons
+dtask_s=$(bench_value dtask_fit_s "$logs/dtask.out")
+dtask_iter=$(bench_value dtask_n_iter "$logs/dtask.out")
+dtask_inertia=$(bench_value dtask_inertia "$logs/dtask.out")
+bench_report_worker_rss
+bench_stop_daemons
 
 echo "n_iter: scikit-learn $sklearn_iter (max_iter $MAX_ITER, tol 0), dtask $dtask_iter"
 if [[ $dtask_iter != "$sklearn_iter" ]]; then
@@ -193,7 +135,7 @@ fi
 echo "inertia: scikit-learn $sklearn_inertia, dtask $dtask_inertia"
 echo "summary: $ROWS x $FEATURES float64 ($X_BYTES bytes), $CENTERS clusters, $dtask_iter Lloyd iterations;" \
   "dtask (2 worker processes x 1 thread) $dtask_s s, scikit-learn (1 process, 2 OpenMP threads) $sklearn_s s;" \
-  "$(load) at the end; $((SECONDS - started)) s in all"
+  "$(bench_load) at the end; $((SECONDS - started)) s in all"
 awk -v a="$dtask_s" -v b="$sklearn_s" -v ia="$dtask_inertia" -v ib="$sklearn_inertia" -v n="$dtask_iter" \
   -v bytes="$X_BYTES" -v m="$membw" 'BEGIN {
   if (b <= 0 || a <= 0 || ib <= 0) { print "kmeans: a time or the inertia is zero" > "/dev/stderr"; exit 1 }

@@ -100,6 +100,10 @@ Classification make_classification(const ClassificationOptions& o) {
   check_samples(o.n_samples, o.n_features, "make_classification");
   if (o.n_informative < 1 || o.n_informative > o.n_features) fail("make_classification: n_informative must be in [1, n_features]");
   if (o.n_classes < 2) fail("make_classification: n_classes must be >= 2");
+  if (o.n_informative < 62 && o.n_classes > (std::int64_t{1} << o.n_informative)) {
+    fail("make_classification: n_classes=" + std::to_string(o.n_classes) + " must be <= 2 ** n_informative=" +
+         std::to_string(std::int64_t{1} << o.n_informative) + " (each class takes its own hypercube vertex)");
+  }
   if (o.flip_y < 0 || o.flip_y > 1) fail("make_classification: flip_y must be in [0, 1]");
   Classification out;
   out.X = generated("make_classification_x", "classification_x", {o.n_samples, o.n_features}, DType::kFloat64,

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace dtask::ml_ops {
@@ -77,7 +78,11 @@ TEST_P(NearestCenterKernelTest, RowResultDoesNotDependOnItsPositionInTheBlock) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, NearestCenterKernelTest,
                          ::testing::Values(Case{1, 1, 1}, Case{7, 3, 1}, Case{8, 4, 4}, Case{37, 12, 20},
-                                           Case{100, 5, 3}, Case{64, 33, 17}));
+                                           Case{100, 5, 3}, Case{64, 33, 17}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return "n" + std::to_string(info.param.n) + "_k" + std::to_string(info.param.k) + "_d" +
+                                  std::to_string(info.param.d);
+                         });
 
 TEST(NearestCenterKernel, TiesGoToTheLowestCenter) {
   // Centers 1, 2, 5 and 6 are the same point; so are 0 and 3 (farther).

@@ -72,11 +72,25 @@ NDArray labels(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std
   return out;
 }
 
+/// Dimensions that tell the classes apart: ceil(log2(n_classes)).
+std::int64_t label_bits(std::int64_t n_classes) {
+  std::int64_t bits = 0;
+  while ((std::int64_t{1} << bits) < n_classes) ++bits;
+  return bits;
+}
+
 /// A class's centroid: a vertex of the hypercube of side 2 * class_sep in the
-/// informative dimensions (as scikit-learn's make_classification places them).
-double centroid(std::int64_t seed, std::int64_t label, std::int64_t dim, double class_sep) {
-  RowRng rng(seed, kCentroid, label * 4096 + dim);
-  return (rng.next() & 1) ? class_sep : -class_sep;
+/// informative dimensions. As in scikit-learn, no two classes share a
+/// vertex: in the first label_bits dimensions the vertex is the label's
+/// binary code XOR a random mask; the other dimensions are random per class.
+double centroid(std::int64_t seed, std::int64_t label, std::int64_t dim, std::int64_t n_classes, double class_sep) {
+  bool bit = false;
+  if (dim < label_bits(n_classes)) {
+    bit = ((RowRng(seed, kCentroid, dim).next() & 1) != 0) != (((label >> dim) & 1) != 0);
+  } else {
+    bit = (RowRng(seed, kCentroid, label * 4096 + dim).next() & 1) != 0;
+  }
+  return bit ? class_sep : -class_sep;
 }
 
 NDArray classification_x(std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t n_features,
@@ -84,13 +98,16 @@ NDArray classification_x(std::int64_t seed, std::int64_t row_begin, std::int64_t
   if (n_informative < 1 || n_informative > n_features) {
     throw std::invalid_argument("n_informative must be in [1, n_features]");
   }
+  if (label_bits(n_classes) > n_informative) {
+    throw std::invalid_argument("n_classes must be <= 2 ** n_informative");
+  }
   NDArray out = NDArray::uninitialized(DType::kFloat64, {rows, n_features});
   double* o = out.mutable_data<double>();
   for (std::int64_t r = 0; r < rows; ++r) {
     std::int64_t label = row_label(seed, row_begin + r, n_classes);
     RowRng rng(seed, kValues, row_begin + r);
     for (std::int64_t c = 0; c < n_features; ++c) {
-      double shift = c < n_informative ? centroid(seed, label, c, class_sep) : 0.0;
+      double shift = c < n_informative ? centroid(seed, label, c, n_classes, class_sep) : 0.0;
       o[r * n_features + c] = shift + rng.normal();
     }
   }

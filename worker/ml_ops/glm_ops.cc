@@ -24,6 +24,8 @@
 #include "common/eigen_view.h"
 #include "worker/array_ops/array_kernels_internal.h"
 #include "worker/array_ops/array_ops.h"
+#include "worker/ml_ops/glm_family_internal.h"
+#include "worker/ml_ops/glm_kernel.h"
 #include "worker/ml_ops/ml_ops.h"
 
 namespace dtask::ml_ops {
@@ -36,44 +38,7 @@ using Matrix = Eigen::MatrixXd;
 
 constexpr std::int64_t kBlockRows = 256;  // rows per block: the block stays in L2 for X β and Xᵀ r
 
-enum class Family { kLogistic, kLinear, kPoisson };
-
-Family family_of(const std::string& name) {
-  if (name == "logistic") return Family::kLogistic;
-  if (name == "linear") return Family::kLinear;
-  if (name == "poisson") return Family::kPoisson;
-  throw std::invalid_argument("unknown GLM family \"" + name + "\" (logistic, linear, poisson)");
-}
-
-/// log(1 + e^η) without overflow.
-double softplus(double eta) { return eta > 0 ? eta + std::log1p(std::exp(-eta)) : std::log1p(std::exp(eta)); }
-
-double sigmoid(double eta) {
-  if (eta >= 0) return 1.0 / (1.0 + std::exp(-eta));
-  double e = std::exp(eta);
-  return e / (1.0 + e);
-}
-
-/// Per-row loss, its derivative in η (μ - y) and second derivative (the IRLS weight).
-struct Pointwise {
-  double loss, residual, weight;
-};
-
-Pointwise pointwise(Family family, double eta, double y) {
-  switch (family) {
-    case Family::kLogistic: {
-      double mu = sigmoid(eta);
-      return {softplus(eta) - y * eta, mu - y, mu * (1.0 - mu)};
-    }
-    case Family::kLinear:
-      return {0.5 * (eta - y) * (eta - y), eta - y, 1.0};
-    case Family::kPoisson: {
-      double mu = std::exp(eta);  // may overflow to inf on a wild line-search step: the loss is then inf
-      return {mu - y * eta, mu - y, mu};
-    }
-  }
-  return {0, 0, 0};
-}
+using Family = GlmFamily;
 
 /// A chunk of X and y with the names its errors use.
 struct Chunk {
@@ -158,6 +123,15 @@ struct LocalObjective {
 LocalObjective evaluate(const Chunk& c, Family family, const Coefficients& beta, bool hessian) {
   const std::int64_t d = c.d, p = beta.p();
   LocalObjective out{0, Vector::Zero(p), hessian ? Matrix::Zero(p, p) : Matrix()};
+  if (!hessian) {
+    // The common case (lbfgs, line searches): one fused pass (glm_kernel.h).
+    LossGradSums sums = glm_loss_grad_rows(family, c.x_data.data<double>(), c.y_data.data<double>(), c.n, d,
+                                           beta.w.data(), beta.b, out.grad.data());
+    if (sums.bad_row >= 0) check_x_row(c, sums.bad_row);
+    out.loss = sums.loss;
+    if (beta.intercept) out.grad(d) = sums.residual_sum;
+    return out;
+  }
   auto X = eigen_view<double>(c.x_data);
   const double* y = c.y_data.data<double>();
   Vector eta(kBlockRows), residual(kBlockRows), sqrt_weight(kBlockRows);
@@ -196,7 +170,7 @@ LocalObjective evaluate(const Chunk& c, Family family, const Coefficients& beta,
 NDArray loss_grad(const NDArray& x, const NDArray& y, const NDArray& beta_in, const std::string& family_name,
                   bool fit_intercept, bool with_hessian, std::int64_t index, const std::string& x_name,
                   const std::string& y_name) {
-  Family family = family_of(family_name);
+  Family family = glm_family(family_name);
   Chunk c = chunk_of(x, y, index, x_name, y_name);
   check_y(c, family);
   Coefficients beta = coefficients(vector_of(beta_in), c.d, fit_intercept, "glm_loss_grad");
@@ -219,7 +193,7 @@ NDArray loss_grad(const NDArray& x, const NDArray& y, const NDArray& beta_in, co
 NDArray admm_local(const NDArray& x, const NDArray& y, const NDArray& v_in, const NDArray& beta0_in, double rho,
                    double n_total, const std::string& family_name, bool fit_intercept, std::int64_t index,
                    const std::string& x_name, const std::string& y_name) {
-  Family family = family_of(family_name);
+  Family family = glm_family(family_name);
   Chunk c = chunk_of(x, y, index, x_name, y_name);
   check_y(c, family);
   if (!(rho > 0) || !(n_total > 0)) throw std::invalid_argument("glm_admm_local: rho and n must be > 0");
@@ -257,7 +231,7 @@ NDArray admm_local(const NDArray& x, const NDArray& y, const NDArray& v_in, cons
 /// [n, Σ (predict == y), Σ (y - μ)², Σ y, Σ y², Σ deviance terms, Σ y log y].
 NDArray score_parts(const NDArray& x, const NDArray& y_in, const NDArray& beta_in, const std::string& family_name,
                     bool fit_intercept, std::int64_t index, const std::string& x_name, const std::string& y_name) {
-  Family family = family_of(family_name);
+  Family family = glm_family(family_name);
   Chunk c = chunk_of(x, y_in, index, x_name, y_name);
   check_y(c, family);
   Coefficients beta = coefficients(vector_of(beta_in), c.d, fit_intercept, "glm_score_parts");
