@@ -61,46 +61,15 @@ done
 bash deploy/install-deps.sh --with-peers
 
 BENCH="$BUILD_DIR/bench/dtask-bench-array-stream"
-SCHEDULER="$BUILD_DIR/scheduler/dtask-scheduler"
-WORKER="$BUILD_DIR/worker/dtask-worker"
-for bin in "$BENCH" "$SCHEDULER" "$WORKER"; do
-  if [[ ! -x $bin ]]; then
-    echo "array_stream: $bin not found; build first: cmake --build $BUILD_DIR --target" \
-      "dtask-bench-array-stream dtask-scheduler dtask-worker" >&2
-    exit 1
-  fi
-done
+BENCH_NAME=array_stream
+source bench/lib/cluster.sh
+bench_require_binaries "$BENCH" "$BUILD_DIR/scheduler/dtask-scheduler" "$BUILD_DIR/worker/dtask-worker"
 
 logs=$(mktemp -d)  # daemon logs and captured outputs, always removed
-pids=()
-fresh_dir=""
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$logs"
-  if [[ -n $fresh_dir ]]; then
-    if [[ $KEEP == 1 ]]; then echo "array_stream: kept $fresh_dir"; else rm -rf "$fresh_dir"; fi
-  fi
-}
-trap cleanup EXIT
-if [[ -z $DATA_DIR ]]; then
-  fresh_dir=$(mktemp -d "${TMPDIR:-/tmp}/dtask_array_stream.XXXXXX")
-  DATA_DIR=$fresh_dir
-fi
-mkdir -p "$DATA_DIR"
+trap bench_cleanup EXIT
+bench_data_dir dtask_array_stream
 FILE="$DATA_DIR/array_stream_${SIZE_GIB}gib.npy"
 
-# Value of the last "KEY=<number>" line of a captured output file, or fail loudly.
-parse_value() {  # $1 = key, $2 = file
-  local value
-  value=$(sed -n "s/^$1=\([0-9.eE+-]*\)\$/\1/p" "$2" | tail -n 1)
-  if [[ -z $value ]]; then
-    echo "array_stream: no '$1=' line in the output" >&2
-    exit 1
-  fi
-  printf '%s' "$value"
-}
 
 # GB/s of a dd read, from the "N bytes (...) copied, S s, ..." line it prints.
 dd_rate() {  # dd arguments...
@@ -152,54 +121,28 @@ echo "page cache copy (plain dd, bs=16M, one thread): ${cached_rate} GB/s"
 
 echo "== numpy reference sum (also warms the page cache): /usr/bin/python3 bench/dask_array_stream.py numpy"
 /usr/bin/python3 bench/dask_array_stream.py numpy "$FILE" | tee "$logs/numpy.out"
-expected=$(parse_value numpy_sum "$logs/numpy.out")
+expected=$(bench_value numpy_sum "$logs/numpy.out")
 echo "== page cache before the timed passes: $(cache_state); all passes below run warm" \
   "(one untimed pass first)"
 
-# The daemons print "... listening on tcp://HOST:PORT" once they serve.
-wait_address() {  # $1 = log file, $2 = pid
-  local deadline=$((SECONDS + 30)) address
-  while (( SECONDS < deadline )); do
-    address=$(grep -o -m 1 'listening on tcp://[^ ]*' "$1" 2>/dev/null | sed 's/^listening on //') || true
-    if [[ -n $address ]]; then printf '%s' "$address"; return 0; fi
-    if ! kill -0 "$2" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  echo "array_stream: no address from $1:" >&2
-  cat "$1" >&2
-  return 1
-}
 
 echo "== dtask: dtask-scheduler + 2 x dtask-worker --nthreads $NTHREADS --memory-limit $MEMORY_LIMIT"
-"$SCHEDULER" --host 127.0.0.1 --port 0 --log-level warn >"$logs/scheduler.log" 2>&1 &
-pids+=($!)
-address=$(wait_address "$logs/scheduler.log" "${pids[0]}")
-worker_pids=()
-for i in 0 1; do
-  "$WORKER" "$address" --host 127.0.0.1 --nthreads "$NTHREADS" --memory-limit "$MEMORY_LIMIT" \
-    --name "w$i" --local-directory "$logs/spill-$i" --log-level warn >"$logs/worker-$i.log" 2>&1 &
-  pids+=($!)
-  worker_pids+=($!)
-done
+bench_start_daemons 2 "$NTHREADS" "$MEMORY_LIMIT"
+address=$bench_address
 echo "$BENCH --scheduler $address --path $FILE --chunk-rows $CHUNK_ROWS --workers 2 --repeats $REPEATS"
 "$BENCH" --scheduler "$address" --path "$FILE" --chunk-rows "$CHUNK_ROWS" --workers 2 \
   --repeats "$REPEATS" --expected "$expected" | tee "$logs/dtask.out"
-dtask_rate=$(parse_value dtask_GBps "$logs/dtask.out")
-for pid in "${worker_pids[@]}"; do
-  echo "dtask worker pid $pid: peak RSS $(awk '/^VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$pid/status")" \
-    "(--memory-limit $MEMORY_LIMIT)"
-done
-for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-pids=()
+dtask_rate=$(bench_value dtask_GBps "$logs/dtask.out")
+bench_report_worker_rss
+bench_stop_daemons
 
 echo "== dask: /usr/bin/python3 bench/dask_array_stream.py dask --chunk-rows $CHUNK_ROWS --repeats $REPEATS" \
   "--threads 2 --workers 2 --threads-per-worker 1 --memory-limit $MEMORY_LIMIT"
 /usr/bin/python3 bench/dask_array_stream.py dask "$FILE" --chunk-rows "$CHUNK_ROWS" --repeats "$REPEATS" \
   --threads 2 --workers 2 --threads-per-worker 1 --memory-limit "$MEMORY_LIMIT" --expected "$expected" \
   | tee "$logs/dask.out"
-dask_threaded_rate=$(parse_value dask_threaded_GBps "$logs/dask.out")
-dask_rate=$(parse_value dask_GBps "$logs/dask.out")
+dask_threaded_rate=$(bench_value dask_threaded_GBps "$logs/dask.out")
+dask_rate=$(bench_value dask_GBps "$logs/dask.out")
 
 echo "== page cache after the passes: $(cache_state)"
 echo "summary: file $FILE_BYTES bytes, chunks of $CHUNK_ROWS rows; numpy sum $expected;" \

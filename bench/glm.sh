@@ -70,21 +70,8 @@ source bench/lib/cluster.sh
 bench_require_binaries "$BENCH" "$BUILD_DIR/scheduler/dtask-scheduler" "$BUILD_DIR/worker/dtask-worker"
 
 logs=$(mktemp -d)  # daemon logs, captured outputs and the two models, always removed
-fresh_dir=""
-cleanup() {
-  bench_stop_daemons
-  rm -rf "$logs"
-  if [[ -n $fresh_dir ]]; then
-    if [[ $KEEP == 1 ]]; then echo "glm: kept $fresh_dir"; else rm -rf "$fresh_dir"; fi
-  fi
-}
-trap cleanup EXIT
-if [[ -z $DATA_DIR ]]; then
-  fresh_dir=$(mktemp -d "${TMPDIR:-/tmp}/dtask_glm.XXXXXX")
-  DATA_DIR=$fresh_dir
-fi
-mkdir -p "$DATA_DIR"
-DATA_DIR=$(cd "$DATA_DIR" && pwd)  # the workers resolve paths on their own
+trap bench_cleanup EXIT
+bench_data_dir dtask_glm
 
 started=$SECONDS
 echo "== $(nproc) CPUs, $(bench_load), $(awk '/^MemAvailable/ { printf "%.1f GiB available", $2 / 1048576 }' /proc/meminfo)"

@@ -10,66 +10,18 @@
 #include <dtask/datasets.h>
 #include <dtask/ml/linear_model.h>
 
+#include "bench/bench_client.h"
+
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 #include <limits>
-#include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-int worker_count(dtask::Client& client) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) return -1;
-  return static_cast<int>(nlohmann::json::parse(*info)["workers"].size());
-}
-
-/// A client of the cluster at `scheduler` (or a fresh LocalCluster) with all
-/// `workers` registered (bounded wait). Exits on failure.
-std::unique_ptr<dtask::Client> connect(const std::string& scheduler, unsigned workers) {
-  std::unique_ptr<dtask::Client> client;
-  if (scheduler.empty()) {
-    client = std::make_unique<dtask::Client>(dtask::LocalClusterOptions{.n_workers = workers, .threads_per_worker = 1});
-  } else {
-    auto connected = dtask::Client::connect(scheduler);
-    if (!connected.ok()) {
-      std::fprintf(stderr, "glm: %s\n", connected.status().to_string().c_str());
-      std::exit(1);
-    }
-    client = std::move(*connected);
-  }
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (worker_count(*client) < static_cast<int>(workers)) {
-    if (Clock::now() > deadline) {
-      std::fprintf(stderr, "glm: %d of %u workers after 30 s\n", worker_count(*client), workers);
-      std::exit(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return client;
-}
-
-/// Persists `a` and waits until every chunk is in memory.
-dtask::Array persisted(dtask::Client& client, const dtask::Array& a) {
-  dtask::Array p = a.persist(client);
-  std::vector<dtask::FutureBase> chunks;
-  for (std::int64_t i = 0; i < p.n_chunks(); ++i) {
-    for (const auto& f : p.chunk(i).future_deps()) chunks.push_back(f);
-  }
-  dtask::Status loaded = client.wait(chunks);
-  if (!loaded.ok()) throw dtask::TaskError(loaded);
-  return p;
-}
+using dtask::bench::Clock;
+using dtask::bench::persisted;
+using dtask::bench::seconds_since;
 
 int run_prepare(dtask::Client& client, const std::string& dir, std::int64_t rows, std::int64_t features,
                 std::int64_t informative, std::int64_t chunk_rows) {
@@ -146,7 +98,7 @@ int main(int argc, char** argv) {
   }
   CLI11_PARSE(app, argc, argv);
   try {
-    auto client = connect(scheduler, workers);
+    auto client = dtask::bench::connect("glm", scheduler, workers);
     if (*prepare) return run_prepare(*client, dir, rows, features, informative, chunk_rows);
     return run_fit(*client, dir, C, tol, max_iter, repeats, chunk_rows, model_path);
   } catch (const std::exception& e) {

@@ -13,6 +13,8 @@
 #include <dtask/datasets.h>
 #include <dtask/ml/kmeans.h>
 
+#include "bench/bench_client.h"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -29,44 +31,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-/// The number of workers the scheduler knows, or -1 if it cannot say.
-int worker_count(dtask::Client& client) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) return -1;
-  return static_cast<int>(nlohmann::json::parse(*info)["workers"].size());
-}
-
-/// A client of the cluster at `scheduler`, or of a fresh LocalCluster, with
-/// all `workers` registered (bounded wait). Exits on failure.
-std::unique_ptr<dtask::Client> connect(const std::string& scheduler, unsigned workers) {
-  std::unique_ptr<dtask::Client> client;
-  if (scheduler.empty()) {
-    client = std::make_unique<dtask::Client>(dtask::LocalClusterOptions{.n_workers = workers, .threads_per_worker = 1});
-    std::printf("dtask: LocalCluster, %u workers x 1 thread (in-process)\n", workers);
-  } else {
-    auto connected = dtask::Client::connect(scheduler);
-    if (!connected.ok()) {
-      std::fprintf(stderr, "kmeans: %s\n", connected.status().to_string().c_str());
-      std::exit(1);
-    }
-    client = std::move(*connected);
-  }
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (worker_count(*client) < static_cast<int>(workers)) {
-    if (Clock::now() > deadline) {
-      std::fprintf(stderr, "kmeans: %d of %u workers after 30 s\n", worker_count(*client), workers);
-      std::exit(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return client;
-}
+using dtask::bench::Clock;
+using dtask::bench::persisted;
+using dtask::bench::seconds_since;
 
 /// "w0: 8 keys, 160 MiB; w1: ..." from the scheduler's view of the workers.
 std::string placement(dtask::Client& client) {
@@ -87,7 +54,7 @@ std::string placement(dtask::Client& client) {
 int run_prepare(const std::string& scheduler, unsigned workers, const std::string& dir, std::int64_t rows,
                 std::int64_t features, std::int64_t centers, std::int64_t random_state, std::int64_t init_seed,
                 std::int64_t chunk_rows) {
-  auto client = connect(scheduler, workers);
+  auto client = dtask::bench::connect("kmeans", scheduler, workers);
   const std::string x_path = dir + "/X.npy";
   const std::string init_path = dir + "/init.npy";
 
@@ -128,20 +95,10 @@ int run_prepare(const std::string& scheduler, unsigned workers, const std::strin
 
 int run_fit(const std::string& scheduler, unsigned workers, const std::string& x_path, const std::string& init_path,
             int max_iter, int repeats, std::int64_t chunk_rows) {
-  auto client = connect(scheduler, workers);
+  auto client = dtask::bench::connect("kmeans", scheduler, workers);
   dtask::NDArray init = dtask::Array::from_npy(init_path).compute(*client);
   auto start = Clock::now();
-  dtask::Array x = dtask::Array::from_npy(x_path, chunk_rows).persist(*client);
-  // persist() returns once submitted: wait until every chunk is in memory.
-  std::vector<dtask::FutureBase> chunks;
-  for (std::int64_t i = 0; i < x.n_chunks(); ++i) {
-    for (const auto& f : x.chunk(i).future_deps()) chunks.push_back(f);
-  }
-  dtask::Status loaded = client->wait(chunks);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "kmeans: persist failed: %s\n", loaded.to_string().c_str());
-    return 1;
-  }
+  dtask::Array x = persisted(*client, dtask::Array::from_npy(x_path, chunk_rows));
   std::printf("dtask: persisted %s in %.2f s (%s)\n", x.describe().c_str(), seconds_since(start),
               placement(*client).c_str());
   const double x_bytes = static_cast<double>(x.nbytes());

@@ -74,3 +74,24 @@ bench_stop_daemons() {
   for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   bench_pids=()
 }
+
+# Makes $DATA_DIR absolute (the workers resolve paths on their own),
+# creating a fresh directory under $TMPDIR named after $1 when it is unset.
+bench_data_dir() {  # $1 = name prefix
+  if [[ -z $DATA_DIR ]]; then
+    bench_fresh_dir=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    DATA_DIR=$bench_fresh_dir
+  fi
+  mkdir -p "$DATA_DIR"
+  DATA_DIR=$(cd "$DATA_DIR" && pwd)
+}
+
+# The EXIT trap: stops the daemons, removes $logs and a fresh data directory
+# (kept when $KEEP is 1).
+bench_cleanup() {
+  bench_stop_daemons
+  rm -rf "$logs"
+  if [[ -n ${bench_fresh_dir:-} ]]; then
+    if [[ ${KEEP:-0} == 1 ]]; then echo "$BENCH_NAME: kept $bench_fresh_dir"; else rm -rf "$bench_fresh_dir"; fi
+  fi
+}

@@ -15,6 +15,7 @@
 #include "formats/npy_format.h"
 #include "worker/cuda/kmeans_assign.h"
 #include "tests/formats/temp_dir.h"
+#include "tests/support/local_cluster_suite.h"
 
 namespace dtask::ml {
 namespace {
@@ -88,22 +89,14 @@ void expect_near(const NDArray& got, const NDArray& want, double tol) {
   }
 }
 
-class KMeansTest : public ::testing::Test {
+class KMeansTest : public testing::LocalClusterSuite {
  protected:
-  static void SetUpTestSuite() { client_ = new Client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1}); }
-  static void TearDownTestSuite() {
-    delete client_;
-    client_ = nullptr;
-  }
-  Client& client() { return *client_; }
 
   static datasets::Blobs blobs(std::int64_t chunk_rows = 500) {
     return datasets::make_blobs({.n_samples = 3000, .n_features = 5, .centers = 4, .cluster_std = 0.5,
                                  .random_state = 7, .chunk_rows = chunk_rows});
   }
-  static Client* client_;
 };
-Client* KMeansTest::client_ = nullptr;
 
 // k-means|| and k-means++ recover well separated blobs exactly (ARI = 1);
 // random init may stop in a local minimum (scikit-learn reruns it n_init times).

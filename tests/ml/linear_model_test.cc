@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/formats/temp_dir.h"
+#include "tests/support/local_cluster_suite.h"
 
 namespace dtask::ml {
 namespace {
@@ -85,23 +86,15 @@ Vec local_poisson_newton(const NDArray& x, const NDArray& y) {
   return beta;
 }
 
-class LinearModelTest : public ::testing::Test {
+class LinearModelTest : public testing::LocalClusterSuite {
  protected:
-  static void SetUpTestSuite() { client_ = new Client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1}); }
-  static void TearDownTestSuite() {
-    delete client_;
-    client_ = nullptr;
-  }
-  Client& client() { return *client_; }
 
   static datasets::Classification classification(std::int64_t chunk_rows = 500) {
     return datasets::make_classification({.n_samples = 3000, .n_features = 6, .n_informative = 3,
                                           .class_sep = 0.8, .flip_y = 0.05, .random_state = 3,
                                           .chunk_rows = chunk_rows});
   }
-  static Client* client_;
 };
-Client* LinearModelTest::client_ = nullptr;
 
 // Linear regression without a penalty is the least-squares solution of the
 // normal equations [X 1]^T [X 1] β = [X 1]^T y, to 1e-8.

@@ -6,6 +6,8 @@
 #include <dtask/ml/preprocessing.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/local_cluster_suite.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -14,17 +16,7 @@
 namespace dtask::ml {
 namespace {
 
-class PreprocessingTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { client_ = new Client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1}); }
-  static void TearDownTestSuite() {
-    delete client_;
-    client_ = nullptr;
-  }
-  Client& client() { return *client_; }
-  static Client* client_;
-};
-Client* PreprocessingTest::client_ = nullptr;
+class PreprocessingTest : public testing::LocalClusterSuite {};
 
 /// X[i] = (i, 2i, 7), y[i] = i: every row says where it came from.
 NDArray indexed_rows(std::int64_t n) {

@@ -1,32 +1,16 @@
 // See glm_kernel.h. Built with -O3 (worker/CMakeLists.txt).
 #include "worker/ml_ops/glm_kernel.h"
 
+#include "worker/ml_ops/kernel_clones_internal.h"
+
 #include <cmath>
-#include <cstring>
-
-// As in nearest_center_kernel.cc: one clone per target, chosen at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define DTASK_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), flatten))
-#else
-#define DTASK_KERNEL_CLONES
-#endif
-
-// The vector-typed helpers are internal and inlined into the clones, so
-// GCC's note that AVX arguments change the ABI does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace dtask::ml_ops {
 
 namespace {
 
-// Four doubles: one AVX register in the x86-64-v3 clone, two SSE2 ones in the baseline.
-using Lanes = double __attribute__((vector_size(4 * sizeof(double))));
-
-inline Lanes load(const double* p) {
-  Lanes v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using kernels::Lanes;
+using kernels::load;
 
 /// x.w in 16 interleaved partial sums (four vectors), so the fused
 /// multiply-adds do not wait on one another; the same order for a row

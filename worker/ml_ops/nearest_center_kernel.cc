@@ -2,41 +2,21 @@
 // that the fixed-size tile loops are unrolled and vectorised.
 #include "worker/ml_ops/nearest_center_kernel.h"
 
+#include "worker/ml_ops/kernel_clones_internal.h"
+
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
-
-// GCC on x86-64 compiles a function once per listed target and pick
-// one when the program loads (an ifunc); elsewhere, and under ThreadSanitizer
-// (whose runtime is not ready when ifuncs resolve), there is only the baseline.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define DTASK_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), flatten))
-#else
-#define DTASK_KERNEL_CLONES
-#endif
-
-// Every vector-typed function here is internal and inlined into the clones,
-// so GCC's note that passing AVX vectors changes the ABI does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace dtask::ml_ops {
 
 namespace {
 
-constexpr std::int64_t kTileCenters = 4;  // one AVX2 register of doubles
-constexpr int kTileRows = 8;              // rows per tile: 8 accumulators; measured faster than 4
+using kernels::Lanes;
+using kernels::load;
 
-// A GCC/Clang vector of kTileCenters doubles: one AVX register in the
-// x86-64-v3 clone, two SSE2 registers in the baseline one. Written out
-// explicitly because the auto-vectoriser shuffled the tile through the stack.
-using Lanes = double __attribute__((vector_size(kTileCenters * sizeof(double))));
-
-Lanes load(const double* p) {
-  Lanes v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+constexpr std::int64_t kTileCenters = kernels::kLanes;  // one AVX2 register of doubles
+constexpr int kTileRows = 8;  // rows per tile: 8 accumulators; measured faster than 4
 
 /// acc[r] = (x_r . c_j) for the R rows starting at `x` and the kTileCenters
 /// centers whose feature-major columns start at `ct` (row stride padded_k).
