@@ -499,7 +499,7 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
   return raw;
 }
 
-void GraphState::remove_worker(WorkerState* worker, const std::string& reason) {
+void GraphState::remove_worker(WorkerState* worker, const std::string& reason, bool graceful) {
   logger_->warn("removing worker {} ({}): {}; {} tasks processing, {} results held", worker->name, worker->address,
                 reason, worker->processing.size(), worker->has_what.size());
   // Out of the pool first: releasing its tasks frees its slots, and
@@ -510,7 +510,18 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason) {
   workers_.erase(it);
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
-    transition(*task, S::kReleased, out);
+    if (!graceful && ++task->workers_died > config_.allowed_failures) {
+      task->error_op = task->op;
+      task->error_message = "worker killed while running " + task->op + " " + task->key + " (" +
+                            std::to_string(task->workers_died) + " workers died running it; allowed failures: " +
+                            std::to_string(config_.allowed_failures) + "); last: " + worker->name + ": " + reason;
+      task->exception_blame_key = task->key;
+      task->retries = 0;  // retries are for raised errors, not for killed workers
+      logger_->error("task {}: {}", task->key, task->error_message);
+      transition(*task, S::kErred, out);
+    } else {
+      transition(*task, S::kReleased, out);
+    }
   }
   for (TaskState* task : std::vector<TaskState*>(worker->has_what.begin(), worker->has_what.end())) {
     remove_replica(*task, *worker);

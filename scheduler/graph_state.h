@@ -37,6 +37,10 @@ struct SchedulerConfig {
   double saturation_latency = 0.005;
   /// Duration assumed for an op never seen before, in seconds.
   double default_task_duration = 0.001;
+  /// A task fails once more than this many workers died while running it
+  /// (Dask's allowed-failures): a task that kills its worker must not take
+  /// the cluster down one worker at a time.
+  std::uint32_t allowed_failures = 3;
 };
 
 /// Messages the state machine wants sent, grouped by recipient so that one
@@ -63,7 +67,10 @@ class GraphState {
   /// Rejects a duplicate name or address.
   Result<WorkerState*> add_worker(const msg::RegisterWorker& registration);
   /// Reschedules its processing tasks and recomputes results only it held.
-  void remove_worker(WorkerState* worker, const std::string& reason);
+  /// Unless `graceful` (the worker was retired), each task processing there
+  /// counts one worker death; past allowed_failures it errs with "worker
+  /// killed while running <op> <key>".
+  void remove_worker(WorkerState* worker, const std::string& reason, bool graceful = false);
   void update_graph(ClientState& client, msg::UpdateGraph graph);
   /// The client dropped its last future for each key.
   void release_keys(ClientState& client, const std::vector<std::string>& keys);

@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-message-size", max_message, "Largest message accepted before reading it")
       ->capture_default_str();
+  app.add_option("--allowed-failures", options.graph.allowed_failures,
+                 "Worker deaths a task may cause before it errs with 'worker killed while running'")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto logger = make_logger("scheduler", log_level);

@@ -147,7 +147,7 @@ class SchedulerServer::Impl {
     peer.worker = *worker;
     peer.worker->last_seen = wall_clock_seconds();
     worker_peers_[peer.worker] = &peer;
-    peer.connection->send(msg::WorkerRegistered{options_.heartbeat_interval_ms});
+    peer.connection->send(msg::WorkerRegistered{heartbeat_interval_ms(graph_.workers().size())});
     logger_->info("worker {} registered: {} threads, data at {}", peer.worker->name, peer.worker->nthreads,
                   peer.worker->address);
   }
@@ -195,6 +195,17 @@ class SchedulerServer::Impl {
       auto it = client_peers_.find(client);
       if (it != client_peers_.end()) it->second->connection->send(batch);
     }
+  }
+
+  /// The interval a worker joining a cluster of `workers` should report at:
+  /// the configured one up to 10 workers, then longer (Dask's tiers), so the
+  /// scheduler's heartbeat load stays about flat as the cluster grows.
+  std::uint32_t heartbeat_interval_ms(std::size_t workers) const {
+    const std::uint32_t base = options_.heartbeat_interval_ms;
+    if (workers <= 10) return base;
+    if (workers < 50) return 2 * base;
+    if (workers < 200) return 4 * base;
+    return static_cast<std::uint32_t>((workers / 200 + 1) * 4 * base);
   }
 
   Peer* worker_peer(WorkerState* worker) {

@@ -41,6 +41,7 @@ struct TaskState {
   ResourceList resources;
   std::vector<std::string> worker_restrictions;  // worker names; empty: any
   std::uint32_t retries = 0;
+  std::uint32_t workers_died = 0;  // workers lost while running it (see SchedulerConfig::allowed_failures)
 
   TaskStatus status = TaskStatus::kReleased;
   std::vector<TaskState*> dependencies;

@@ -1038,6 +1038,48 @@ TEST_F(GraphStateTest, WantedResultLostWithItsWorkerIsRecomputed) {
   release_all_and_check_no_leaks();
 }
 
+/// allowed_failures = 0..3: a task erring after that many worker deaths.
+class GraphStateKilledWorkerTest : public GraphStateTest, public ::testing::WithParamInterface<std::uint32_t> {
+ protected:
+  static SchedulerConfig config(std::uint32_t allowed) {
+    SchedulerConfig c;
+    c.allowed_failures = allowed;
+    return c;
+  }
+  GraphStateKilledWorkerTest() : GraphStateTest(config(GetParam())) {}
+};
+
+// A task whose workers keep dying is rescheduled allowed_failures times, then
+// errs with "worker killed while running <op> <key>" (its dependent too),
+// instead of killing the workers one by one; a graceful retire does not count.
+TEST_P(GraphStateKilledWorkerTest, TaskErrsAfterAllowedFailures) {
+  const std::uint32_t allowed = GetParam();
+  submit({task_def("poison", {}, "segfault"), task_def("after", {"poison"})}, {"after"});
+  WorkerState* retired = add_worker("retired");
+  drain();
+  ASSERT_EQ(graph.find("poison")->processing_on, retired);
+  graph.remove_worker(retired, "retired", /*graceful=*/true);
+  for (std::uint32_t death = 1; death <= allowed + 1; ++death) {
+    WorkerState* w = add_worker("w" + std::to_string(death));
+    drain();
+    ASSERT_EQ(graph.find("poison")->processing_on, w) << "death " << death;
+    graph.remove_worker(w, "connection lost");
+    drain();
+  }
+  const msg::KeyStatus* status = last_status("after");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->state, KeyOutcome::kErred);
+  EXPECT_EQ(status->failed_key, "poison");
+  EXPECT_EQ(status->op, "segfault");
+  EXPECT_NE(status->message.find("worker killed while running segfault poison"), std::string::npos)
+      << status->message;
+  EXPECT_NE(status->message.find(std::to_string(allowed + 1) + " workers died"), std::string::npos)
+      << status->message;
+  release_all_and_check_no_leaks();
+}
+
+INSTANTIATE_TEST_SUITE_P(AllowedFailures, GraphStateKilledWorkerTest, ::testing::Values(0u, 1u, 3u));
+
 /// Workers at the start; the first one is removed while root tasks queue.
 class GraphStateRemoveQueuingTest : public GraphStateTest, public ::testing::WithParamInterface<int> {
  protected:
