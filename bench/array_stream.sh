@@ -171,7 +171,7 @@ wait_address() {  # $1 = log file, $2 = pid
 }
 
 echo "== dtask: dtask-scheduler + 2 x dtask-worker --nthreads $NTHREADS --memory-limit $MEMORY_LIMIT"
-"$SCHEDULER" --host 127.0.0.1 --port 0 --log-level warn >"$logs/scheduler.log" 2>&1 &
+"$SCHEDULER" --host 127.0.0.1 --port 0 --dashboard-address 127.0.0.1:0 --log-level warn >"$logs/scheduler.log" 2>&1 &
 pids+=($!)
 address=$(wait_address "$logs/scheduler.log" "${pids[0]}")
 worker_pids=()
