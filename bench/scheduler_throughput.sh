@@ -5,14 +5,20 @@
 # timed from submit to result (cluster start-up excluded).
 #
 #   bash bench/scheduler_throughput.sh [--tasks N] [--build-dir DIR] [--repeats R]
+#                                      [--dashboard [--poll-ms MS]]
 #
 # Last line: scheduler_throughput dtask_tasks_per_s=<x> dask_tasks_per_s=<y> ratio=<x/y>
+# --dashboard: dtask only, runs alternating without and with a client polling
+# the dashboard (as the status page does, plus /metrics) every MS ms
+# (default 100); last line: scheduler_throughput_dashboard ... ratio=<polled/plain>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TASKS=100000
 BUILD_DIR="${BUILD_DIR:-build}"
 REPEATS=3
+DASHBOARD=0
+POLL_MS=100
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --tasks) TASKS="$2"; shift 2 ;;
@@ -21,12 +27,17 @@ while [[ $# -gt 0 ]]; do
     --build-dir=*) BUILD_DIR="${1#*=}"; shift ;;
     --repeats) REPEATS="$2"; shift 2 ;;
     --repeats=*) REPEATS="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --dashboard) DASHBOARD=1; shift ;;
+    --poll-ms) POLL_MS="$2"; shift 2 ;;
+    --poll-ms=*) POLL_MS="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scheduler_throughput: unknown option: $1" >&2; exit 2 ;;
   esac
 done
 
-bash deploy/install-deps.sh --with-peers
+if [[ $DASHBOARD == 0 ]]; then
+  bash deploy/install-deps.sh --with-peers
+fi
 
 BENCH="$BUILD_DIR/bench/dtask-bench-throughput"
 if [[ ! -x $BENCH ]]; then
@@ -47,6 +58,17 @@ parse_rate() {  # $1 = key, $2 = file
   fi
   printf '%s' "$value"
 }
+
+if [[ $DASHBOARD == 1 ]]; then
+  echo "== dtask with the dashboard polled every $POLL_MS ms: $BENCH --tasks $TASKS --workers 2 --threads 1 --repeats $REPEATS --dashboard-poll-ms $POLL_MS"
+  "$BENCH" --tasks "$TASKS" --workers 2 --threads 1 --repeats "$REPEATS" --dashboard-poll-ms "$POLL_MS" | tee "$tmp/dtask.out"
+  plain=$(parse_rate dtask_tasks_per_s "$tmp/dtask.out")
+  polled=$(parse_rate dtask_polled_tasks_per_s "$tmp/dtask.out")
+  awk -v x="$polled" -v y="$plain" -v ms="$POLL_MS" 'BEGIN {
+    printf "scheduler_throughput_dashboard plain_tasks_per_s=%.0f polled_tasks_per_s=%.0f poll_ms=%d ratio=%.3f drop=%.1f%%\n", y, x, ms, x / y, 100 * (1 - x / y)
+  }'
+  exit 0
+fi
 
 echo "== dtask: $BENCH --tasks $TASKS --workers 2 --threads 1 --repeats $REPEATS"
 "$BENCH" --tasks "$TASKS" --workers 2 --threads 1 --repeats "$REPEATS" | tee "$tmp/dtask.out"

@@ -104,6 +104,7 @@ struct Encoder {
     out.setOk(m.ok);
     out.setError(text(m.error));
     out.setServerName(text(m.server_name));
+    out.setDashboardAddress(text(m.dashboard_address));
   }
   void operator()(const msg::UpdateGraph& m) {
     auto out = root.initUpdateGraph();
@@ -198,12 +199,24 @@ struct Encoder {
       finished[i].setTypeName(text(f.type_name));
       finished[i].setStartTime(f.start_time);
       finished[i].setStopTime(f.stop_time);
+      finished[i].setThread(f.thread);
     }
     auto erred = out.initErred(size_of(m.erred));
     for (unsigned i = 0; i < m.erred.size(); ++i) {
       erred[i].setKey(text(m.erred[i].key));
       erred[i].setOp(text(m.erred[i].op));
       erred[i].setMessage(text(m.erred[i].message));
+      erred[i].setStartTime(m.erred[i].start_time);
+      erred[i].setStopTime(m.erred[i].stop_time);
+      erred[i].setThread(m.erred[i].thread);
+    }
+    auto activity = out.initActivity(size_of(m.activity));
+    for (unsigned i = 0; i < m.activity.size(); ++i) {
+      const msg::WorkerActivity& a = m.activity[i];
+      activity[i].setKind(static_cast<std::uint8_t>(a.kind));
+      activity[i].setStartTime(a.start_time);
+      activity[i].setStopTime(a.stop_time);
+      activity[i].setNbytes(a.nbytes);
     }
   }
   void operator()(const msg::Heartbeat& m) {
@@ -371,7 +384,8 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     }
     case wire::Message::HANDSHAKE_REPLY: {
       auto in = root.getHandshakeReply();
-      return Message(msg::HandshakeReply{in.getOk(), str(in.getError()), str(in.getServerName())});
+      return Message(msg::HandshakeReply{in.getOk(), str(in.getError()), str(in.getServerName()),
+                                         str(in.getDashboardAddress())});
     }
     case wire::Message::UPDATE_GRAPH: {
       auto in = root.getUpdateGraph();
@@ -446,10 +460,19 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
       msg::WorkerReport out;
       out.finished.reserve(in.getFinished().size());
       for (auto f : in.getFinished()) {
-        out.finished.push_back(
-            {str(f.getKey()), f.getNbytes(), str(f.getTypeName()), f.getStartTime(), f.getStopTime()});
+        out.finished.push_back({str(f.getKey()), f.getNbytes(), str(f.getTypeName()), f.getStartTime(),
+                                f.getStopTime(), f.getThread()});
       }
-      for (auto e : in.getErred()) out.erred.push_back({str(e.getKey()), str(e.getOp()), str(e.getMessage())});
+      for (auto e : in.getErred()) {
+        out.erred.push_back({str(e.getKey()), str(e.getOp()), str(e.getMessage()), e.getStartTime(), e.getStopTime(),
+                             e.getThread()});
+      }
+      for (auto a : in.getActivity()) {
+        // An unknown kind from a newer worker is shown as a transfer rather than dropping the frame.
+        auto kind = a.getKind() <= static_cast<std::uint8_t>(ActivityKind::kUnspill) ? static_cast<ActivityKind>(a.getKind())
+                                                                                     : ActivityKind::kTransfer;
+        out.activity.push_back({kind, a.getStartTime(), a.getStopTime(), a.getNbytes()});
+      }
       return Message(std::move(out));
     }
     case wire::Message::HEARTBEAT: {

@@ -20,6 +20,9 @@ enum class PeerRole : std::uint8_t { kClient = 0, kWorker = 1, kPeer = 2 };
 /// What a client learns about a key it wants.
 enum class KeyOutcome : std::uint8_t { kMemory = 0, kErred = 1, kCancelled = 2, kLost = 3 };
 
+/// What a worker reports besides computing, for the dashboard's task stream.
+enum class ActivityKind : std::uint8_t { kTransfer = 0, kSpill = 1, kUnspill = 2 };
+
 /// Run order: higher user priority first, then older submissions, then the
 /// depth-first position in the graph (dask's (−user, generation, order)).
 struct Priority {
@@ -48,6 +51,7 @@ struct HandshakeReply {
   bool ok = true;
   std::string error;
   std::string server_name;
+  std::string dashboard_address;  // "http://HOST:PORT/"; empty when the scheduler serves none
 };
 
 struct TaskDef {
@@ -132,15 +136,26 @@ struct TaskFinished {
   std::string type_name;
   double start_time = 0;
   double stop_time = 0;
+  std::uint32_t thread = 0;  // executor thread index
 };
 struct TaskErred {
   std::string key;
   std::string op;
   std::string message;
+  double start_time = 0;
+  double stop_time = 0;
+  std::uint32_t thread = 0;
+};
+struct WorkerActivity {
+  ActivityKind kind = ActivityKind::kTransfer;
+  double start_time = 0;
+  double stop_time = 0;
+  std::uint64_t nbytes = 0;
 };
 struct WorkerReport {
   std::vector<TaskFinished> finished;
   std::vector<TaskErred> erred;
+  std::vector<WorkerActivity> activity;
 };
 struct Heartbeat {
   std::uint64_t managed_bytes = 0;  // result bytes in RAM

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# THE test command (README and CI): install dependencies, build, run every test.
+# THE test command (README and CI): install dependencies (with chromium, for
+# the dashboard's browser test), build, run every test.
 # Extra arguments go to the cmake configure step. BUILD_DIR as in build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
 export BUILD_DIR
 
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --with-browser
 bash deploy/build.sh "$@"
 echo "+ ctest --test-dir $BUILD_DIR --output-on-failure -j2 --timeout 300"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300

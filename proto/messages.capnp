@@ -48,6 +48,7 @@ struct HandshakeReply {
   ok @0 :Bool;
   error @1 :Text;
   serverName @2 :Text;
+  dashboardAddress @3 :Text;   # "http://HOST:PORT/" of the scheduler's dashboard; empty: none
 }
 
 # ---- client -> scheduler ----------------------------------------------------
@@ -148,17 +149,30 @@ struct TaskFinished {
   typeName @2 :Text;
   startTime @3 :Float64;       # seconds since the epoch, worker clock
   stopTime @4 :Float64;
+  thread @5 :UInt32;           # executor thread that ran it (the dashboard's task-stream lane)
 }
 
 struct TaskErred {
   key @0 :Text;
   op @1 :Text;
   message @2 :Text;
+  startTime @3 :Float64;
+  stopTime @4 :Float64;
+  thread @5 :UInt32;
+}
+
+# Time a worker spent moving data rather than computing, for the task stream.
+struct WorkerActivity {
+  kind @0 :UInt8;              # dtask::ActivityKind
+  startTime @1 :Float64;
+  stopTime @2 :Float64;
+  nbytes @3 :UInt64;
 }
 
 struct WorkerReport {
   finished @0 :List(TaskFinished);
   erred @1 :List(TaskErred);
+  activity @2 :List(WorkerActivity);
 }
 
 struct Heartbeat {

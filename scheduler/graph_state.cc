@@ -3,13 +3,19 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "common/check.h"
+#include "common/logging.h"
 
 namespace dtask::scheduler {
 
 using S = TaskStatus;
+
+namespace {
+constexpr std::size_t kRecentErrors = 50;  // as many as the dashboard lists
+}  // namespace
 
 GraphState::GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> logger)
     : config_(config), logger_(std::move(logger)) {
@@ -68,7 +74,56 @@ void GraphState::transition(TaskState& task, TaskStatus to, Recommendations& out
 void GraphState::set_status(TaskState& task, TaskStatus to) {
   --status_counts_[static_cast<int>(task.status)];
   ++status_counts_[static_cast<int>(to)];
+  unlink_status(task);
+  if (to != S::kForgotten) link_status(task, to);
+  if (task.group != nullptr) {
+    --task.group->counts[static_cast<int>(task.status)];
+    ++task.group->counts[static_cast<int>(to)];
+  }
   task.status = to;
+}
+
+void GraphState::link_status(TaskState& task, TaskStatus status) {
+  TaskState*& head = status_heads_[static_cast<int>(status)];
+  task.status_prev = nullptr;
+  task.status_next = head;
+  if (head != nullptr) head->status_prev = &task;
+  head = &task;
+}
+
+void GraphState::unlink_status(TaskState& task) {
+  if (task.status_prev != nullptr) {
+    task.status_prev->status_next = task.status_next;
+  } else if (status_heads_[static_cast<int>(task.status)] == &task) {
+    status_heads_[static_cast<int>(task.status)] = task.status_next;
+  }
+  if (task.status_next != nullptr) task.status_next->status_prev = task.status_prev;
+  task.status_prev = task.status_next = nullptr;
+}
+
+void GraphState::join_group(TaskState& task, const std::string& name) {
+  auto& group = groups_[name];
+  if (!group) {
+    group = std::make_unique<TaskGroup>();
+    group->name = name;
+    group->stream_op = stream_.intern_op(name);
+  }
+  task.group = group.get();
+  ++group->counts[static_cast<int>(task.status)];
+}
+
+// A forgotten task leaves its group, and the group goes with its last task
+// (its dependents went first, so no other group still counts edges into it).
+void GraphState::leave_group(TaskState& task) {
+  TaskGroup* group = task.group;
+  if (group == nullptr) return;
+  for (TaskState* dep : task.dependencies) {
+    if (dep->group == nullptr) continue;
+    auto edge = group->dependencies.find(dep->group);
+    if (edge != group->dependencies.end() && --edge->second == 0) group->dependencies.erase(edge);
+  }
+  task.group = nullptr;
+  if (group->live() == 0) groups_.erase(group->name);
 }
 
 // ---- edges -----------------------------------------------------------------
@@ -122,6 +177,7 @@ void GraphState::released_to_forgotten(TaskState& task, Recommendations& out) {
     if (dep->dependents.empty()) recommend_release_if_unneeded(*dep, out);
   }
   set_status(task, S::kForgotten);
+  leave_group(task);
   auto node = tasks_.extract(task.key);
   graveyard_.push_back(std::move(node.mapped()));  // freed once no recommendation can name it
 }
@@ -196,6 +252,7 @@ void GraphState::processing_to_memory(TaskState& task, Recommendations& out) {
   set_status(task, S::kMemory);
   ++tasks_completed_;
   ++worker.tasks_done;
+  if (task.group != nullptr) ++task.group->completed;
   for (TaskState* dependent : task.dependents) {
     if (dependent->waiting_on.erase(&task) > 0 && dependent->waiting_on.empty() &&
         dependent->status == S::kWaiting) {
@@ -446,6 +503,7 @@ TaskState* GraphState::get_or_create(const std::string& key, bool* created) {
     it->second = std::make_unique<TaskState>();
     it->second->key = key;
     ++status_counts_[static_cast<int>(S::kReleased)];
+    link_status(*it->second, S::kReleased);
   }
   if (created != nullptr) *created = inserted;
   return it->second.get();
@@ -489,6 +547,7 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
   worker->nthreads = std::max<std::uint32_t>(registration.nthreads, 1);
   worker->memory_limit = registration.memory_limit;
   worker->resources = registration.resources;
+  worker->stream_id = stream_.intern_worker(worker->name);
   WorkerState* raw = worker.get();
   workers_.push_back(std::move(worker));
 
@@ -551,6 +610,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     task->worker_restrictions = std::move(def->workers);
     task->retries = def->retries;
     if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
+    join_group(*task, task->op);
     for (const std::string& dep_key : def->dependencies) {
       auto dep = tasks_.find(dep_key);
       if (dep == tasks_.end()) {
@@ -558,7 +618,11 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
         task->error_message = "unknown dependency key '" + dep_key + "'";
         continue;
       }
-      if (dep->second->dependents.insert(task).second) task->dependencies.push_back(dep->second.get());
+      TaskState* dependency = dep->second.get();
+      if (dependency->dependents.insert(task).second) {
+        task->dependencies.push_back(dependency);
+        if (dependency->group != nullptr) ++task->group->dependencies[dependency->group];
+      }
     }
   }
   for (const std::string& key : graph.wanted_keys) {
@@ -615,6 +679,7 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
   reporting_worker_ = worker;
   for (const msg::KeyInfo& info : scattered.keys) {
     TaskState* task = get_or_create(info.key);
+    if (task->group == nullptr) join_group(*task, "scattered");
     task->who_wants.insert(&client);
     client.wants.insert(task);
     if (task->status == S::kMemory) {
@@ -633,6 +698,7 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
 }
 
 void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& report) {
+  record_report(worker, report);
   Recommendations out;
   reporting_worker_ = &worker;
   for (const msg::TaskFinished& finished : report.finished) {
@@ -641,9 +707,16 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     if (task != nullptr && task->status == S::kProcessing && task->processing_on == &worker) {
       task->nbytes = finished.nbytes;
       task->type_name = finished.type_name;
+      const double seconds = std::max(0.0, finished.stop_time - finished.start_time);
       auto& [total, count] = op_durations_[task->op];
-      total += std::max(0.0, finished.stop_time - finished.start_time);
+      total += seconds;
       ++count;
+      if (task->group != nullptr) {
+        task->group->compute_seconds += seconds;
+        task->group->nbytes += finished.nbytes;
+        stream_.record({finished.start_time, finished.stop_time, worker.stream_id, task->group->stream_op,
+                        finished.thread, StreamKind::kCompute});
+      }
       transition(*task, S::kMemory, out);
     } else if (task != nullptr && task->status == S::kMemory) {
       add_replica(*task, worker);  // computed twice (after a reschedule): keep the copy
@@ -660,6 +733,12 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     task.error_message = erred.message;
     task.exception_blame_key = task.key;
     logger_->info("task {} ({}) raised on {}: {}", task.key, erred.op, worker.name, erred.message);
+    recent_errors_.push_back({wall_clock_seconds(), task.key, erred.op, worker.name, erred.message});
+    if (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
+    if (task.group != nullptr) {
+      stream_.record({erred.start_time, erred.stop_time, worker.stream_id, task.group->stream_op, erred.thread,
+                      StreamKind::kErred});
+    }
     transition(task, S::kErred, out);
   }
   reporting_worker_ = nullptr;
@@ -683,6 +762,18 @@ void GraphState::worker_heartbeat(WorkerState& worker, const msg::Heartbeat& hea
   transitions(std::move(out));
 }
 
+// Transfers and spills go to the task stream; task runs are recorded as
+// they are matched to their tasks in worker_report.
+void GraphState::record_report(WorkerState& worker, const msg::WorkerReport& report) {
+  for (const msg::WorkerActivity& activity : report.activity) {
+    StreamKind kind = activity.kind == ActivityKind::kTransfer ? StreamKind::kTransfer
+                      : activity.kind == ActivityKind::kSpill  ? StreamKind::kSpill
+                                                               : StreamKind::kUnspill;
+    if (kind == StreamKind::kTransfer) transfer_bytes_ += activity.nbytes;
+    stream_.record({activity.start_time, activity.stop_time, worker.stream_id, 0, 0, kind});
+  }
+}
+
 Outbox GraphState::take_outbox() { return std::exchange(outbox_, Outbox{}); }
 
 const TaskState* GraphState::find(const std::string& key) const {
@@ -704,6 +795,37 @@ Status violation(const TaskState& task, const std::string& what) {
   return Status::internal("task " + task.key + " (" + task_status_name(task.status) + "): " + what);
 }
 }  // namespace
+
+// The per-status lists hold exactly the tasks in each status, and the group
+// counts add up to the tasks that belong to each group.
+Status GraphState::validate_lists_and_groups() const {
+  for (int i = 0; i < kTaskStatusCount; ++i) {
+    if (i == static_cast<int>(S::kForgotten)) continue;
+    std::size_t listed = 0;
+    for (const TaskState* task = status_heads_[i]; task != nullptr; task = task->status_next) {
+      if (task->status != static_cast<S>(i)) return violation(*task, "in the wrong status list");
+      ++listed;
+    }
+    if (listed != status_counts_[i]) {
+      return Status::internal(std::string("status list for ") + task_status_name(static_cast<S>(i)) + " holds " +
+                              std::to_string(listed) + " tasks, count is " + std::to_string(status_counts_[i]));
+    }
+  }
+  std::unordered_map<const TaskGroup*, std::array<std::size_t, kTaskStatusCount>> grouped;
+  for (const auto& [key, task] : tasks_) {
+    if (task->group != nullptr) ++grouped[task->group][static_cast<int>(task->status)];
+  }
+  for (const auto& [name, group] : groups_) {
+    for (int i = 0; i < kTaskStatusCount; ++i) {
+      if (i != static_cast<int>(S::kForgotten) && grouped[group.get()][i] != group->counts[i]) {
+        return Status::internal("group " + name + " counts " + std::to_string(group->counts[i]) + " tasks " +
+                                task_status_name(static_cast<S>(i)) + ", actual " +
+                                std::to_string(grouped[group.get()][i]));
+      }
+    }
+  }
+  return Status::success();
+}
 
 Status GraphState::validate() const {
   std::size_t counts[kTaskStatusCount] = {};
@@ -751,6 +873,7 @@ Status GraphState::validate() const {
                               std::to_string(status_counts_[i]) + ", actual " + std::to_string(counts[i]));
     }
   }
+  DTASK_RETURN_NOT_OK(validate_lists_and_groups());
   for (const auto& worker : workers_) {
     for (const TaskState* task : worker->processing) {
       if (task->processing_on != worker.get()) return violation(*task, "in processing set of " + worker->name);

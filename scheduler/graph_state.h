@@ -18,7 +18,9 @@
 #include "common/messages.h"
 #include "common/status.h"
 #include "scheduler/placement.h"
+#include "scheduler/task_group.h"
 #include "scheduler/task_state.h"
+#include "scheduler/task_stream.h"
 
 namespace spdlog {
 class logger;
@@ -50,6 +52,15 @@ struct Outbox {
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
   std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
   bool empty() const { return compute.empty() && free.empty() && statuses.empty(); }
+};
+
+/// A task whose op raised, as the dashboard lists it.
+struct ErrorRecord {
+  double time = 0;  // wall clock, when the scheduler heard of it
+  std::string key;
+  std::string op;
+  std::string worker;
+  std::string message;
 };
 
 /// Call every method on the scheduler strand. Not thread-safe.
@@ -99,16 +110,31 @@ class GraphState {
   std::uint64_t tasks_completed() const { return tasks_completed_; }
   std::uint64_t tasks_erred() const { return tasks_erred_; }
   const std::unordered_map<std::string, std::unique_ptr<TaskState>>& tasks() const { return tasks_; }
+  /// The first task in `status` (follow TaskState::status_next); null when none.
+  const TaskState* first_with_status(TaskStatus status) const { return status_heads_[static_cast<int>(status)]; }
+  /// Task groups by op name; a group goes when its last task is forgotten.
+  const std::unordered_map<std::string, std::unique_ptr<TaskGroup>>& groups() const { return groups_; }
+  const TaskStream& stream() const { return stream_; }
+  /// The latest errors reported by workers, oldest first.
+  const std::deque<ErrorRecord>& recent_errors() const { return recent_errors_; }
+  /// Bytes workers fetched from each other, ever.
+  std::uint64_t transfer_bytes() const { return transfer_bytes_; }
 
  private:
   using Recommendations = std::deque<std::pair<TaskState*, TaskStatus>>;
   using Edge = void (GraphState::*)(TaskState&, Recommendations&);
 
   void build_transition_table();
+  Status validate_lists_and_groups() const;
   /// Runs recommendations to a fixed point.
   void transitions(Recommendations recommendations);
   void transition(TaskState& task, TaskStatus to, Recommendations& out);
   void set_status(TaskState& task, TaskStatus to);
+  void link_status(TaskState& task, TaskStatus status);
+  void unlink_status(TaskState& task);
+  void join_group(TaskState& task, const std::string& name);
+  void leave_group(TaskState& task);
+  void record_report(WorkerState& worker, const msg::WorkerReport& report);
 
   // One function per edge of the state machine.
   void released_to_waiting(TaskState& task, Recommendations& out);
@@ -169,6 +195,11 @@ class GraphState {
   Placement placement_;
 
   std::size_t status_counts_[kTaskStatusCount] = {};
+  TaskState* status_heads_[kTaskStatusCount] = {};
+  std::unordered_map<std::string, std::unique_ptr<TaskGroup>> groups_;
+  TaskStream stream_;
+  std::deque<ErrorRecord> recent_errors_;
+  std::uint64_t transfer_bytes_ = 0;
   std::unordered_map<std::string, std::pair<double, std::uint64_t>> op_durations_;  // total s, count
   std::uint64_t tasks_completed_ = 0;
   std::uint64_t tasks_erred_ = 0;

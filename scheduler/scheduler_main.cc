@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <limits>
 
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
   std::string host = "0.0.0.0";
   int port = 8786;
   std::string dashboard_address = "127.0.0.1:8787";
+  int dashboard_interval_ms = 250;
   std::string log_level = "info";
   std::string max_message = "512MiB";
   double saturation = 1.1;
@@ -25,7 +28,12 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "TCP port for clients and workers (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("--dashboard-address", dashboard_address, "Where the web dashboard will listen (reserved)")
+  app.add_option("--dashboard-address", dashboard_address,
+                 "Where the web dashboard, /api and /metrics listen: HOST:PORT, :PORT for all interfaces, "
+                 "port 0 for any free port, none to turn it off")
+      ->capture_default_str();
+  app.add_option("--dashboard-interval-ms", dashboard_interval_ms,
+                 "How often the dashboard's snapshot of the scheduler is refreshed")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
   app.add_option("--worker-saturation", saturation,
@@ -55,6 +63,8 @@ int main(int argc, char** argv) {
   options.listen = Address{host, static_cast<std::uint16_t>(port)};
   options.graph.worker_saturation = saturation;
   options.limits.max_message_bytes = *max_bytes;
+  options.dashboard_address = dashboard_address;
+  options.dashboard_interval = std::chrono::milliseconds(std::max(10, dashboard_interval_ms));
 
   asio::io_context io(1);
   auto server = scheduler::SchedulerServer::make(io, options, *logger);
@@ -70,10 +80,14 @@ int main(int argc, char** argv) {
     io.stop();
   });
   (*server)->start();
-  // Tests and scripts read this line to learn the bound port.
+  // Tests and scripts read these lines to learn the bound ports (the dashboard's first).
+  if (!(*server)->dashboard_address().empty()) {
+    std::printf("dtask-scheduler dashboard at %s\n", (*server)->dashboard_address().c_str());
+  }
   std::printf("dtask-scheduler listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  (*logger)->info("scheduler at {}", (*server)->address());
+  (*logger)->info("scheduler at {}, dashboard at {}", (*server)->address(),
+                  (*server)->dashboard_address().empty() ? "none" : (*server)->dashboard_address());
   io.run();
   (*logger)->info("scheduler stopped");
   return 0;

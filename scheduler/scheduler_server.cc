@@ -8,7 +8,10 @@
 #include <unordered_map>
 
 #include "common/logging.h"
+#include "common/snapshot_slot.h"
 #include "common/tcp_connection.h"
+#include "scheduler/dashboard_json.h"
+#include "scheduler/dashboard_server.h"
 #include "scheduler/snapshot.h"
 
 namespace dtask::scheduler {
@@ -36,23 +39,48 @@ class SchedulerServer::Impl {
         logger_(std::move(logger)),
         acceptor_(std::move(acceptor)),
         heartbeat_timer_(io),
+        snapshot_timer_(io),
         graph_(options_.graph, logger_) {
     address_ = advertised_address(*acceptor_, options_.listen.host);
   }
 
+  // The HTTP threads read members of this object: they stop first.
+  ~Impl() {
+    if (dashboard_) dashboard_->stop();
+  }
+
+  /// Binds the dashboard's port unless it is turned off.
+  Status open_dashboard() {
+    if (http_address_disabled(options_.dashboard_address)) return Status::success();
+    auto lookup = [this](const std::string& key) { return lookup_task(key); };
+    DTASK_ASSIGN_OR_RETURN(dashboard_,
+                           DashboardServer::make(options_.dashboard_address, snapshots_, std::move(lookup), logger_));
+    dashboard_url_ = dashboard_->url();
+    return Status::success();
+  }
+
   const std::string& address() const { return address_; }
+  const std::string& dashboard_address() const { return dashboard_url_; }
 
   void start() {
     accept();
     check_heartbeats();
+    if (dashboard_) {
+      publish_snapshot();
+      dashboard_->start();
+    }
   }
 
   void stop() {
+    // Not posted: an HTTP thread may be waiting on the strand (a task
+    // lookup), and the strand must not wait for it in turn.
+    if (dashboard_) dashboard_->stop();
     asio::post(io_, [this] {
       stopped_ = true;
       std::error_code ignored;
       acceptor_->close(ignored);
       heartbeat_timer_.cancel();
+      snapshot_timer_.cancel();
       for (auto& [raw, peer] : peers_) peer->connection->close(Status::cancelled("scheduler shutting down"));
     });
   }
@@ -132,7 +160,9 @@ class SchedulerServer::Impl {
     } else {
       return drop(peer, "peers connect to workers, not to the scheduler");
     }
-    peer.connection->send(msg::HandshakeReply{true, "", options_.name});
+    // The dashboard's host as this peer reached us, when it listens on every interface.
+    std::string dashboard = dashboard_ ? dashboard_->url(peer.connection->local_host()) : "";
+    peer.connection->send(msg::HandshakeReply{true, "", options_.name, dashboard});
   }
 
   void on_register(Peer& peer, const Message& message) {
@@ -164,7 +194,7 @@ class SchedulerServer::Impl {
       Status status = graph_.keys_scattered(client, *scattered);
       if (!status.ok()) logger_->warn("scatter from {}: {}", peer.name, status.message());
     } else if (auto* info = std::get_if<msg::InfoRequest>(&message)) {
-      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_)});
+      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_)});
     } else {
       drop(peer, std::string("unexpected ") + message_kind_name(message.index()) + " from a client");
     }
@@ -228,12 +258,51 @@ class SchedulerServer::Impl {
     });
   }
 
+  // ---- dashboard -------------------------------------------------------------
+
+  /// Publishes a snapshot, then again every dashboard_interval. How late the
+  /// timer fires is the event loop's latency, which /metrics reports.
+  void publish_snapshot() {
+    auto snapshot = build_dashboard_snapshot(graph_, options_.snapshot, history_, wall_clock_seconds());
+    snapshot->scheduler_address = address_;
+    snapshot->dashboard_address = dashboard_url_;
+    snapshot->event_loop_latency = latency_;
+    snapshot->event_loop_latency_max = std::exchange(latency_max_, 0.0);
+    snapshots_.publish(std::move(snapshot));
+    auto due = std::chrono::steady_clock::now() + options_.dashboard_interval;
+    snapshot_timer_.expires_at(due);
+    snapshot_timer_.async_wait([this, due](const std::error_code& ec) {
+      if (ec || stopped_) return;
+      latency_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - due).count();
+      latency_max_ = std::max(latency_max_, latency_);
+      publish_snapshot();
+    });
+  }
+
+  /// Runs on an HTTP thread; the lookup itself runs on the strand.
+  std::future<std::optional<std::string>> lookup_task(const std::string& key) {
+    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+    auto answer = promise->get_future();
+    asio::post(io_, [this, key, promise] {
+      const TaskState* task = graph_.find(key);
+      promise->set_value(task ? std::optional<std::string>(task_detail_json(*task)) : std::nullopt);
+    });
+    return answer;
+  }
+
   asio::io_context& io_;
   SchedulerOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   asio::steady_timer heartbeat_timer_;
+  asio::steady_timer snapshot_timer_;
   GraphState graph_;
+  SnapshotSlot<DashboardSnapshot> snapshots_;
+  SnapshotHistory history_;
+  double latency_ = 0;
+  double latency_max_ = 0;
+  std::unique_ptr<DashboardServer> dashboard_;  // after what its threads read: it stops first
+  std::string dashboard_url_;
   std::string address_;
   bool stopped_ = false;
   std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
@@ -245,12 +314,14 @@ Result<std::unique_ptr<SchedulerServer>> SchedulerServer::make(asio::io_context&
                                                                std::shared_ptr<spdlog::logger> logger) {
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, options.listen));
   auto impl = std::make_unique<Impl>(io, std::move(options), std::move(logger), std::move(acceptor));
+  DTASK_RETURN_NOT_OK(impl->open_dashboard());
   return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(impl)));
 }
 
 SchedulerServer::SchedulerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SchedulerServer::~SchedulerServer() = default;
 std::string SchedulerServer::address() const { return impl_->address(); }
+std::string SchedulerServer::dashboard_address() const { return impl_->dashboard_address(); }
 void SchedulerServer::start() { impl_->start(); }
 void SchedulerServer::stop() { impl_->stop(); }
 

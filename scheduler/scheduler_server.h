@@ -4,6 +4,7 @@
 // the scheduler strand: no locks guard the graph.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "common/address.h"
 #include "common/frame.h"
 #include "common/status.h"
+#include "scheduler/dashboard_snapshot.h"
 #include "scheduler/graph_state.h"
 
 namespace asio {
@@ -30,20 +32,28 @@ struct SchedulerOptions {
   /// A worker silent for this long is removed (its connection closing removes it at once).
   double worker_ttl_seconds = 60;
   std::string name = "dtask-scheduler";
+  /// Where the web dashboard (/, /api/*, /metrics) listens: "host:port",
+  /// ":port" for all interfaces, port 0 for any free port; "none" for no dashboard.
+  std::string dashboard_address = "127.0.0.1:8787";
+  /// How often the strand publishes a snapshot for the dashboard.
+  std::chrono::milliseconds dashboard_interval{250};
+  SnapshotOptions snapshot;
 };
 
 class SchedulerServer {
  public:
-  /// Binds the listening socket; fails when the address is taken.
+  /// Binds the listening socket and the dashboard's; fails when either address is taken.
   static Result<std::unique_ptr<SchedulerServer>> make(asio::io_context& io, SchedulerOptions options,
                                                        std::shared_ptr<spdlog::logger> logger);
   ~SchedulerServer();
 
   /// "tcp://127.0.0.1:8786", with the port actually bound.
   std::string address() const;
+  /// "http://127.0.0.1:8787/", with the port actually bound; empty without a dashboard.
+  std::string dashboard_address() const;
   /// Starts accepting and the heartbeat check. Call before running `io`.
   void start();
-  /// Closes the listener and every connection. Thread-safe.
+  /// Stops the dashboard, closes the listener and every connection. Thread-safe.
   void stop();
 
  private:

@@ -26,19 +26,32 @@ nlohmann::json sample_keys(const GraphState& graph, TaskStatus status, std::size
 
 }  // namespace
 
-std::string snapshot_json(const GraphState& graph, const std::string& scheduler_address) {
+std::string snapshot_json(const GraphState& graph, const std::string& scheduler_address,
+                          const std::string& dashboard_address) {
   nlohmann::json out;
   out["address"] = scheduler_address;
+  out["dashboard_address"] = dashboard_address;
   out["tasks"] = graph.task_count();
   out["clients"] = graph.client_count();
   out["tasks_completed"] = graph.tasks_completed();
   out["tasks_erred"] = graph.tasks_erred();
+  out["transfer_bytes"] = graph.transfer_bytes();
   nlohmann::json states = nlohmann::json::object();
   for (int i = 0; i < kTaskStatusCount; ++i) {
     auto status = static_cast<TaskStatus>(i);
     if (status != TaskStatus::kForgotten) states[task_status_name(status)] = graph.count(status);
   }
   out["states"] = states;
+  nlohmann::json groups = nlohmann::json::object();
+  for (const auto& [name, group] : graph.groups()) {
+    nlohmann::json counts = nlohmann::json::object();
+    for (int i = 0; i < kTaskStatusCount; ++i) {
+      auto status = static_cast<TaskStatus>(i);
+      if (status != TaskStatus::kForgotten && group->counts[i] > 0) counts[task_status_name(status)] = group->counts[i];
+    }
+    groups[name] = counts;
+  }
+  out["groups"] = groups;
   out["no_worker_keys"] = sample_keys(graph, TaskStatus::kNoWorker, 20);
   out["erred_keys"] = sample_keys(graph, TaskStatus::kErred, 20);
   nlohmann::json workers = nlohmann::json::array();

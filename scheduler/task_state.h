@@ -32,6 +32,7 @@ const char* task_status_name(TaskStatus status);
 
 struct WorkerState;
 struct ClientState;
+struct TaskGroup;
 
 struct TaskState {
   std::string key;
@@ -61,6 +62,12 @@ struct TaskState {
   std::string error_op;
   std::string error_message;
 
+  TaskGroup* group = nullptr;  // its op's group (owned by GraphState)
+  // Links in GraphState's list of tasks in the same status, so that a page
+  // of tasks in one state costs the page, not a walk over every task.
+  TaskState* status_prev = nullptr;
+  TaskState* status_next = nullptr;
+
   bool is_root() const { return dependencies.empty(); }
   bool is_scattered() const { return op.empty(); }
   bool held_by(const WorkerState* worker) const;
@@ -82,6 +89,7 @@ struct WorkerState {
   msg::Heartbeat last_heartbeat;
   double last_seen = 0;  // wall clock seconds
   std::uint64_t tasks_done = 0;
+  std::uint32_t stream_id = 0;  // its name's id in the TaskStream
 
   double resource_total(const std::string& name) const;
   /// True when every resource `task` asks for is declared here in amount.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/logging.h"
 #include "common/process_memory.h"
 
 namespace dtask::worker {
@@ -185,7 +186,9 @@ std::optional<Value> DataStore::get(const std::string& key) {
     const std::uint64_t file = entry.file;
     const std::uint64_t nbytes = entry.nbytes;
     lock.unlock();
+    const double read_start = wall_clock_seconds();
     Result<std::shared_ptr<const Buffer>> read = read_file(file_path(file), nbytes);
+    if (read.ok() && options_.on_disk_io) options_.on_disk_io(false, read_start, wall_clock_seconds(), nbytes);
     lock.lock();
     it = entries_.find(key);
     bool same = it != entries_.end() && it->second.id == id && it->second.where == Where::kUnspilling;
@@ -306,7 +309,11 @@ bool DataStore::claim_oldest_locked(Claim& claim) {
 
 bool DataStore::spill_claimed(Claim claim) {
   const std::string path = file_path(claim.file);
+  const double write_start = wall_clock_seconds();
   Status written = write_file(path, *claim.buffer);
+  if (written.ok() && options_.on_disk_io) {
+    options_.on_disk_io(true, write_start, wall_clock_seconds(), claim.buffer->size());
+  }
   bool keep_file = false;
   std::shared_ptr<const Buffer> released;  // freed once the lock is dropped
   {

@@ -52,6 +52,10 @@ struct DataStoreOptions {
   std::function<std::uint64_t()> process_memory;
   /// Spill and unspill failures are logged here; may be null.
   std::shared_ptr<spdlog::logger> logger;
+  /// Told of every spill file written and read back, with wall-clock start
+  /// and stop seconds and the bytes moved (the dashboard's task stream shows
+  /// them). Called on whichever thread did the I/O, with no lock held; may be empty.
+  std::function<void(bool spill, double start, double stop, std::uint64_t nbytes)> on_disk_io;
 };
 
 /// One consistent reading of the store's counters.

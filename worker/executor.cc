@@ -7,7 +7,7 @@ namespace dtask::worker {
 Executor::Executor(unsigned nthreads, const OpRegistry& registry, DataStore& store, ResourceList resources,
                    Completion on_done)
     : registry_(registry), store_(store), available_(std::move(resources)), on_done_(std::move(on_done)) {
-  for (unsigned i = 0; i < std::max(nthreads, 1u); ++i) threads_.emplace_back([this] { run_thread(); });
+  for (unsigned i = 0; i < std::max(nthreads, 1u); ++i) threads_.emplace_back([this, i] { run_thread(i); });
 }
 
 Executor::~Executor() { stop(); }
@@ -91,7 +91,7 @@ void Executor::take_resources(const ResourceList& wanted, double sign) {
   }
 }
 
-void Executor::run_thread() {
+void Executor::run_thread(std::uint32_t index) {
   std::unique_lock lock(mutex_);
   while (true) {
     // The best task whose resources are free now.
@@ -115,7 +115,7 @@ void Executor::run_thread() {
     ++executing_;
     lock.unlock();
 
-    TaskOutcome outcome = execute(task);
+    TaskOutcome outcome = execute(task, index);
     on_done_(std::move(outcome));
 
     lock.lock();
@@ -137,8 +137,9 @@ Status Executor::resolve(Value& value) const {
   return Status::success();
 }
 
-TaskOutcome Executor::execute(ReadyTask& task) {
+TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread) {
   TaskOutcome outcome;
+  outcome.thread = thread;
   outcome.key = task.key;
   outcome.op = task.op;
   outcome.start_time = wall_clock_seconds();

@@ -38,6 +38,7 @@ struct TaskOutcome {
   std::string error;
   double start_time = 0;
   double stop_time = 0;
+  std::uint32_t thread = 0;  // index of the executor thread that ran it
 };
 
 class Executor {
@@ -68,10 +69,10 @@ class Executor {
  private:
   // Ordered so that begin() runs first; the sequence number breaks ties FIFO.
   using QueueKey = std::tuple<std::int32_t, std::uint64_t, std::uint64_t, std::uint64_t>;
-  void run_thread();
+  void run_thread(std::uint32_t index);
   bool resources_free(const ResourceList& wanted) const;
   void take_resources(const ResourceList& wanted, double sign);
-  TaskOutcome execute(ReadyTask& task);
+  TaskOutcome execute(ReadyTask& task, std::uint32_t thread);
   Status resolve(Value& value) const;
 
   const OpRegistry& registry_;

@@ -11,10 +11,14 @@
 #include <unordered_set>
 
 #include "common/byte_size.h"
+#include "common/http_server.h"
+#include "common/logging.h"
 #include "common/process_memory.h"
+#include "common/snapshot_slot.h"
 #include "common/tcp_connection.h"
 #include "worker/data_store.h"
 #include "worker/executor.h"
+#include "worker/worker_metrics.h"
 
 namespace dtask::worker {
 
@@ -33,9 +37,17 @@ struct PeerLink {
   std::unordered_set<std::uint64_t> in_flight;
 };
 
+/// Carries spill and unspill timings from the DataStore (made before the
+/// worker, called on any thread) to the worker's io thread. The store holds
+/// it weakly, so a late report after the worker is gone is dropped.
+struct DiskIoRelay {
+  std::function<void(msg::WorkerActivity)> deliver;  // set by the worker; run on its io thread
+};
+
 struct FetchRequest {
   std::string address;
   std::vector<std::string> keys;
+  double start_time = 0;  // wall clock, for the task stream's transfer bar
 };
 
 }  // namespace
@@ -43,7 +55,8 @@ struct FetchRequest {
 class Worker::Impl {
  public:
   Impl(asio::io_context& io, WorkerOptions options, const OpRegistry& registry, std::shared_ptr<spdlog::logger> logger,
-       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, ConnectionPtr scheduler, std::unique_ptr<DataStore> store)
+       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, ConnectionPtr scheduler, std::unique_ptr<DataStore> store,
+       std::shared_ptr<DiskIoRelay> disk_io, std::unique_ptr<HttpServer> http)
       : io_(io),
         options_(std::move(options)),
         logger_(std::move(logger)),
@@ -52,6 +65,8 @@ class Worker::Impl {
         heartbeat_timer_(io),
         memory_timer_(io),
         store_(std::move(store)),
+        disk_io_(std::move(disk_io)),
+        http_(std::move(http)),
         executor_(options_.nthreads, registry, *store_, options_.resources,
                   [this](TaskOutcome outcome) {
                     asio::post(io_, [this, outcome = std::move(outcome)]() mutable { on_task_done(std::move(outcome)); });
@@ -59,12 +74,21 @@ class Worker::Impl {
     std::string host = options_.host.empty() ? scheduler_->local_host() : options_.host;
     data_address_ = advertised_address(*acceptor_, host);
     if (options_.name.empty()) options_.name = data_address_;
+    disk_io_->deliver = [this](msg::WorkerActivity activity) { report_activity(activity); };
+    if (http_) {
+      http_->get("/metrics", [this](const HttpRequest&) { return metrics_response(); });
+      http_->get("/health", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; });
+    }
   }
 
-  ~Impl() { executor_.stop(); }
+  ~Impl() {
+    if (http_) http_->stop();  // its threads read metrics_
+    executor_.stop();
+  }
 
   const std::string& data_address() const { return data_address_; }
   const std::string& name() const { return options_.name; }
+  std::string dashboard_address() const { return http_ ? http_->url(options_.host) : ""; }
 
   void start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered) {
     on_stopped_ = std::move(on_stopped);
@@ -76,6 +100,10 @@ class Worker::Impl {
                                          options_.resources});
     accept();
     if (options_.memory_limit > 0) monitor_memory();
+    if (http_) {
+      publish_metrics();
+      http_->start();
+    }
   }
 
   void stop() {
@@ -155,17 +183,26 @@ class Worker::Impl {
   void on_task_done(TaskOutcome outcome) {
     release_fetched(outcome.key);
     if (outcome.ok) {
-      report_.finished.push_back(
-          {outcome.key, outcome.nbytes, outcome.type_name, outcome.start_time, outcome.stop_time});
+      report_.finished.push_back({outcome.key, outcome.nbytes, outcome.type_name, outcome.start_time,
+                                  outcome.stop_time, outcome.thread});
     } else {
-      report_.erred.push_back({outcome.key, outcome.op, outcome.error});
+      report_.erred.push_back(
+          {outcome.key, outcome.op, outcome.error, outcome.start_time, outcome.stop_time, outcome.thread});
     }
+    ++tasks_finished_;
     schedule_report();
   }
 
   void report_error(const std::string& key, const std::string& op, std::string message) {
     release_fetched(key);
-    report_.erred.push_back({key, op, std::move(message)});
+    double now = wall_clock_seconds();
+    report_.erred.push_back({key, op, std::move(message), now, now, 0});
+    schedule_report();
+  }
+
+  /// Transfers and spills travel with the next report, for the task stream.
+  void report_activity(msg::WorkerActivity activity) {
+    report_.activity.push_back(activity);
     schedule_report();
   }
 
@@ -176,7 +213,7 @@ class Worker::Impl {
     report_scheduled_ = true;
     asio::post(io_, [this] {
       report_scheduled_ = false;
-      if (stopped_ || (report_.finished.empty() && report_.erred.empty())) return;
+      if (stopped_ || (report_.finished.empty() && report_.erred.empty() && report_.activity.empty())) return;
       scheduler_->send(report_);
       report_ = {};
     });
@@ -200,7 +237,7 @@ class Worker::Impl {
 
   void fetch(const std::string& address, std::vector<std::string> keys) {
     std::uint64_t id = next_request_id_++;
-    requests_[id] = FetchRequest{address, keys};
+    requests_[id] = FetchRequest{address, keys, wall_clock_seconds()};
     PeerLink& link = peers_[address];
     link.in_flight.insert(id);
     msg::GetData request{id, std::move(keys)};
@@ -235,6 +272,11 @@ class Worker::Impl {
       auto request = requests_.extract(reply->request_id);
       if (request.empty()) return;
       peers_[request.mapped().address].in_flight.erase(reply->request_id);
+      std::uint64_t nbytes = 0;
+      for (const msg::KeyValue& item : reply->values) nbytes += item.found ? item.value.nbytes() : 0;
+      transfer_bytes_ += nbytes;
+      ++transfers_;
+      report_activity({ActivityKind::kTransfer, request.mapped().start_time, wall_clock_seconds(), nbytes});
       for (msg::KeyValue& item : reply->values) {
         if (item.found) {
           store_->put(item.key, std::move(item.value));
@@ -343,7 +385,40 @@ class Worker::Impl {
     });
   }
 
+  // ---- /metrics ----------------------------------------------------------------
+
+  /// Runs on the io thread (at start and with every heartbeat).
+  void publish_metrics() {
+    DataStoreStats stats = store_->stats();
+    auto m = std::make_shared<WorkerMetrics>();
+    m->name = options_.name;
+    m->nthreads = options_.nthreads;
+    m->executing = executor_.executing();
+    m->ready = static_cast<std::uint32_t>(executor_.queued() + pending_.size());
+    m->stored_keys = stats.keys;
+    m->managed_bytes = stats.managed_bytes;
+    m->spilled_bytes = stats.spilled_bytes;
+    m->spilled_keys = stats.spilled_keys;
+    m->spills = stats.spills;
+    m->unspills = stats.unspills;
+    m->process_memory = process_rss_bytes() / options_.workers_in_process;
+    m->memory_limit = options_.memory_limit;
+    m->paused = paused_;
+    m->tasks_finished = tasks_finished_;
+    m->transfer_bytes = transfer_bytes_;
+    m->transfers = transfers_;
+    metrics_.publish(std::move(m));
+  }
+
+  /// Runs on an HTTP thread.
+  HttpResponse metrics_response() const {
+    auto metrics = metrics_.get();
+    if (!metrics) return {503, "text/plain", "starting\n"};
+    return {200, "text/plain; version=0.0.4; charset=utf-8", worker_metrics_text(*metrics)};
+  }
+
   void send_heartbeat() {
+    if (http_) publish_metrics();
     DataStoreStats stats = store_->stats();
     msg::Heartbeat beat;
     beat.managed_bytes = stats.managed_bytes;
@@ -428,6 +503,12 @@ class Worker::Impl {
   bool warned_unmanaged_ = false;  // the unmanaged-memory warning is logged once per episode
 
   std::unique_ptr<DataStore> store_;  // removes its spill directory when the worker goes
+  std::shared_ptr<DiskIoRelay> disk_io_;
+  std::unique_ptr<HttpServer> http_;  // null without --dashboard-address
+  SnapshotSlot<WorkerMetrics> metrics_;
+  std::uint64_t tasks_finished_ = 0;
+  std::uint64_t transfer_bytes_ = 0;
+  std::uint64_t transfers_ = 0;
   std::unordered_map<std::string, PendingTask> pending_;
   std::unordered_map<std::string, std::vector<std::string>> fetch_waiters_;  // dep -> tasks
   std::unordered_map<std::string, std::vector<std::string>> fetched_for_;    // task -> deps fetched
@@ -462,13 +543,25 @@ Result<std::unique_ptr<Worker>> Worker::make(asio::io_context& io, WorkerOptions
   if (options.workers_in_process > 1) {
     store_options.process_memory = [n = options.workers_in_process] { return process_rss_bytes() / n; };
   }
+  auto disk_io = std::make_shared<DiskIoRelay>();
+  store_options.on_disk_io = [&io, relay = std::weak_ptr<DiskIoRelay>(disk_io)](bool spill, double start,
+                                                                               double stop, std::uint64_t nbytes) {
+    msg::WorkerActivity activity{spill ? ActivityKind::kSpill : ActivityKind::kUnspill, start, stop, nbytes};
+    asio::post(io, [relay, activity] {
+      if (auto target = relay.lock(); target && target->deliver) target->deliver(activity);
+    });
+  };
+  std::unique_ptr<HttpServer> http;
+  if (!http_address_disabled(options.dashboard_address)) {
+    DTASK_ASSIGN_OR_RETURN(http, HttpServer::make(options.dashboard_address, logger));
+  }
   DTASK_ASSIGN_OR_RETURN(std::unique_ptr<DataStore> store, DataStore::make(std::move(store_options)));
   Address listen{options.host.empty() ? "0.0.0.0" : options.host, options.port};
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, listen));
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr scheduler,
                          connect_tcp(io, options.scheduler, options.limits, logger, options.connect_timeout));
   auto impl = std::make_unique<Impl>(io, std::move(options), registry, std::move(logger), std::move(acceptor),
-                                     std::move(scheduler), std::move(store));
+                                     std::move(scheduler), std::move(store), std::move(disk_io), std::move(http));
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 
@@ -476,6 +569,7 @@ Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
 const std::string& Worker::data_address() const { return impl_->data_address(); }
 const std::string& Worker::name() const { return impl_->name(); }
+std::string Worker::dashboard_address() const { return impl_->dashboard_address(); }
 void Worker::start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered) {
   impl_->start(std::move(on_stopped), std::move(on_registered));
 }

@@ -50,6 +50,10 @@ struct WorkerOptions {
   ResourceList resources;
   FrameLimits limits;
   std::chrono::milliseconds connect_timeout{30000};
+  /// Where this worker serves its own /metrics: "host:port", ":port", port 0
+  /// for any free port. Empty or "none" (the default): no HTTP server, so
+  /// that many workers on one host need no port planning.
+  std::string dashboard_address;
 };
 
 class Worker {
@@ -63,6 +67,8 @@ class Worker {
   /// "tcp://10.0.0.5:40123": where peers and clients fetch results.
   const std::string& data_address() const;
   const std::string& name() const;
+  /// "http://127.0.0.1:PORT/" of its /metrics; empty when it serves none.
+  std::string dashboard_address() const;
   /// Registers and starts serving. `on_stopped` runs on the io thread if the
   /// worker stops on its own (scheduler gone, registration refused);
   /// `on_registered` once the scheduler has accepted it.

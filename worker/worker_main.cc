@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   std::string resources;
   std::vector<std::string> plugins;
   std::string log_level = "info";
-  std::string dashboard_address;
+  std::string dashboard_address = "none";
   int port = 0;
   app.add_option("scheduler", scheduler_address, "Scheduler address, e.g. tcp://10.0.0.1:8786")->required();
   app.add_option("--nthreads", options.nthreads, "Threads running tasks")->check(CLI::Range(1u, 4096u))
@@ -80,7 +80,10 @@ int main(int argc, char** argv) {
   app.add_option("--local-directory", options.local_directory,
                  "Where this worker makes its own directory for spilled data, removed when it stops "
                  "(default: the system's temporary directory)");
-  app.add_option("--dashboard-address", dashboard_address, "Where this worker's /metrics will listen (reserved)");
+  app.add_option("--dashboard-address", dashboard_address,
+                 "Where this worker serves /metrics: HOST:PORT, :PORT for all interfaces, port 0 for any free "
+                 "port; none (the default) for no HTTP server")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
   options.memory_limit = *limit;
   options.resources = *resource_list;
   options.port = static_cast<std::uint16_t>(port);
+  options.dashboard_address = dashboard_address;
 
   OpRegistry registry;
   register_builtin_ops(registry);
@@ -124,6 +128,10 @@ int main(int argc, char** argv) {
     signals.cancel();
     io.stop();
   });
+  // Tests and scripts read these lines to learn the bound ports (metrics first).
+  if (!w.dashboard_address().empty()) {
+    std::printf("dtask-worker %s metrics at %smetrics\n", w.name().c_str(), w.dashboard_address().c_str());
+  }
   std::printf("dtask-worker %s listening on %s\n", w.name().c_str(), w.data_address().c_str());
   std::fflush(stdout);
   io.run();

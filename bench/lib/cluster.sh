@@ -47,7 +47,7 @@ bench_wait_address() {  # $1 = log file, $2 = pid
 # Starts dtask-scheduler and $1 dtask-workers (--nthreads $2, --memory-limit $3);
 # sets $bench_address and $bench_worker_pids.
 bench_start_daemons() {  # $1 = workers, $2 = threads per worker, $3 = memory limit
-  "$BUILD_DIR/scheduler/dtask-scheduler" --host 127.0.0.1 --port 0 --log-level warn >"$logs/scheduler.log" 2>&1 &
+  "$BUILD_DIR/scheduler/dtask-scheduler" --host 127.0.0.1 --port 0 --dashboard-address 127.0.0.1:0 --log-level warn >"$logs/scheduler.log" 2>&1 &
   bench_pids+=($!)
   bench_address=$(bench_wait_address "$logs/scheduler.log" "${bench_pids[0]}")
   bench_worker_pids=()

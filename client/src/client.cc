@@ -22,20 +22,23 @@ T or_throw(Result<T> result) {
 
 Client::Client() : Client(LocalClusterOptions{}) {}
 
-Client::Client(LocalClusterOptions cluster_options, ClientOptions options) {
+Client::Client(LocalClusterOptions cluster_options, ClientOptions options)
+    : connect_timeout_(options.connect_timeout) {
   cluster_ = or_throw(LocalCluster::start(std::move(cluster_options)));
   core_ = or_throw(internal::ClientCore::connect(cluster_->scheduler_address(), options));
 }
 
 Client::Client(const std::string& scheduler_address, ClientOptions options)
-    : core_(or_throw(internal::ClientCore::connect(scheduler_address, options))) {}
+    : core_(or_throw(internal::ClientCore::connect(scheduler_address, options))),
+      connect_timeout_(options.connect_timeout) {}
 
-Client::Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core)
-    : cluster_(std::move(cluster)), core_(std::move(core)) {}
+Client::Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core,
+               std::chrono::milliseconds connect_timeout)
+    : cluster_(std::move(cluster)), core_(std::move(core)), connect_timeout_(connect_timeout) {}
 
 Result<std::unique_ptr<Client>> Client::connect(const std::string& scheduler_address, ClientOptions options) {
   DTASK_ASSIGN_OR_RETURN(auto core, internal::ClientCore::connect(scheduler_address, options));
-  return std::unique_ptr<Client>(new Client(nullptr, std::move(core)));
+  return std::unique_ptr<Client>(new Client(nullptr, std::move(core), options.connect_timeout));
 }
 
 Client::~Client() {
@@ -45,6 +48,13 @@ Client::~Client() {
 }
 
 const std::string& Client::scheduler_address() const { return core_->scheduler_address(); }
+
+std::string Client::dashboard_link() const {
+  // The handshake reply arrives right after connecting; this waits only when
+  // called at once.
+  Result<std::string> address = core_->dashboard_address(connect_timeout_);
+  return address.ok() ? *address : std::string();
+}
 
 FutureBase Client::submit_task(const std::string& op, const SubmitOptions& options, std::vector<TaskArg> args) {
   Delayed task = DelayedOp(op, options).make(std::move(args));

@@ -171,10 +171,27 @@ void ClientCore::on_scheduler_message(Message&& message) {
       requests_.erase(it);
       request_peer_.erase(reply->request_id);
     }
-  } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
-    logger_->error("scheduler refused this client: {}", hello->error);
-    scheduler_->close(Status::invalid(hello->error));
+  } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message)) {
+    {
+      std::lock_guard lock(handshake_mutex_);
+      handshake_received_ = true;
+      dashboard_address_ = hello->dashboard_address;
+    }
+    handshake_done_.notify_all();
+    if (!hello->ok) {
+      logger_->error("scheduler refused this client: {}", hello->error);
+      scheduler_->close(Status::invalid(hello->error));
+    }
   }
+}
+
+Result<std::string> ClientCore::dashboard_address(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(handshake_mutex_);
+  if (!handshake_done_.wait_for(lock, timeout, [this] { return handshake_received_ || closed_; })) {
+    return Status::timed_out("no handshake reply from scheduler " + address_);
+  }
+  if (!handshake_received_) return Status::disconnected("client is closed");
+  return dashboard_address_;
 }
 
 void ClientCore::on_scheduler_closed(const Status& why) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <memory>
@@ -65,6 +66,9 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   Result<std::vector<Value>> fetch(const std::vector<std::shared_ptr<FutureState>>& states);
   Status put_data(const std::string& worker, std::vector<msg::KeyValue> values);
   Result<std::string> info();
+  /// The dashboard URL from the scheduler's handshake reply (waits for it up
+  /// to `timeout`); empty when the scheduler serves no dashboard.
+  Result<std::string> dashboard_address(std::chrono::milliseconds timeout);
   Result<std::vector<std::string>> worker_addresses();
 
   void close();
@@ -102,6 +106,11 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::unordered_map<std::string, ConnectionPtr> data_connections_;
   std::atomic<std::uint64_t> next_request_id_{1};
   std::atomic<bool> closed_{false};
+
+  std::mutex handshake_mutex_;
+  std::condition_variable handshake_done_;
+  bool handshake_received_ = false;  // under handshake_mutex_
+  std::string dashboard_address_;    // under handshake_mutex_
   FrameLimits limits_;
 };
 

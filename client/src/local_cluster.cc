@@ -60,6 +60,7 @@ class LocalCluster::Impl {
     scheduler::SchedulerOptions scheduler_options;
     scheduler_options.listen = Address{"127.0.0.1", 0};
     scheduler_options.graph.worker_saturation = options.worker_saturation;
+    scheduler_options.dashboard_address = options.dashboard_address;
     DTASK_ASSIGN_OR_RETURN(scheduler_, scheduler::SchedulerServer::make(*scheduler_loop_.io, scheduler_options, logger));
     scheduler_->start();
     scheduler_loop_.run();
@@ -112,6 +113,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(LocalClusterOptions op
 LocalCluster::LocalCluster(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LocalCluster::~LocalCluster() = default;
 const std::string& LocalCluster::scheduler_address() const { return impl_->address_; }
+std::string LocalCluster::dashboard_address() const { return impl_->scheduler_->dashboard_address(); }
 
 std::vector<std::string> LocalCluster::worker_addresses() const {
   std::vector<std::string> out;

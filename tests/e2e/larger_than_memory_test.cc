@@ -95,7 +95,9 @@ class LargerThanMemoryTest : public ::testing::Test {
   void TearDown() override {
     client_.reset();
     for (auto& worker : workers_) EXPECT_EQ(worker.stop(), 0);
-    if (scheduler_) EXPECT_EQ(scheduler_->stop(), 0);
+    if (scheduler_) {
+      EXPECT_EQ(scheduler_->stop(), 0);
+    }
   }
 
   nlohmann::json info() { return testing::scheduler_info(*client_); }

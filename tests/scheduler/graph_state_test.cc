@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "scheduler/dashboard_snapshot.h"
 
 namespace dtask::scheduler {
 namespace {
@@ -1233,6 +1234,58 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(1, 2, 3), ::testing::Values(1.0, 1.1, kNoQueuing),
                        ::testing::Values(0.0, 0.005)),
     [](const auto& info) { return tree_test_name(info.param); });
+
+// Task groups count their tasks by state as they move, count the task edges
+// between groups, feed the task stream, and go with their last task.
+TEST_F(GraphStateTest, GroupsCountTasksByOpAndFeedTheDashboard) {
+  WorkerState* worker = add_worker("a", 2);
+  submit({task_def("x1"), task_def("x2"), task_def("y", {"x1", "x2"}, "sum")}, {"y"});
+  drain();
+  const TaskGroup& inc = *graph.groups().at("inc");
+  const TaskGroup& sum = *graph.groups().at("sum");
+  EXPECT_EQ(inc.counts[static_cast<int>(TaskStatus::kProcessing)], 2u);
+  EXPECT_EQ(sum.counts[static_cast<int>(TaskStatus::kWaiting)], 1u);
+  EXPECT_EQ(sum.dependencies.at(const_cast<TaskGroup*>(&inc)), 2u);
+
+  run_to_completion();
+  EXPECT_EQ(inc.completed, 2u);
+  EXPECT_EQ(sum.counts[static_cast<int>(TaskStatus::kMemory)], 1u);
+  EXPECT_EQ(graph.first_with_status(TaskStatus::kMemory)->key, "y");
+  auto events = graph.stream().since(0, 100);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(graph.stream().op_names()[events.back().op], "sum");
+  EXPECT_EQ(graph.stream().worker_names()[events.back().worker], "a");
+
+  SnapshotHistory history;
+  auto snapshot = build_dashboard_snapshot(graph, SnapshotOptions{.stream_seconds = 1e12}, history, 2.0);
+  EXPECT_EQ(snapshot->counts[static_cast<int>(TaskStatus::kMemory)], 1u);
+  EXPECT_EQ(snapshot->groups.size(), 2u);
+  EXPECT_EQ(snapshot->group_edges.size(), 1u);
+  ASSERT_EQ(snapshot->task_samples[static_cast<int>(TaskStatus::kMemory)].size(), 1u);
+  EXPECT_EQ(snapshot->task_samples[static_cast<int>(TaskStatus::kMemory)][0].worker, "a");
+  EXPECT_TRUE(snapshot->graph_is_small);
+  EXPECT_EQ(snapshot->small_graph.tasks.size(), 3u);
+  EXPECT_EQ(snapshot->small_graph.edges.size(), 2u);
+  EXPECT_EQ(snapshot->stream.size(), 3u);
+  EXPECT_EQ(worker->tasks_done, 3u);
+
+  release_all_and_check_no_leaks();
+  EXPECT_TRUE(graph.groups().empty());
+}
+
+// A failure reported by a worker is listed with its op, key, worker and message.
+TEST_F(GraphStateTest, RecentErrorsNameOpKeyWorkerAndMessage) {
+  add_worker("a");
+  submit({task_def("x", {}, "explode")}, {"x"});
+  run_to_completion({"x"});
+  ASSERT_EQ(graph.recent_errors().size(), 1u);
+  const ErrorRecord& error = graph.recent_errors().front();
+  EXPECT_EQ(error.key, "x");
+  EXPECT_EQ(error.worker, "a");
+  EXPECT_EQ(error.message, "boom");
+  EXPECT_EQ(graph.groups().at("explode")->counts[static_cast<int>(TaskStatus::kErred)], 1u);
+  release_all_and_check_no_leaks();
+}
 
 }  // namespace
 }  // namespace dtask::scheduler

@@ -11,10 +11,12 @@
 
 namespace dtask::testing {
 
-/// A scheduler on an ephemeral loopback port, quiet, with 100 ms heartbeats
-/// so that memory reports arrive quickly.
+/// A scheduler on an ephemeral loopback port (its dashboard too, so suites
+/// run in parallel), quiet, with 100 ms heartbeats so that memory reports
+/// arrive quickly.
 inline std::vector<std::string> test_scheduler_args() {
-  return {"--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--heartbeat-interval-ms", "100"};
+  return {"--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
+          "--log-level", "warn", "--heartbeat-interval-ms", "100"};
 }
 
 /// Client::scheduler_info() parsed; an empty object (and a test failure) if it fails.

@@ -37,6 +37,14 @@ Result<std::pair<pid_t, int>> spawn(const std::string& binary, const std::vector
   return std::make_pair(pid, pipe_fds[0]);
 }
 
+/// The "http..." URL that follows `marker` up to the end of its line.
+std::string url_after(const std::string& output, const std::string& marker) {
+  auto at = output.find(marker);
+  if (at == std::string::npos) return "";
+  auto start = at + 4;  // past " at "
+  return output.substr(start, output.find('\n', start) - start);
+}
+
 }  // namespace
 
 Result<DaemonProcess> DaemonProcess::start(const std::string& binary, const std::vector<std::string>& args,
@@ -60,6 +68,7 @@ Result<DaemonProcess> DaemonProcess::start(const std::string& binary, const std:
     auto newline = marker == std::string::npos ? std::string::npos : output.find('\n', marker);
     if (newline != std::string::npos) {
       process.address_ = output.substr(marker + 13, newline - marker - 13);
+      process.dashboard_address_ = url_after(output, " at http");
       return process;
     }
   }
@@ -71,6 +80,7 @@ DaemonProcess& DaemonProcess::operator=(DaemonProcess&& other) noexcept {
   std::swap(pid_, other.pid_);
   std::swap(stdout_fd_, other.stdout_fd_);
   std::swap(address_, other.address_);
+  std::swap(dashboard_address_, other.dashboard_address_);
   return *this;
 }
 

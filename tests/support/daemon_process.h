@@ -15,7 +15,8 @@ namespace dtask::testing {
 class DaemonProcess {
  public:
   /// Spawns `binary args...` and waits (up to `timeout`) for its
-  /// "... listening on tcp://HOST:PORT" line on stdout.
+  /// "... listening on tcp://HOST:PORT" line on stdout. An earlier
+  /// "... dashboard at URL" or "... metrics at URL" line gives dashboard_address().
   static Result<DaemonProcess> start(const std::string& binary, const std::vector<std::string>& args,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
   DaemonProcess(DaemonProcess&& other) noexcept;
@@ -23,6 +24,8 @@ class DaemonProcess {
   ~DaemonProcess();
 
   const std::string& address() const { return address_; }
+  /// "http://127.0.0.1:PORT/" (scheduler) or ".../metrics" (worker); empty if none was printed.
+  const std::string& dashboard_address() const { return dashboard_address_; }
   pid_t pid() const { return pid_; }
   /// Sends `signal` and waits for the exit; returns the exit code (128+signal if killed).
   int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -33,6 +36,7 @@ class DaemonProcess {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string address_;
+  std::string dashboard_address_;
 };
 
 /// Runs `binary args...` to completion; returns its exit code and stdout.

@@ -23,6 +23,7 @@
 namespace dtask {
 
 struct ClientOptions {
+  /// Also bounds how long dashboard_link() waits for the scheduler's handshake reply.
   std::chrono::milliseconds connect_timeout{30000};
   std::string name = "client";
   std::string log_level = "warn";
@@ -102,17 +103,23 @@ class Client {
 
   /// The scheduler's state as JSON: task counts by state, workers, totals.
   Result<std::string> scheduler_info();
+  /// The scheduler's web dashboard, e.g. "http://127.0.0.1:8787/" (its
+  /// status page; /metrics and /api/* live under it). Empty when the
+  /// scheduler was started with --dashboard-address none. Thread-safe.
+  std::string dashboard_link() const;
   const std::string& scheduler_address() const;
   /// The LocalCluster this client started, or nullptr.
   LocalCluster* cluster() const { return cluster_.get(); }
 
  private:
-  explicit Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core);
+  Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core,
+         std::chrono::milliseconds connect_timeout);
   FutureBase submit_task(const std::string& op, const SubmitOptions& options, std::vector<TaskArg> args);
   std::vector<FutureBase> compute_graph(const std::vector<Delayed>& graphs, int priority);
 
   std::unique_ptr<LocalCluster> cluster_;  // destroyed after core_ disconnects
   std::shared_ptr<internal::ClientCore> core_;
+  std::chrono::milliseconds connect_timeout_{30000};
 };
 
 /// Yields futures in the order they finish: `for (auto& f : as_completed(client, futures))`.

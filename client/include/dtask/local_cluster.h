@@ -25,6 +25,10 @@ struct LocalClusterOptions {
   std::function<void(OpRegistry&)> register_ops;
   std::string log_level = "warn";
   double worker_saturation = 1.1;
+  /// The scheduler's dashboard ("host:port"; "none": off). Port 0 by default,
+  /// so that several local clusters (test suites, notebooks) never collide;
+  /// Client::dashboard_link() tells where it is.
+  std::string dashboard_address = "127.0.0.1:0";
 };
 
 /// Owns the in-process scheduler and workers; stops them when destroyed.
@@ -36,6 +40,8 @@ class LocalCluster {
   LocalCluster& operator=(const LocalCluster&) = delete;
 
   const std::string& scheduler_address() const;
+  /// "http://127.0.0.1:PORT/", or empty without a dashboard.
+  std::string dashboard_address() const;
   std::vector<std::string> worker_addresses() const;
   std::vector<std::string> worker_names() const;
 

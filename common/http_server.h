@@ -1,0 +1,79 @@
+// A small HTTP server on its own threads, for the scheduler's dashboard and
+// the daemons' /metrics. cpp-httplib does the HTTP; this wrapper keeps its
+// large header out of everything else and gives the daemons one way to bind
+// "--dashboard-address" ("host:port", ":port" for all interfaces, port 0 for
+// any free port, "none" for no server).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace dtask {
+
+struct HttpRequest {
+  std::string path;
+  /// Regex capture groups of the route's pattern, [0] being the whole path.
+  std::vector<std::string> matches;
+  /// Query parameters (the first value of each).
+  std::map<std::string, std::string> params;
+
+  /// The parameter or `fallback` when absent.
+  std::string param(const std::string& name, const std::string& fallback = "") const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+/// Runs on one of the server's threads; must be thread-safe.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+/// True when `address` asks for no server ("none", "off" or empty).
+bool http_address_disabled(const std::string& address);
+
+class HttpServer {
+ public:
+  /// Binds `address` ("host:port", ":port", "tcp://host:port"; port 0: any).
+  /// Fails when the address is malformed or taken.
+  static Result<std::unique_ptr<HttpServer>> make(const std::string& address, std::shared_ptr<spdlog::logger> logger);
+  /// Stops the server.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Routes GET requests whose path fully matches the ECMAScript regex
+  /// `pattern`. Call before start().
+  void get(const std::string& pattern, HttpHandler handler);
+  /// Serves on a listener thread and a small pool (a dashboard needs no more,
+  /// and the daemon's own threads must keep the cores).
+  void start();
+  /// Stops serving and joins the threads. Idempotent; thread-safe.
+  void stop();
+
+  /// "http://127.0.0.1:8787/" with the bound port (a wildcard host shows as
+  /// `public_host` when given, else as 127.0.0.1).
+  std::string url(const std::string& public_host = "") const;
+  const std::string& host() const { return host_; }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  class Impl;
+  HttpServer(std::unique_ptr<Impl> impl, std::string host, std::uint16_t port);
+  std::unique_ptr<Impl> impl_;
+  std::string host_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace dtask

@@ -1,0 +1,27 @@
+// The dashboard's JSON API, rendered from a published DashboardSnapshot on an
+// HTTP thread (never on the scheduler strand). nlohmann/json stays in the .cc.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "scheduler/dashboard_snapshot.h"
+
+namespace dtask::scheduler {
+
+/// /api/status: totals by state, rates, memory, task groups and recent errors.
+std::string status_json(const DashboardSnapshot& snapshot);
+/// /api/workers: one object per worker.
+std::string workers_json(const DashboardSnapshot& snapshot);
+/// /api/stream: task-stream events of the last `seconds` (at most the snapshot's window).
+std::string stream_json(const DashboardSnapshot& snapshot, double seconds);
+/// /api/tasks: a page of the sampled tasks in `state` ("" or "all": every
+/// state). Fails (Invalid) on an unknown state name.
+Result<std::string> tasks_json(const DashboardSnapshot& snapshot, const std::string& state, std::size_t offset,
+                               std::size_t limit);
+/// /api/graph: single tasks when the graph is small, else task groups.
+std::string graph_json(const DashboardSnapshot& snapshot);
+/// /api/task/<key>: one task, looked up on the strand (see DashboardServer).
+std::string task_detail_json(const TaskState& task);
+
+}  // namespace dtask::scheduler

@@ -1,0 +1,55 @@
+// The scheduler's web dashboard: the status page, the JSON API and /metrics,
+// served by an HttpServer on its own threads. Handlers read the latest
+// DashboardSnapshot the scheduler strand published; they never touch the
+// live GraphState. The one exception, /api/task/<key>, is a single hash
+// lookup posted to the strand (as every other thread talks to it) and
+// answered within a deadline.
+#pragma once
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/http_server.h"
+#include "common/snapshot_slot.h"
+#include "common/status.h"
+#include "scheduler/dashboard_snapshot.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace dtask::scheduler {
+
+/// Runs the lookup of one task on the scheduler strand; the future holds its
+/// JSON, or nullopt when no such task exists.
+using TaskLookup = std::function<std::future<std::optional<std::string>>(const std::string& key)>;
+
+class DashboardServer {
+ public:
+  /// Binds `address` (see HttpServer::make). `snapshots` must outlive the server.
+  static Result<std::unique_ptr<DashboardServer>> make(const std::string& address,
+                                                       const SnapshotSlot<DashboardSnapshot>& snapshots,
+                                                       TaskLookup lookup, std::shared_ptr<spdlog::logger> logger);
+  /// Serves on the HTTP server's own threads. Thread-safe.
+  void start() { http_->start(); }
+  /// Stops serving and joins its threads. Idempotent; thread-safe.
+  void stop() { http_->stop(); }
+  /// "http://HOST:PORT/"; a wildcard host shows as `public_host` (else 127.0.0.1).
+  std::string url(const std::string& public_host = "") const { return http_->url(public_host); }
+
+ private:
+  DashboardServer(std::unique_ptr<HttpServer> http, const SnapshotSlot<DashboardSnapshot>& snapshots,
+                  TaskLookup lookup);
+  void add_routes();
+  /// Runs `render` on the latest snapshot, or answers 503 before the first one.
+  HttpResponse with_snapshot(const std::function<HttpResponse(const DashboardSnapshot&)>& render) const;
+
+  std::unique_ptr<HttpServer> http_;
+  const SnapshotSlot<DashboardSnapshot>& snapshots_;
+  TaskLookup lookup_;
+};
+
+}  // namespace dtask::scheduler
