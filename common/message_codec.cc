@@ -218,6 +218,13 @@ struct Encoder {
       activity[i].setStopTime(a.stop_time);
       activity[i].setNbytes(a.nbytes);
     }
+    auto missing = out.initMissing(size_of(m.missing));
+    for (unsigned i = 0; i < m.missing.size(); ++i) {
+      missing[i].setKey(text(m.missing[i].key));
+      missing[i].setDependency(text(m.missing[i].dependency));
+      missing[i].setHolder(text(m.missing[i].holder));
+      missing[i].setMessage(text(m.missing[i].message));
+    }
   }
   void operator()(const msg::Heartbeat& m) {
     auto out = root.initHeartbeat();
@@ -472,6 +479,9 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         auto kind = a.getKind() <= static_cast<std::uint8_t>(ActivityKind::kUnspill) ? static_cast<ActivityKind>(a.getKind())
                                                                                      : ActivityKind::kTransfer;
         out.activity.push_back({kind, a.getStartTime(), a.getStopTime(), a.getNbytes()});
+      }
+      for (auto m : in.getMissing()) {
+        out.missing.push_back({str(m.getKey()), str(m.getDependency()), str(m.getHolder()), str(m.getMessage())});
       }
       return Message(std::move(out));
     }

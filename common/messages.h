@@ -152,10 +152,19 @@ struct WorkerActivity {
   double stop_time = 0;
   std::uint64_t nbytes = 0;
 };
+/// A dependency of `key` could not be fetched from `holder`: the task is
+/// rescheduled, not failed (see proto/messages.capnp).
+struct TaskMissingData {
+  std::string key;
+  std::string dependency;
+  std::string holder;
+  std::string message;
+};
 struct WorkerReport {
   std::vector<TaskFinished> finished;
   std::vector<TaskErred> erred;
   std::vector<WorkerActivity> activity;
+  std::vector<TaskMissingData> missing;
 };
 struct Heartbeat {
   std::uint64_t managed_bytes = 0;  // result bytes in RAM

@@ -169,10 +169,21 @@ struct WorkerActivity {
   nbytes @3 :UInt64;
 }
 
+# A task could not start because a dependency could not be fetched (its
+# holder died or no longer has it): not the task's fault, so the scheduler
+# forgets that copy and reschedules the task instead of failing it.
+struct TaskMissingData {
+  key @0 :Text;          # the task
+  dependency @1 :Text;   # the key that could not be fetched
+  holder @2 :Text;       # the worker address it was fetched from ("" if none was known)
+  message @3 :Text;
+}
+
 struct WorkerReport {
   finished @0 :List(TaskFinished);
   erred @1 :List(TaskErred);
   activity @2 :List(WorkerActivity);
+  missing @3 :List(TaskMissingData);
 }
 
 struct Heartbeat {

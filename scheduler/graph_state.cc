@@ -741,8 +741,27 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     }
     transition(task, S::kErred, out);
   }
+  for (const msg::TaskMissingData& missing : report.missing) task_missing_data(worker, missing, out);
   reporting_worker_ = nullptr;
   transitions(std::move(out));
+}
+
+void GraphState::task_missing_data(WorkerState& worker, const msg::TaskMissingData& missing, Recommendations& out) {
+  auto it = tasks_.find(missing.key);
+  if (it == tasks_.end()) return;
+  TaskState& task = *it->second;
+  if (task.status != S::kProcessing || task.processing_on != &worker) return;
+  logger_->info("task {} on {} could not start: {}; rescheduling it", task.key, worker.name, missing.message);
+  // That copy is gone (its worker died or dropped it): forget it, and
+  // recompute the dependency if it was the last one. Dask does the same.
+  auto dep = tasks_.find(missing.dependency);
+  WorkerState* holder = missing.holder.empty() ? nullptr : find_worker(missing.holder);
+  if (dep != tasks_.end() && holder != nullptr && dep->second->held_by(holder)) {
+    outbox_.free[holder].keys.push_back(dep->second->key);
+    remove_replica(*dep->second, *holder);
+    if (dep->second->who_has.empty()) transition(*dep->second, S::kReleased, out);
+  }
+  if (task.status == S::kProcessing) transition(task, S::kReleased, out);
 }
 
 void GraphState::worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now) {

@@ -165,6 +165,9 @@ class GraphState {
   static void inherit_error(TaskState& task, const TaskState& failed);
   void propagate_error(TaskState& task, Recommendations& out);
   void fill_free_slots(WorkerState& worker, Recommendations& out);
+  /// A worker could not fetch a dependency of `missing.key`: drop that
+  /// replica and reschedule the task.
+  void task_missing_data(WorkerState& worker, const msg::TaskMissingData& missing, Recommendations& out);
   void retry_unrunnable(Recommendations& out);
   void notify_wanted(TaskState& task);
   void notify(ClientState& client, msg::KeyStatus status);

@@ -159,7 +159,7 @@ class Worker::Impl {
         }
       }
       if (!unreachable.empty()) {
-        report_error(task.key, task.op, "dependency " + unreachable + " is held by no worker");
+        report_missing(task.key, unreachable, "", "dependency " + unreachable + " is held by no worker");
       } else if (missing == 0) {
         executor_.submit(std::move(task));
       } else {
@@ -197,6 +197,15 @@ class Worker::Impl {
     release_fetched(key);
     double now = wall_clock_seconds();
     report_.erred.push_back({key, op, std::move(message), now, now, 0});
+    schedule_report();
+  }
+
+  /// The task cannot run here because `dependency` could not be fetched: the
+  /// scheduler reschedules it (and recomputes the dependency if no copy is left).
+  void report_missing(const std::string& key, const std::string& dependency, const std::string& holder,
+                      std::string message) {
+    release_fetched(key);
+    report_.missing.push_back({key, dependency, holder, std::move(message)});
     schedule_report();
   }
 
@@ -282,7 +291,7 @@ class Worker::Impl {
           store_->put(item.key, std::move(item.value));
           dependency_arrived(item.key);
         } else {
-          dependency_failed(item.key, "not found on " + request.mapped().address);
+          dependency_failed(item.key, request.mapped().address, "not found on " + request.mapped().address);
         }
       }
     } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
@@ -299,7 +308,7 @@ class Worker::Impl {
       auto request = requests_.extract(id);
       if (request.empty()) continue;
       for (const std::string& key : request.mapped().keys) {
-        dependency_failed(key, "fetch from " + address + " failed: " + why.message());
+        dependency_failed(key, address, "fetch from " + address + " failed: " + why.message());
       }
     }
   }
@@ -319,15 +328,14 @@ class Worker::Impl {
     if (fetched_refs_.count(dep_key) == 0) store_->erase(dep_key);
   }
 
-  void dependency_failed(const std::string& dep_key, const std::string& why) {
+  void dependency_failed(const std::string& dep_key, const std::string& holder, const std::string& why) {
     auto waiters = fetch_waiters_.extract(dep_key);
     if (waiters.empty()) return;
     for (const std::string& task_key : waiters.mapped()) {
       auto it = pending_.find(task_key);
       if (it == pending_.end()) continue;
-      std::string op = it->second.task.op;
       pending_.erase(it);
-      report_error(task_key, op, "could not fetch dependency " + dep_key + ": " + why);
+      report_missing(task_key, dep_key, holder, "could not fetch dependency " + dep_key + ": " + why);
     }
   }
 

@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "worker/nanny.h"
 #include "worker/op_registry.h"
 #include "worker/worker.h"
 
@@ -31,6 +33,18 @@ dtask::Result<dtask::ResourceList> parse_resources(std::string text) {
       return dtask::Status::invalid("bad resource '" + item + "' (use NAME=AMOUNT, e.g. GPU=1)");
     }
     out.emplace_back(item.substr(0, eq), amount);
+  }
+  return out;
+}
+
+/// This program's command line without --nanny: what the nanny runs as its child.
+std::vector<std::string> child_command_line(int argc, char** argv) {
+  std::vector<std::string> out;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  out.emplace_back(n > 0 ? std::string(self, static_cast<std::size_t>(n)) : std::string(argv[0]));
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) != "--nanny") out.emplace_back(argv[i]);
   }
   return out;
 }
@@ -85,6 +99,10 @@ int main(int argc, char** argv) {
                  "port; none (the default) for no HTTP server")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
+  bool nanny = false;
+  app.add_flag("--nanny", nanny,
+               "Run the worker under a supervisor process that restarts it when it dies or passes 95% of "
+               "--memory-limit");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = make_logger("worker", log_level);
@@ -95,6 +113,12 @@ int main(int argc, char** argv) {
   if (!limit.ok()) return fail("--memory-limit: " + limit.status().message());
   auto resource_list = parse_resources(resources);
   if (!resource_list.ok()) return fail("--resources: " + resource_list.status().message());
+  if (nanny) {
+    worker::NannyOptions nanny_options;
+    nanny_options.child_argv = child_command_line(argc, argv);
+    nanny_options.memory_limit = *limit;
+    return worker::run_nanny(nanny_options, *logger);
+  }
   options.scheduler = *scheduler;
   options.memory_limit = *limit;
   options.resources = *resource_list;

@@ -1039,6 +1039,35 @@ TEST_F(GraphStateTest, WantedResultLostWithItsWorkerIsRecomputed) {
   release_all_and_check_no_leaks();
 }
 
+// A worker that cannot fetch a dependency (its holder died before the
+// scheduler noticed) reports it missing: the task is rescheduled, not
+// failed, and the dependency is recomputed when that was its only copy.
+TEST_F(GraphStateTest, MissingDependencyIsRecomputedAndTheTaskRescheduled) {
+  WorkerState* w1 = add_worker("w1");
+  WorkerState* w2 = add_worker("w2");
+  submit({task_def("a"), task_def("b"), task_def("c", {"a", "b"}, "add")}, {"c"});
+  Sent sent = drain();
+  ASSERT_EQ(sent.computed_keys("w1"), std::vector<std::string>{"a"});
+  finish(w1, "a", 8);
+  finish(w2, "b", 1'000'000);
+  sent = drain();
+  ASSERT_EQ(sent.computed_keys("w2"), std::vector<std::string>{"c"});
+  msg::WorkerReport report;
+  report.missing.push_back({"c", "a", address_of("w1"), "fetch from w1 failed"});
+  graph.worker_report(*w2, report);
+  sent = drain();
+  EXPECT_EQ(sent.freed_keys("w1"), std::vector<std::string>{"a"}) << "the copy w2 could not fetch is dropped";
+  EXPECT_EQ(graph.find("c")->status, TaskStatus::kWaiting);
+  ASSERT_EQ(sent.compute_count(), 1u) << "a is recomputed";
+  // w2 dropped c when it could not start it: only the recomputation of a is outstanding.
+  pending.erase(std::remove(pending.begin(), pending.end(), std::make_pair(std::string("w2"), std::string("c"))),
+                pending.end());
+  run_to_completion();
+  ASSERT_NE(last_status("c"), nullptr);
+  EXPECT_EQ(last_status("c")->state, KeyOutcome::kMemory);
+  release_all_and_check_no_leaks();
+}
+
 /// allowed_failures = 0..3: a task erring after that many worker deaths.
 class GraphStateKilledWorkerTest : public GraphStateTest, public ::testing::WithParamInterface<std::uint32_t> {
  protected:

@@ -1,0 +1,227 @@
+// Fault tolerance end to end, with real dtask-scheduler and dtask-worker
+// processes killed by SIGKILL mid-graph: lost results are recomputed from
+// their lineage, a task that keeps killing workers fails with a clear error,
+// lost scattered data is reported as lost, and --nanny brings a dead worker
+// back. bench/soak_kill_workers.sh repeats the first test 100 times.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <dtask/client.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "tests/support/cluster_info.h"
+#include "tests/support/daemon_process.h"
+
+namespace dtask {
+namespace {
+
+using testing::DaemonProcess;
+using testing::wait_until;
+
+/// Runs of the kill test (bench/soak_kill_workers.sh sets DTASK_KILL_RUNS=100).
+int kill_runs() {
+  const char* runs = std::getenv("DTASK_KILL_RUNS");
+  return runs != nullptr ? std::max(1, std::atoi(runs)) : 20;
+}
+
+class FaultToleranceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<std::string> args = testing::test_scheduler_args();
+    args.insert(args.end(), {"--allowed-failures", "1"});
+    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, args);
+    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
+    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
+    for (int i = 0; i < 3; ++i) start_worker();
+    auto client = Client::connect(scheduler_->address());
+    ASSERT_TRUE(client.ok()) << client.status().to_string();
+    client_ = std::move(*client);
+    ASSERT_TRUE(wait_for_workers(3));
+  }
+
+  void TearDown() override {
+    client_.reset();
+    for (auto& worker : workers_) EXPECT_EQ(worker.stop(), 0) << "worker did not stop cleanly on SIGTERM";
+    if (scheduler_) {
+      EXPECT_EQ(scheduler_->stop(), 0) << "scheduler did not stop cleanly on SIGTERM";
+    }
+  }
+
+  void start_worker(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {scheduler_->address(), "--host",     "127.0.0.1", "--nthreads", "2", "--name",
+                                     "w" + std::to_string(next_worker_++), "--log-level", "error"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
+    ASSERT_TRUE(worker.ok()) << worker.status().to_string();
+    workers_.push_back(std::move(*worker));
+  }
+
+  /// SIGKILLs workers_[i] and forgets it.
+  void kill_worker(std::size_t i) {
+    EXPECT_EQ(workers_[i].stop(SIGKILL), 128 + SIGKILL);
+    workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+
+  nlohmann::json info() { return testing::scheduler_info(*client_); }
+
+  bool wait_for_workers(std::size_t n) {
+    return wait_until([&] { return info()["workers"].size() == n; });
+  }
+
+  std::uint64_t tasks_completed() { return info()["tasks_completed"].get<std::uint64_t>(); }
+
+  /// The index in workers_ of the worker named `name`, or -1.
+  int index_of(const std::string& name) {
+    const std::string address = [&] {
+      nlohmann::json snapshot = info();
+      for (const auto& w : snapshot["workers"]) {
+        if (w["name"] == name) return w["address"].get<std::string>();
+      }
+      return std::string();
+    }();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (workers_[i].address() == address) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  /// The name of a worker running at least one task, or "" (no wait).
+  std::string busy_worker() {
+    nlohmann::json snapshot = info();
+    for (const auto& w : snapshot["workers"]) {
+      if (w.value("processing", 0) > 0) return w["name"].get<std::string>();
+    }
+    return "";
+  }
+
+  std::unique_ptr<DaemonProcess> scheduler_;
+  std::vector<DaemonProcess> workers_;
+  std::unique_ptr<Client> client_;
+  int next_worker_ = 0;
+};
+
+/// 4,400 leaves (each sleeps 0.5 ms and returns its value), summed by a tree
+/// of fan-in 8: about 5,000 tasks. Values are offset by `run` so that every
+/// run has its own keys.
+std::pair<Delayed, std::int64_t> reduction_graph(int run) {
+  std::vector<Delayed> level;
+  std::int64_t expected = 0;
+  for (std::int64_t i = 0; i < 4400; ++i) {
+    const std::int64_t value = i + std::int64_t{run} * 1'000'000;
+    expected += value;
+    level.push_back(delayed("sleep")(0.0005, value));
+  }
+  while (level.size() > 1) {
+    std::vector<Delayed> next;
+    for (std::size_t i = 0; i < level.size(); i += 8) {
+      std::vector<Delayed> group(level.begin() + static_cast<std::ptrdiff_t>(i),
+                                 level.begin() + static_cast<std::ptrdiff_t>(std::min(level.size(), i + 8)));
+      next.push_back(delayed("sum")(group));
+    }
+    level = std::move(next);
+  }
+  return {level.front(), expected};
+}
+
+// kill -9 of a random worker in the middle of a 5,000-task graph with
+// reductions, 20 times in a row (a new worker joins after each): every run
+// finishes with the right sum.
+TEST_F(FaultToleranceTest, KillRandomWorkerMidGraph) {
+  std::mt19937 rng(2026);
+  const int runs = kill_runs();
+  for (int run = 0; run < runs; ++run) {
+    auto [root, expected] = reduction_graph(run);
+    const std::uint64_t before = tasks_completed();
+    Future<std::int64_t> result = client_->compute<std::int64_t>(root);
+    ASSERT_TRUE(wait_until([&] { return tasks_completed() >= before + 400; })) << "run " << run;
+    const std::size_t victim = rng() % workers_.size();
+    kill_worker(victim);
+    start_worker();
+    auto value = result.try_result();
+    ASSERT_TRUE(value.ok()) << "run " << run << ": " << value.status().to_string();
+    EXPECT_EQ(*value, expected) << "run " << run;
+  }
+  EXPECT_TRUE(wait_for_workers(3));
+}
+
+// A task whose worker is killed twice (--allowed-failures 1) fails with
+// "worker killed while running <op> <key>" instead of killing more workers.
+TEST_F(FaultToleranceTest, TaskKillingItsWorkersFailsAfterAllowedFailures) {
+  Future<Value> doomed = client_->submit<Value>("sleep", 600.0);
+  for (int death = 0; death < 2; ++death) {
+    std::string busy;
+    ASSERT_TRUE(wait_until([&] { return !(busy = busy_worker()).empty(); })) << "death " << death;
+    const int i = index_of(busy);
+    ASSERT_GE(i, 0) << busy;
+    kill_worker(static_cast<std::size_t>(i));
+    start_worker();
+  }
+  auto value = doomed.value();
+  ASSERT_FALSE(value.ok());
+  const std::string message = value.status().message();
+  EXPECT_NE(message.find("worker killed while running sleep " + doomed.key()), std::string::npos) << message;
+  EXPECT_NE(message.find("2 workers died"), std::string::npos) << message;
+  // The cluster is still whole and computes.
+  EXPECT_TRUE(wait_for_workers(3));
+  EXPECT_EQ(client_->submit<std::int64_t>("add", 2, 3).result(), 5);
+}
+
+// Data a client scattered cannot be recomputed: when its only worker dies
+// the client's future reports it lost.
+TEST_F(FaultToleranceTest, LostScatteredDataIsReportedToTheClient) {
+  Future<Value> data = client_->scatter(Value(std::int64_t{42}));
+  ASSERT_TRUE(data.wait().ok());
+  std::string holder;
+  ASSERT_TRUE(wait_until([&] {
+    nlohmann::json snapshot = info();
+    for (const auto& w : snapshot["workers"]) {
+      if (w.value("has_what", 0) > 0) holder = w["name"].get<std::string>();
+    }
+    return !holder.empty();
+  }));
+  const int i = index_of(holder);
+  ASSERT_GE(i, 0);
+  kill_worker(static_cast<std::size_t>(i));
+  ASSERT_TRUE(wait_until([&] { return !data.value().ok(); }));
+  const std::string message = data.value().status().message();
+  EXPECT_NE(message.find("was lost"), std::string::npos) << message;
+  start_worker();
+}
+
+/// The pids of `parent`'s children (Linux /proc).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
+  std::vector<pid_t> out;
+  pid_t pid = 0;
+  while (in >> pid) out.push_back(pid);
+  return out;
+}
+
+// dtask-worker --nanny restarts its worker after a kill -9; the new worker
+// registers under the same name and runs tasks.
+TEST_F(FaultToleranceTest, NannyRestartsAKilledWorker) {
+  start_worker({"--nanny"});
+  const std::string name = "w" + std::to_string(next_worker_ - 1);
+  ASSERT_TRUE(wait_for_workers(4));
+  const pid_t nanny = workers_.back().pid();
+  std::vector<pid_t> children;
+  ASSERT_TRUE(wait_until([&] { return (children = children_of(nanny)).size() == 1; }));
+  ASSERT_EQ(::kill(children[0], SIGKILL), 0);
+  // The scheduler drops the dead worker, then the nanny's new one registers.
+  ASSERT_TRUE(wait_until([&] {
+    std::vector<pid_t> now = children_of(nanny);
+    return now.size() == 1 && now[0] != children[0];
+  }));
+  ASSERT_TRUE(wait_for_workers(4));
+  nlohmann::json restarted = testing::worker_info(*client_, name);
+  EXPECT_EQ(restarted["name"], name);
+  SubmitOptions on_it;
+  on_it.workers = {name};
+  EXPECT_EQ(client_->submit<std::int64_t>(on_it, "add", 20, 22).result(), 42);
+}
+
+}  // namespace
+}  // namespace dtask
