@@ -225,7 +225,29 @@ struct Encoder {
       missing[i].setHolder(text(m.missing[i].holder));
       missing[i].setMessage(text(m.missing[i].message));
     }
+    auto acquired = out.initAcquired(size_of(m.acquired));
+    for (unsigned i = 0; i < m.acquired.size(); ++i) {
+      acquired[i].setKey(text(m.acquired[i].key));
+      acquired[i].setNbytes(m.acquired[i].nbytes);
+    }
   }
+  void operator()(const msg::RetireWorkers& m) {
+    auto out = root.initRetireWorkers();
+    out.setRequestId(m.request_id);
+    encode_strings(out.initWorkers(size_of(m.workers)), m.workers);
+  }
+  void operator()(const msg::RetireWorkersReply& m) {
+    auto out = root.initRetireWorkersReply();
+    out.setRequestId(m.request_id);
+    encode_strings(out.initRetired(size_of(m.retired)), m.retired);
+    out.setError(text(m.error));
+  }
+  void operator()(const msg::AcquireReplicas& m) {
+    auto out = root.initAcquireReplicas();
+    out.setHolder(text(m.holder));
+    encode_strings(out.initKeys(size_of(m.keys)), m.keys);
+  }
+  void operator()(const msg::CloseWorker& m) { root.initCloseWorker().setReason(text(m.reason)); }
   void operator()(const msg::Heartbeat& m) {
     auto out = root.initHeartbeat();
     out.setManagedBytes(m.managed_bytes);
@@ -483,6 +505,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
       for (auto m : in.getMissing()) {
         out.missing.push_back({str(m.getKey()), str(m.getDependency()), str(m.getHolder()), str(m.getMessage())});
       }
+      for (auto a : in.getAcquired()) out.acquired.push_back({str(a.getKey()), a.getNbytes()});
       return Message(std::move(out));
     }
     case wire::Message::HEARTBEAT: {
@@ -500,6 +523,19 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
       return Message(beat);
     }
     case wire::Message::FREE_KEYS: return Message(msg::FreeKeys{strings(root.getFreeKeys().getKeys())});
+    case wire::Message::RETIRE_WORKERS: {
+      auto in = root.getRetireWorkers();
+      return Message(msg::RetireWorkers{in.getRequestId(), strings(in.getWorkers())});
+    }
+    case wire::Message::RETIRE_WORKERS_REPLY: {
+      auto in = root.getRetireWorkersReply();
+      return Message(msg::RetireWorkersReply{in.getRequestId(), strings(in.getRetired()), str(in.getError())});
+    }
+    case wire::Message::ACQUIRE_REPLICAS: {
+      auto in = root.getAcquireReplicas();
+      return Message(msg::AcquireReplicas{str(in.getHolder()), strings(in.getKeys())});
+    }
+    case wire::Message::CLOSE_WORKER: return Message(msg::CloseWorker{str(root.getCloseWorker().getReason())});
     case wire::Message::GET_DATA: {
       auto in = root.getGetData();
       return Message(msg::GetData{in.getRequestId(), strings(in.getKeys())});
@@ -529,7 +565,8 @@ const char* message_kind_name(std::size_t kind) {
       "Handshake",   "HandshakeReply",   "UpdateGraph",      "KeysScattered", "ReleaseKeys",
       "CancelKeys",  "InfoRequest",      "InfoReply",        "KeyStatusBatch", "RegisterWorker",
       "WorkerRegistered", "ComputeTaskBatch", "WorkerReport", "Heartbeat",     "FreeKeys",
-      "GetData",     "DataReply",        "PutData",          "PutDataReply"};
+      "GetData",     "DataReply",        "PutData",          "PutDataReply",   "RetireWorkers",
+      "RetireWorkersReply", "AcquireReplicas", "CloseWorker"};
   static_assert(std::size(kNames) == kMessageKindCount);
   return kind < kMessageKindCount ? kNames[kind] : "Unknown";
 }

@@ -160,11 +160,35 @@ struct TaskMissingData {
   std::string holder;
   std::string message;
 };
+struct KeyAcquired {
+  std::string key;
+  std::uint64_t nbytes = 0;
+};
 struct WorkerReport {
   std::vector<TaskFinished> finished;
   std::vector<TaskErred> erred;
   std::vector<WorkerActivity> activity;
   std::vector<TaskMissingData> missing;
+  std::vector<KeyAcquired> acquired;
+};
+/// Graceful retire (see proto/messages.capnp): from a client naming workers,
+/// or from a worker retiring itself (no names).
+struct RetireWorkers {
+  std::uint64_t request_id = 0;
+  std::vector<std::string> workers;
+};
+struct RetireWorkersReply {
+  std::uint64_t request_id = 0;
+  std::vector<std::string> retired;
+  std::string error;
+};
+/// Scheduler -> worker: fetch `keys` from `holder` and keep them.
+struct AcquireReplicas {
+  std::string holder;
+  std::vector<std::string> keys;
+};
+struct CloseWorker {
+  std::string reason;
 };
 struct Heartbeat {
   std::uint64_t managed_bytes = 0;  // result bytes in RAM
@@ -212,7 +236,8 @@ using Message =
     std::variant<msg::Handshake, msg::HandshakeReply, msg::UpdateGraph, msg::KeysScattered, msg::ReleaseKeys,
                  msg::CancelKeys, msg::InfoRequest, msg::InfoReply, msg::KeyStatusBatch, msg::RegisterWorker,
                  msg::WorkerRegistered, msg::ComputeTaskBatch, msg::WorkerReport, msg::Heartbeat, msg::FreeKeys,
-                 msg::GetData, msg::DataReply, msg::PutData, msg::PutDataReply>;
+                 msg::GetData, msg::DataReply, msg::PutData, msg::PutDataReply, msg::RetireWorkers,
+                 msg::RetireWorkersReply, msg::AcquireReplicas, msg::CloseWorker>;
 
 inline constexpr std::size_t kMessageKindCount = std::variant_size_v<Message>;
 

@@ -179,11 +179,44 @@ struct TaskMissingData {
   message @3 :Text;
 }
 
+# A worker now holds a copy of `key` that the scheduler asked for (AcquireReplicas).
+struct KeyAcquired {
+  key @0 :Text;
+  nbytes @1 :UInt64;
+}
+
 struct WorkerReport {
   finished @0 :List(TaskFinished);
   erred @1 :List(TaskErred);
   activity @2 :List(WorkerActivity);
   missing @3 :List(TaskMissingData);
+  acquired @4 :List(KeyAcquired);
+}
+
+# Graceful retire. A client asks the scheduler to retire workers (by name or
+# address); a worker asks to retire itself (empty `workers`) when it gets
+# SIGTERM. The scheduler first copies the results only they hold to other
+# workers (AcquireReplicas), then removes them without counting their tasks
+# as failures, tells them to close (CloseWorker), and answers the client.
+struct RetireWorkers {
+  requestId @0 :UInt64;
+  workers @1 :List(Text);
+}
+
+struct RetireWorkersReply {
+  requestId @0 :UInt64;
+  retired @1 :List(Text);      # worker names
+  error @2 :Text;
+}
+
+# Scheduler -> worker: fetch these keys from `holder` and keep them.
+struct AcquireReplicas {
+  holder @0 :Text;
+  keys @1 :List(Text);
+}
+
+struct CloseWorker {
+  reason @0 :Text;
 }
 
 struct Heartbeat {
@@ -248,5 +281,9 @@ struct Message {
     dataReply @16 :DataReply;
     putData @17 :PutData;
     putDataReply @18 :PutDataReply;
+    retireWorkers @19 :RetireWorkers;
+    retireWorkersReply @20 :RetireWorkersReply;
+    acquireReplicas @21 :AcquireReplicas;
+    closeWorker @22 :CloseWorker;
   }
 }

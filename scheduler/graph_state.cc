@@ -584,7 +584,11 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   }
   for (TaskState* task : std::vector<TaskState*>(worker->has_what.begin(), worker->has_what.end())) {
     remove_replica(*task, *worker);
-    if (task->who_has.empty()) transition(*task, S::kReleased, out);
+    if (task->who_has.empty()) {
+      transition(*task, S::kReleased, out);
+    } else {
+      notify_wanted(*task);  // clients fetch it from the copies left
+    }
   }
   transitions(std::move(out));
   // Nothing more can be sent to it: drop what its tasks' release queued.
@@ -742,6 +746,18 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     transition(task, S::kErred, out);
   }
   for (const msg::TaskMissingData& missing : report.missing) task_missing_data(worker, missing, out);
+  for (const msg::KeyAcquired& acquired : report.acquired) {
+    // A copy made for a retiring worker; kept only if the result is still wanted.
+    auto it = tasks_.find(acquired.key);
+    if (it != tasks_.end() && it->second->status == S::kMemory) {
+      if (!it->second->held_by(&worker)) {
+        add_replica(*it->second, worker);
+        notify_wanted(*it->second);  // clients learn where else to fetch it
+      }
+    } else {
+      outbox_.free[&worker].keys.push_back(acquired.key);
+    }
+  }
   reporting_worker_ = nullptr;
   transitions(std::move(out));
 }
@@ -798,6 +814,14 @@ Outbox GraphState::take_outbox() { return std::exchange(outbox_, Outbox{}); }
 const TaskState* GraphState::find(const std::string& key) const {
   auto it = tasks_.find(key);
   return it == tasks_.end() ? nullptr : it->second.get();
+}
+
+std::vector<TaskState*> GraphState::held_only_by(const WorkerState& worker) const {
+  std::vector<TaskState*> out;
+  for (TaskState* task : worker.has_what) {
+    if (task->who_has.size() == 1 && (!task->who_wants.empty() || !task->waiters.empty())) out.push_back(task);
+  }
+  return out;
 }
 
 WorkerState* GraphState::find_worker(const std::string& address) const {

@@ -94,6 +94,13 @@ class GraphState {
   /// saturated (root tasks stay queued); when it resumes it is filled again.
   void worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now);
 
+  // ---- graceful retire (driven by scheduler/retirement.h) -------------------
+  /// The worker gets no new tasks from now on.
+  void set_retiring(WorkerState& worker) { worker.retiring = true; }
+  /// Results in memory only on `worker` that a client or a task still needs:
+  /// what must be copied elsewhere before it can leave.
+  std::vector<TaskState*> held_only_by(const WorkerState& worker) const;
+
   /// What the events since the last call want sent.
   Outbox take_outbox();
 

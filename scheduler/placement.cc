@@ -6,6 +6,7 @@
 namespace dtask::scheduler {
 
 bool Placement::eligible(const TaskState& task, const WorkerState& worker) {
+  if (worker.retiring) return false;
   if (!task.worker_restrictions.empty() &&
       std::find(task.worker_restrictions.begin(), task.worker_restrictions.end(), worker.name) ==
           task.worker_restrictions.end() &&

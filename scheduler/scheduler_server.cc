@@ -12,6 +12,7 @@
 #include "common/tcp_connection.h"
 #include "scheduler/dashboard_json.h"
 #include "scheduler/dashboard_server.h"
+#include "scheduler/retirement.h"
 #include "scheduler/snapshot.h"
 
 namespace dtask::scheduler {
@@ -20,7 +21,7 @@ namespace {
 
 /// One accepted connection and what it turned out to be after its handshake.
 struct Peer {
-  enum class Role { kUnknown, kClient, kWorkerPending, kWorker };
+  enum class Role { kUnknown, kClient, kWorkerPending, kWorker, kRetired };
   ConnectionPtr connection;
   Role role = Role::kUnknown;
   std::string name;
@@ -40,7 +41,8 @@ class SchedulerServer::Impl {
         acceptor_(std::move(acceptor)),
         heartbeat_timer_(io),
         snapshot_timer_(io),
-        graph_(options_.graph, logger_) {
+        graph_(options_.graph, logger_),
+        retirements_(graph_, retirement_effects(), options_.retire_timeout, logger_) {
     address_ = advertised_address(*acceptor_, options_.listen.host);
   }
 
@@ -115,13 +117,39 @@ class SchedulerServer::Impl {
     if (peer->client != nullptr) {
       logger_->info("client {} disconnected: {}", peer->name, why.message());
       client_peers_.erase(peer->client);
+      retirements_.client_gone(*peer->client);
       graph_.remove_client(peer->client);
     }
     if (peer->worker != nullptr) {
       worker_peers_.erase(peer->worker);
-      graph_.remove_worker(peer->worker, why.message());
+      retirements_.worker_gone(*peer->worker);
+      // A retiring worker that leaves on its own has not died under its tasks.
+      graph_.remove_worker(peer->worker, why.message(), peer->worker->retiring);
+      retirements_.poll(Retirements::Clock::now());
     }
     flush();
+  }
+
+  /// How graceful retirements act on workers and clients.
+  Retirements::Effects retirement_effects() {
+    return {
+        [this](WorkerState& target, msg::AcquireReplicas request) {
+          if (Peer* peer = worker_peer(&target)) peer->connection->send(request);
+        },
+        [this](WorkerState& worker, const std::string& reason) {
+          Peer* peer = worker_peer(&worker);
+          if (peer != nullptr) {
+            worker_peers_.erase(&worker);
+            peer->worker = nullptr;  // its connection closing must not remove it again
+            peer->role = Peer::Role::kRetired;
+            peer->connection->send(msg::CloseWorker{reason});
+          }
+          graph_.remove_worker(&worker, reason, /*graceful=*/true);
+        },
+        [this](ClientState& client, msg::RetireWorkersReply reply) {
+          auto it = client_peers_.find(&client);
+          if (it != client_peers_.end()) it->second->connection->send(reply);
+        }};
   }
 
   /// Protocol errors cost the offending connection, never the daemon.
@@ -136,6 +164,7 @@ class SchedulerServer::Impl {
       case Peer::Role::kWorkerPending: on_register(peer, message); break;
       case Peer::Role::kClient: on_client_message(peer, std::move(message)); break;
       case Peer::Role::kWorker: on_worker_message(peer, message); break;
+      case Peer::Role::kRetired: break;  // it was told to close; late reports change nothing
     }
     flush();
   }
@@ -193,6 +222,9 @@ class SchedulerServer::Impl {
     } else if (auto* scattered = std::get_if<msg::KeysScattered>(&message)) {
       Status status = graph_.keys_scattered(client, *scattered);
       if (!status.ok()) logger_->warn("scatter from {}: {}", peer.name, status.message());
+    } else if (auto* retire = std::get_if<msg::RetireWorkers>(&message)) {
+      Status started = retirements_.start(retire->workers, &client, retire->request_id);
+      if (!started.ok()) peer.connection->send(msg::RetireWorkersReply{retire->request_id, {}, started.message()});
     } else if (auto* info = std::get_if<msg::InfoRequest>(&message)) {
       peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_)});
     } else {
@@ -205,6 +237,9 @@ class SchedulerServer::Impl {
     worker.last_seen = wall_clock_seconds();
     if (const auto* report = std::get_if<msg::WorkerReport>(&message)) {
       graph_.worker_report(worker, *report);
+      if (!report->acquired.empty() && !retirements_.empty()) retirements_.poll(Retirements::Clock::now());
+    } else if (std::get_if<msg::RetireWorkers>(&message) != nullptr) {
+      retirements_.start(worker);  // the worker got SIGTERM and asks to leave gracefully
     } else if (const auto* heartbeat = std::get_if<msg::Heartbeat>(&message)) {
       graph_.worker_heartbeat(worker, *heartbeat, worker.last_seen);
     } else {
@@ -247,6 +282,10 @@ class SchedulerServer::Impl {
     heartbeat_timer_.expires_after(std::chrono::milliseconds(options_.heartbeat_interval_ms));
     heartbeat_timer_.async_wait([this](const std::error_code& ec) {
       if (ec || stopped_) return;
+      if (!retirements_.empty()) {
+        retirements_.poll(Retirements::Clock::now());
+        flush();
+      }
       double now = wall_clock_seconds();
       for (auto& [worker, peer] : worker_peers_) {
         if (now - worker->last_seen > options_.worker_ttl_seconds) {
@@ -297,6 +336,7 @@ class SchedulerServer::Impl {
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer snapshot_timer_;
   GraphState graph_;
+  Retirements retirements_;
   SnapshotSlot<DashboardSnapshot> snapshots_;
   SnapshotHistory history_;
   double latency_ = 0;

@@ -31,6 +31,9 @@ struct SchedulerOptions {
   std::uint32_t heartbeat_interval_ms = 500;
   /// A worker silent for this long is removed (its connection closing removes it at once).
   double worker_ttl_seconds = 60;
+  /// A retiring worker leaves after this long even if its unique results
+  /// could not all be copied (they are then recomputed from lineage).
+  std::chrono::milliseconds retire_timeout{30'000};
   std::string name = "dtask-scheduler";
   /// Where the web dashboard (/, /api/*, /metrics) listens: "host:port",
   /// ":port" for all interfaces, port 0 for any free port; "none" for no dashboard.

@@ -89,6 +89,7 @@ struct WorkerState {
   msg::Heartbeat last_heartbeat;
   double last_seen = 0;  // wall clock seconds
   std::uint64_t tasks_done = 0;
+  bool retiring = false;  // being retired gracefully: gets no new tasks
   std::uint32_t stream_id = 0;  // its name's id in the TaskStream
 
   double resource_total(const std::string& name) const;

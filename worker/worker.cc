@@ -64,6 +64,7 @@ class Worker::Impl {
         scheduler_(std::move(scheduler)),
         heartbeat_timer_(io),
         memory_timer_(io),
+        retire_timer_(io),
         store_(std::move(store)),
         disk_io_(std::move(disk_io)),
         http_(std::move(http)),
@@ -110,6 +111,20 @@ class Worker::Impl {
     asio::post(io_, [this] { shutdown(Status::cancelled("worker stopping")); });
   }
 
+  void retire(std::chrono::milliseconds timeout) {
+    asio::post(io_, [this, timeout] {
+      if (!registered_ || retiring_) return shutdown(Status::cancelled("worker stopping"));
+      retiring_ = true;
+      logger_->info("asking the scheduler to retire this worker (its unique results move elsewhere first)");
+      scheduler_->send(msg::RetireWorkers{0, {}});
+      // Should the scheduler never answer, leave anyway.
+      retire_timer_.expires_after(timeout);
+      retire_timer_.async_wait([this](const std::error_code& ec) {
+        if (!ec) shutdown(Status::cancelled("worker stopping: the scheduler did not retire it in time"));
+      });
+    });
+  }
+
  private:
   // ---- scheduler link --------------------------------------------------------
 
@@ -118,6 +133,11 @@ class Worker::Impl {
       on_compute(std::move(*batch));
     } else if (auto* free = std::get_if<msg::FreeKeys>(&message)) {
       on_free(free->keys);
+    } else if (auto* acquire = std::get_if<msg::AcquireReplicas>(&message)) {
+      on_acquire(std::move(*acquire));
+    } else if (auto* close = std::get_if<msg::CloseWorker>(&message)) {
+      logger_->info("the scheduler retired this worker: {}", close->reason);
+      shutdown(Status::cancelled("retired: " + close->reason));
     } else if (auto* reply = std::get_if<msg::HandshakeReply>(&message)) {
       if (!reply->ok) shutdown(Status::invalid("scheduler refused this worker: " + reply->error));
     } else if (auto* registered = std::get_if<msg::WorkerRegistered>(&message)) {
@@ -168,6 +188,20 @@ class Worker::Impl {
       }
     }
     for (auto& [address, keys] : to_fetch) fetch(address, std::move(keys));
+  }
+
+  /// Copies results a retiring worker holds alone (graceful retire).
+  void on_acquire(msg::AcquireReplicas request) {
+    std::vector<std::string> keys;
+    for (std::string& key : request.keys) {
+      if (store_->contains(key)) {
+        report_.acquired.push_back({key, 0});
+      } else if (acquiring_.insert(key).second) {
+        keys.push_back(std::move(key));
+      }
+    }
+    if (!keys.empty()) fetch(request.holder, std::move(keys));
+    if (!report_.acquired.empty()) schedule_report();
   }
 
   void on_free(const std::vector<std::string>& keys) {
@@ -314,6 +348,14 @@ class Worker::Impl {
   }
 
   void dependency_arrived(const std::string& dep_key) {
+    const bool acquired = acquiring_.erase(dep_key) > 0;
+    if (acquired) {
+      // A replica the scheduler now tracks (freed by FreeKeys), not a copy
+      // that goes when the local tasks using it finish.
+      fetched_refs_.erase(dep_key);
+      report_.acquired.push_back({dep_key, 0});
+      schedule_report();
+    }
     auto waiters = fetch_waiters_.extract(dep_key);
     if (waiters.empty()) return;
     for (const std::string& task_key : waiters.mapped()) {
@@ -325,10 +367,11 @@ class Worker::Impl {
       }
     }
     // Tasks freed while this was in flight leave a copy nobody needs.
-    if (fetched_refs_.count(dep_key) == 0) store_->erase(dep_key);
+    if (!acquired && fetched_refs_.count(dep_key) == 0) store_->erase(dep_key);
   }
 
   void dependency_failed(const std::string& dep_key, const std::string& holder, const std::string& why) {
+    if (acquiring_.erase(dep_key) > 0) logger_->warn("could not copy {} from {}: {}", dep_key, holder, why);
     auto waiters = fetch_waiters_.extract(dep_key);
     if (waiters.empty()) return;
     for (const std::string& task_key : waiters.mapped()) {
@@ -482,6 +525,7 @@ class Worker::Impl {
     acceptor_->close(ignored);
     heartbeat_timer_.cancel();
     memory_timer_.cancel();
+    retire_timer_.cancel();
     scheduler_->close(why);
     for (auto& [address, link] : peers_) {
       if (link.connection) link.connection->close(Status::cancelled("worker stopping"));
@@ -501,12 +545,14 @@ class Worker::Impl {
   ConnectionPtr scheduler_;
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer memory_timer_;
+  asio::steady_timer retire_timer_;
   std::chrono::milliseconds heartbeat_interval_{1000};
   std::string data_address_;
   std::function<void(const Status&)> on_stopped_;
   std::function<void()> on_registered_;
   bool stopped_ = false;
   bool registered_ = false;
+  bool retiring_ = false;  // asked the scheduler to retire it (SIGTERM)
   bool paused_ = false;  // as last told to the executor
   bool warned_unmanaged_ = false;  // the unmanaged-memory warning is logged once per episode
 
@@ -520,6 +566,7 @@ class Worker::Impl {
   std::unordered_map<std::string, PendingTask> pending_;
   std::unordered_map<std::string, std::vector<std::string>> fetch_waiters_;  // dep -> tasks
   std::unordered_map<std::string, std::vector<std::string>> fetched_for_;    // task -> deps fetched
+  std::unordered_set<std::string> acquiring_;  // replicas being copied for a retiring worker
   std::unordered_map<std::string, std::size_t> fetched_refs_;               // dep -> local tasks using it
   std::unordered_map<std::string, PeerLink> peers_;
   std::unordered_map<std::uint64_t, FetchRequest> requests_;
@@ -582,5 +629,6 @@ void Worker::start(std::function<void(const Status&)> on_stopped, std::function<
   impl_->start(std::move(on_stopped), std::move(on_registered));
 }
 void Worker::stop() { impl_->stop(); }
+void Worker::retire(std::chrono::milliseconds timeout) { impl_->retire(timeout); }
 
 }  // namespace dtask::worker

@@ -75,6 +75,10 @@ class Worker {
   void start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered = {});
   /// Closes every connection and stops the executor. Thread-safe.
   void stop();
+  /// Leaves gracefully: asks the scheduler to retire this worker (its unique
+  /// results are copied elsewhere first) and stops when told to, or after
+  /// `timeout`; a second call, or no scheduler, stops at once. Thread-safe.
+  void retire(std::chrono::milliseconds timeout);
 
  private:
   class Impl;

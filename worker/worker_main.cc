@@ -5,6 +5,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -142,11 +143,15 @@ int main(int argc, char** argv) {
   worker::Worker& w = **made;
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int signal) {
+  // SIGTERM or SIGINT: leave gracefully (the scheduler first copies the
+  // results only this worker holds); a second signal stops at once.
+  std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec, int signal) {
     if (ec) return;
-    (*logger)->info("signal {} received, shutting down", signal);
-    w.stop();
-  });
+    (*logger)->info("signal {} received, retiring", signal);
+    w.retire(std::chrono::seconds(40));
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
   w.start([&](const Status& why) {
     if (why.code() != StatusCode::kCancelled) exit_code = 1;
     signals.cancel();

@@ -145,5 +145,8 @@ Result<std::size_t> Client::wait_any(const std::vector<FutureBase>& futures, std
 }
 
 Result<std::string> Client::scheduler_info() { return core_->info(); }
+Result<std::vector<std::string>> Client::retire_workers(const std::vector<std::string>& workers) {
+  return core_->retire_workers(workers);
+}
 
 }  // namespace dtask

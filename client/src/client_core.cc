@@ -164,13 +164,9 @@ void ClientCore::on_scheduler_message(Message&& message) {
     }
     signal_->changed.notify_all();
   } else if (auto* reply = std::get_if<msg::InfoReply>(&message)) {
-    std::lock_guard lock(requests_mutex_);
-    auto it = requests_.find(reply->request_id);
-    if (it != requests_.end()) {
-      it->second.set_value(Message(std::move(*reply)));
-      requests_.erase(it);
-      request_peer_.erase(reply->request_id);
-    }
+    answer(reply->request_id, Message(std::move(*reply)));
+  } else if (auto* retired = std::get_if<msg::RetireWorkersReply>(&message)) {
+    answer(retired->request_id, Message(std::move(*retired)));
   } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message)) {
     {
       std::lock_guard lock(handshake_mutex_);
@@ -312,6 +308,26 @@ Status ClientCore::put_data(const std::string& worker, std::vector<msg::KeyValue
   const auto& put = std::get<msg::PutDataReply>(message);
   if (!put.ok) return Status::io_error("worker " + worker + " refused the data: " + put.error);
   return Status::success();
+}
+
+void ClientCore::answer(std::uint64_t request_id, Message reply) {
+  std::lock_guard lock(requests_mutex_);
+  auto it = requests_.find(request_id);
+  if (it != requests_.end()) {
+    it->second.set_value(std::move(reply));
+    requests_.erase(it);
+    request_peer_.erase(request_id);
+  }
+}
+
+Result<std::vector<std::string>> ClientCore::retire_workers(const std::vector<std::string>& workers) {
+  msg::RetireWorkers request{next_request_id(), workers};
+  std::future<Result<Message>> reply = expect_reply(request.request_id, kSchedulerPeer);
+  send(request);
+  DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
+  auto& answer = std::get<msg::RetireWorkersReply>(message);
+  if (!answer.error.empty()) return Status::invalid("retire_workers: " + answer.error);
+  return std::move(answer.retired);
 }
 
 Result<std::string> ClientCore::info() {

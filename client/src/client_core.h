@@ -66,6 +66,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   Result<std::vector<Value>> fetch(const std::vector<std::shared_ptr<FutureState>>& states);
   Status put_data(const std::string& worker, std::vector<msg::KeyValue> values);
   Result<std::string> info();
+  /// Graceful retire (see Client::retire_workers); blocks until the scheduler answers.
+  Result<std::vector<std::string>> retire_workers(const std::vector<std::string>& workers);
   /// The dashboard URL from the scheduler's handshake reply (waits for it up
   /// to `timeout`); empty when the scheduler serves no dashboard.
   Result<std::string> dashboard_address(std::chrono::milliseconds timeout);
@@ -88,6 +90,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// Registers a request before it is sent; the reply (or the failure of the
   /// connection to `peer`) completes the returned future.
   std::future<Result<Message>> expect_reply(std::uint64_t request_id, const std::string& peer);
+  /// Fulfils the promise of a request/reply exchange with the scheduler.
+  void answer(std::uint64_t request_id, Message reply);
 
   std::unique_ptr<asio::io_context> io_;
   std::shared_ptr<spdlog::logger> logger_;

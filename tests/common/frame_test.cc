@@ -132,6 +132,8 @@ Message sample_message(std::size_t kind) {
       msg::WorkerReport m;
       m.finished = {{"a", 80, "float64[10]", 1700000000.25, 1700000001.5}, {"b", 0, "null", 0, 0}};
       m.erred = {{"c", "explode", "boom: std::runtime_error"}};
+      m.missing = {{"d", "a", "tcp://a:1", "fetch from tcp://a:1 failed"}};
+      m.acquired = {{"a", 80}};
       return m;
     }
     case 13: return msg::Heartbeat{1ull << 40, 12345, 8, 99, 3ull << 30, 77, 5ull << 28, 1ull << 34, true};
@@ -152,6 +154,10 @@ Message sample_message(std::size_t kind) {
       return m;
     }
     case 18: return msg::PutDataReply{32, false, "out of memory"};
+    case 19: return msg::RetireWorkers{33, {"w1", "tcp://b:1"}};
+    case 20: return msg::RetireWorkersReply{33, {"w1"}, "no worker named 'w9'"};
+    case 21: return msg::AcquireReplicas{"tcp://a:1", {"x", "y"}};
+    case 22: return msg::CloseWorker{"retired"};
   }
   ADD_FAILURE() << "no sample for kind " << kind;
   return msg::Heartbeat{};
@@ -335,7 +341,7 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, FrameRoundTripTest, ::testing::Range<std::siz
 
 // Every alternative of Message has a sample above (a new kind needs one).
 TEST_F(FrameTest, SamplesCoverEveryKind) {
-  EXPECT_EQ(kMessageKindCount, 19u);
+  EXPECT_EQ(kMessageKindCount, 23u);
   EXPECT_STREQ(message_kind_name(kMessageKindCount), "Unknown");
 }
 

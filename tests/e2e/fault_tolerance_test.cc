@@ -1,8 +1,9 @@
 // Fault tolerance end to end, with real dtask-scheduler and dtask-worker
 // processes killed by SIGKILL mid-graph: lost results are recomputed from
 // their lineage, a task that keeps killing workers fails with a clear error,
-// lost scattered data is reported as lost, and --nanny brings a dead worker
-// back. bench/soak_kill_workers.sh repeats the first test 100 times.
+// lost scattered data is reported as lost, --nanny brings a dead worker
+// back, and a retired worker (client call or SIGTERM) hands its results over
+// first. bench/soak_kill_workers.sh repeats the first test 100 times.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -188,6 +189,70 @@ TEST_F(FaultToleranceTest, LostScatteredDataIsReportedToTheClient) {
   ASSERT_TRUE(wait_until([&] { return !data.value().ok(); }));
   const std::string message = data.value().status().message();
   EXPECT_NE(message.find("was lost"), std::string::npos) << message;
+  start_worker();
+}
+
+/// 60 results of 1,000 float64 each, computed and held (the futures keep them).
+std::vector<Future<Value>> held_results(Client& client) {
+  std::vector<Future<Value>> out;
+  for (int i = 0; i < 60; ++i) out.push_back(client.submit<Value>("arange", std::int64_t{1000 + i}));
+  for (auto& f : out) EXPECT_TRUE(f.wait().ok());
+  return out;
+}
+
+/// The name of the worker holding the most results.
+std::string fullest_worker(const nlohmann::json& snapshot) {
+  std::string name;
+  int most = -1;
+  for (const auto& w : snapshot["workers"]) {
+    if (w.value("has_what", 0) > most) {
+      most = w.value("has_what", 0);
+      name = w["name"].get<std::string>();
+    }
+  }
+  return name;
+}
+
+/// Every held result is still there, with the right length.
+void expect_results_intact(std::vector<Future<Value>>& results) {
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto value = results[i].value();
+    ASSERT_TRUE(value.ok()) << i << ": " << value.status().to_string();
+    EXPECT_EQ(value->get<NDArray>().size(), static_cast<std::int64_t>(1000 + i));
+  }
+}
+
+// Client::retire_workers copies the results only the worker holds to the
+// others before it goes: nothing is recomputed, and the worker exits cleanly.
+TEST_F(FaultToleranceTest, RetireWorkersMovesUniqueResultsFirst) {
+  std::vector<Future<Value>> results = held_results(*client_);
+  const std::string name = fullest_worker(info());
+  const int i = index_of(name);
+  ASSERT_GE(i, 0);
+  const std::uint64_t completed = tasks_completed();
+  auto retired = client_->retire_workers({name});
+  ASSERT_TRUE(retired.ok()) << retired.status().to_string();
+  EXPECT_EQ(*retired, std::vector<std::string>{name});
+  EXPECT_EQ(workers_[static_cast<std::size_t>(i)].wait_exit(), 0) << "a retired worker exits by itself, with 0";
+  workers_.erase(workers_.begin() + i);
+  EXPECT_EQ(info()["workers"].size(), 2u);
+  expect_results_intact(results);
+  EXPECT_EQ(tasks_completed(), completed) << "moved, not recomputed";
+  EXPECT_FALSE(client_->retire_workers({"no-such-worker"}).ok());
+  start_worker();
+}
+
+// SIGTERM to a worker retires it the same way (as dask-worker does).
+TEST_F(FaultToleranceTest, SigtermRetiresGracefully) {
+  std::vector<Future<Value>> results = held_results(*client_);
+  const int i = index_of(fullest_worker(info()));
+  ASSERT_GE(i, 0);
+  const std::uint64_t completed = tasks_completed();
+  EXPECT_EQ(workers_[static_cast<std::size_t>(i)].stop(SIGTERM), 0);
+  workers_.erase(workers_.begin() + i);
+  ASSERT_TRUE(wait_for_workers(2));
+  expect_results_intact(results);
+  EXPECT_EQ(tasks_completed(), completed) << "moved, not recomputed";
   start_worker();
 }
 

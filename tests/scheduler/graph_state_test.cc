@@ -2,6 +2,7 @@
 // clients and workers, reads what the state machine wants sent from
 // take_outbox(), and ends by checking the structural invariants.
 #include "scheduler/graph_state.h"
+#include "scheduler/retirement.h"
 
 #include <gtest/gtest.h>
 
@@ -1065,6 +1066,91 @@ TEST_F(GraphStateTest, MissingDependencyIsRecomputedAndTheTaskRescheduled) {
   run_to_completion();
   ASSERT_NE(last_status("c"), nullptr);
   EXPECT_EQ(last_status("c")->state, KeyOutcome::kMemory);
+  release_all_and_check_no_leaks();
+}
+
+// ---- graceful retire (scheduler/retirement.h) -------------------------------
+
+/// Retirements over the fixture's graph, recording what they would send.
+class RetirementTest : public GraphStateTest {
+ protected:
+  RetirementTest()
+      : retirements(graph,
+                    {[this](WorkerState& target, msg::AcquireReplicas request) {
+                       acquires.emplace_back(target.name, std::move(request));
+                     },
+                     [this](WorkerState& worker, const std::string& reason) {
+                       closed.push_back(worker.name + ": " + reason);
+                       graph.remove_worker(&worker, reason, /*graceful=*/true);
+                     },
+                     [this](ClientState&, msg::RetireWorkersReply reply) { replies.push_back(std::move(reply)); }},
+                    std::chrono::milliseconds(1000), test_logger()) {}
+
+  Retirements retirements;
+  std::vector<std::pair<std::string, msg::AcquireReplicas>> acquires;  // (target, request)
+  std::vector<std::string> closed;
+  std::vector<msg::RetireWorkersReply> replies;
+};
+
+// A retiring worker's unique results are copied before it goes: it gets no
+// new tasks meanwhile, closes once the copies are reported, and the client
+// gets its answer; nothing is recomputed and no task counts a failure.
+TEST_F(RetirementTest, CopiesUniqueResultsThenCloses) {
+  WorkerState* w1 = add_worker("w1");
+  WorkerState* w2 = add_worker("w2");
+  submit({task_def("a"), task_def("b")}, {"a", "b"});
+  Sent sent = drain();
+  const std::string on_w1 = sent.computed_keys("w1").at(0);
+  finish(w1, on_w1);
+  finish(w2, sent.computed_keys("w2").at(0));
+  drain();
+  pending.clear();
+  ASSERT_TRUE(retirements.start({"w1"}, client, 7).ok());
+  ASSERT_EQ(acquires.size(), 1u);
+  EXPECT_EQ(acquires[0].first, "w2");
+  EXPECT_EQ(acquires[0].second.holder, address_of("w1"));
+  EXPECT_EQ(acquires[0].second.keys, std::vector<std::string>{on_w1});
+  EXPECT_TRUE(closed.empty()) << "not before the copy";
+  submit({task_def("c")}, {"c"});
+  EXPECT_EQ(drain().computed_keys("w2"), std::vector<std::string>{"c"}) << "a retiring worker gets no new tasks";
+  pending.clear();
+
+  msg::WorkerReport report;
+  report.acquired.push_back({on_w1, 8});
+  graph.worker_report(*w2, report);
+  retirements.poll(Retirements::Clock::now());
+  EXPECT_EQ(closed, std::vector<std::string>{"w1: retired"});
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].request_id, 7u);
+  EXPECT_EQ(replies[0].retired, std::vector<std::string>{"w1"});
+  EXPECT_EQ(graph.find(on_w1)->status, TaskStatus::kMemory);
+  EXPECT_EQ(graph.find(on_w1)->who_has, std::vector<WorkerState*>{w2});
+  EXPECT_TRUE(drain().compute.empty()) << "nothing recomputed";
+  EXPECT_TRUE(retirements.empty());
+}
+
+// Without another worker, or past the deadline, the worker goes anyway (its
+// results are recomputed later); an unknown name is an error.
+TEST_F(RetirementTest, GoesAnywayWithoutATargetOrAfterTheDeadline) {
+  WorkerState* w1 = add_worker("w1");
+  submit({task_def("a")}, {"a"});
+  drain();
+  finish(w1, "a");
+  drain();
+  pending.clear();
+  EXPECT_FALSE(retirements.start({"nobody"}, client, 1).ok());
+  ASSERT_TRUE(retirements.start({"w1"}, client, 2).ok());
+  EXPECT_EQ(closed, std::vector<std::string>{"w1: retired with no other worker to copy to"});
+
+  WorkerState* w2 = add_worker("w2");
+  add_worker("w3");
+  run_to_completion();
+  retirements.start(*w2);  // w2 retires itself; w3 is asked for a copy that never comes
+  ASSERT_EQ(acquires.size(), 1u);
+  retirements.poll(Retirements::Clock::now() + std::chrono::seconds(2));
+  EXPECT_EQ(closed.back(), "w2: retired after its copies timed out");
+  run_to_completion();
+  EXPECT_EQ(last_status("a")->who_has, std::vector<std::string>{address_of("w3")});
   release_all_and_check_no_leaks();
 }
 

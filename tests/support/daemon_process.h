@@ -29,6 +29,9 @@ class DaemonProcess {
   pid_t pid() const { return pid_; }
   /// Sends `signal` and waits for the exit; returns the exit code (128+signal if killed).
   int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Waits for the process to exit by itself; its exit code, or -1 if it
+  /// still runs after `timeout` (it is left running).
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool running() const { return pid_ > 0; }
 
  private:

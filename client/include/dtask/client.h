@@ -103,6 +103,11 @@ class Client {
 
   /// The scheduler's state as JSON: task counts by state, workers, totals.
   Result<std::string> scheduler_info();
+  /// Retires workers (names or addresses) gracefully: they get no new tasks,
+  /// the results only they hold are copied to other workers, then they are
+  /// removed (their running tasks move elsewhere) and shut down. Blocks until
+  /// done; returns the names retired. Thread-safe.
+  Result<std::vector<std::string>> retire_workers(const std::vector<std::string>& workers);
   /// The scheduler's web dashboard, e.g. "http://127.0.0.1:8787/" (its
   /// status page; /metrics and /api/* live under it). Empty when the
   /// scheduler was started with --dashboard-address none. Thread-safe.
