@@ -73,6 +73,14 @@ int main() {
 
   auto info = client.scheduler_info();
   EXPECT(info.ok() && info->find("\"workers\"") != std::string::npos);
+
+  // retire_workers: local-1 leaves gracefully; what only it held is copied
+  // to local-0 first, so the result stays available without recomputation.
+  auto held = client.submit<std::int64_t>(dtask::SubmitOptions{.workers = {"local-1"}}, "add", 40, 2);
+  EXPECT(held.result() == 42);
+  auto retired = client.retire_workers({"local-1"});
+  EXPECT(retired.ok() && *retired == std::vector<std::string>{"local-1"});
+  EXPECT(held.result() == 42);
   std::printf("client_tour: all calls behaved\n");
   return 0;
 }
