@@ -92,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!rows_shape.empty()) rows_shape[0] = rows;
   std::uint64_t chunks_across = 1;
   for (std::size_t d = 1; d < meta->shape.size(); ++d) {
-    chunks_across *= static_cast<std::uint64_t>((meta->shape[d] + meta->chunks[d] - 1) / meta->chunks[d]);
+    chunks_across *= static_cast<std::uint64_t>(zarr_chunk_grid(*meta)[d]);
     if (chunks_across > 64) return 0;
   }
   const std::uint64_t out_elements = small_product(rows_shape);
