@@ -30,6 +30,9 @@ packages=(
   libblosc-dev libzstd-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
+  # (only recommended by clang, so not pulled in with --no-install-recommends)
+  clang libclang-rt-14-dev
   # test helpers: fixtures and the .npy/Zarr interop tests (numpy and zarr
   # write files that dtask reads, and read the files dtask writes)
   python3 python3-numpy python3-zarr

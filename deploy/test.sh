@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # THE test command (README and CI): install dependencies (with chromium, for
-# the dashboard's browser test), build, run every test.
+# the dashboard's browser test, and clang, for the fuzzers), build, run every
+# test, then the fuzz smoke (fuzz/smoke.sh: a Clang build in build-fuzz, each
+# libFuzzer target for a few seconds; DTASK_FUZZ_SMOKE=0 skips it).
 # Extra arguments go to the cmake configure step. BUILD_DIR as in build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +14,7 @@ bash deploy/install-deps.sh --with-browser
 bash deploy/build.sh "$@"
 echo "+ ctest --test-dir $BUILD_DIR --output-on-failure -j2 --timeout 300"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300
+if [[ "${DTASK_FUZZ_SMOKE:-1}" != 0 ]]; then
+  echo "+ bash fuzz/smoke.sh"
+  bash fuzz/smoke.sh
+fi

@@ -20,7 +20,12 @@ constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kV1Prefix = 10;  // magic, 2 version bytes, uint16 header length
 constexpr std::size_t kV2Prefix = 12;  // ... uint32 header length
 constexpr std::size_t kAlign = 64;     // NumPy aligns the data start to 64 bytes
-constexpr std::int64_t kMaxBytes = std::numeric_limits<std::int64_t>::max();
+// The most element data a file may hold: int64 offsets, less room for the
+// longest header. A fixed bound (not "what fits after this header") means a
+// shape one writer or reader accepts, every other accepts too, whatever the
+// header's length or version.
+constexpr std::int64_t kMaxBytes =
+    std::numeric_limits<std::int64_t>::max() - static_cast<std::int64_t>(kMaxNpyHeaderBytes + kV2Prefix + kAlign);
 
 std::string bad_header(std::string_view what, const std::string& detail) {
   return std::string(what) + ": not a valid .npy file: " + detail;
@@ -264,11 +269,8 @@ Result<NpyHeader> parse_npy_header(std::string_view file_start, std::string_view
                            " is Fortran-ordered; dtask reads C-order .npy files; save it with np.ascontiguousarray");
   }
   DTASK_RETURN_NOT_OK(check_shape(dict.shape(), dtype, what));
-  NpyHeader header{dtype, dict.shape(), preamble.total, preamble.major_version};
-  if (header.data_bytes() > static_cast<std::uint64_t>(kMaxBytes) - header.data_offset) {
-    return Status::invalid(std::string(what) + ": shape is too large (its byte size overflows)");
-  }
-  return header;
+  // check_shape bounded the data by kMaxBytes, so data_offset + data_bytes() fits in int64.
+  return NpyHeader{dtype, dict.shape(), preamble.total, preamble.major_version};
 }
 
 Result<NpyHeader> read_npy_header(const std::string& path) {

@@ -371,7 +371,9 @@ Result<ZarrMetadata> read_zarr_metadata(const std::string& store_path) {
 std::vector<std::int64_t> zarr_chunk_grid(const ZarrMetadata& meta) {
   Index grid(meta.shape.size());
   for (std::size_t d = 0; d < grid.size(); ++d) {
-    grid[d] = meta.chunks[d] > 0 ? (meta.shape[d] + meta.chunks[d] - 1) / meta.chunks[d] : 0;
+    // Not (shape + chunks - 1) / chunks: that overflows for extents near INT64_MAX.
+    const std::int64_t s = meta.shape[d], c = meta.chunks[d];
+    grid[d] = c > 0 && s > 0 ? s / c + (s % c != 0 ? 1 : 0) : 0;
   }
   return grid;
 }
@@ -457,7 +459,7 @@ Result<NDArray> read_zarr_rows(const std::string& store, const ZarrMetadata& met
   const Index grid = zarr_chunk_grid(meta);
   // The usual case, one whole chunk: hand it back without a copy.
   if (first == last && std::all_of(grid.begin() + 1, grid.end(), [](std::int64_t g) { return g == 1; }) &&
-      row_begin == first * meta.chunks[0] && row_end == std::min(n_rows, (first + 1) * meta.chunks[0])) {
+      row_begin == first * meta.chunks[0] && row_end - row_begin == std::min(n_rows - row_begin, meta.chunks[0])) {
     Index index(meta.shape.size(), 0);
     index[0] = first;
     return read_zarr_chunk(store, meta, index);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -227,6 +228,34 @@ TEST(NpyHeaderTest, RejectsHugeHeaderLength) {
   auto header = parse_npy_header(bytes, "huge.npy");
   ASSERT_FALSE(header.ok());
   EXPECT_NE(header.status().message().find("limit"), std::string::npos) << header.status().message();
+}
+
+// Readers and writers share one bound on the data size, whatever the header
+// length: npy_header_fuzzer found a v3 file with a 100-byte header and
+// 2^63 - 116 bytes of |u1 data that parsed, while the header
+// make_npy_header writes for the same shape (128 bytes) did not.
+TEST(NpyHeaderTest, DataSizeLimitDoesNotDependOnTheHeader) {
+  const std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (  9223372036854775692), }";
+  std::string fuzzed = "\x93NUMPY\x03";
+  fuzzed.push_back('\0');
+  fuzzed += std::string("\x64\x00\x00\x00", 4);  // 100 bytes
+  fuzzed += dict + std::string(100 - dict.size(), ' ');
+  auto header = parse_npy_header(fuzzed, "fuzzed.npy");
+  ASSERT_FALSE(header.ok());
+  EXPECT_NE(header.status().message().find("too large"), std::string::npos) << header.status().message();
+  TempDir dir;
+  EXPECT_FALSE(create_npy(dir.file("huge.npy"), DType::kUInt8, {9223372036854775692LL}).ok());
+  // Up to the bound, what make_npy_header writes for a shape parses back.
+  const std::int64_t largest =
+      std::numeric_limits<std::int64_t>::max() - static_cast<std::int64_t>(kMaxNpyHeaderBytes + 12 + 64);
+  for (DType dtype : {DType::kUInt8, DType::kFloat64}) {
+    const std::vector<std::int64_t> shape{largest / static_cast<std::int64_t>(dtype_size(dtype))};
+    auto made = parse_npy_header(make_npy_header(dtype, shape), "largest.npy");
+    ASSERT_TRUE(made.ok()) << made.status().to_string();
+    EXPECT_EQ(made->shape, shape);
+    auto past = parse_npy_header(make_npy_header(dtype, {shape[0] + 1}), "past.npy");
+    EXPECT_FALSE(past.ok());
+  }
 }
 
 // Negative and overflowing shapes, missing keys and malformed dicts are refused.

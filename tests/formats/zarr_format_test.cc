@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -336,6 +337,35 @@ TEST(ZarrStoreTest, MissingChunksReadAsFillValue) {
   auto nan_chunk = read_zarr_chunk(dir.file("nan.zarr"), nan_meta, {1});
   ASSERT_TRUE(nan_chunk.ok());
   EXPECT_TRUE(std::isnan(nan_chunk->data<double>()[0]));
+}
+
+// Extents near INT64_MAX (legal for one-byte dtypes) give the right chunk
+// grid and clipped edge chunk: (shape + chunks - 1) / chunks overflowed
+// (seen while writing fuzz/zarr_fuzzer.cc).
+TEST(ZarrStoreTest, HugeExtentsDoNotOverflowTheChunkGrid) {
+  TempDir dir;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  ZarrMetadata meta{.shape = {kMax}, .chunks = {2}, .dtype = DType::kUInt8, .fill_value = 7.0};
+  ASSERT_TRUE(parse_zarr_metadata(zarr_metadata_json(meta), "huge.zarr").ok());
+  EXPECT_EQ(zarr_chunk_grid(meta), (Index{kMax / 2 + 1}));
+  const std::string store = dir.file("huge.zarr");
+  ASSERT_TRUE(create_zarr(store, meta).ok());
+  auto last = read_zarr_chunk(store, meta, {kMax / 2});
+  ASSERT_TRUE(last.ok()) << last.status().to_string();
+  EXPECT_EQ(last->shape, (Index{1}));
+  EXPECT_EQ(last->data<std::uint8_t>()[0], 7);
+  auto past = read_zarr_chunk(store, meta, {kMax / 2 + 1});
+  EXPECT_FALSE(past.ok());
+  auto tail = read_zarr_rows(store, meta, kMax - 1, kMax);
+  ASSERT_TRUE(tail.ok()) << tail.status().to_string();
+  EXPECT_EQ(tail->shape, (Index{1}));
+  // A trailing axis with a huge extent.
+  auto wide = parse_zarr_metadata(
+      R"({"zarr_format": 2, "shape": [1, 9223372036854775807], "chunks": [1, 3], "dtype": "|u1",
+          "compressor": null, "fill_value": 0, "order": "C", "filters": null})",
+      "wide.zarr");
+  ASSERT_TRUE(wide.ok()) << wide.status().to_string();
+  EXPECT_EQ(zarr_chunk_grid(*wide), (Index{1, kMax / 3 + 1}));
 }
 
 // With dimension_separator "/", chunks live in nested directories.
