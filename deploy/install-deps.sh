@@ -28,8 +28,8 @@ packages=(
   libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev
   libblosc-dev libzstd-dev zlib1g-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (openssl: the TLS tests make a throwaway CA with its CLI)
+  libgtest-dev libgmock-dev libbenchmark-dev openssl
   # test helpers: fixtures and the .npy/Zarr interop tests (numpy and zarr
   # write files that dtask reads, and read the files dtask writes)
   python3 python3-numpy python3-zarr
