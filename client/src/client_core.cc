@@ -222,19 +222,26 @@ Result<std::string> ClientCore::dashboard_address(std::chrono::milliseconds time
 }
 
 void ClientCore::on_scheduler_closed(const Status& why) {
+  bool refused = false;  // connect() returns the reason: no need to log it too
   {
     std::lock_guard lock(handshake_mutex_);
+    refused = !handshake_received_;
     if (!handshake_received_ && handshake_error_.ok()) {
       // Closed before greeting us: a TLS scheduler reading our plain frame,
       // or a TLS alert (our certificate refused) arriving after our side of
       // the TLS handshake had finished.
-      std::string hint = tls_ ? "" : " (is it a TLS scheduler? then connect with tls:// and ClientOptions::tls)";
+      std::string hint = !tls_ ? " (is it a TLS scheduler? then connect with tls:// and ClientOptions::tls)"
+                         : why.message().find(" alert ") != std::string::npos
+                             ? " (the scheduler refused this client's TLS certificate: ClientOptions::tls needs a "
+                               "certificate and key signed by the cluster's CA)"
+                             : " (the scheduler may have refused this client's TLS certificate: ClientOptions::tls "
+                               "needs a certificate and key signed by the cluster's CA)";
       handshake_error_ = Status::disconnected("scheduler " + address_ + " closed the connection before answering the "
                                               "handshake: " + why.message() + hint);
     }
   }
   handshake_done_.notify_all();
-  if (!closed_) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
+  if (!closed_ && !refused) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
   fail_pending("lost connection to scheduler " + address_ + ": " + why.message());
   on_data_closed(kSchedulerPeer, why);
 }

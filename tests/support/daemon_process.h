@@ -30,6 +30,9 @@ class DaemonProcess {
   /// Sends `signal` and waits for the exit; returns the exit code (128+signal if killed).
   int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool running() const { return pid_ > 0; }
+  /// Waits up to `timeout` for the process to exit on its own; returns its
+  /// exit code (128+signal if killed), or -1 if it is still running.
+  int wait_exit(std::chrono::milliseconds timeout);
 
  private:
   DaemonProcess() = default;
