@@ -6,7 +6,8 @@ namespace dtask {
 
 std::string Address::to_string() const {
   bool v6 = host.find(':') != std::string::npos;
-  return std::string(transport == Transport::kTls ? "tls://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  std::string scheme = transport == Transport::kTls ? "tls://" : "tcp://";
+  return scheme + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 Result<Address> parse_address(std::string_view text) {

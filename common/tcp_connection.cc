@@ -224,10 +224,11 @@ std::string describe_endpoint(const asio::ip::tcp::socket& socket) {
 
 /// "certificate verify failed (SSL routines)" and the like, with a hint when
 /// the other side is probably not speaking TLS at all.
-std::string tls_failure(const std::error_code& ec) {
+std::string tls_failure(const std::error_code& ec, bool client_side) {
   std::string why = ec.message();
   if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset) {
-    why += " (the peer closed the connection: is it serving plain TCP? then connect with tcp://)";
+    why += client_side ? " (the peer closed the connection: is it serving plain TCP? then connect with tcp://)"
+                       : " (the peer closed the connection)";
   } else if (why.find("wrong version number") != std::string::npos ||
              why.find("packet length too long") != std::string::npos) {
     why += " (the peer does not speak TLS)";
@@ -282,7 +283,7 @@ void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, c
         if (ec) {
           std::string why = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
                                 ? "timed out"
-                                : tls_failure(ec);
+                                : tls_failure(ec, /*client_side=*/false);
           logger->warn("TLS handshake with {} failed: {}", peer, why);
           std::error_code ignored;
           stream->lowest_layer().close(ignored);
@@ -339,8 +340,9 @@ void async_connect_tcp(asio::io_context& io, const Address& address, const Frame
                                   [stream, address, limits, logger, peer, done = std::move(done)](
                                       const std::error_code& ec) mutable {
                                     if (ec) {
-                                      return done(Status::io_error("TLS handshake with " + address.to_string() +
-                                                                   " failed: " + tls_failure(ec)));
+                                      return done(Status::io_error(
+                                          "TLS handshake with " + address.to_string() +
+                                          " failed: " + tls_failure(ec, /*client_side=*/true)));
                                     }
                                     done(make_tls_connection(std::move(*stream), limits, logger, peer));
                                   });
@@ -369,7 +371,10 @@ Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& given, co
       std::string peer = describe_endpoint(socket);
       TlsStream stream(std::move(socket), tls->native());
       stream.handshake(asio::ssl::stream_base::client, ec);
-      if (ec) return Status::io_error("TLS handshake with " + address.to_string() + " failed: " + tls_failure(ec));
+      if (ec) {
+        return Status::io_error("TLS handshake with " + address.to_string() +
+                                " failed: " + tls_failure(ec, /*client_side=*/true));
+      }
       return make_tls_connection(std::move(stream), limits, std::move(logger), std::move(peer));
     }
     if (std::chrono::steady_clock::now() >= deadline) {

@@ -204,7 +204,8 @@ TEST_F(TlsClusterTest, DiamondGraph) {
   auto c = delayed("mul")(a, 2);
   auto d = delayed("add")(b, c);
   EXPECT_DOUBLE_EQ(client_->compute<double>(d).result(), 16.0);
-  for (const auto& worker : info()["workers"]) {
+  nlohmann::json snapshot = info();  // must outlive the loop over its workers
+  for (const auto& worker : snapshot["workers"]) {
     EXPECT_TRUE(worker["address"].get<std::string>().starts_with("tls://")) << worker.dump();
   }
 }
