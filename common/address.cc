@@ -6,20 +6,30 @@ namespace dtask {
 
 std::string Address::to_string() const {
   bool v6 = host.find(':') != std::string::npos;
-  return "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  std::string scheme = transport == Transport::kTls ? "tls://" : "tcp://";
+  return scheme + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 Result<Address> parse_address(std::string_view text) {
   std::string_view rest = text;
-  if (rest.starts_with("tcp://")) rest.remove_prefix(6);
+  Transport transport = Transport::kAny;
+  if (rest.starts_with("tcp://")) {
+    rest.remove_prefix(6);
+    transport = Transport::kTcp;
+  } else if (rest.starts_with("tls://")) {
+    rest.remove_prefix(6);
+    transport = Transport::kTls;
+  }
   if (rest.find("://") != std::string_view::npos) {
-    return Status::invalid("unsupported address scheme in '" + std::string(text) + "' (use tcp://host:port)");
+    return Status::invalid("unsupported address scheme in '" + std::string(text) +
+                           "' (use tcp://host:port or tls://host:port)");
   }
   std::size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) {
     return Status::invalid("address '" + std::string(text) + "' has no port (use tcp://host:port)");
   }
   Address address;
+  address.transport = transport;
   address.host = std::string(rest.substr(0, colon));
   if (address.host.size() >= 2 && address.host.front() == '[' && address.host.back() == ']') {
     address.host = address.host.substr(1, address.host.size() - 2);

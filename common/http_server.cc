@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/address.h"
+#include "common/security.h"
 
 namespace dtask {
 
@@ -89,6 +90,55 @@ void HttpServer::get(const std::string& pattern, HttpHandler handler) {
     out.set_header("Cache-Control", "no-store");
     out.set_content(std::move(response.body), response.content_type.c_str());
   });
+}
+
+namespace {
+
+/// The value of cookie `name` in a Cookie header, or empty.
+std::string cookie_value(const std::string& header, const std::string& name) {
+  std::size_t at = 0;
+  while (at < header.size()) {
+    std::size_t end = header.find(';', at);
+    if (end == std::string::npos) end = header.size();
+    std::string item = header.substr(at, end - at);
+    std::size_t first = item.find_first_not_of(' ');
+    if (first != std::string::npos && item.compare(first, name.size() + 1, name + "=") == 0) {
+      return item.substr(first + name.size() + 1);
+    }
+    at = end + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+void HttpServer::require_token(std::string token) {
+  impl_->server_.set_pre_routing_handler(
+      [token = std::move(token)](const httplib::Request& in, httplib::Response& out) {
+        if (in.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+        std::string presented;
+        std::string authorization = in.get_header_value("Authorization");
+        if (authorization.rfind("Bearer ", 0) == 0) {
+          presented = authorization.substr(7);
+        } else if (in.has_param("token")) {
+          presented = in.get_param_value("token");
+          if (auth_token_matches(presented, token)) {
+            out.set_header("Set-Cookie", "dtask_token=" + presented + "; Path=/; HttpOnly; SameSite=Strict");
+          }
+        } else {
+          presented = cookie_value(in.get_header_value("Cookie"), "dtask_token");
+        }
+        if (!presented.empty() && auth_token_matches(presented, token)) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        out.status = 401;
+        out.set_header("WWW-Authenticate", "Bearer");
+        out.set_content(presented.empty() ? "authentication failed: this dashboard requires the cluster's auth token "
+                                             "(Authorization: Bearer TOKEN, or ?token=TOKEN)\n"
+                                           : "authentication failed: wrong token\n",
+                        "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+      });
 }
 
 void HttpServer::start() {

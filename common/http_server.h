@@ -56,6 +56,12 @@ class HttpServer {
   /// Routes GET requests whose path fully matches the ECMAScript regex
   /// `pattern`. Call before start().
   void get(const std::string& pattern, HttpHandler handler);
+  /// Every request but GET /health must then carry `token`, as the header
+  /// "Authorization: Bearer TOKEN", the query "?token=TOKEN", or the cookie
+  /// "dtask_token" that a request with the query sets (HttpOnly, SameSite=Strict),
+  /// so a browser opened on "/?token=..." keeps polling the API. Others get
+  /// 401. The token is compared in constant time. Call before start().
+  void require_token(std::string token);
   /// Serves on a listener thread and a small pool (a dashboard needs no more,
   /// and the daemon's own threads must keep the cores).
   void start();

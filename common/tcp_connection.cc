@@ -8,15 +8,27 @@
 #include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <atomic>
+#include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include "common/message_codec.h"
+#include "common/tls_context.h"
 
 namespace dtask {
 
 namespace {
+
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+/// TLS encrypts each buffer of a gathered write as its own record (and
+/// socket write): frames up to this size are copied into one buffer first.
+constexpr std::size_t kTlsFlattenBytes = 256 * 1024;
 
 /// The frame reader/writer over one stream. Generic over the stream so that
 /// a TLS stream (asio::ssl::stream<tcp::socket>) can reuse it unchanged.
@@ -114,8 +126,12 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   }
 
   Status read_error(const std::error_code& ec) const {
-    if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+    // A TLS peer that closes its socket without close_notify reads as a truncated stream.
+    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
       return Status::disconnected("peer " + peer_ + " closed the connection");
+    }
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return Status::io_error("TLS error reading from " + peer_ + ": " + ec.message());
     }
     return Status::io_error("reading from " + peer_ + ": " + ec.message());
   }
@@ -133,6 +149,17 @@ class StreamConnection final : public Connection, public std::enable_shared_from
     for (const EncodedFrame& frame : writing_) {
       for (auto piece : frame.pieces) gather_.emplace_back(piece.data(), piece.size());
       total += frame.total_bytes;
+    }
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      if (gather_.size() > 1 && total <= kTlsFlattenBytes) {
+        flat_.resize(total);
+        std::size_t at = 0;
+        for (const asio::const_buffer& piece : gather_) {
+          std::memcpy(flat_.data() + at, piece.data(), piece.size());
+          at += piece.size();
+        }
+        gather_.assign(1, asio::const_buffer(flat_.data(), flat_.size()));
+      }
     }
     write_in_flight_ = true;
     asio::async_write(stream_, gather_,
@@ -179,6 +206,7 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   std::vector<EncodedFrame> queued_;
   std::vector<EncodedFrame> writing_;
   std::vector<asio::const_buffer> gather_;
+  std::vector<std::byte> flat_;  // small TLS writes, gathered into one record
   bool write_in_flight_ = false;
   bool closing_ = false;
   bool closed_ = false;
@@ -192,6 +220,29 @@ std::string describe_endpoint(const asio::ip::tcp::socket& socket) {
   auto endpoint = socket.remote_endpoint(ec);
   if (ec) return "unknown peer";
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+/// "certificate verify failed (SSL routines)" and the like, with a hint when
+/// the other side is probably not speaking TLS at all.
+std::string tls_failure(const std::error_code& ec, bool client_side) {
+  std::string why = ec.message();
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset) {
+    why += client_side ? " (the peer closed the connection: is it serving plain TCP? then connect with tcp://)"
+                       : " (the peer closed the connection)";
+  } else if (why.find("wrong version number") != std::string::npos ||
+             why.find("packet length too long") != std::string::npos) {
+    why += " (the peer does not speak TLS)";
+  }
+  return why;
+}
+
+ConnectionPtr make_tls_connection(TlsStream stream, const FrameLimits& limits, std::shared_ptr<spdlog::logger> logger,
+                                  std::string peer) {
+  std::error_code ignored;
+  auto local = stream.lowest_layer().local_endpoint(ignored);
+  std::string local_host = ignored ? "127.0.0.1" : local.address().to_string();
+  return std::make_shared<StreamConnection<TlsStream>>(std::move(stream), limits, std::move(logger), std::move(peer),
+                                                       std::move(local_host));
 }
 
 }  // namespace
@@ -208,29 +259,103 @@ ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimit
                                                                   std::move(peer), std::move(local_host));
 }
 
+void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, const FrameLimits& limits,
+                       std::shared_ptr<spdlog::logger> logger, AcceptCallback done) {
+  if (!tls) return done(make_tcp_connection(std::move(socket), limits, std::move(logger)));
+  std::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  std::string peer = describe_endpoint(socket);
+  auto executor = socket.get_executor();
+  auto stream = std::make_shared<TlsStream>(std::move(socket), tls->native());
+  // A client that stalls its handshake costs one socket for a bounded time.
+  auto timer = std::make_shared<asio::steady_timer>(executor);
+  timer->expires_after(kTlsHandshakeTimeout);
+  timer->async_wait([stream](const std::error_code& ec) {
+    if (ec) return;
+    std::error_code ignored;
+    stream->lowest_layer().close(ignored);
+  });
+  stream->async_handshake(
+      asio::ssl::stream_base::server,
+      [stream, timer, tls, limits, logger = std::move(logger), peer = std::move(peer),
+       done = std::move(done)](const std::error_code& ec) mutable {
+        timer->cancel();
+        if (ec) {
+          std::string why = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
+                                ? "timed out"
+                                : tls_failure(ec, /*client_side=*/false);
+          logger->warn("TLS handshake with {} failed: {}", peer, why);
+          std::error_code ignored;
+          stream->lowest_layer().close(ignored);
+          return;
+        }
+        done(make_tls_connection(std::move(*stream), limits, std::move(logger), std::move(peer)));
+      });
+}
+
+Result<bool> use_tls(const Address& address, const TlsContextPtr& tls) {
+  if (address.transport == Transport::kTls && !tls) {
+    return Status::invalid("cannot connect to " + address.to_string() +
+                           ": it asks for TLS but no TLS settings were given (--tls-ca, and --tls-cert/--tls-key "
+                           "when the server requires client certificates)");
+  }
+  if (address.transport == Transport::kTcp && tls) {
+    return Status::invalid("cannot connect to " + address.to_string() +
+                           ": TLS is configured here, so plain TCP is refused; write tls://" +
+                           address.to_string().substr(6));
+  }
+  return tls != nullptr;
+}
+
 void async_connect_tcp(asio::io_context& io, const Address& address, const FrameLimits& limits,
-                       std::shared_ptr<spdlog::logger> logger, ConnectCallback done) {
+                       std::shared_ptr<spdlog::logger> logger, ConnectCallback done, TlsContextPtr tls) {
+  auto secure = use_tls(address, tls);
+  if (!secure.ok()) {
+    return asio::post(io, [done = std::move(done), status = secure.status()] { done(status); });
+  }
+  if (!*secure) tls = nullptr;
+  Address shown = address;
+  if (tls) shown.transport = Transport::kTls;
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(io);
   auto socket = std::make_shared<asio::ip::tcp::socket>(io);
   resolver->async_resolve(
       address.host, std::to_string(address.port),
-      [resolver, socket, address, limits, logger, done = std::move(done)](
+      [resolver, socket, address = shown, limits, logger, tls, done = std::move(done)](
           const std::error_code& ec, asio::ip::tcp::resolver::results_type results) mutable {
         if (ec) return done(Status::io_error("cannot resolve " + address.to_string() + ": " + ec.message()));
         asio::async_connect(*socket, results,
-                            [socket, address, limits, logger, done = std::move(done)](
+                            [socket, address, limits, logger, tls, done = std::move(done)](
                                 const std::error_code& ec, const asio::ip::tcp::endpoint&) mutable {
                               if (ec) {
                                 return done(Status::io_error("cannot connect to " + address.to_string() + ": " +
                                                              ec.message()));
                               }
-                              done(make_tcp_connection(std::move(*socket), limits, logger));
+                              if (!tls) return done(make_tcp_connection(std::move(*socket), limits, logger));
+                              std::error_code ignored;
+                              socket->set_option(asio::ip::tcp::no_delay(true), ignored);
+                              std::string peer = describe_endpoint(*socket);
+                              auto stream = std::make_shared<TlsStream>(std::move(*socket), tls->native());
+                              stream->async_handshake(
+                                  asio::ssl::stream_base::client,
+                                  [stream, address, limits, logger, peer, done = std::move(done)](
+                                      const std::error_code& ec) mutable {
+                                    if (ec) {
+                                      return done(Status::io_error(
+                                          "TLS handshake with " + address.to_string() +
+                                          " failed: " + tls_failure(ec, /*client_side=*/true)));
+                                    }
+                                    done(make_tls_connection(std::move(*stream), limits, logger, peer));
+                                  });
                             });
       });
 }
 
-Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& address, const FrameLimits& limits,
-                                  std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds timeout) {
+Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& given, const FrameLimits& limits,
+                                  std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds timeout,
+                                  const TlsContextPtr& tls) {
+  DTASK_ASSIGN_OR_RETURN(bool secure, use_tls(given, tls));
+  Address address = given;
+  if (secure) address.transport = Transport::kTls;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::error_code ec;
   asio::ip::tcp::resolver resolver(io);
@@ -239,7 +364,19 @@ Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& address, 
   while (true) {
     asio::ip::tcp::socket socket(io);
     asio::connect(socket, endpoints, ec);
-    if (!ec) return make_tcp_connection(std::move(socket), limits, logger);
+    if (!ec && !secure) return make_tcp_connection(std::move(socket), limits, logger);
+    if (!ec) {
+      std::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      std::string peer = describe_endpoint(socket);
+      TlsStream stream(std::move(socket), tls->native());
+      stream.handshake(asio::ssl::stream_base::client, ec);
+      if (ec) {
+        return Status::io_error("TLS handshake with " + address.to_string() +
+                                " failed: " + tls_failure(ec, /*client_side=*/true));
+      }
+      return make_tls_connection(std::move(stream), limits, std::move(logger), std::move(peer));
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::io_error("cannot connect to " + address.to_string() + ": " + ec.message());
     }
@@ -248,11 +385,11 @@ Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& address, 
   }
 }
 
-std::string advertised_address(const asio::ip::tcp::acceptor& acceptor, const std::string& host) {
+std::string advertised_address(const asio::ip::tcp::acceptor& acceptor, const std::string& host, bool tls) {
   std::uint16_t port = acceptor.local_endpoint().port();
   std::string shown = host;
   if (host.empty() || host == "0.0.0.0" || host == "::") shown = asio::ip::host_name();
-  return Address{shown, port}.to_string();
+  return Address{shown, port, tls ? Transport::kTls : Transport::kTcp}.to_string();
 }
 
 Result<std::unique_ptr<asio::ip::tcp::acceptor>> listen_tcp(asio::io_context& io, const Address& address) {

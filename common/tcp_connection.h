@@ -1,5 +1,5 @@
-// Connections over Asio TCP sockets. Include only where sockets are made:
-// it pulls in Asio.
+// Connections over Asio TCP sockets, plain or TLS. Include only where sockets
+// are made: it pulls in Asio (but not its SSL headers).
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -10,6 +10,7 @@
 
 #include "common/address.h"
 #include "common/connection.h"
+#include "common/security.h"
 
 namespace spdlog {
 class logger;
@@ -17,25 +18,45 @@ class logger;
 
 namespace dtask {
 
-/// Wraps a connected socket. The connection runs on the socket's executor.
+/// Wraps a connected socket (plain TCP). The connection runs on the socket's executor.
 ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimits& limits,
                                   std::shared_ptr<spdlog::logger> logger);
 
+/// How long a server waits for a TLS client to finish its handshake.
+inline constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
+
+using AcceptCallback = std::function<void(ConnectionPtr)>;
+
+/// The server side of an accepted socket. Plain when `tls` is null; else the
+/// TLS handshake runs first (bounded by kTlsHandshakeTimeout), and a failed
+/// one is logged as a warning, closes that socket alone and never runs
+/// `done`. `done` runs on the socket's executor.
+void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, const FrameLimits& limits,
+                       std::shared_ptr<spdlog::logger> logger, AcceptCallback done);
+
+/// Whether connecting to `address` uses TLS, given this process's context:
+/// tls:// needs a context, tcp:// refuses one, a bare address follows it.
+/// The error says which setting is missing or which scheme to write.
+Result<bool> use_tls(const Address& address, const TlsContextPtr& tls);
+
 using ConnectCallback = std::function<void(Result<ConnectionPtr>)>;
 
-/// Resolves and connects without blocking; `done` runs on `io`.
+/// Resolves, connects and (with TLS) handshakes without blocking; `done` runs on `io`.
 void async_connect_tcp(asio::io_context& io, const Address& address, const FrameLimits& limits,
-                       std::shared_ptr<spdlog::logger> logger, ConnectCallback done);
+                       std::shared_ptr<spdlog::logger> logger, ConnectCallback done, TlsContextPtr tls = {});
 
 /// Connects, blocking the caller (not the io thread!) until connected, failed
-/// or `timeout` passed, retrying refused connections until then.
+/// or `timeout` passed, retrying refused connections until then; with TLS,
+/// then runs the client handshake ("TLS handshake with tls://... failed: ..."
+/// when it fails).
 Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& address, const FrameLimits& limits,
-                                  std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds timeout);
+                                  std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds timeout,
+                                  const TlsContextPtr& tls = {});
 
 /// The address a listening acceptor is reachable at, for printing and for
 /// telling peers: the bound port, and the host the user gave unless it is
-/// the wildcard, in which case this machine's hostname.
-std::string advertised_address(const asio::ip::tcp::acceptor& acceptor, const std::string& host);
+/// the wildcard, in which case this machine's hostname; "tls://" when `tls`.
+std::string advertised_address(const asio::ip::tcp::acceptor& acceptor, const std::string& host, bool tls = false);
 
 /// Opens, binds and listens; port 0 picks a free port.
 Result<std::unique_ptr<asio::ip::tcp::acceptor>> listen_tcp(asio::io_context& io, const Address& address);

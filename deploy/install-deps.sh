@@ -28,8 +28,8 @@ packages=(
   libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev
   libblosc-dev libzstd-dev zlib1g-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (openssl: the TLS tests make a throwaway CA with its CLI)
+  libgtest-dev libgmock-dev libbenchmark-dev openssl
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev

@@ -33,6 +33,9 @@ class DashboardServer {
   static Result<std::unique_ptr<DashboardServer>> make(const std::string& address,
                                                        const SnapshotSlot<DashboardSnapshot>& snapshots,
                                                        TaskLookup lookup, std::shared_ptr<spdlog::logger> logger);
+  /// Every page but /health answers 401 without `token` (see HttpServer::require_token).
+  /// Call before start().
+  void require_token(std::string token) { http_->require_token(std::move(token)); }
   /// Serves on the HTTP server's own threads. Thread-safe.
   void start() { http_->start(); }
   /// Stops serving and joins its threads. Idempotent; thread-safe.

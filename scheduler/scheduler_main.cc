@@ -11,6 +11,7 @@
 
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "common/security.h"
 #include "scheduler/scheduler_server.h"
 
 int main(int argc, char** argv) {
@@ -48,6 +49,16 @@ int main(int argc, char** argv) {
   app.add_option("--allowed-failures", options.graph.allowed_failures,
                  "Worker deaths a task may cause before it errs with 'worker killed while running'")
       ->capture_default_str();
+  std::string auth_token_file;
+  app.add_option("--tls-cert", options.tls.cert_file, "PEM certificate (chain) this scheduler presents; turns on TLS");
+  app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-ca", options.tls.ca_file,
+                 "PEM CA certificate(s): clients and workers must present a certificate it signed (mutual TLS)");
+  app.add_option("--auth-token-file", auth_token_file,
+                 "File holding a shared token that every client and worker must send in its handshake");
+  app.add_flag("--dashboard-require-token", options.dashboard_requires_token,
+               "The dashboard and /metrics require the --auth-token-file token too "
+               "(Authorization: Bearer TOKEN, or ?token=TOKEN)");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = make_logger("scheduler", log_level);
@@ -59,6 +70,14 @@ int main(int argc, char** argv) {
   if (!max_bytes.ok()) {
     std::fprintf(stderr, "dtask-scheduler: --max-message-size: %s\n", max_bytes.status().message().c_str());
     return 2;
+  }
+  if (!auth_token_file.empty()) {
+    auto token = read_auth_token_file(auth_token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "dtask-scheduler: --auth-token-file: %s\n", token.status().message().c_str());
+      return 2;
+    }
+    options.auth_token = *token;
   }
   options.listen = Address{host, static_cast<std::uint16_t>(port)};
   options.graph.worker_saturation = saturation;

@@ -34,16 +34,17 @@ struct Peer {
 class SchedulerServer::Impl {
  public:
   Impl(asio::io_context& io, SchedulerOptions options, std::shared_ptr<spdlog::logger> logger,
-       std::unique_ptr<asio::ip::tcp::acceptor> acceptor)
+       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, TlsContextPtr tls)
       : io_(io),
         options_(std::move(options)),
         logger_(std::move(logger)),
         acceptor_(std::move(acceptor)),
+        tls_(std::move(tls)),
         heartbeat_timer_(io),
         snapshot_timer_(io),
         graph_(options_.graph, logger_),
         retirements_(graph_, retirement_effects(), options_.retire_timeout, logger_) {
-    address_ = advertised_address(*acceptor_, options_.listen.host);
+    address_ = advertised_address(*acceptor_, options_.listen.host, tls_ != nullptr);
   }
 
   // The HTTP threads read members of this object: they stop first.
@@ -57,6 +58,12 @@ class SchedulerServer::Impl {
     auto lookup = [this](const std::string& key) { return lookup_task(key); };
     DTASK_ASSIGN_OR_RETURN(dashboard_,
                            DashboardServer::make(options_.dashboard_address, snapshots_, std::move(lookup), logger_));
+    if (options_.dashboard_requires_token) {
+      if (options_.auth_token.empty()) {
+        return Status::invalid("the dashboard can require the auth token only when one is given (--auth-token-file)");
+      }
+      dashboard_->require_token(options_.auth_token);
+    }
     dashboard_url_ = dashboard_->url();
     return Status::success();
   }
@@ -92,7 +99,11 @@ class SchedulerServer::Impl {
     acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopped_) return;
       if (!ec) {
-        add_peer(make_tcp_connection(std::move(socket), options_.limits, logger_));
+        // With TLS the handshake runs first; a failed one is logged and costs that socket alone.
+        accept_connection(std::move(socket), tls_, options_.limits, logger_, [this](ConnectionPtr connection) {
+          if (stopped_) return connection->close(Status::cancelled("scheduler shutting down"));
+          add_peer(std::move(connection));
+        });
       } else {
         logger_->warn("accept failed: {}", ec.message());
       }
@@ -177,6 +188,11 @@ class SchedulerServer::Impl {
                         std::to_string(kProtocolVersion) + ")";
       peer.connection->send(msg::HandshakeReply{false, why, options_.name});
       return drop(peer, why);
+    }
+    // Before anything else the peer says is acted on. The token is never logged.
+    if (std::string refused = check_auth_token(hello->auth_token, options_.auth_token); !refused.empty()) {
+      peer.connection->send(msg::HandshakeReply{false, refused, options_.name});
+      return drop(peer, refused);
     }
     peer.name = hello->name.empty() ? peer.connection->peer() : hello->name;
     if (hello->role == PeerRole::kClient) {
@@ -333,6 +349,7 @@ class SchedulerServer::Impl {
   SchedulerOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  TlsContextPtr tls_;  // null: plain TCP
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer snapshot_timer_;
   GraphState graph_;
@@ -352,8 +369,9 @@ class SchedulerServer::Impl {
 
 Result<std::unique_ptr<SchedulerServer>> SchedulerServer::make(asio::io_context& io, SchedulerOptions options,
                                                                std::shared_ptr<spdlog::logger> logger) {
+  DTASK_ASSIGN_OR_RETURN(TlsContextPtr tls, make_tls_context(options.tls, /*server=*/true));
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, options.listen));
-  auto impl = std::make_unique<Impl>(io, std::move(options), std::move(logger), std::move(acceptor));
+  auto impl = std::make_unique<Impl>(io, std::move(options), std::move(logger), std::move(acceptor), std::move(tls));
   DTASK_RETURN_NOT_OK(impl->open_dashboard());
   return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(impl)));
 }

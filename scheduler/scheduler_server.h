@@ -11,6 +11,7 @@
 
 #include "common/address.h"
 #include "common/frame.h"
+#include "common/security.h"
 #include "common/status.h"
 #include "scheduler/dashboard_snapshot.h"
 #include "scheduler/graph_state.h"
@@ -41,6 +42,15 @@ struct SchedulerOptions {
   /// How often the strand publishes a snapshot for the dashboard.
   std::chrono::milliseconds dashboard_interval{250};
   SnapshotOptions snapshot;
+  /// TLS for the listener (clients and workers): a certificate and key are
+  /// required; with a CA, peers must present a certificate it signed.
+  TlsOptions tls;
+  /// When not empty, every connection's Handshake must carry this token
+  /// (compared in constant time) before any other message is read.
+  std::string auth_token;
+  /// The dashboard (every page but /health) requires auth_token too, as
+  /// "Authorization: Bearer TOKEN", "?token=TOKEN" or the cookie the latter sets.
+  bool dashboard_requires_token = false;
 };
 
 class SchedulerServer {
@@ -50,7 +60,7 @@ class SchedulerServer {
                                                        std::shared_ptr<spdlog::logger> logger);
   ~SchedulerServer();
 
-  /// "tcp://127.0.0.1:8786", with the port actually bound.
+  /// "tcp://127.0.0.1:8786" ("tls://..." with TLS), with the port actually bound.
   std::string address() const;
   /// "http://127.0.0.1:8787/", with the port actually bound; empty without a dashboard.
   std::string dashboard_address() const;

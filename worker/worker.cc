@@ -44,6 +44,12 @@ struct DiskIoRelay {
   std::function<void(msg::WorkerActivity)> deliver;  // set by the worker; run on its io thread
 };
 
+/// A peer or client connected to the data port.
+struct ServedConnection {
+  ConnectionPtr connection;
+  bool greeted = false;  // its Handshake was accepted
+};
+
 struct FetchRequest {
   std::string address;
   std::vector<std::string> keys;
@@ -55,12 +61,13 @@ struct FetchRequest {
 class Worker::Impl {
  public:
   Impl(asio::io_context& io, WorkerOptions options, const OpRegistry& registry, std::shared_ptr<spdlog::logger> logger,
-       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, ConnectionPtr scheduler, std::unique_ptr<DataStore> store,
-       std::shared_ptr<DiskIoRelay> disk_io, std::unique_ptr<HttpServer> http)
+       std::unique_ptr<asio::ip::tcp::acceptor> acceptor, TlsContextPtr tls, ConnectionPtr scheduler,
+       std::unique_ptr<DataStore> store, std::shared_ptr<DiskIoRelay> disk_io, std::unique_ptr<HttpServer> http)
       : io_(io),
         options_(std::move(options)),
         logger_(std::move(logger)),
         acceptor_(std::move(acceptor)),
+        tls_(std::move(tls)),
         scheduler_(std::move(scheduler)),
         heartbeat_timer_(io),
         memory_timer_(io),
@@ -73,7 +80,7 @@ class Worker::Impl {
                     asio::post(io_, [this, outcome = std::move(outcome)]() mutable { on_task_done(std::move(outcome)); });
                   }) {
     std::string host = options_.host.empty() ? scheduler_->local_host() : options_.host;
-    data_address_ = advertised_address(*acceptor_, host);
+    data_address_ = advertised_address(*acceptor_, host, tls_ != nullptr);
     if (options_.name.empty()) options_.name = data_address_;
     disk_io_->deliver = [this](msg::WorkerActivity activity) { report_activity(activity); };
     if (http_) {
@@ -96,7 +103,7 @@ class Worker::Impl {
     on_registered_ = std::move(on_registered);
     scheduler_->start([this](Message&& message) { on_scheduler_message(std::move(message)); },
                       [this](const Status& why) { shutdown(why); });
-    scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, ""});
+    scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, options_.auth_token});
     scheduler_->send(msg::RegisterWorker{options_.name, data_address_, options_.nthreads, options_.memory_limit,
                                          options_.resources});
     accept();
@@ -296,7 +303,9 @@ class Worker::Impl {
   void connect_peer(const std::string& address) {
     auto parsed = parse_address(address);
     if (!parsed.ok()) return peer_failed(address, parsed.status());
-    async_connect_tcp(io_, *parsed, options_.limits, logger_, [this, address](Result<ConnectionPtr> result) {
+    async_connect_tcp(
+        io_, *parsed, options_.limits, logger_,
+        [this, address](Result<ConnectionPtr> result) {
       if (stopped_) return;
       if (!result.ok()) return peer_failed(address, result.status());
       ConnectionPtr connection = *result;
@@ -304,10 +313,11 @@ class Worker::Impl {
       link.connection = connection;
       connection->start([this](Message&& message) { on_peer_message(std::move(message)); },
                         [this, address](const Status& why) { peer_failed(address, why); });
-      connection->send(msg::Handshake{kProtocolVersion, PeerRole::kPeer, options_.name, ""});
+      connection->send(msg::Handshake{kProtocolVersion, PeerRole::kPeer, options_.name, options_.auth_token});
       for (msg::GetData& request : link.queued) connection->send(request);
       link.queued.clear();
-    });
+        },
+        tls_);
   }
 
   void on_peer_message(Message&& message) {
@@ -387,19 +397,48 @@ class Worker::Impl {
   void accept() {
     acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopped_) return;
-      if (!ec) serve(make_tcp_connection(std::move(socket), options_.limits, logger_));
+      if (!ec) {
+        accept_connection(std::move(socket), tls_, options_.limits, logger_, [this](ConnectionPtr connection) {
+          if (stopped_) return connection->close(Status::cancelled("worker stopping"));
+          serve(std::move(connection));
+        });
+      }
       accept();
     });
   }
 
   void serve(ConnectionPtr connection) {
     Connection* raw = connection.get();
-    served_.emplace(raw, connection);
+    served_.emplace(raw, ServedConnection{connection, false});
     connection->start([this, raw](Message&& message) { on_data_request(*raw, std::move(message)); },
                       [this, raw](const Status&) { served_.erase(raw); });
   }
 
+  /// A peer or client must greet first: its Handshake carries the protocol
+  /// version and, when this worker has one, the auth token.
   void on_data_request(Connection& connection, Message&& message) {
+    auto served = served_.find(&connection);
+    if (served == served_.end()) return;
+    if (!served->second.greeted) {
+      const auto* hello = std::get_if<msg::Handshake>(&message);
+      std::string refused;
+      if (hello == nullptr) {
+        refused = "expected a handshake first";
+      } else if (hello->protocol_version != kProtocolVersion) {
+        refused = "protocol version mismatch";
+      } else {
+        refused = check_auth_token(hello->auth_token, options_.auth_token);
+      }
+      if (!refused.empty()) {
+        logger_->warn("closing data connection from {}: {}", connection.peer(), refused);
+        connection.send(msg::HandshakeReply{false, refused, options_.name});
+        connection.close(Status::invalid(refused));
+        return;
+      }
+      served->second.greeted = true;
+      connection.send(msg::HandshakeReply{true, "", options_.name});
+      return;
+    }
     if (auto* request = std::get_if<msg::GetData>(&message)) {
       msg::DataReply reply{request->request_id, {}};
       reply.values.reserve(request->keys.size());
@@ -411,13 +450,6 @@ class Worker::Impl {
     } else if (auto* put = std::get_if<msg::PutData>(&message)) {
       for (msg::KeyValue& item : put->values) store_->put(item.key, std::move(item.value));
       connection.send(msg::PutDataReply{put->request_id, true, ""});
-    } else if (auto* hello = std::get_if<msg::Handshake>(&message)) {
-      if (hello->protocol_version != kProtocolVersion) {
-        connection.send(msg::HandshakeReply{false, "protocol version mismatch", options_.name});
-        connection.close(Status::invalid("protocol version mismatch"));
-        return;
-      }
-      connection.send(msg::HandshakeReply{true, "", options_.name});
     } else {
       logger_->warn("closing data connection from {}: unexpected {}", connection.peer(),
                     message_kind_name(message.index()));
@@ -530,7 +562,7 @@ class Worker::Impl {
     for (auto& [address, link] : peers_) {
       if (link.connection) link.connection->close(Status::cancelled("worker stopping"));
     }
-    for (auto& [raw, connection] : served_) connection->close(Status::cancelled("worker stopping"));
+    for (auto& [raw, served] : served_) served.connection->close(Status::cancelled("worker stopping"));
     executor_.stop();
     if (on_stopped_) {
       auto callback = std::move(on_stopped_);
@@ -542,6 +574,7 @@ class Worker::Impl {
   WorkerOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  TlsContextPtr tls_;  // null: plain TCP
   ConnectionPtr scheduler_;
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer memory_timer_;
@@ -570,7 +603,7 @@ class Worker::Impl {
   std::unordered_map<std::string, std::size_t> fetched_refs_;               // dep -> local tasks using it
   std::unordered_map<std::string, PeerLink> peers_;
   std::unordered_map<std::uint64_t, FetchRequest> requests_;
-  std::unordered_map<Connection*, ConnectionPtr> served_;
+  std::unordered_map<Connection*, ServedConnection> served_;
   std::uint64_t next_request_id_ = 1;
   std::size_t fetch_rotation_ = 0;
   msg::WorkerReport report_;
@@ -610,13 +643,16 @@ Result<std::unique_ptr<Worker>> Worker::make(asio::io_context& io, WorkerOptions
   if (!http_address_disabled(options.dashboard_address)) {
     DTASK_ASSIGN_OR_RETURN(http, HttpServer::make(options.dashboard_address, logger));
   }
+  // The data port is a server too, so a TLS worker needs a certificate.
+  DTASK_ASSIGN_OR_RETURN(TlsContextPtr tls, make_tls_context(options.tls, /*server=*/true));
   DTASK_ASSIGN_OR_RETURN(std::unique_ptr<DataStore> store, DataStore::make(std::move(store_options)));
   Address listen{options.host.empty() ? "0.0.0.0" : options.host, options.port};
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, listen));
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr scheduler,
-                         connect_tcp(io, options.scheduler, options.limits, logger, options.connect_timeout));
+                         connect_tcp(io, options.scheduler, options.limits, logger, options.connect_timeout, tls));
   auto impl = std::make_unique<Impl>(io, std::move(options), registry, std::move(logger), std::move(acceptor),
-                                     std::move(scheduler), std::move(store), std::move(disk_io), std::move(http));
+                                     std::move(tls), std::move(scheduler), std::move(store), std::move(disk_io),
+                                     std::move(http));
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 

@@ -13,6 +13,7 @@
 #include "common/address.h"
 #include "common/frame.h"
 #include "common/messages.h"
+#include "common/security.h"
 #include "common/status.h"
 #include "worker/data_store.h"
 #include "worker/op_registry.h"
@@ -54,6 +55,13 @@ struct WorkerOptions {
   /// for any free port. Empty or "none" (the default): no HTTP server, so
   /// that many workers on one host need no port planning.
   std::string dashboard_address;
+  /// TLS for every link: to the scheduler, to peers, and the data port (which
+  /// then needs a certificate and key). With a CA, certificates are verified
+  /// both ways.
+  TlsOptions tls;
+  /// Sent in every handshake this worker makes, and required (constant-time
+  /// compare) from peers and clients on its data port when not empty.
+  std::string auth_token;
 };
 
 class Worker {
@@ -64,7 +72,7 @@ class Worker {
                                               const OpRegistry& registry, std::shared_ptr<spdlog::logger> logger);
   ~Worker();
 
-  /// "tcp://10.0.0.5:40123": where peers and clients fetch results.
+  /// "tcp://10.0.0.5:40123" ("tls://..." with TLS): where peers and clients fetch results.
   const std::string& data_address() const;
   const std::string& name() const;
   /// "http://127.0.0.1:PORT/" of its /metrics; empty when it serves none.

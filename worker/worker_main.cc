@@ -12,6 +12,7 @@
 
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "common/security.h"
 #include "worker/nanny.h"
 #include "worker/op_registry.h"
 #include "worker/worker.h"
@@ -100,6 +101,15 @@ int main(int argc, char** argv) {
                  "port; none (the default) for no HTTP server")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
+  std::string auth_token_file;
+  app.add_option("--tls-cert", options.tls.cert_file,
+                 "PEM certificate (chain) this worker presents to the scheduler, peers and clients; turns on TLS");
+  app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-ca", options.tls.ca_file,
+                 "PEM CA certificate(s): the scheduler, peers and clients must present a certificate it signed");
+  app.add_option("--auth-token-file", auth_token_file,
+                 "File holding the cluster's shared token: sent to the scheduler and peers, required from "
+                 "peers and clients fetching data");
   bool nanny = false;
   app.add_flag("--nanny", nanny,
                "Run the worker under a supervisor process that restarts it when it dies or passes 95% of "
@@ -112,6 +122,11 @@ int main(int argc, char** argv) {
   if (!scheduler.ok()) return fail(scheduler.status().message());
   auto limit = parse_byte_size(memory_limit);
   if (!limit.ok()) return fail("--memory-limit: " + limit.status().message());
+  if (!auth_token_file.empty()) {
+    auto token = read_auth_token_file(auth_token_file);
+    if (!token.ok()) return fail("--auth-token-file: " + token.status().message());
+    options.auth_token = *token;
+  }
   auto resource_list = parse_resources(resources);
   if (!resource_list.ok()) return fail("--resources: " + resource_list.status().message());
   if (nanny) {

@@ -24,6 +24,8 @@ Client::Client() : Client(LocalClusterOptions{}) {}
 
 Client::Client(LocalClusterOptions cluster_options, ClientOptions options)
     : connect_timeout_(options.connect_timeout) {
+  if (!options.tls.enabled()) options.tls = cluster_options.tls;
+  if (options.auth_token.empty()) options.auth_token = cluster_options.auth_token;
   cluster_ = or_throw(LocalCluster::start(std::move(cluster_options)));
   core_ = or_throw(internal::ClientCore::connect(cluster_->scheduler_address(), options));
 }

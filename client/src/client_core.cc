@@ -21,18 +21,42 @@ FutureState::~FutureState() {
 }
 
 ClientCore::ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger,
-                       std::string address)
-    : io_(std::move(io)), logger_(std::move(logger)), address_(std::move(address)) {}
+                       std::string address, TlsContextPtr tls, std::string auth_token)
+    : io_(std::move(io)),
+      logger_(std::move(logger)),
+      address_(std::move(address)),
+      tls_(std::move(tls)),
+      auth_token_(std::move(auth_token)) {}
 
 Result<std::shared_ptr<ClientCore>> ClientCore::connect(const std::string& address, const ClientOptions& options) {
   DTASK_ASSIGN_OR_RETURN(Address parsed, parse_address(address));
   DTASK_ASSIGN_OR_RETURN(auto logger, make_logger("client", options.log_level));
+  DTASK_ASSIGN_OR_RETURN(TlsContextPtr tls, make_tls_context(options.tls, /*server=*/false));
+  DTASK_ASSIGN_OR_RETURN(bool secure, use_tls(parsed, tls));
+  if (secure) parsed.transport = Transport::kTls;
   auto io = std::make_unique<asio::io_context>(1);
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr scheduler,
-                         connect_tcp(*io, parsed, FrameLimits{}, logger, options.connect_timeout));
-  std::shared_ptr<ClientCore> core(new ClientCore(std::move(io), std::move(logger), parsed.to_string()));
+                         connect_tcp(*io, parsed, FrameLimits{}, logger, options.connect_timeout, tls));
+  std::shared_ptr<ClientCore> core(
+      new ClientCore(std::move(io), std::move(logger), parsed.to_string(), std::move(tls), options.auth_token));
   core->start(std::move(scheduler), options);
+  // A refusal (wrong token, untrusted certificate) is this call's error, not
+  // a later surprise on the first future.
+  Status greeted = core->await_handshake(options.connect_timeout);
+  if (!greeted.ok()) {
+    core->close();
+    return greeted;
+  }
   return core;
+}
+
+Status ClientCore::await_handshake(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(handshake_mutex_);
+  if (!handshake_done_.wait_for(lock, timeout, [this] { return handshake_received_ || !handshake_error_.ok(); })) {
+    return Status::timed_out("no handshake reply from scheduler " + address_ + " within " +
+                             std::to_string(timeout.count()) + " ms");
+  }
+  return handshake_error_;
 }
 
 void ClientCore::start(ConnectionPtr scheduler, const ClientOptions& options) {
@@ -46,7 +70,7 @@ void ClientCore::start(ConnectionPtr scheduler, const ClientOptions& options) {
       [weak](const Status& why) {
         if (auto self = weak.lock()) self->on_scheduler_closed(why);
       });
-  scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, options.name, ""});
+  scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, options.name, options.auth_token});
   thread_ = std::thread([io = io_.get()] {
     auto guard = asio::make_work_guard(*io);
     io->run();
@@ -170,28 +194,50 @@ void ClientCore::on_scheduler_message(Message&& message) {
   } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message)) {
     {
       std::lock_guard lock(handshake_mutex_);
-      handshake_received_ = true;
-      dashboard_address_ = hello->dashboard_address;
+      if (hello->ok) {
+        handshake_received_ = true;
+        dashboard_address_ = hello->dashboard_address;
+      } else if (handshake_error_.ok()) {
+        handshake_error_ = Status::invalid("scheduler " + address_ + " refused this client: " + hello->error);
+      }
     }
     handshake_done_.notify_all();
-    if (!hello->ok) {
-      logger_->error("scheduler refused this client: {}", hello->error);
-      scheduler_->close(Status::invalid(hello->error));
-    }
+    if (!hello->ok) scheduler_->close(Status::invalid(hello->error));
   }
 }
 
 Result<std::string> ClientCore::dashboard_address(std::chrono::milliseconds timeout) {
   std::unique_lock lock(handshake_mutex_);
-  if (!handshake_done_.wait_for(lock, timeout, [this] { return handshake_received_ || closed_; })) {
+  if (!handshake_done_.wait_for(lock, timeout,
+                               [this] { return handshake_received_ || closed_ || !handshake_error_.ok(); })) {
     return Status::timed_out("no handshake reply from scheduler " + address_);
   }
+  if (!handshake_error_.ok()) return handshake_error_;
   if (!handshake_received_) return Status::disconnected("client is closed");
   return dashboard_address_;
 }
 
 void ClientCore::on_scheduler_closed(const Status& why) {
-  if (!closed_) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
+  bool refused = false;  // connect() returns the reason: no need to log it too
+  {
+    std::lock_guard lock(handshake_mutex_);
+    refused = !handshake_received_;
+    if (!handshake_received_ && handshake_error_.ok()) {
+      // Closed before greeting us: a TLS scheduler reading our plain frame,
+      // or a TLS alert (our certificate refused) arriving after our side of
+      // the TLS handshake had finished.
+      std::string hint = !tls_ ? " (is it a TLS scheduler? then connect with tls:// and ClientOptions::tls)"
+                         : why.message().find(" alert ") != std::string::npos
+                             ? " (the scheduler refused this client's TLS certificate: ClientOptions::tls needs a "
+                               "certificate and key signed by the cluster's CA)"
+                             : " (the scheduler may have refused this client's TLS certificate: ClientOptions::tls "
+                               "needs a certificate and key signed by the cluster's CA)";
+      handshake_error_ = Status::disconnected("scheduler " + address_ + " closed the connection before answering the "
+                                              "handshake: " + why.message() + hint);
+    }
+  }
+  handshake_done_.notify_all();
+  if (!closed_ && !refused) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
   fail_pending("lost connection to scheduler " + address_ + ": " + why.message());
   on_data_closed(kSchedulerPeer, why);
 }
@@ -204,7 +250,7 @@ Result<ConnectionPtr> ClientCore::data_connection(const std::string& address) {
   }
   DTASK_ASSIGN_OR_RETURN(Address parsed, parse_address(address));
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection,
-                         connect_tcp(*io_, parsed, limits_, logger_, std::chrono::milliseconds(10000)));
+                         connect_tcp(*io_, parsed, limits_, logger_, std::chrono::milliseconds(10000), tls_));
   std::weak_ptr<ClientCore> weak = weak_from_this();
   connection->start(
       [weak, address](Message&& message) {
@@ -213,7 +259,7 @@ Result<ConnectionPtr> ClientCore::data_connection(const std::string& address) {
       [weak, address](const Status& why) {
         if (auto self = weak.lock()) self->on_data_closed(address, why);
       });
-  connection->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, "client", ""});
+  connection->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, "client", auth_token_});
   std::lock_guard lock(requests_mutex_);
   auto [it, inserted] = data_connections_.emplace(address, connection);
   if (!inserted) connection->close(Status::cancelled("duplicate connection"));  // another thread won
@@ -226,8 +272,11 @@ void ClientCore::on_data_message(const std::string& address, Message&& message) 
     id = reply->request_id;
   } else if (const auto* put = std::get_if<msg::PutDataReply>(&message)) {
     id = put->request_id;
+  } else if (const auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
+    // Requests waiting on this worker fail with its reason, not just "closed".
+    return on_data_closed(address, Status::invalid("worker " + address + " refused this client: " + hello->error));
   } else {
-    return;  // handshake replies
+    return;  // accepted handshakes
   }
   std::lock_guard lock(requests_mutex_);
   auto it = requests_.find(id);

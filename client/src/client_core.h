@@ -76,7 +76,11 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void close();
 
  private:
-  ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger, std::string address);
+  ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger, std::string address,
+             TlsContextPtr tls, std::string auth_token);
+  /// Waits for the scheduler's handshake reply; its refusal (or the
+  /// connection closing first) is the error.
+  Status await_handshake(std::chrono::milliseconds timeout);
   void start(ConnectionPtr scheduler, const ClientOptions& options);
   void on_scheduler_message(Message&& message);
   void on_scheduler_closed(const Status& why);
@@ -115,7 +119,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::condition_variable handshake_done_;
   bool handshake_received_ = false;  // under handshake_mutex_
   std::string dashboard_address_;    // under handshake_mutex_
+  Status handshake_error_;           // under handshake_mutex_: refused, or closed before the reply
   FrameLimits limits_;
+  TlsContextPtr tls_;      // null: plain TCP
+  std::string auth_token_;
 };
 
 }  // namespace dtask::internal

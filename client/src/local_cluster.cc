@@ -61,6 +61,8 @@ class LocalCluster::Impl {
     scheduler_options.listen = Address{"127.0.0.1", 0};
     scheduler_options.graph.worker_saturation = options.worker_saturation;
     scheduler_options.dashboard_address = options.dashboard_address;
+    scheduler_options.tls = options.tls;
+    scheduler_options.auth_token = options.auth_token;
     DTASK_ASSIGN_OR_RETURN(scheduler_, scheduler::SchedulerServer::make(*scheduler_loop_.io, scheduler_options, logger));
     scheduler_->start();
     scheduler_loop_.run();
@@ -79,6 +81,8 @@ class LocalCluster::Impl {
       worker_options.workers_in_process = n;
       worker_options.local_directory = options.local_directory;
       worker_options.resources = options.resources;
+      worker_options.tls = options.tls;
+      worker_options.auth_token = options.auth_token;
       DTASK_ASSIGN_OR_RETURN(auto w, worker::Worker::make(*worker_loops_[i].io, worker_options, registry_, logger));
       auto promise = std::make_shared<std::promise<void>>();
       registered.push_back(promise->get_future());

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/security.h"
 #include "common/status.h"
 #include "common/value.h"
 #include "dtask/delayed.h"
@@ -27,6 +28,14 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{30000};
   std::string name = "client";
   std::string log_level = "warn";
+  /// TLS for the scheduler and worker connections. Needed for a tls://
+  /// address (and a bare one then uses TLS): `ca_file` verifies the servers,
+  /// `cert_file`/`key_file` are this client's certificate for a cluster that
+  /// requires one (mutual TLS).
+  TlsOptions tls;
+  /// The cluster's shared token (see read_auth_token_file), sent in every
+  /// handshake; never logged.
+  std::string auth_token;
 };
 
 class Client {
@@ -35,7 +44,9 @@ class Client {
   /// Throws TaskError if the cluster cannot start.
   Client();
   explicit Client(LocalClusterOptions cluster_options, ClientOptions options = {});
-  /// Connects to a running scheduler. Throws TaskError if it cannot.
+  /// Connects to a running scheduler and waits for its handshake reply.
+  /// Throws TaskError if it cannot or the scheduler refuses this client
+  /// ("authentication failed: ...", a TLS error).
   explicit Client(const std::string& scheduler_address, ClientOptions options = {});
   /// The non-throwing form of the constructors above.
   static Result<std::unique_ptr<Client>> connect(const std::string& scheduler_address, ClientOptions options = {});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/messages.h"
+#include "common/security.h"
 #include "common/status.h"
 
 namespace dtask {
@@ -29,6 +30,13 @@ struct LocalClusterOptions {
   /// so that several local clusters (test suites, notebooks) never collide;
   /// Client::dashboard_link() tells where it is.
   std::string dashboard_address = "127.0.0.1:0";
+  /// TLS for every connection of the cluster (the scheduler and the workers
+  /// share these files, so the certificate serves both ways); a Client made
+  /// from these options uses them too unless its ClientOptions set their own.
+  TlsOptions tls;
+  /// Shared token the scheduler and workers require; a Client made from these
+  /// options sends it unless its ClientOptions set another.
+  std::string auth_token;
 };
 
 /// Owns the in-process scheduler and workers; stops them when destroyed.
