@@ -158,6 +158,7 @@ class SchedulerServer::Impl {
           graph_.remove_worker(&worker, reason, /*graceful=*/true);
         },
         [this](ClientState& client, msg::RetireWorkersReply reply) {
+          flush();  // the new holders of moved results reach the client before the reply
           auto it = client_peers_.find(&client);
           if (it != client_peers_.end()) it->second->connection->send(reply);
         }};
