@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "tests/formats/temp_dir.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/http_get.h"
@@ -26,23 +27,6 @@ using testing::run_command;
 using testing::wait_until;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
-
-/// A fresh profile directory per run, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dtask-chromium-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class DashboardBrowserTest : public ::testing::Test {
  protected:
@@ -74,10 +58,10 @@ class DashboardBrowserTest : public ::testing::Test {
 
   /// Runs headless Chromium on the status page (bounded by `timeout`); returns its exit code and stdout.
   std::pair<int, std::string> chromium(const std::vector<std::string>& extra) {
-    TempDir profile;
+    formats::testing::TempDir profile;  // a fresh Chromium profile per run
     std::vector<std::string> args = {"120", kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                      "--disable-background-networking", "--disable-dev-shm-usage",
-                                     "--user-data-dir=" + profile.path(),
+                                     "--user-data-dir=" + profile.path().string(),
                                      // Virtual time: the page's timers and fetches run to this budget, then the DOM is read.
                                      "--virtual-time-budget=5000", "--window-size=1400,1100"};
     args.insert(args.end(), extra.begin(), extra.end());
