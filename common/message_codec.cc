@@ -63,6 +63,14 @@ void encode_strings(capnp::List<capnp::Text>::Builder out, const std::vector<std
   for (unsigned i = 0; i < strings.size(); ++i) out.set(i, text(strings[i]));
 }
 
+void encode_key_infos(capnp::List<wire::KeyInfo>::Builder out, const std::vector<msg::KeyInfo>& keys) {
+  for (unsigned i = 0; i < keys.size(); ++i) {
+    out[i].setKey(text(keys[i].key));
+    out[i].setNbytes(keys[i].nbytes);
+    out[i].setTypeName(text(keys[i].type_name));
+  }
+}
+
 void encode_resources(capnp::List<wire::Resource>::Builder out, const ResourceList& resources) {
   for (unsigned i = 0; i < resources.size(); ++i) {
     out[i].setName(text(resources[i].first));
@@ -98,6 +106,7 @@ struct Encoder {
     out.setRole(static_cast<std::uint8_t>(m.role));
     out.setName(text(m.name));
     out.setAuthToken(text(m.auth_token));
+    out.setSession(text(m.session));
   }
   void operator()(const msg::HandshakeReply& m) {
     auto out = root.initHandshakeReply();
@@ -105,6 +114,7 @@ struct Encoder {
     out.setError(text(m.error));
     out.setServerName(text(m.server_name));
     out.setDashboardAddress(text(m.dashboard_address));
+    out.setResumable(m.resumable);
   }
   void operator()(const msg::UpdateGraph& m) {
     auto out = root.initUpdateGraph();
@@ -126,12 +136,7 @@ struct Encoder {
   void operator()(const msg::KeysScattered& m) {
     auto out = root.initKeysScattered();
     out.setWorker(text(m.worker));
-    auto keys = out.initKeys(size_of(m.keys));
-    for (unsigned i = 0; i < m.keys.size(); ++i) {
-      keys[i].setKey(text(m.keys[i].key));
-      keys[i].setNbytes(m.keys[i].nbytes);
-      keys[i].setTypeName(text(m.keys[i].type_name));
-    }
+    encode_key_infos(out.initKeys(size_of(m.keys)), m.keys);
   }
   void operator()(const msg::ReleaseKeys& m) {
     encode_strings(root.initReleaseKeys().initKeys(size_of(m.keys)), m.keys);
@@ -167,6 +172,7 @@ struct Encoder {
     out.setNthreads(m.nthreads);
     out.setMemoryLimit(m.memory_limit);
     encode_resources(out.initResources(size_of(m.resources)), m.resources);
+    encode_key_infos(out.initHeld(size_of(m.held)), m.held);
   }
   void operator()(const msg::WorkerRegistered& m) {
     root.initWorkerRegistered().setHeartbeatIntervalMs(m.heartbeat_interval_ms);
@@ -248,6 +254,9 @@ struct Encoder {
     encode_strings(out.initKeys(size_of(m.keys)), m.keys);
   }
   void operator()(const msg::CloseWorker& m) { root.initCloseWorker().setReason(text(m.reason)); }
+  void operator()(const msg::ResumeSession& m) {
+    encode_strings(root.initResumeSession().initKeys(size_of(m.keys)), m.keys);
+  }
   void operator()(const msg::Heartbeat& m) {
     auto out = root.initHeartbeat();
     out.setManagedBytes(m.managed_bytes);
@@ -322,6 +331,13 @@ std::vector<std::string> strings(capnp::List<capnp::Text>::Reader list) {
   std::vector<std::string> out;
   out.reserve(list.size());
   for (auto t : list) out.push_back(str(t));
+  return out;
+}
+
+std::vector<msg::KeyInfo> key_infos(capnp::List<wire::KeyInfo>::Reader list) {
+  std::vector<msg::KeyInfo> out;
+  out.reserve(list.size());
+  for (auto k : list) out.push_back({str(k.getKey()), k.getNbytes(), str(k.getTypeName())});
   return out;
 }
 
@@ -409,12 +425,12 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
       auto in = root.getHandshake();
       if (in.getRole() > static_cast<std::uint8_t>(PeerRole::kPeer)) return Status::invalid("unknown peer role");
       return Message(msg::Handshake{in.getProtocolVersion(), static_cast<PeerRole>(in.getRole()), str(in.getName()),
-                                    str(in.getAuthToken())});
+                                    str(in.getAuthToken()), str(in.getSession())});
     }
     case wire::Message::HANDSHAKE_REPLY: {
       auto in = root.getHandshakeReply();
       return Message(msg::HandshakeReply{in.getOk(), str(in.getError()), str(in.getServerName()),
-                                         str(in.getDashboardAddress())});
+                                         str(in.getDashboardAddress()), in.getResumable()});
     }
     case wire::Message::UPDATE_GRAPH: {
       auto in = root.getUpdateGraph();
@@ -437,10 +453,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     }
     case wire::Message::KEYS_SCATTERED: {
       auto in = root.getKeysScattered();
-      msg::KeysScattered out;
-      out.worker = str(in.getWorker());
-      for (auto k : in.getKeys()) out.keys.push_back({str(k.getKey()), k.getNbytes(), str(k.getTypeName())});
-      return Message(std::move(out));
+      return Message(msg::KeysScattered{str(in.getWorker()), key_infos(in.getKeys())});
     }
     case wire::Message::RELEASE_KEYS: return Message(msg::ReleaseKeys{strings(root.getReleaseKeys().getKeys())});
     case wire::Message::CANCEL_KEYS: return Message(msg::CancelKeys{strings(root.getCancelKeys().getKeys())});
@@ -462,7 +475,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     case wire::Message::REGISTER_WORKER: {
       auto in = root.getRegisterWorker();
       return Message(msg::RegisterWorker{str(in.getName()), str(in.getDataAddress()), in.getNthreads(),
-                                         in.getMemoryLimit(), resources(in.getResources())});
+                                         in.getMemoryLimit(), resources(in.getResources()), key_infos(in.getHeld())});
     }
     case wire::Message::WORKER_REGISTERED:
       return Message(msg::WorkerRegistered{root.getWorkerRegistered().getHeartbeatIntervalMs()});
@@ -536,6 +549,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
       return Message(msg::AcquireReplicas{str(in.getHolder()), strings(in.getKeys())});
     }
     case wire::Message::CLOSE_WORKER: return Message(msg::CloseWorker{str(root.getCloseWorker().getReason())});
+    case wire::Message::RESUME_SESSION: return Message(msg::ResumeSession{strings(root.getResumeSession().getKeys())});
     case wire::Message::GET_DATA: {
       auto in = root.getGetData();
       return Message(msg::GetData{in.getRequestId(), strings(in.getKeys())});
@@ -566,7 +580,7 @@ const char* message_kind_name(std::size_t kind) {
       "CancelKeys",  "InfoRequest",      "InfoReply",        "KeyStatusBatch", "RegisterWorker",
       "WorkerRegistered", "ComputeTaskBatch", "WorkerReport", "Heartbeat",     "FreeKeys",
       "GetData",     "DataReply",        "PutData",          "PutDataReply",   "RetireWorkers",
-      "RetireWorkersReply", "AcquireReplicas", "CloseWorker"};
+      "RetireWorkersReply", "AcquireReplicas", "CloseWorker", "ResumeSession"};
   static_assert(std::size(kNames) == kMessageKindCount);
   return kind < kMessageKindCount ? kNames[kind] : "Unknown";
 }

@@ -46,12 +46,18 @@ struct Handshake {
   PeerRole role = PeerRole::kClient;
   std::string name;
   std::string auth_token;
+  /// A client's id for its lifetime: after a scheduler restart (--journal)
+  /// the client reconnects with it and gets its futures back. Empty for workers.
+  std::string session;
 };
 struct HandshakeReply {
   bool ok = true;
   std::string error;
   std::string server_name;
   std::string dashboard_address;  // "http://HOST:PORT/"; empty when the scheduler serves none
+  /// The scheduler keeps a journal (--journal): clients and workers that lose
+  /// it reconnect with back-off instead of giving up.
+  bool resumable = false;
 };
 
 struct TaskDef {
@@ -110,6 +116,8 @@ struct RegisterWorker {
   std::uint32_t nthreads = 1;
   std::uint64_t memory_limit = 0;
   ResourceList resources;
+  /// Results the worker still holds when it re-registers with a restarted scheduler.
+  std::vector<KeyInfo> held;
 };
 struct WorkerRegistered {
   std::uint32_t heartbeat_interval_ms = 1000;
@@ -190,6 +198,11 @@ struct AcquireReplicas {
 struct CloseWorker {
   std::string reason;
 };
+/// Client -> a restarted scheduler, after its Handshake: every key the
+/// client still holds futures for (see proto/messages.capnp).
+struct ResumeSession {
+  std::vector<std::string> keys;
+};
 struct Heartbeat {
   std::uint64_t managed_bytes = 0;  // result bytes in RAM
   std::uint64_t stored_keys = 0;    // in RAM or on disk
@@ -237,7 +250,7 @@ using Message =
                  msg::CancelKeys, msg::InfoRequest, msg::InfoReply, msg::KeyStatusBatch, msg::RegisterWorker,
                  msg::WorkerRegistered, msg::ComputeTaskBatch, msg::WorkerReport, msg::Heartbeat, msg::FreeKeys,
                  msg::GetData, msg::DataReply, msg::PutData, msg::PutDataReply, msg::RetireWorkers,
-                 msg::RetireWorkersReply, msg::AcquireReplicas, msg::CloseWorker>;
+                 msg::RetireWorkersReply, msg::AcquireReplicas, msg::CloseWorker, msg::ResumeSession>;
 
 inline constexpr std::size_t kMessageKindCount = std::variant_size_v<Message>;
 

@@ -54,8 +54,8 @@ std::vector<Value> sample_values() {
 
 Message sample_message(std::size_t kind) {
   switch (kind) {
-    case 0: return msg::Handshake{kProtocolVersion, PeerRole::kWorker, "w1", "token"};
-    case 1: return msg::HandshakeReply{false, "bad token", "scheduler"};
+    case 0: return msg::Handshake{kProtocolVersion, PeerRole::kWorker, "w1", "token", "session"};
+    case 1: return msg::HandshakeReply{true, "", "scheduler", "", true};
     case 2: {
       msg::TaskDef task{"load-0", "load", sample_values(), {"a", "b"}, {1, 2, 3}, {{"GPU", 1}}, {"w1"}, 2};
       return msg::UpdateGraph{{task, msg::TaskDef{"sum", "sum", {Value(TaskRef{"load-0"})}, {"load-0"}}}, {"sum"}};
@@ -68,7 +68,7 @@ Message sample_message(std::size_t kind) {
     case 8:
       return msg::KeyStatusBatch{{{"k", KeyOutcome::kMemory, {"w1"}, "", "", "", 8, "int64"},
                                   {"e", KeyOutcome::kErred, {}, "fail", "e", "boom", 0, ""}}};
-    case 9: return msg::RegisterWorker{"w1", "tcp://127.0.0.1:9000", 2, 1 << 30, {{"GPU", 1}}};
+    case 9: return msg::RegisterWorker{"w1", "tcp://127.0.0.1:9000", 2, 1 << 30, {{"GPU", 1}}, {{"x-1", 8, "int64"}}};
     case 10: return msg::WorkerRegistered{500};
     case 11: {
       msg::ComputeTask task{"t", "add", sample_values(), {0, 1, 2}, {{"MEM", 1e9}}, {{"d", {"w2"}, 16}}};
@@ -94,6 +94,7 @@ Message sample_message(std::size_t kind) {
     case 20: return msg::RetireWorkersReply{9, {"w1"}, ""};
     case 21: return msg::AcquireReplicas{"tcp://127.0.0.1:9001", {"t", "u"}};
     case 22: return msg::CloseWorker{"retired"};
+    case 23: return msg::ResumeSession{{"x-1", "y-2"}};
   }
   std::abort();
 }

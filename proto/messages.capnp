@@ -42,6 +42,7 @@ struct Handshake {
   role @1 :UInt8;              # dtask::PeerRole
   name @2 :Text;
   authToken @3 :Text;
+  session @4 :Text;            # a client's id for life, so a restarted scheduler (--journal) knows it again
 }
 
 struct HandshakeReply {
@@ -49,6 +50,7 @@ struct HandshakeReply {
   error @1 :Text;
   serverName @2 :Text;
   dashboardAddress @3 :Text;   # "http://HOST:PORT/" of the scheduler's dashboard; empty: none
+  resumable @4 :Bool;          # it keeps a journal (--journal): reconnect to it after losing it
 }
 
 # ---- client -> scheduler ----------------------------------------------------
@@ -118,6 +120,7 @@ struct RegisterWorker {
   nthreads @2 :UInt32;
   memoryLimit @3 :UInt64;
   resources @4 :List(Resource);
+  held @5 :List(KeyInfo);      # results it still holds: re-registering after the scheduler restarted
 }
 
 struct WorkerRegistered {
@@ -219,6 +222,12 @@ struct CloseWorker {
   reason @0 :Text;
 }
 
+# Scheduler restart (--journal). A client that lost its scheduler reconnects
+# with the same Handshake.session and sends ResumeSession: every key it still
+# holds futures for. The scheduler keeps those wanted, releases the rest, and
+# answers with the status of each key that is done (or unknown to it).
+# A worker reconnects with RegisterWorker.held listing the results it kept.
+
 struct Heartbeat {
   managedBytes @0 :UInt64;    # result bytes in RAM
   storedKeys @1 :UInt64;      # in RAM or on disk
@@ -285,5 +294,6 @@ struct Message {
     retireWorkersReply @20 :RetireWorkersReply;
     acquireReplicas @21 :AcquireReplicas;
     closeWorker @22 :CloseWorker;
+    resumeSession @23 :KeyList;
   }
 }

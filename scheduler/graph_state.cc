@@ -129,7 +129,9 @@ void GraphState::leave_group(TaskState& task) {
 // ---- edges -----------------------------------------------------------------
 
 void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
-  if (task.is_scattered()) {
+  // While a restarted scheduler waits for its workers, scattered data may
+  // still come back with one: it waits (in no-worker) like any result.
+  if (task.is_scattered() && recovering_keys_.count(task.key) == 0) {
     // Data a client scattered has no lineage to recompute it from.
     set_status(task, S::kErred);
     task.error_message = "data scattered by the client was lost with its worker";
@@ -177,15 +179,18 @@ void GraphState::released_to_forgotten(TaskState& task, Recommendations& out) {
     if (dep->dependents.empty()) recommend_release_if_unneeded(*dep, out);
   }
   set_status(task, S::kForgotten);
+  if (record_changes_) outbox_.forgotten.push_back(task.key);
   leave_group(task);
   auto node = tasks_.extract(task.key);
   graveyard_.push_back(std::move(node.mapped()));  // freed once no recommendation can name it
 }
 
 void GraphState::released_to_memory(TaskState& task, Recommendations& out) {
-  // Only scattered data arrives in memory without running.
+  // Scattered data, and results a worker kept across a scheduler restart,
+  // arrive in memory without running.
   add_replica(task, *reporting_worker_);
   set_status(task, S::kMemory);
+  wake_dependents(task, out);
   notify_wanted(task);
   recommend_release_if_unneeded(task, out);
 }
@@ -253,12 +258,7 @@ void GraphState::processing_to_memory(TaskState& task, Recommendations& out) {
   ++tasks_completed_;
   ++worker.tasks_done;
   if (task.group != nullptr) ++task.group->completed;
-  for (TaskState* dependent : task.dependents) {
-    if (dependent->waiting_on.erase(&task) > 0 && dependent->waiting_on.empty() &&
-        dependent->status == S::kWaiting) {
-      out.emplace_back(dependent, S::kProcessing);
-    }
-  }
+  wake_dependents(task, out);
   stop_waiting_on_dependencies(task, out);
   notify_wanted(task);
   recommend_release_if_unneeded(task, out);
@@ -330,6 +330,8 @@ void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
 // ---- helpers ---------------------------------------------------------------
 
 GraphState::PlaceOutcome GraphState::place(TaskState& task) {
+  // Its result may come back with a worker that held it before the restart.
+  if (recovering_ && recovering_keys_.count(task.key) > 0) return PlaceOutcome::kNoWorker;
   bool queue_roots = task.is_root() && std::isfinite(config_.worker_saturation);
   if (queue_roots) {
     auto saturated = [this](const WorkerState& worker) { return is_saturated(worker); };
@@ -404,6 +406,19 @@ void GraphState::add_replica(TaskState& task, WorkerState& worker) {
   task.who_has.push_back(&worker);
   worker.has_what.insert(&task);
   worker.nbytes += task.nbytes;
+  if (record_changes_) {
+    outbox_.completed.push_back({task.key, KeyOutcome::kMemory, {worker.address}, "", "", "", task.nbytes,
+                                 task.type_name});
+  }
+}
+
+void GraphState::wake_dependents(TaskState& task, Recommendations& out) {
+  for (TaskState* dependent : task.dependents) {
+    if (dependent->waiting_on.erase(&task) > 0 && dependent->waiting_on.empty() &&
+        dependent->status == S::kWaiting) {
+      out.emplace_back(dependent, S::kProcessing);
+    }
+  }
 }
 
 void GraphState::remove_replica(TaskState& task, WorkerState& worker) {
@@ -511,13 +526,28 @@ TaskState* GraphState::get_or_create(const std::string& key, bool* created) {
 
 // ---- events ----------------------------------------------------------------
 
-ClientState* GraphState::add_client(std::string name) {
+ClientState* GraphState::add_client(std::string name, std::string session) {
   auto client = std::make_unique<ClientState>();
   client->id = next_client_id_++;
   client->name = std::move(name);
+  client->session = session.empty() ? "anonymous-" + std::to_string(client->id) : std::move(session);
   ClientState* raw = client.get();
   clients_.emplace(raw->id, std::move(client));
   return raw;
+}
+
+std::vector<ClientState*> GraphState::clients() const {
+  std::vector<ClientState*> out;
+  out.reserve(clients_.size());
+  for (const auto& [id, client] : clients_) out.push_back(client.get());
+  return out;
+}
+
+ClientState* GraphState::find_client(const std::string& session) const {
+  for (const auto& [id, client] : clients_) {
+    if (client->session == session) return client.get();
+  }
+  return nullptr;
 }
 
 void GraphState::remove_client(ClientState* client) {
@@ -552,6 +582,13 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
   workers_.push_back(std::move(worker));
 
   Recommendations out;
+  take_held_results(*raw, registration.held, out);
+  if (recovering_ && recovering_holders_.erase(raw->address) > 0 && recovering_holders_.empty()) {
+    logger_->info("every worker that held results before the restart is back");
+    transitions(std::move(out));
+    out.clear();
+    end_recovery();
+  }
   retry_unrunnable(out);
   fill_free_slots(*raw, out);
   transitions(std::move(out));
@@ -565,6 +602,7 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   // fill_free_slots must not hand queued tasks to a worker that is going away.
   auto it = std::find_if(workers_.begin(), workers_.end(), [worker](const auto& w) { return w.get() == worker; });
   DTASK_CHECK(it != workers_.end()) << "unknown worker " << worker->name;
+  if (record_changes_) outbox_.workers_gone.push_back(worker->address);
   std::unique_ptr<WorkerState> removed = std::move(*it);
   workers_.erase(it);
   Recommendations out;
@@ -699,6 +737,109 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
   reporting_worker_ = nullptr;
   transitions(std::move(out));
   return Status::success();
+}
+
+// ---- scheduler restart -------------------------------------------------------
+
+void GraphState::take_held_results(WorkerState& worker, const std::vector<msg::KeyInfo>& held, Recommendations& out) {
+  if (held.empty()) return;
+  std::size_t kept = 0;
+  reporting_worker_ = &worker;
+  for (const msg::KeyInfo& info : held) {
+    auto it = tasks_.find(info.key);
+    TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
+    // Unknown, failed, or already running elsewhere: the copy is not needed.
+    if (task == nullptr || task->status == S::kErred || task->status == S::kProcessing) {
+      outbox_.free[&worker].keys.push_back(info.key);
+      continue;
+    }
+    recovering_keys_.erase(info.key);
+    ++kept;
+    if (task->status == S::kMemory) {
+      add_replica(*task, worker);
+      notify_wanted(*task);
+      continue;
+    }
+    // Waiting, queued or no-worker: it need not run, its result is here.
+    task->nbytes = info.nbytes;
+    task->type_name = info.type_name;
+    transition(*task, S::kReleased, out);
+    transition(*task, S::kMemory, out);
+  }
+  reporting_worker_ = nullptr;
+  logger_->info("worker {} came back with {} results: {} still needed", worker.name, held.size(), kept);
+}
+
+void GraphState::begin_recovery(std::unordered_map<std::string, std::vector<std::string>> held) {
+  recovering_ = true;
+  for (auto& [key, holders] : held) {
+    recovering_keys_.insert(key);
+    recovering_holders_.insert(holders.begin(), holders.end());
+  }
+  logger_->info("recovering: waiting for {} workers to bring back {} results", recovering_holders_.size(),
+                recovering_keys_.size());
+  if (recovering_holders_.empty()) end_recovery();
+}
+
+void GraphState::end_recovery() {
+  if (!recovering_) return;
+  std::size_t missing = recovering_keys_.size();
+  recovering_ = false;
+  recovering_keys_.clear();
+  recovering_holders_.clear();
+  Recommendations out;
+  for (TaskState* task : std::vector<TaskState*>(unrunnable_.begin(), unrunnable_.end())) {
+    if (!task->is_scattered()) continue;
+    // Its worker did not come back: released -> waiting reports it lost.
+    transition(*task, S::kReleased, out);
+    transition(*task, S::kWaiting, out);
+  }
+  retry_unrunnable(out);
+  transitions(std::move(out));
+  logger_->info("recovery over; results no worker brought back are recomputed from their lineage (up to {})",
+                missing);
+}
+
+void GraphState::restore_scattered(ClientState& client, const msg::KeysScattered& scattered) {
+  Recommendations out;
+  for (const msg::KeyInfo& info : scattered.keys) {
+    TaskState* task = get_or_create(info.key);
+    if (task->group == nullptr) join_group(*task, "scattered");
+    task->who_wants.insert(&client);
+    client.wants.insert(task);
+    if (task->status != S::kReleased) continue;
+    task->nbytes = info.nbytes;
+    task->type_name = info.type_name;
+    out.emplace_back(task, S::kWaiting);
+  }
+  transitions(std::move(out));
+}
+
+void GraphState::resume_client(ClientState& client, const std::vector<std::string>& keys) {
+  std::unordered_set<std::string> wanted(keys.begin(), keys.end());
+  std::vector<std::string> dropped;
+  for (const TaskState* task : client.wants) {
+    if (wanted.count(task->key) == 0) dropped.push_back(task->key);
+  }
+  release_keys(client, dropped);  // released while the scheduler was away
+  Recommendations out;
+  for (const std::string& key : keys) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) {
+      notify(client, {key, KeyOutcome::kLost, {}, "", key,
+                      "the scheduler does not know this key after the client reconnected (it restarted without "
+                      "its --journal, or the graph never reached it)",
+                      0, ""});
+      continue;
+    }
+    TaskState& task = *it->second;
+    if (client.wants.insert(&task).second) {
+      task.who_wants.insert(&client);
+      if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
+    }
+    if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
+  }
+  transitions(std::move(out));
 }
 
 void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& report) {

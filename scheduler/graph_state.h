@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,16 @@ struct Outbox {
   std::unordered_map<WorkerState*, msg::ComputeTaskBatch> compute;
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
   std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
-  bool empty() const { return compute.empty() && free.empty() && statuses.empty(); }
+  // For the journal (GraphState::record_changes): results that reached memory,
+  // each with the address of a worker holding it; keys forgotten; and
+  // workers removed, with whatever they held.
+  std::vector<msg::KeyStatus> completed;
+  std::vector<std::string> forgotten;
+  std::vector<std::string> workers_gone;
+  bool empty() const {
+    return compute.empty() && free.empty() && statuses.empty() && completed.empty() && forgotten.empty() &&
+           workers_gone.empty();
+  }
 };
 
 /// A task whose op raised, as the dashboard lists it.
@@ -71,11 +81,18 @@ class GraphState {
   GraphState(const GraphState&) = delete;
   GraphState& operator=(const GraphState&) = delete;
 
+  /// Fill Outbox::completed, forgotten and workers_gone (for the journal).
+  void record_changes(bool on) { record_changes_ = on; }
+
   // ---- events --------------------------------------------------------------
-  ClientState* add_client(std::string name);
+  ClientState* add_client(std::string name, std::string session = "");
+  /// The client with this session; null when none.
+  ClientState* find_client(const std::string& session) const;
   /// Drops everything the client wanted (its futures are gone with it).
   void remove_client(ClientState* client);
-  /// Rejects a duplicate name or address.
+  /// Rejects a duplicate name or address. Results the worker says it holds
+  /// (re-registering after a scheduler restart) go to memory when a task
+  /// still needs them, and are freed on the worker otherwise.
   Result<WorkerState*> add_worker(const msg::RegisterWorker& registration);
   /// Reschedules its processing tasks and recomputes results only it held.
   /// Unless `graceful` (the worker was retired), each task processing there
@@ -93,6 +110,23 @@ class GraphState {
   /// Records the worker's load and memory. A paused worker counts as
   /// saturated (root tasks stay queued); when it resumes it is filled again.
   void worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now);
+
+  // ---- scheduler restart (driven by the journal, scheduler/journal.h) -------
+  /// Results that were in memory when the scheduler died, each with the
+  /// addresses of the workers that held them. Until end_recovery these tasks
+  /// do not run: their workers may come back with them.
+  void begin_recovery(std::unordered_map<std::string, std::vector<std::string>> held);
+  bool recovering() const { return recovering_; }
+  /// Recomputes what did not come back, and marks scattered data that did
+  /// not come back lost. Runs by itself once every holder has re-registered.
+  void end_recovery();
+  /// Replays a client's scatter from the journal: the keys wait for their
+  /// worker to come back (lost at end_recovery otherwise).
+  void restore_scattered(ClientState& client, const msg::KeysScattered& scattered);
+  /// A client reconnected and names every key it still holds futures for:
+  /// it keeps wanting those, the rest is released, and it is told the
+  /// status of each key that is done (lost for keys unknown here).
+  void resume_client(ClientState& client, const std::vector<std::string>& keys);
 
   // ---- graceful retire (driven by scheduler/retirement.h) -------------------
   /// The worker gets no new tasks from now on.
@@ -114,6 +148,7 @@ class GraphState {
   const std::vector<std::unique_ptr<WorkerState>>& workers() const { return workers_; }
   WorkerState* find_worker(const std::string& address) const;
   std::size_t client_count() const { return clients_.size(); }
+  std::vector<ClientState*> clients() const;
   std::uint64_t tasks_completed() const { return tasks_completed_; }
   std::uint64_t tasks_erred() const { return tasks_erred_; }
   const std::unordered_map<std::string, std::unique_ptr<TaskState>>& tasks() const { return tasks_; }
@@ -142,6 +177,8 @@ class GraphState {
   void join_group(TaskState& task, const std::string& name);
   void leave_group(TaskState& task);
   void record_report(WorkerState& worker, const msg::WorkerReport& report);
+  void take_held_results(WorkerState& worker, const std::vector<msg::KeyInfo>& held, Recommendations& out);
+  void wake_dependents(TaskState& task, Recommendations& out);
 
   // One function per edge of the state machine.
   void released_to_waiting(TaskState& task, Recommendations& out);
@@ -217,6 +254,12 @@ class GraphState {
 
   // Per-event context read by the processing->memory and ->erred edges.
   WorkerState* reporting_worker_ = nullptr;
+
+  bool record_changes_ = false;
+  // Scheduler restart: results expected back from workers that held them.
+  bool recovering_ = false;
+  std::unordered_set<std::string> recovering_keys_;
+  std::unordered_set<std::string> recovering_holders_;  // addresses not re-registered yet
 };
 
 }  // namespace dtask::scheduler

@@ -59,7 +59,30 @@ int main(int argc, char** argv) {
   app.add_flag("--dashboard-require-token", options.dashboard_requires_token,
                "The dashboard and /metrics require the --auth-token-file token too "
                "(Authorization: Bearer TOKEN, or ?token=TOKEN)");
+  int journal_sync_ms = 100;
+  double recovery_timeout = 30;
+  double client_resume_timeout = 120;
+  app.add_option("--journal", options.journal_directory,
+                 "Directory for a write-ahead journal of graphs, client futures and finished results: a scheduler "
+                 "restarted with the same directory carries on where the last one stopped, and clients and workers "
+                 "that lose it reconnect");
+  app.add_option("--journal-sync-ms", journal_sync_ms,
+                 "How often journal writes are flushed to disk (fdatasync); 0: after every event")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--recovery-timeout", recovery_timeout,
+                 "Seconds a restarted scheduler waits for the workers that held results before recomputing them")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--client-resume-timeout", client_resume_timeout,
+                 "Seconds a restarted scheduler keeps the futures of clients that have not reconnected")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  options.journal_sync_interval = std::chrono::milliseconds(journal_sync_ms);
+  options.recovery_timeout = std::chrono::milliseconds(static_cast<long long>(recovery_timeout * 1000));
+  options.client_resume_timeout =
+      std::chrono::milliseconds(static_cast<long long>(std::max(client_resume_timeout, recovery_timeout) * 1000));
 
   auto logger = make_logger("scheduler", log_level);
   if (!logger.ok()) {

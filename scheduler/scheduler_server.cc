@@ -12,6 +12,8 @@
 #include "common/tcp_connection.h"
 #include "scheduler/dashboard_json.h"
 #include "scheduler/dashboard_server.h"
+#include "scheduler/journal.h"
+#include "scheduler/journal_replay.h"
 #include "scheduler/retirement.h"
 #include "scheduler/snapshot.h"
 
@@ -42,6 +44,7 @@ class SchedulerServer::Impl {
         tls_(std::move(tls)),
         heartbeat_timer_(io),
         snapshot_timer_(io),
+        recovery_timer_(io),
         graph_(options_.graph, logger_),
         retirements_(graph_, retirement_effects(), options_.retire_timeout, logger_) {
     address_ = advertised_address(*acceptor_, options_.listen.host, tls_ != nullptr);
@@ -71,7 +74,30 @@ class SchedulerServer::Impl {
   const std::string& address() const { return address_; }
   const std::string& dashboard_address() const { return dashboard_url_; }
 
+  /// Opens the journal and rebuilds what it records (before start()).
+  Status open_journal() {
+    if (options_.journal_directory.empty()) return Status::success();
+    DTASK_ASSIGN_OR_RETURN(Journal::Opened opened,
+                           Journal::open(options_.journal_directory, options_.journal_sync_interval, logger_));
+    journal_ = std::move(opened.journal);
+    if (opened.torn_bytes > 0) {
+      logger_->warn("journal {}: cut {} bytes of a record the last scheduler did not finish writing",
+                    journal_->path(), opened.torn_bytes);
+    }
+    if (opened.records.empty()) {
+      logger_->info("journal {}: new", journal_->path());
+    } else {
+      ReplaySummary summary = replay_journal(graph_, opened.records);
+      logger_->info("journal {}: replayed {} records: {} tasks, {} clients to reconnect, {} results to get back "
+                    "from workers",
+                    journal_->path(), summary.records, summary.tasks, summary.clients, summary.held_results);
+    }
+    graph_.record_changes(true);
+    return Status::success();
+  }
+
   void start() {
+    if (graph_.recovering()) start_recovery_timers();
     accept();
     check_heartbeats();
     if (dashboard_) {
@@ -90,6 +116,7 @@ class SchedulerServer::Impl {
       acceptor_->close(ignored);
       heartbeat_timer_.cancel();
       snapshot_timer_.cancel();
+      recovery_timer_.cancel();
       for (auto& [raw, peer] : peers_) peer->connection->close(Status::cancelled("scheduler shutting down"));
     });
   }
@@ -127,6 +154,7 @@ class SchedulerServer::Impl {
     peers_.erase(it);
     if (peer->client != nullptr) {
       logger_->info("client {} disconnected: {}", peer->name, why.message());
+      if (journal_) journal_->append(JournalRecord::Kind::kClientGone, peer->client->session);
       client_peers_.erase(peer->client);
       retirements_.client_gone(*peer->client);
       graph_.remove_client(peer->client);
@@ -197,10 +225,10 @@ class SchedulerServer::Impl {
     }
     peer.name = hello->name.empty() ? peer.connection->peer() : hello->name;
     if (hello->role == PeerRole::kClient) {
-      peer.role = Peer::Role::kClient;
-      peer.client = graph_.add_client(peer.name);
-      client_peers_[peer.client] = &peer;
-      logger_->info("client {} connected from {}", peer.name, peer.connection->peer());
+      if (std::string refused = attach_client(peer, hello->session); !refused.empty()) {
+        peer.connection->send(msg::HandshakeReply{false, refused, options_.name});
+        return drop(peer, refused);
+      }
     } else if (hello->role == PeerRole::kWorker) {
       peer.role = Peer::Role::kWorkerPending;
     } else {
@@ -208,7 +236,24 @@ class SchedulerServer::Impl {
     }
     // The dashboard's host as this peer reached us, when it listens on every interface.
     std::string dashboard = dashboard_ ? dashboard_->url(peer.connection->local_host()) : "";
-    peer.connection->send(msg::HandshakeReply{true, "", options_.name, dashboard});
+    peer.connection->send(msg::HandshakeReply{true, "", options_.name, dashboard, journal_ != nullptr});
+  }
+
+  /// A client with a session a restored (or earlier) client had takes its
+  /// place and its futures; any other gets a new ClientState. Returns why
+  /// it is refused, or "".
+  std::string attach_client(Peer& peer, const std::string& session) {
+    ClientState* client = session.empty() ? nullptr : graph_.find_client(session);
+    if (client != nullptr && client_peers_.count(client) > 0) {
+      return "a client with session " + session + " is already connected";
+    }
+    peer.role = Peer::Role::kClient;
+    peer.client = client != nullptr ? client : graph_.add_client(peer.name, session);
+    peer.client->name = peer.name;
+    client_peers_[peer.client] = &peer;
+    logger_->info("client {} {} from {}", peer.name, client != nullptr ? "reconnected" : "connected",
+                  peer.connection->peer());
+    return "";
   }
 
   void on_register(Peer& peer, const Message& message) {
@@ -230,6 +275,9 @@ class SchedulerServer::Impl {
 
   void on_client_message(Peer& peer, Message&& message) {
     ClientState& client = *peer.client;
+    if (journal_ && changes_client_state(message)) {
+      journal_->append(JournalRecord::Kind::kClientInput, client.session, &message);  // before acting on it
+    }
     if (auto* graph = std::get_if<msg::UpdateGraph>(&message)) {
       graph_.update_graph(client, std::move(*graph));
     } else if (auto* release = std::get_if<msg::ReleaseKeys>(&message)) {
@@ -239,6 +287,8 @@ class SchedulerServer::Impl {
     } else if (auto* scattered = std::get_if<msg::KeysScattered>(&message)) {
       Status status = graph_.keys_scattered(client, *scattered);
       if (!status.ok()) logger_->warn("scatter from {}: {}", peer.name, status.message());
+    } else if (auto* resume = std::get_if<msg::ResumeSession>(&message)) {
+      graph_.resume_client(client, resume->keys);
     } else if (auto* retire = std::get_if<msg::RetireWorkers>(&message)) {
       Status started = retirements_.start(retire->workers, &client, retire->request_id);
       if (!started.ok()) peer.connection->send(msg::RetireWorkersReply{retire->request_id, {}, started.message()});
@@ -264,9 +314,32 @@ class SchedulerServer::Impl {
     }
   }
 
+  /// What the journal records of a client: whatever a replay must repeat.
+  static bool changes_client_state(const Message& message) {
+    return std::holds_alternative<msg::UpdateGraph>(message) || std::holds_alternative<msg::ReleaseKeys>(message) ||
+           std::holds_alternative<msg::CancelKeys>(message) || std::holds_alternative<msg::KeysScattered>(message) ||
+           std::holds_alternative<msg::ResumeSession>(message);
+  }
+
+  /// Journals what the last event changed, and writes it to the file before
+  /// any peer hears of it.
+  void journal_changes(Outbox& outbox) {
+    if (!outbox.completed.empty()) {
+      Message completed = msg::KeyStatusBatch{std::move(outbox.completed)};
+      journal_->append(JournalRecord::Kind::kCompleted, "", &completed);
+    }
+    if (!outbox.forgotten.empty()) {
+      Message forgotten = msg::FreeKeys{std::move(outbox.forgotten)};
+      journal_->append(JournalRecord::Kind::kForgotten, "", &forgotten);
+    }
+    for (const std::string& address : outbox.workers_gone) journal_->append(JournalRecord::Kind::kWorkerGone, address);
+    (void)journal_->write();  // a failure is logged by the journal; scheduling goes on
+  }
+
   /// Sends what the last event produced: one frame per recipient.
   void flush() {
     Outbox outbox = graph_.take_outbox();
+    if (journal_) journal_changes(outbox);
     for (auto& [worker, batch] : outbox.compute) {
       if (Peer* peer = worker_peer(worker)) peer->connection->send(batch);
     }
@@ -314,6 +387,43 @@ class SchedulerServer::Impl {
     });
   }
 
+  // ---- restart -----------------------------------------------------------------
+
+  /// A restarted scheduler waits recovery_timeout for the workers that held
+  /// results, then recomputes the rest; restored clients that have not
+  /// reconnected by client_resume_timeout are dropped.
+  void start_recovery_timers() {
+    recovery_timer_.expires_after(options_.recovery_timeout);
+    recovery_timer_.async_wait([this](const std::error_code& ec) {
+      if (ec || stopped_) return;
+      if (graph_.recovering()) {
+        logger_->warn("recovery: not every worker that held results came back within {} ms",
+                      options_.recovery_timeout.count());
+        graph_.end_recovery();
+      }
+      drop_unclaimed_clients_at(std::chrono::steady_clock::now() + options_.client_resume_timeout -
+                                options_.recovery_timeout);
+      flush();
+    });
+  }
+
+  void drop_unclaimed_clients_at(std::chrono::steady_clock::time_point when) {
+    recovery_timer_.expires_at(when);
+    recovery_timer_.async_wait([this](const std::error_code& ec) {
+      if (ec || stopped_) return;
+      std::vector<ClientState*> unclaimed;
+      for (ClientState* client : graph_.clients()) {
+        if (client_peers_.count(client) == 0) unclaimed.push_back(client);
+      }
+      for (ClientState* client : unclaimed) {
+        logger_->warn("client {} did not reconnect after the restart: dropping its futures", client->session);
+        journal_->append(JournalRecord::Kind::kClientGone, client->session);
+        graph_.remove_client(client);
+      }
+      flush();
+    });
+  }
+
   // ---- dashboard -------------------------------------------------------------
 
   /// Publishes a snapshot, then again every dashboard_interval. How late the
@@ -353,6 +463,8 @@ class SchedulerServer::Impl {
   TlsContextPtr tls_;  // null: plain TCP
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer snapshot_timer_;
+  asio::steady_timer recovery_timer_;
+  std::unique_ptr<Journal> journal_;  // null without --journal
   GraphState graph_;
   Retirements retirements_;
   SnapshotSlot<DashboardSnapshot> snapshots_;
@@ -373,6 +485,7 @@ Result<std::unique_ptr<SchedulerServer>> SchedulerServer::make(asio::io_context&
   DTASK_ASSIGN_OR_RETURN(TlsContextPtr tls, make_tls_context(options.tls, /*server=*/true));
   DTASK_ASSIGN_OR_RETURN(auto acceptor, listen_tcp(io, options.listen));
   auto impl = std::make_unique<Impl>(io, std::move(options), std::move(logger), std::move(acceptor), std::move(tls));
+  DTASK_RETURN_NOT_OK(impl->open_journal());
   DTASK_RETURN_NOT_OK(impl->open_dashboard());
   return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(impl)));
 }

@@ -51,6 +51,18 @@ struct SchedulerOptions {
   /// The dashboard (every page but /health) requires auth_token too, as
   /// "Authorization: Bearer TOKEN", "?token=TOKEN" or the cookie the latter sets.
   bool dashboard_requires_token = false;
+  /// Where the write-ahead journal lives (scheduler/journal.h); empty: none.
+  /// With one, a restarted scheduler rebuilds its graphs and clients, and
+  /// clients and workers that lose it reconnect instead of giving up.
+  std::string journal_directory;
+  /// How often journal writes are fdatasync'd; 0 syncs every event.
+  std::chrono::milliseconds journal_sync_interval{100};
+  /// After a restart, how long to wait for the workers that held results
+  /// before recomputing what they have not brought back.
+  std::chrono::milliseconds recovery_timeout{30'000};
+  /// After a restart, how long a restored client has to reconnect before its
+  /// futures are dropped.
+  std::chrono::milliseconds client_resume_timeout{120'000};
 };
 
 class SchedulerServer {

@@ -100,6 +100,7 @@ struct WorkerState {
 struct ClientState {
   std::uint64_t id = 0;
   std::string name;
+  std::string session;  // the client's own id (Handshake.session): how a journal names it
   std::unordered_set<TaskState*> wants;
 };
 

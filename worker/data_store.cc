@@ -382,6 +382,15 @@ std::size_t DataStore::size() const {
   return entries_.size();
 }
 
+std::vector<msg::KeyInfo> DataStore::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<msg::KeyInfo> out;
+  out.reserve(entries_.size());
+  // A spilled entry keeps its dtype and shape, so its type name is still right.
+  for (const auto& [key, entry] : entries_) out.push_back({key, entry.nbytes, entry.value.type_name()});
+  return out;
+}
+
 std::uint64_t DataStore::managed_bytes() const {
   std::lock_guard lock(mutex_);
   return managed_bytes_;

@@ -14,7 +14,9 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "common/messages.h"
 #include "common/status.h"
 #include "common/value.h"
 
@@ -111,6 +113,8 @@ class DataStore {
   MemoryCheck check_process_memory();
 
   std::size_t size() const;
+  /// Every key held, with its bytes and type name (in RAM or on disk).
+  std::vector<msg::KeyInfo> list() const;
   /// Bytes of results in RAM.
   std::uint64_t managed_bytes() const;
   /// Bytes of results on disk.

@@ -33,6 +33,16 @@ bool Executor::cancel(const std::string& key) {
   return true;
 }
 
+std::vector<std::string> Executor::cancel_queued() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> keys;
+  keys.reserve(queued_keys_.size());
+  for (const auto& [key, position] : queued_keys_) keys.push_back(key);
+  queue_.clear();
+  queued_keys_.clear();
+  return keys;
+}
+
 void Executor::stop() {
   {
     std::lock_guard lock(mutex_);

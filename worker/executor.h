@@ -57,6 +57,8 @@ class Executor {
   void submit(ReadyTask task);
   /// Drops a task that has not started. Thread-safe.
   bool cancel(const std::string& key);
+  /// Drops every task that has not started; returns their keys. Thread-safe.
+  std::vector<std::string> cancel_queued();
   /// Finishes running tasks, drops queued ones, joins the threads. Idempotent.
   void stop();
   /// While paused no queued task starts; running ones finish. The worker

@@ -72,6 +72,7 @@ class Worker::Impl {
         heartbeat_timer_(io),
         memory_timer_(io),
         retire_timer_(io),
+        reconnect_timer_(io),
         store_(std::move(store)),
         disk_io_(std::move(disk_io)),
         http_(std::move(http)),
@@ -101,11 +102,7 @@ class Worker::Impl {
   void start(std::function<void(const Status&)> on_stopped, std::function<void()> on_registered) {
     on_stopped_ = std::move(on_stopped);
     on_registered_ = std::move(on_registered);
-    scheduler_->start([this](Message&& message) { on_scheduler_message(std::move(message)); },
-                      [this](const Status& why) { shutdown(why); });
-    scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, options_.auth_token});
-    scheduler_->send(msg::RegisterWorker{options_.name, data_address_, options_.nthreads, options_.memory_limit,
-                                         options_.resources});
+    register_with_scheduler();
     accept();
     if (options_.memory_limit > 0) monitor_memory();
     if (http_) {
@@ -135,6 +132,68 @@ class Worker::Impl {
  private:
   // ---- scheduler link --------------------------------------------------------
 
+  /// Greets the scheduler on scheduler_ and registers, listing the results
+  /// this worker holds (none at first; after a scheduler restart, what it kept).
+  void register_with_scheduler() {
+    scheduler_->start([this](Message&& message) { on_scheduler_message(std::move(message)); },
+                      [this](const Status& why) { on_scheduler_lost(why); });
+    scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, options_.auth_token});
+    msg::RegisterWorker registration{options_.name, data_address_, options_.nthreads, options_.memory_limit,
+                                     options_.resources, {}};
+    for (msg::KeyInfo& info : store_->list()) {
+      // Copies fetched for local tasks are not results this worker owns.
+      if (fetched_refs_.count(info.key) == 0) registration.held.push_back(std::move(info));
+    }
+    scheduler_->send(registration);
+  }
+
+  /// A scheduler with a journal comes back: keep the results, wait for it.
+  void on_scheduler_lost(const Status& why) {
+    if (stopped_) return;
+    if (!resumable_ || retiring_ || options_.reconnect_timeout.count() == 0) return shutdown(why);
+    logger_->warn("lost the scheduler ({}); keeping {} results and reconnecting for up to {} s", why.message(),
+                  store_->size(), options_.reconnect_timeout.count() / 1000.0);
+    registered_ = false;
+    heartbeat_timer_.cancel();
+    forget_assignments();
+    reconnect_deadline_ = std::chrono::steady_clock::now() + options_.reconnect_timeout;
+    reconnect(std::chrono::milliseconds(100));
+  }
+
+  /// Tasks the old scheduler sent and that have not started are dropped: the
+  /// restarted one hands out work again. Running ones finish; their results
+  /// are reported with the rest when the worker re-registers.
+  void forget_assignments() {
+    for (const std::string& key : executor_.cancel_queued()) release_fetched(key);
+    for (auto& [key, pending] : pending_) release_fetched(key);
+    pending_.clear();
+    fetch_waiters_.clear();
+    report_ = {};
+  }
+
+  void reconnect(std::chrono::milliseconds delay) {
+    reconnect_timer_.expires_after(delay);
+    reconnect_timer_.async_wait([this, delay](const std::error_code& ec) {
+      if (ec || stopped_) return;
+      async_connect_tcp(
+          io_, options_.scheduler, options_.limits, logger_,
+          [this, delay](Result<ConnectionPtr> result) {
+            if (stopped_) return;
+            if (result.ok()) {
+              logger_->info("reconnected to scheduler {}", options_.scheduler.to_string());
+              scheduler_ = *result;
+              return register_with_scheduler();
+            }
+            if (std::chrono::steady_clock::now() >= reconnect_deadline_) {
+              return shutdown(Status::disconnected("could not reconnect to scheduler " +
+                                                   options_.scheduler.to_string() + ": " + result.status().message()));
+            }
+            reconnect(std::min(delay * 2, std::chrono::milliseconds(5000)));  // back-off
+          },
+          tls_);
+    });
+  }
+
   void on_scheduler_message(Message&& message) {
     if (auto* batch = std::get_if<msg::ComputeTaskBatch>(&message)) {
       on_compute(std::move(*batch));
@@ -146,12 +205,14 @@ class Worker::Impl {
       logger_->info("the scheduler retired this worker: {}", close->reason);
       shutdown(Status::cancelled("retired: " + close->reason));
     } else if (auto* reply = std::get_if<msg::HandshakeReply>(&message)) {
-      if (!reply->ok) shutdown(Status::invalid("scheduler refused this worker: " + reply->error));
+      if (!reply->ok) return shutdown(Status::invalid("scheduler refused this worker: " + reply->error));
+      resumable_ = reply->resumable;
     } else if (auto* registered = std::get_if<msg::WorkerRegistered>(&message)) {
       heartbeat_interval_ = std::chrono::milliseconds(registered->heartbeat_interval_ms);
       logger_->info("registered with scheduler {} as {}", options_.scheduler.to_string(), options_.name);
       registered_ = true;
       heartbeat();
+      schedule_report();  // what finished while the scheduler was away
       if (on_registered_) std::exchange(on_registered_, nullptr)();
     } else {
       logger_->warn("ignoring unexpected {} from the scheduler", message_kind_name(message.index()));
@@ -263,7 +324,11 @@ class Worker::Impl {
     report_scheduled_ = true;
     asio::post(io_, [this] {
       report_scheduled_ = false;
-      if (stopped_ || (report_.finished.empty() && report_.erred.empty() && report_.activity.empty())) return;
+      if (stopped_ || !registered_ ||
+          (report_.finished.empty() && report_.erred.empty() && report_.activity.empty() && report_.missing.empty() &&
+           report_.acquired.empty())) {
+        return;
+      }
       scheduler_->send(report_);
       report_ = {};
     });
@@ -558,6 +623,7 @@ class Worker::Impl {
     heartbeat_timer_.cancel();
     memory_timer_.cancel();
     retire_timer_.cancel();
+    reconnect_timer_.cancel();
     scheduler_->close(why);
     for (auto& [address, link] : peers_) {
       if (link.connection) link.connection->close(Status::cancelled("worker stopping"));
@@ -579,6 +645,9 @@ class Worker::Impl {
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer memory_timer_;
   asio::steady_timer retire_timer_;
+  asio::steady_timer reconnect_timer_;
+  std::chrono::steady_clock::time_point reconnect_deadline_;
+  bool resumable_ = false;  // the scheduler keeps a journal: reconnect when it is lost
   std::chrono::milliseconds heartbeat_interval_{1000};
   std::string data_address_;
   std::function<void(const Status&)> on_stopped_;

@@ -51,6 +51,10 @@ struct WorkerOptions {
   ResourceList resources;
   FrameLimits limits;
   std::chrono::milliseconds connect_timeout{30000};
+  /// A scheduler that keeps a journal (--journal) may come back after dying:
+  /// the worker keeps its results and reconnects with back-off for this
+  /// long, then stops. 0: stop at once. Schedulers without a journal: stop at once.
+  std::chrono::milliseconds reconnect_timeout{60000};
   /// Where this worker serves its own /metrics: "host:port", ":port", port 0
   /// for any free port. Empty or "none" (the default): no HTTP server, so
   /// that many workers on one host need no port planning.

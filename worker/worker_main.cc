@@ -110,6 +110,12 @@ int main(int argc, char** argv) {
   app.add_option("--auth-token-file", auth_token_file,
                  "File holding the cluster's shared token: sent to the scheduler and peers, required from "
                  "peers and clients fetching data");
+  double reconnect_timeout = 60;
+  app.add_option("--reconnect-timeout", reconnect_timeout,
+                 "Seconds to keep results and reconnect when a scheduler that keeps a journal (--journal) is lost; "
+                 "0: stop at once")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   bool nanny = false;
   app.add_flag("--nanny", nanny,
                "Run the worker under a supervisor process that restarts it when it dies or passes 95% of "
@@ -140,6 +146,7 @@ int main(int argc, char** argv) {
   options.resources = *resource_list;
   options.port = static_cast<std::uint16_t>(port);
   options.dashboard_address = dashboard_address;
+  options.reconnect_timeout = std::chrono::milliseconds(static_cast<long long>(reconnect_timeout * 1000));
 
   OpRegistry registry;
   register_builtin_ops(registry);

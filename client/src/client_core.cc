@@ -5,6 +5,8 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
@@ -14,7 +16,15 @@ namespace dtask::internal {
 
 namespace {
 constexpr const char* kSchedulerPeer = "scheduler";
+
+/// 128 random bits in hex: names this client to a scheduler across restarts.
+std::string new_session_id() {
+  std::random_device entropy;
+  std::string id;
+  for (int i = 0; i < 4; ++i) id += fmt::format("{:08x}", entropy());
+  return id;
 }
+}  // namespace
 
 FutureState::~FutureState() {
   if (auto owner = core.lock()) owner->release(key);
@@ -39,6 +49,10 @@ Result<std::shared_ptr<ClientCore>> ClientCore::connect(const std::string& addre
                          connect_tcp(*io, parsed, FrameLimits{}, logger, options.connect_timeout, tls));
   std::shared_ptr<ClientCore> core(
       new ClientCore(std::move(io), std::move(logger), parsed.to_string(), std::move(tls), options.auth_token));
+  core->scheduler_parsed_ = parsed;
+  core->name_ = options.name;
+  core->session_ = new_session_id();
+  core->reconnect_timeout_ = options.reconnect_timeout;
   core->start(std::move(scheduler), options);
   // A refusal (wrong token, untrusted certificate) is this call's error, not
   // a later surprise on the first future.
@@ -59,22 +73,85 @@ Status ClientCore::await_handshake(std::chrono::milliseconds timeout) {
   return handshake_error_;
 }
 
-void ClientCore::start(ConnectionPtr scheduler, const ClientOptions& options) {
-  scheduler_ = std::move(scheduler);
-  // Handlers hold weak references: the core may go while the io thread winds down.
-  std::weak_ptr<ClientCore> weak = shared_from_this();
-  scheduler_->start(
-      [weak](Message&& message) {
-        if (auto self = weak.lock()) self->on_scheduler_message(std::move(message));
-      },
-      [weak](const Status& why) {
-        if (auto self = weak.lock()) self->on_scheduler_closed(why);
-      });
-  scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, options.name, options.auth_token});
+void ClientCore::start(ConnectionPtr scheduler, const ClientOptions&) {
+  attach_scheduler(std::move(scheduler));
   thread_ = std::thread([io = io_.get()] {
     auto guard = asio::make_work_guard(*io);
     io->run();
   });
+}
+
+void ClientCore::attach_scheduler(ConnectionPtr connection) {
+  {
+    std::lock_guard lock(send_mutex_);
+    scheduler_ = connection;
+  }
+  // Handlers hold weak references: the core may go while the io thread winds down.
+  std::weak_ptr<ClientCore> weak = shared_from_this();
+  connection->start(
+      [weak](Message&& message) {
+        if (auto self = weak.lock()) self->on_scheduler_message(std::move(message));
+      },
+      [weak, raw = connection.get()](const Status& why) {
+        auto self = weak.lock();
+        // A connection given up for a newer one says nothing about the scheduler.
+        if (self && raw == self->scheduler_.get()) self->on_scheduler_closed(why);
+      });
+  connection->send(msg::Handshake{kProtocolVersion, PeerRole::kClient, name_, auth_token_, session_});
+}
+
+void ClientCore::reconnect(std::chrono::milliseconds delay) {
+  auto timer = std::make_shared<asio::steady_timer>(*io_, delay);
+  timer->async_wait([timer, delay, weak = weak_from_this()](const std::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed_) return;
+    async_connect_tcp(
+        *self->io_, self->scheduler_parsed_, self->limits_, self->logger_,
+        [delay, weak](Result<ConnectionPtr> connection) {
+          auto self = weak.lock();
+          if (!self || self->closed_) return;
+          if (connection.ok()) {
+            self->logger_->warn("reconnected to scheduler {}", self->address_);
+            self->attach_scheduler(*connection);
+            return self->resume_session();
+          }
+          if (std::chrono::steady_clock::now() >= self->reconnect_deadline_) {
+            return self->give_up_reconnecting(connection.status());
+          }
+          self->reconnect(std::min(delay * 2, std::chrono::milliseconds(5000)));
+        },
+        self->tls_);
+  });
+}
+
+void ClientCore::give_up_reconnecting(const Status& why) {
+  logger_->error("could not reconnect to scheduler {}: {}", address_, why.message());
+  {
+    std::lock_guard lock(send_mutex_);
+    reconnecting_ = false;
+    outage_queue_.clear();
+  }
+  fail_pending("lost connection to scheduler " + address_ + " and could not reconnect within " +
+               std::to_string(reconnect_timeout_.count() / 1000) + " s: " + why.message());
+}
+
+void ClientCore::resume_session() {
+  msg::ResumeSession resume;
+  {
+    std::lock_guard lock(signal_->mutex);
+    // Keys only: locking the states here could run a destructor under the mutex.
+    for (const auto& [key, weak] : states_) {
+      if (!weak.expired()) resume.keys.push_back(key);
+    }
+  }
+  // The resume goes last: it names every key still wanted, so it settles
+  // whatever order the graphs and releases sent while away arrive in.
+  std::lock_guard lock(send_mutex_);
+  for (const Message& queued : outage_queue_) scheduler_->send(queued);
+  outage_queue_.clear();
+  reconnecting_ = false;
+  flush_releases_locked();
+  scheduler_->send(resume);
 }
 
 ClientCore::~ClientCore() { close(); }
@@ -86,7 +163,12 @@ void ClientCore::close() {
     for (auto& [address, connection] : data_connections_) connection->close(Status::cancelled("client closing"));
     data_connections_.clear();
   }
-  if (scheduler_) scheduler_->close(Status::cancelled("client closing"));
+  ConnectionPtr scheduler;
+  {
+    std::lock_guard lock(send_mutex_);
+    scheduler = scheduler_;
+  }
+  if (scheduler) scheduler->close(Status::cancelled("client closing"));
   // Let the close frames go out, then stop the loop.
   asio::post(*io_, [io = io_.get()] { io->stop(); });
   if (thread_.joinable()) {
@@ -130,6 +212,7 @@ std::shared_ptr<FutureState> ClientCore::state_for(const std::string& key) {
 
 void ClientCore::send(const Message& message) {
   std::lock_guard lock(send_mutex_);
+  if (reconnecting_) return outage_queue_.push_back(message);  // sent once the scheduler is back
   flush_releases_locked();
   scheduler_->send(message);
 }
@@ -155,7 +238,7 @@ void ClientCore::release(const std::string& key) {
 }
 
 void ClientCore::flush_releases_locked() {
-  if (pending_releases_.empty()) return;
+  if (pending_releases_.empty() || reconnecting_) return;
   scheduler_->send(msg::ReleaseKeys{std::move(pending_releases_)});
   pending_releases_.clear();
 }
@@ -192,8 +275,16 @@ void ClientCore::on_scheduler_message(Message&& message) {
   } else if (auto* retired = std::get_if<msg::RetireWorkersReply>(&message)) {
     answer(retired->request_id, Message(std::move(*retired)));
   } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message)) {
+    resumable_ = hello->resumable;
     {
       std::lock_guard lock(handshake_mutex_);
+      if (handshake_received_ && !hello->ok) {
+        // Refused on a reconnect (its old connection is not closed there
+        // yet): closing retries with back-off.
+        logger_->warn("scheduler {} refused the reconnect: {}", address_, hello->error);
+        scheduler_->close(Status::invalid(hello->error));
+        return;
+      }
       if (hello->ok) {
         handshake_received_ = true;
         dashboard_address_ = hello->dashboard_address;
@@ -237,9 +328,25 @@ void ClientCore::on_scheduler_closed(const Status& why) {
     }
   }
   handshake_done_.notify_all();
+  on_data_closed(kSchedulerPeer, why);  // info and retire requests in flight fail
+  if (!closed_ && !refused && resumable_ && reconnect_timeout_.count() > 0) {
+    // Its journal lets a restarted scheduler finish these futures.
+    bool first_loss = false;
+    {
+      std::lock_guard lock(send_mutex_);
+      first_loss = !std::exchange(reconnecting_, true);
+    }
+    if (first_loss) {
+      logger_->warn("lost connection to scheduler {}: {}; reconnecting for up to {} s", address_, why.message(),
+                    reconnect_timeout_.count() / 1000);
+      reconnect_deadline_ = std::chrono::steady_clock::now() + reconnect_timeout_;
+    } else if (std::chrono::steady_clock::now() >= reconnect_deadline_) {
+      return give_up_reconnecting(why);  // it keeps refusing or dropping us
+    }
+    return reconnect(std::chrono::milliseconds(100));
+  }
   if (!closed_ && !refused) logger_->error("lost connection to scheduler {}: {}", address_, why.message());
   fail_pending("lost connection to scheduler " + address_ + ": " + why.message());
-  on_data_closed(kSchedulerPeer, why);
 }
 
 Result<ConnectionPtr> ClientCore::data_connection(const std::string& address) {

@@ -84,6 +84,16 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void start(ConnectionPtr scheduler, const ClientOptions& options);
   void on_scheduler_message(Message&& message);
   void on_scheduler_closed(const Status& why);
+  /// Starts `connection` as the scheduler link and greets the scheduler.
+  void attach_scheduler(ConnectionPtr connection);
+  /// After losing a scheduler that keeps a journal: retry after `delay`
+  /// (doubling up to 5 s) until reconnect_deadline_.
+  void reconnect(std::chrono::milliseconds delay);
+  /// On the new connection: what was sent while disconnected, then the keys
+  /// this client still holds futures for.
+  void resume_session();
+  /// Past reconnect_deadline_: pending futures fail with `why`.
+  void give_up_reconnecting(const Status& why);
   /// Finishes every future still pending with a Disconnected error.
   void fail_pending(const std::string& why);
   void flush_releases_locked();
@@ -106,6 +116,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 
   std::mutex send_mutex_;  // orders releases before later messages
   std::vector<std::string> pending_releases_;
+  bool reconnecting_ = false;          // under send_mutex_: sends wait in outage_queue_
+  std::vector<Message> outage_queue_;  // under send_mutex_
   std::unordered_map<std::string, std::weak_ptr<FutureState>> states_;  // under signal_->mutex
 
   std::mutex requests_mutex_;
@@ -123,6 +135,12 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   FrameLimits limits_;
   TlsContextPtr tls_;      // null: plain TCP
   std::string auth_token_;
+  std::string name_;
+  std::string session_;       // this client's id for life (Handshake.session)
+  Address scheduler_parsed_;  // where to reconnect
+  std::chrono::milliseconds reconnect_timeout_{0};
+  std::chrono::steady_clock::time_point reconnect_deadline_;  // io thread only
+  std::atomic<bool> resumable_{false};  // the scheduler said it keeps a journal
 };
 
 }  // namespace dtask::internal

@@ -80,8 +80,8 @@ std::vector<Value> sample_values() {
 /// A message of kind `kind` with every field set to something non-default.
 Message sample_message(std::size_t kind) {
   switch (kind) {
-    case 0: return msg::Handshake{kProtocolVersion, PeerRole::kWorker, "worker-7", "s3cret"};
-    case 1: return msg::HandshakeReply{false, "bad token", "scheduler-1"};
+    case 0: return msg::Handshake{kProtocolVersion, PeerRole::kWorker, "worker-7", "s3cret", "session-42"};
+    case 1: return msg::HandshakeReply{false, "bad token", "scheduler-1", "http://h:1/", true};
     case 2: {
       msg::UpdateGraph m;
       msg::TaskDef a;
@@ -114,7 +114,8 @@ Message sample_message(std::size_t kind) {
       m.statuses.push_back({"k4", KeyOutcome::kCancelled, {}, "", "", "cancelled", 0, ""});
       return m;
     }
-    case 9: return msg::RegisterWorker{"w9", "tcp://10.1.2.3:4567", 16, 64ull << 30, {{"GPU", 2}, {"SSD", 1}}};
+    case 9: return msg::RegisterWorker{"w9", "tcp://10.1.2.3:4567", 16, 64ull << 30, {{"GPU", 2}, {"SSD", 1}},
+                                               {{"x-1", 800, "array"}, {"y-2", 8, "int64"}}};
     case 10: return msg::WorkerRegistered{250};
     case 11: {
       msg::ComputeTaskBatch m;
@@ -158,6 +159,7 @@ Message sample_message(std::size_t kind) {
     case 20: return msg::RetireWorkersReply{33, {"w1"}, "no worker named 'w9'"};
     case 21: return msg::AcquireReplicas{"tcp://a:1", {"x", "y"}};
     case 22: return msg::CloseWorker{"retired"};
+    case 23: return msg::ResumeSession{{"sum-1", "x-(0, 1)"}};
   }
   ADD_FAILURE() << "no sample for kind " << kind;
   return msg::Heartbeat{};
@@ -341,7 +343,7 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, FrameRoundTripTest, ::testing::Range<std::siz
 
 // Every alternative of Message has a sample above (a new kind needs one).
 TEST_F(FrameTest, SamplesCoverEveryKind) {
-  EXPECT_EQ(kMessageKindCount, 23u);
+  EXPECT_EQ(kMessageKindCount, 24u);
   EXPECT_STREQ(message_kind_name(kMessageKindCount), "Unknown");
 }
 

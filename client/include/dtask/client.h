@@ -36,6 +36,11 @@ struct ClientOptions {
   /// The cluster's shared token (see read_auth_token_file), sent in every
   /// handshake; never logged.
   std::string auth_token;
+  /// When a scheduler that keeps a journal (dtask-scheduler --journal) goes
+  /// away, the client reconnects with back-off for this long, and its
+  /// futures complete once the restarted scheduler has finished them. 0 (or
+  /// a scheduler without a journal): pending futures fail at once.
+  std::chrono::milliseconds reconnect_timeout{60000};
 };
 
 class Client {
