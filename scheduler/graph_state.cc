@@ -772,10 +772,8 @@ void GraphState::take_held_results(WorkerState& worker, const std::vector<msg::K
 
 void GraphState::begin_recovery(std::unordered_map<std::string, std::vector<std::string>> held) {
   recovering_ = true;
-  for (auto& [key, holders] : held) {
-    recovering_keys_.insert(key);
-    recovering_holders_.insert(holders.begin(), holders.end());
-  }
+  for (const auto& [key, holders] : held) recovering_holders_.insert(holders.begin(), holders.end());
+  recovering_keys_ = std::move(held);
   logger_->info("recovering: waiting for {} workers to bring back {} results", recovering_holders_.size(),
                 recovering_keys_.size());
   if (recovering_holders_.empty()) end_recovery();

@@ -117,6 +117,10 @@ class GraphState {
   /// do not run: their workers may come back with them.
   void begin_recovery(std::unordered_map<std::string, std::vector<std::string>> held);
   bool recovering() const { return recovering_; }
+  /// Results still expected back, with their holders' addresses.
+  const std::unordered_map<std::string, std::vector<std::string>>& recovering_results() const {
+    return recovering_keys_;
+  }
   /// Recomputes what did not come back, and marks scattered data that did
   /// not come back lost. Runs by itself once every holder has re-registered.
   void end_recovery();
@@ -258,7 +262,7 @@ class GraphState {
   bool record_changes_ = false;
   // Scheduler restart: results expected back from workers that held them.
   bool recovering_ = false;
-  std::unordered_set<std::string> recovering_keys_;
+  std::unordered_map<std::string, std::vector<std::string>> recovering_keys_;  // key -> holder addresses
   std::unordered_set<std::string> recovering_holders_;  // addresses not re-registered yet
 };
 

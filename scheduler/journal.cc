@@ -34,6 +34,30 @@ std::uint32_t get_u32(const std::byte* p) {
   return v;
 }
 
+void encode_record(std::vector<std::byte>& out, JournalRecord::Kind kind, const std::string& subject,
+                   const Message* message) {
+  std::vector<std::byte> frame;
+  if (message != nullptr) frame = flatten_frame(encode_frame(*message));
+  const std::size_t record_bytes = kRecordPrefix + subject.size() + frame.size();
+  put_u32(out, static_cast<std::uint32_t>(record_bytes));
+  out.push_back(static_cast<std::byte>(kind));
+  put_u32(out, static_cast<std::uint32_t>(subject.size()));
+  const auto* text = reinterpret_cast<const std::byte*>(subject.data());
+  out.insert(out.end(), text, text + subject.size());
+  out.insert(out.end(), frame.begin(), frame.end());
+}
+
+Status write_all(int fd, const std::vector<std::byte>& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::io_error(errno_text());
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::success();
+}
+
 bool known_kind(std::uint8_t kind) { return kind >= 1 && kind <= 5; }
 
 /// Parses the record at `data` (`size` bytes left in the file). nullopt:
@@ -129,19 +153,50 @@ Journal::~Journal() {
 }
 
 void Journal::append(JournalRecord::Kind kind, const std::string& subject, const Message* message) {
-  std::vector<std::byte> frame;
-  if (message != nullptr) frame = flatten_frame(encode_frame(*message));
-  const std::size_t record_bytes = kRecordPrefix + subject.size() + frame.size();
-  put_u32(buffer_, static_cast<std::uint32_t>(record_bytes));
-  buffer_.push_back(static_cast<std::byte>(kind));
-  put_u32(buffer_, static_cast<std::uint32_t>(subject.size()));
-  const auto* text = reinterpret_cast<const std::byte*>(subject.data());
-  buffer_.insert(buffer_.end(), text, text + subject.size());
-  buffer_.insert(buffer_.end(), frame.begin(), frame.end());
+  encode_record(buffer_, kind, subject, message);
+}
+
+Status Journal::rewrite(const std::vector<JournalRecord>& records) {
+  std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(kMagic),
+                               reinterpret_cast<const std::byte*>(kMagic) + sizeof(kMagic));
+  for (const JournalRecord& record : records) {
+    encode_record(bytes, record.kind, record.subject, record.message ? &*record.message : nullptr);
+  }
+  // Write a new file beside the old and rename it over: a crash at any
+  // point leaves one whole journal, the old or the new.
+  const std::string temporary = path_ + ".tmp";
+  int fd = ::open(temporary.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::io_error("cannot create " + temporary + ": " + errno_text());
+  Status written = write_all(fd, bytes);
+  if (written.ok() && ::fdatasync(fd) != 0) written = Status::io_error(errno_text());
+  if (written.ok() && ::rename(temporary.c_str(), path_.c_str()) != 0) written = Status::io_error(errno_text());
+  if (!written.ok()) {
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return Status::io_error("cannot compact journal " + path_ + ": " + written.message());
+  }
+  sync_directory();
+  {
+    std::lock_guard lock(mutex_);  // the sync thread reads fd_
+    ::close(fd_);
+    fd_ = fd;
+  }
+  ::lseek(fd_, 0, SEEK_END);
+  file_bytes_ = bytes.size();
+  buffer_.clear();  // the snapshot already holds what it recorded
+  return Status::success();
+}
+
+void Journal::sync_directory() const {
+  const std::string directory = std::filesystem::path(path_).parent_path().string();
+  int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);  // the rename itself is durable
+  ::close(fd);
 }
 
 Status Journal::write() {
-  std::size_t done = 0;
+  std::size_t done = 0;  // bytes of buffer_ now in the file
   while (done < buffer_.size()) {
     ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0 && errno == EINTR) continue;
@@ -179,6 +234,7 @@ void Journal::sync_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, sync_interval_, [this] { return stopping_; });
+    // fd_ is read under mutex_: rewrite() swaps it.
     if (dirty_.exchange(false, std::memory_order_acq_rel) && ::fdatasync(fd_) != 0) {
       logger_->error("cannot sync journal {}: {}", path_, errno_text());
     }

@@ -75,6 +75,9 @@ class Journal {
   Status write();
   /// write(), then fdatasync now.
   Status sync();
+  /// Replaces the whole file with `records` (a snapshot of the current
+  /// state: see journal_snapshot), atomically by rename. Drops what is buffered.
+  Status rewrite(const std::vector<JournalRecord>& records);
 
   const std::string& path() const { return path_; }
   /// Bytes in the file, including what is only buffered.
@@ -84,9 +87,10 @@ class Journal {
   Journal(std::string path, int fd, std::uint64_t file_bytes, std::chrono::milliseconds sync_interval,
           std::shared_ptr<spdlog::logger> logger);
   void sync_loop();
+  void sync_directory() const;
 
   std::string path_;
-  int fd_ = -1;
+  int fd_ = -1;  // written on the strand; swapped by rewrite() under mutex_
   std::uint64_t file_bytes_ = 0;
   std::vector<std::byte> buffer_;
   std::chrono::milliseconds sync_interval_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace dtask::scheduler {
 
@@ -72,6 +73,83 @@ ReplaySummary replay_journal(GraphState& graph, const std::vector<JournalRecord>
   summary.clients = graph.client_count();
   summary.tasks = graph.task_count();
   return summary;
+}
+
+namespace {
+
+msg::TaskDef task_def_of(const TaskState& task) {
+  msg::TaskDef def;
+  def.key = task.key;
+  def.op = task.op;
+  def.args = task.args;
+  for (const TaskState* dep : task.dependencies) def.dependencies.push_back(dep->key);
+  def.priority = task.priority;
+  def.resources = task.resources;
+  def.workers = task.worker_restrictions;
+  def.retries = task.retries;
+  return def;
+}
+
+/// The computed tasks `roots` need, each after its dependencies, skipping
+/// those already `emitted` (iterative DFS: graphs can be deeper than the stack).
+std::vector<msg::TaskDef> tasks_in_dependency_order(const std::unordered_set<TaskState*>& roots,
+                                                    std::unordered_set<const TaskState*>& emitted) {
+  std::vector<msg::TaskDef> out;
+  for (const TaskState* root : roots) {
+    std::vector<std::pair<const TaskState*, std::size_t>> stack{{root, 0}};
+    while (!stack.empty()) {
+      auto& [task, next_dep] = stack.back();
+      if (emitted.count(task) > 0) {
+        stack.pop_back();
+      } else if (next_dep < task->dependencies.size()) {
+        const TaskState* dep = task->dependencies[next_dep++];
+        if (emitted.count(dep) == 0) stack.emplace_back(dep, 0);
+      } else {
+        emitted.insert(task);
+        if (!task->is_scattered()) out.push_back(task_def_of(*task));
+        stack.pop_back();
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<JournalRecord> journal_snapshot(const GraphState& graph) {
+  std::vector<JournalRecord> records;
+  msg::KeyStatusBatch completed;
+  for (const auto& [key, task] : graph.tasks()) {
+    if (task->status != TaskStatus::kMemory) continue;
+    msg::KeyStatus status{key, KeyOutcome::kMemory, {}, "", "", "", task->nbytes, task->type_name};
+    for (const WorkerState* holder : task->who_has) status.who_has.push_back(holder->address);
+    completed.statuses.push_back(std::move(status));
+  }
+  // Results a restarted scheduler still waits for stay expected.
+  for (const auto& [key, holders] : graph.recovering_results()) {
+    completed.statuses.push_back({key, KeyOutcome::kMemory, holders, "", "", "", 0, ""});
+  }
+  if (!completed.statuses.empty()) records.push_back({Kind::kCompleted, "", Message(std::move(completed))});
+
+  std::vector<ClientState*> clients = graph.clients();
+  for (ClientState* client : clients) {
+    msg::KeysScattered scattered;
+    for (const TaskState* task : client->wants) {
+      if (task->is_scattered()) scattered.keys.push_back({task->key, task->nbytes, task->type_name});
+    }
+    if (!scattered.keys.empty()) records.push_back({Kind::kClientInput, client->session, Message(std::move(scattered))});
+  }
+  // Each client's graph holds what its wants need and no earlier graph
+  // defined: every task replays wanted, or needed by a wanted one.
+  std::unordered_set<const TaskState*> emitted;
+  for (ClientState* client : clients) {
+    msg::UpdateGraph update{tasks_in_dependency_order(client->wants, emitted), {}};
+    for (const TaskState* task : client->wants) {
+      if (!task->is_scattered()) update.wanted_keys.push_back(task->key);
+    }
+    records.push_back({Kind::kClientInput, client->session, Message(std::move(update))});
+  }
+  return records;
 }
 
 }  // namespace dtask::scheduler

@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
                  "How often journal writes are flushed to disk (fdatasync); 0: after every event")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  std::string journal_compact_size = "64MiB";
+  app.add_option("--journal-compact-size", journal_compact_size,
+                 "Rewrite the journal as a snapshot of the present state once it grows past this size")
+      ->capture_default_str();
   app.add_option("--recovery-timeout", recovery_timeout,
                  "Seconds a restarted scheduler waits for the workers that held results before recomputing them")
       ->check(CLI::NonNegativeNumber)
@@ -80,6 +84,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.journal_sync_interval = std::chrono::milliseconds(journal_sync_ms);
+  auto compact_bytes = parse_byte_size(journal_compact_size);
+  if (!compact_bytes.ok()) {
+    std::fprintf(stderr, "dtask-scheduler: --journal-compact-size: %s\n", compact_bytes.status().message().c_str());
+    return 2;
+  }
+  options.journal_compact_bytes = *compact_bytes;
   options.recovery_timeout = std::chrono::milliseconds(static_cast<long long>(recovery_timeout * 1000));
   options.client_resume_timeout =
       std::chrono::milliseconds(static_cast<long long>(std::max(client_resume_timeout, recovery_timeout) * 1000));

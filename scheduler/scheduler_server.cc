@@ -80,6 +80,7 @@ class SchedulerServer::Impl {
     DTASK_ASSIGN_OR_RETURN(Journal::Opened opened,
                            Journal::open(options_.journal_directory, options_.journal_sync_interval, logger_));
     journal_ = std::move(opened.journal);
+    compact_journal_at_ = options_.journal_compact_bytes;
     if (opened.torn_bytes > 0) {
       logger_->warn("journal {}: cut {} bytes of a record the last scheduler did not finish writing",
                     journal_->path(), opened.torn_bytes);
@@ -91,6 +92,7 @@ class SchedulerServer::Impl {
       logger_->info("journal {}: replayed {} records: {} tasks, {} clients to reconnect, {} results to get back "
                     "from workers",
                     journal_->path(), summary.records, summary.tasks, summary.clients, summary.held_results);
+      compact_journal();  // what was replayed, without what is long forgotten
     }
     graph_.record_changes(true);
     return Status::success();
@@ -334,6 +336,24 @@ class SchedulerServer::Impl {
     }
     for (const std::string& address : outbox.workers_gone) journal_->append(JournalRecord::Kind::kWorkerGone, address);
     (void)journal_->write();  // a failure is logged by the journal; scheduling goes on
+    if (journal_->bytes() > compact_journal_at_) compact_journal();
+  }
+
+  /// Rewrites the journal as a snapshot of the present state, so that it
+  /// grows with what the scheduler holds, not with everything it ever ran.
+  /// Costs O(tasks) on the strand; the threshold doubles the journal at
+  /// least between two compactions, so the cost per event stays constant.
+  void compact_journal() {
+    const std::uint64_t before = journal_->bytes();
+    const auto start = std::chrono::steady_clock::now();
+    Status rewritten = journal_->rewrite(journal_snapshot(graph_));
+    if (!rewritten.ok()) {
+      logger_->error("{}; the journal keeps growing", rewritten.message());
+    } else {
+      logger_->info("journal compacted from {} to {} bytes in {:.1f} ms", before, journal_->bytes(),
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    compact_journal_at_ = std::max<std::uint64_t>(options_.journal_compact_bytes, 4 * journal_->bytes());
   }
 
   /// Sends what the last event produced: one frame per recipient.
@@ -465,6 +485,7 @@ class SchedulerServer::Impl {
   asio::steady_timer snapshot_timer_;
   asio::steady_timer recovery_timer_;
   std::unique_ptr<Journal> journal_;  // null without --journal
+  std::uint64_t compact_journal_at_ = 0;  // set when the journal opens
   GraphState graph_;
   Retirements retirements_;
   SnapshotSlot<DashboardSnapshot> snapshots_;

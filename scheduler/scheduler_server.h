@@ -57,6 +57,9 @@ struct SchedulerOptions {
   std::string journal_directory;
   /// How often journal writes are fdatasync'd; 0 syncs every event.
   std::chrono::milliseconds journal_sync_interval{100};
+  /// The journal is rewritten as a snapshot of the present state once it
+  /// passes this size (and 4x its size after the last rewrite).
+  std::uint64_t journal_compact_bytes = 64ull << 20;
   /// After a restart, how long to wait for the workers that held results
   /// before recomputing what they have not brought back.
   std::chrono::milliseconds recovery_timeout{30'000};

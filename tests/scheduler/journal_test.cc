@@ -272,5 +272,43 @@ TEST_F(JournalReplayTest, ResumeReleasesWhatTheClientDroppedAndReportsUnknownKey
   EXPECT_EQ(outbox.statuses[restored].statuses[0].state, KeyOutcome::kLost);
 }
 
+// A snapshot (what compaction writes) replays into the same graph: the same
+// tasks, the same wants per client, and the results in memory expected back
+// from the same workers.
+TEST_F(JournalReplayTest, SnapshotReplaysIntoTheSameState) {
+  WorkerState* w1 = *live.add_worker(registration("w1"));
+  WorkerState* w2 = *live.add_worker(registration("w2"));
+  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"}), task_def("c", {"b"}), task_def("d", {"a"})},
+                         {"c", "d"}});
+  ClientState* other = live.add_client("other", "session-2");
+  msg::UpdateGraph shared{{task_def("e", {"b"})}, {"e", "a"}};
+  live.update_graph(*other, shared);
+  ASSERT_TRUE(live.keys_scattered(*other, {address_of("w2"), {{"x", 8, "int64"}}}).ok());
+  (void)live.take_outbox();
+  finish(w1, "a");
+  finish(w2, "b");
+
+  GraphState replayed(SchedulerConfig{}, quiet_logger());
+  replay_journal(replayed, journal_snapshot(live));
+  std::set<std::string> live_keys, replayed_keys;
+  for (const auto& [key, task] : live.tasks()) live_keys.insert(key);
+  for (const auto& [key, task] : replayed.tasks()) replayed_keys.insert(key);
+  EXPECT_EQ(replayed_keys, live_keys);
+  for (const std::string session : {"session-1", "session-2"}) {
+    std::set<std::string> live_wants, replayed_wants;
+    for (const TaskState* task : live.find_client(session)->wants) live_wants.insert(task->key);
+    ASSERT_NE(replayed.find_client(session), nullptr) << session;
+    for (const TaskState* task : replayed.find_client(session)->wants) replayed_wants.insert(task->key);
+    EXPECT_EQ(replayed_wants, live_wants) << session;
+  }
+  const auto& expected = replayed.recovering_results();
+  ASSERT_EQ(expected.count("a"), 1u);
+  EXPECT_EQ(expected.at("a"), std::vector<std::string>{address_of("w1")});
+  ASSERT_EQ(expected.count("x"), 1u);
+  EXPECT_EQ(expected.at("x"), std::vector<std::string>{address_of("w2")});
+  EXPECT_EQ(replayed.find("c")->dependencies.size(), 1u);
+  ASSERT_TRUE(replayed.validate().ok()) << replayed.validate().to_string();
+}
+
 }  // namespace
 }  // namespace dtask::scheduler
