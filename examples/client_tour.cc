@@ -81,6 +81,16 @@ int main() {
   auto retired = client.retire_workers({"local-1"});
   EXPECT(retired.ok() && *retired == std::vector<std::string>{"local-1"});
   EXPECT(held.result() == 42);
+
+  // A second client on the same scheduler, with ClientOptions. Against a
+  // scheduler started with --journal, reconnect_timeout is how long it keeps
+  // reconnecting (and its futures pending) after the scheduler dies; this
+  // in-process scheduler keeps no journal, so losing it would fail them at once.
+  dtask::ClientOptions options;
+  options.name = "second";
+  options.reconnect_timeout = std::chrono::seconds(60);
+  dtask::Client second(client.scheduler_address(), options);
+  EXPECT(second.submit<std::int64_t>("add", held, 1).result() == 43);
   std::printf("client_tour: all calls behaved\n");
   return 0;
 }
