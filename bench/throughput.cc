@@ -6,6 +6,9 @@
 // the dashboard every N ms the way the status page does (/api/status,
 // /api/workers, /api/stream) plus /metrics, and prints the ratio of the best
 // rates (the dashboard must not slow the scheduler down).
+//
+// --scheduler ADDRESS: uses a running scheduler and its workers instead of a
+// local cluster (bench/journal_overhead.sh starts them with and without --journal).
 #include <dtask/client.h>
 #include <httplib.h>
 
@@ -16,6 +19,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -100,7 +104,9 @@ int main(int argc, char** argv) {
   int repeats = 3;
   double saturation = 1.1;
   int poll_ms = 0;
+  std::string scheduler;
   app.add_option("--tasks", tasks, "Tasks in the fan-out")->capture_default_str();
+  app.add_option("--scheduler", scheduler, "Address of a running scheduler to use instead of a local cluster");
   app.add_option("--dashboard-poll-ms", poll_ms,
                  "Also time runs while a thread polls the dashboard every this many ms, and print the ratio (0: off)")
       ->capture_default_str();
@@ -110,8 +116,11 @@ int main(int argc, char** argv) {
   app.add_option("--worker-saturation", saturation, "Scheduler root-task queuing (inf: none)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  dtask::Client client(
-      dtask::LocalClusterOptions{.n_workers = workers, .threads_per_worker = threads, .worker_saturation = saturation});
+  std::unique_ptr<dtask::Client> owned =
+      scheduler.empty() ? std::make_unique<dtask::Client>(dtask::LocalClusterOptions{
+                              .n_workers = workers, .threads_per_worker = threads, .worker_saturation = saturation})
+                        : std::make_unique<dtask::Client>(scheduler);
+  dtask::Client& client = *owned;
   run_once(client, std::min<std::int64_t>(tasks, 10000));  // warm-up
   double best = 0, best_polled = 0;
   for (int r = 0; r < repeats; ++r) {

@@ -407,8 +407,7 @@ void GraphState::add_replica(TaskState& task, WorkerState& worker) {
   worker.has_what.insert(&task);
   worker.nbytes += task.nbytes;
   if (record_changes_) {
-    outbox_.completed.push_back({task.key, KeyOutcome::kMemory, {worker.address}, "", "", "", task.nbytes,
-                                 task.type_name});
+    outbox_.completed[worker.address].push_back({task.key, task.nbytes, task.type_name});
   }
 }
 

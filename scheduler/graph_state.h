@@ -52,10 +52,10 @@ struct Outbox {
   std::unordered_map<WorkerState*, msg::ComputeTaskBatch> compute;
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
   std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
-  // For the journal (GraphState::record_changes): results that reached memory,
-  // each with the address of a worker holding it; keys forgotten; and
+  // For the journal (GraphState::record_changes): results that reached
+  // memory, by the address of the worker holding them; keys forgotten; and
   // workers removed, with whatever they held.
-  std::vector<msg::KeyStatus> completed;
+  std::unordered_map<std::string, std::vector<msg::KeyInfo>> completed;
   std::vector<std::string> forgotten;
   std::vector<std::string> workers_gone;
   bool empty() const {

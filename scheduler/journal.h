@@ -42,7 +42,7 @@ struct JournalRecord {
   enum class Kind : std::uint8_t {
     kClientInput = 1,  // subject: client session; message: UpdateGraph, ReleaseKeys, CancelKeys, KeysScattered or ResumeSession
     kClientGone = 2,   // subject: client session; no message
-    kCompleted = 3,    // KeyStatusBatch: each key with the worker address that holds it, nbytes and type
+    kCompleted = 3,    // KeysScattered: results (key, nbytes, type) now in memory on the worker at that address
     kForgotten = 4,    // FreeKeys: keys the scheduler forgot
     kWorkerGone = 5,   // subject: a worker's data address; its results are gone with it
   };

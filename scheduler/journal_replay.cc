@@ -15,13 +15,13 @@ using HeldResults = std::unordered_map<std::string, std::vector<std::string>>;  
 HeldResults held_results(const std::vector<JournalRecord>& records) {
   HeldResults held;
   for (const JournalRecord& record : records) {
-    const auto* completed = record.message ? std::get_if<msg::KeyStatusBatch>(&*record.message) : nullptr;
+    const auto* completed = record.message ? std::get_if<msg::KeysScattered>(&*record.message) : nullptr;
     const auto* forgotten = record.message ? std::get_if<msg::FreeKeys>(&*record.message) : nullptr;
     if (record.kind == Kind::kCompleted && completed != nullptr) {
-      for (const msg::KeyStatus& status : completed->statuses) {
-        auto& holders = held[status.key];
-        for (const std::string& holder : status.who_has) {
-          if (std::find(holders.begin(), holders.end(), holder) == holders.end()) holders.push_back(holder);
+      for (const msg::KeyInfo& result : completed->keys) {
+        auto& holders = held[result.key];
+        if (std::find(holders.begin(), holders.end(), completed->worker) == holders.end()) {
+          holders.push_back(completed->worker);
         }
       }
     } else if (record.kind == Kind::kForgotten && forgotten != nullptr) {
@@ -118,18 +118,19 @@ std::vector<msg::TaskDef> tasks_in_dependency_order(const std::unordered_set<Tas
 
 std::vector<JournalRecord> journal_snapshot(const GraphState& graph) {
   std::vector<JournalRecord> records;
-  msg::KeyStatusBatch completed;
+  // Results by holder, one record per worker.
+  std::unordered_map<std::string, std::vector<msg::KeyInfo>> by_holder;
   for (const auto& [key, task] : graph.tasks()) {
     if (task->status != TaskStatus::kMemory) continue;
-    msg::KeyStatus status{key, KeyOutcome::kMemory, {}, "", "", "", task->nbytes, task->type_name};
-    for (const WorkerState* holder : task->who_has) status.who_has.push_back(holder->address);
-    completed.statuses.push_back(std::move(status));
+    for (const WorkerState* holder : task->who_has) by_holder[holder->address].push_back({key, task->nbytes, task->type_name});
   }
   // Results a restarted scheduler still waits for stay expected.
   for (const auto& [key, holders] : graph.recovering_results()) {
-    completed.statuses.push_back({key, KeyOutcome::kMemory, holders, "", "", "", 0, ""});
+    for (const std::string& holder : holders) by_holder[holder].push_back({key, 0, ""});
   }
-  if (!completed.statuses.empty()) records.push_back({Kind::kCompleted, "", Message(std::move(completed))});
+  for (auto& [holder, keys] : by_holder) {
+    records.push_back({Kind::kCompleted, "", Message(msg::KeysScattered{holder, std::move(keys)})});
+  }
 
   std::vector<ClientState*> clients = graph.clients();
   for (ClientState* client : clients) {

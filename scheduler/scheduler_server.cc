@@ -326,8 +326,8 @@ class SchedulerServer::Impl {
   /// Journals what the last event changed, and writes it to the file before
   /// any peer hears of it.
   void journal_changes(Outbox& outbox) {
-    if (!outbox.completed.empty()) {
-      Message completed = msg::KeyStatusBatch{std::move(outbox.completed)};
+    for (auto& [holder, keys] : outbox.completed) {
+      Message completed = msg::KeysScattered{holder, std::move(keys)};  // the compact "these keys are on that worker"
       journal_->append(JournalRecord::Kind::kCompleted, "", &completed);
     }
     if (!outbox.forgotten.empty()) {

@@ -46,8 +46,14 @@ bench_wait_address() {  # $1 = log file, $2 = pid
 
 # Starts dtask-scheduler and $1 dtask-workers (--nthreads $2, --memory-limit $3);
 # sets $bench_address and $bench_worker_pids.
-bench_start_daemons() {  # $1 = workers, $2 = threads per worker, $3 = memory limit
-  "$BUILD_DIR/scheduler/dtask-scheduler" --host 127.0.0.1 --port 0 --dashboard-address 127.0.0.1:0 --log-level warn >"$logs/scheduler.log" 2>&1 &
+bench_start_daemons() {  # $1 = workers, $2 = threads per worker, $3 = memory limit; scheduler flags in BENCH_SCHEDULER_ARGS
+  # Emptied here, not only by the background job's redirection: that runs
+  # in the forked child, possibly after bench_wait_address has read the
+  # previous scheduler's address from the old log.
+  : >"$logs/scheduler.log"
+  # shellcheck disable=SC2086  # BENCH_SCHEDULER_ARGS is a word list
+  "$BUILD_DIR/scheduler/dtask-scheduler" --host 127.0.0.1 --port 0 --dashboard-address 127.0.0.1:0 --log-level warn \
+    ${BENCH_SCHEDULER_ARGS:-} >"$logs/scheduler.log" 2>&1 &
   bench_pids+=($!)
   bench_address=$(bench_wait_address "$logs/scheduler.log" "${bench_pids[0]}")
   bench_worker_pids=()

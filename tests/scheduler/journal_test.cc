@@ -123,8 +123,8 @@ class JournalReplayTest : public ::testing::Test {
 
   void journal_outbox() {
     Outbox outbox = live.take_outbox();
-    if (!outbox.completed.empty()) {
-      Message completed = msg::KeyStatusBatch{outbox.completed};
+    for (auto& [holder, keys] : outbox.completed) {
+      Message completed = msg::KeysScattered{holder, keys};
       opened.journal->append(Kind::kCompleted, "", &completed);
     }
     if (!outbox.forgotten.empty()) {
