@@ -1,6 +1,7 @@
 #include "scheduler/journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -118,6 +119,12 @@ Result<Journal::Opened> Journal::open(const std::string& directory, std::chrono:
   }
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::io_error("cannot open journal " + path + ": " + errno_text());
+  // Two schedulers appending to one journal would corrupt it. The kernel
+  // drops the lock when its holder dies, kill -9 included.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::invalid("journal " + path + " is in use by another dtask-scheduler");
+  }
   // New records follow the last whole one: a torn tail is cut.
   bool prepared = (existing || ::pwrite(fd, kMagic, sizeof(kMagic), 0) == static_cast<ssize_t>(sizeof(kMagic))) &&
                   ::ftruncate(fd, static_cast<off_t>(good_bytes)) == 0 && ::lseek(fd, 0, SEEK_END) >= 0 &&
@@ -167,7 +174,7 @@ Status Journal::rewrite(const std::vector<JournalRecord>& records) {
   const std::string temporary = path_ + ".tmp";
   int fd = ::open(temporary.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::io_error("cannot create " + temporary + ": " + errno_text());
-  Status written = write_all(fd, bytes);
+  Status written = ::flock(fd, LOCK_EX | LOCK_NB) == 0 ? write_all(fd, bytes) : Status::io_error(errno_text());
   if (written.ok() && ::fdatasync(fd) != 0) written = Status::io_error(errno_text());
   if (written.ok() && ::rename(temporary.c_str(), path_.c_str()) != 0) written = Status::io_error(errno_text());
   if (!written.ok()) {

@@ -94,6 +94,20 @@ TEST(JournalTest, RecordsSurviveAReopenAndATornTailIsCut) {
   EXPECT_EQ(std::get<msg::ReleaseKeys>(*third.records[2].message).keys, std::vector<std::string>{"b"});
 }
 
+TEST(JournalTest, ASecondSchedulerOnTheSameJournalIsRefused) {
+  formats::testing::TempDir dir;
+  Journal::Opened first = open_journal(dir);
+  auto second = Journal::open(dir.path().string(), std::chrono::milliseconds(0), quiet_logger());
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another dtask-scheduler"), std::string::npos)
+      << second.status().message();
+  // Compaction keeps the lock on the new file.
+  ASSERT_TRUE(first.journal->rewrite({}).ok());
+  EXPECT_FALSE(Journal::open(dir.path().string(), std::chrono::milliseconds(0), quiet_logger()).ok());
+  first.journal.reset();
+  EXPECT_TRUE(Journal::open(dir.path().string(), std::chrono::milliseconds(0), quiet_logger()).ok());
+}
+
 TEST(JournalTest, AFileThatIsNotAJournalIsRefused) {
   formats::testing::TempDir dir;
   std::ofstream((dir.path() / "journal.dtj").string()) << "something else entirely";
