@@ -1,7 +1,6 @@
 #include "common/check.h"
 
-#include <spdlog/spdlog.h>
-
+#include <cstdio>
 #include <cstdlib>
 
 namespace dtask::internal {
@@ -11,8 +10,10 @@ CheckFailure::CheckFailure(const char* file, int line, const char* condition) {
 }
 
 CheckFailure::~CheckFailure() {
-  spdlog::critical("{}", message_.str());
-  spdlog::default_logger()->flush();
+  // To stderr, where the daemons log: spdlog's default logger writes to
+  // stdout, which scripts and tests read for addresses and then ignore.
+  std::fprintf(stderr, "critical: %s\n", message_.str().c_str());
+  std::fflush(stderr);
   std::abort();
 }
 

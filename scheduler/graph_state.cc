@@ -60,6 +60,11 @@ void GraphState::transitions(Recommendations recommendations) {
 void GraphState::transition(TaskState& task, TaskStatus to, Recommendations& out) {
   TaskStatus from = task.status;
   if (from == to || from == S::kForgotten) return;
+  // "Run it" is recommended while a task waits to run; by the time the
+  // recommendation is taken the task may already be in memory (a worker
+  // brought its result back after a scheduler restart), erred or released.
+  // Running it then would be wrong: the recommendation is stale.
+  if (to == S::kProcessing && from != S::kWaiting && from != S::kQueued && from != S::kNoWorker) return;
   auto edge = table_.find({from, to});
   if (edge != table_.end()) {
     (this->*edge->second)(task, out);

@@ -8,6 +8,7 @@
 
 #include <dtask/client.h>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "tests/formats/temp_dir.h"
@@ -101,32 +102,42 @@ std::pair<Delayed, std::int64_t> reduction_graph(std::int64_t offset, std::size_
   return {level.front(), expected};
 }
 
-// kill -9 of the scheduler mid-graph, restart on the same journal: the
-// client's future completes with the right sum, and the restarted scheduler
-// runs only what the workers did not bring back.
+/// Kill-and-restart rounds (DTASK_RESTART_RUNS, default 5).
+int restart_runs() {
+  const char* runs = std::getenv("DTASK_RESTART_RUNS");
+  return runs != nullptr ? std::max(1, std::atoi(runs)) : 5;
+}
+
+// kill -9 of the scheduler mid-graph, restart on the same journal, several
+// times at different points of different graphs: every future completes
+// with the right sum, and each restarted scheduler runs only what the
+// workers did not bring back.
 TEST_F(SchedulerRestartTest, KillSchedulerMidGraphAndRestart) {
-  std::size_t total_tasks = 0;
-  auto [root, expected] = reduction_graph(0, &total_tasks);
-  Future<std::int64_t> result = client_->compute<std::int64_t>(root);
-  ASSERT_TRUE(wait_until([&] { return tasks_completed() >= 600; }));
-  const std::uint64_t done_before_kill = tasks_completed();
-  ASSERT_LT(done_before_kill, total_tasks) << "the graph finished before the kill: make it longer";
+  for (int run = 0; run < restart_runs(); ++run) {
+    std::size_t total_tasks = 0;
+    auto [root, expected] = reduction_graph(std::int64_t{run} * 1'000'000, &total_tasks);
+    const std::uint64_t before = tasks_completed();
+    Future<std::int64_t> result = client_->compute<std::int64_t>(root);
+    const std::uint64_t kill_after = 300 + 250 * static_cast<std::uint64_t>(run % 5);
+    ASSERT_TRUE(wait_until([&] { return tasks_completed() >= before + kill_after; })) << "run " << run;
+    const std::uint64_t done_before_kill = tasks_completed() - before;
+    ASSERT_LT(done_before_kill, total_tasks) << "run " << run << ": the graph finished before the kill";
 
-  kill_and_restart_scheduler();
+    kill_and_restart_scheduler();
 
-  ASSERT_TRUE(result.wait(std::chrono::seconds(120)).ok()) << result.wait(std::chrono::seconds(0)).message();
-  auto value = result.try_result();
-  ASSERT_TRUE(value.ok()) << value.status().to_string();
-  EXPECT_EQ(*value, expected);
-  // Results the workers kept were not computed again: the new scheduler ran
-  // at most what was left, plus the few tasks running at the kill.
-  const std::uint64_t done_after_restart = tasks_completed();
-  std::printf("graph of %zu tasks: %llu done before the kill, %llu run by the restarted scheduler\n", total_tasks,
-              static_cast<unsigned long long>(done_before_kill), static_cast<unsigned long long>(done_after_restart));
-  EXPECT_LE(done_after_restart, total_tasks - done_before_kill + 50)
-      << done_before_kill << " tasks done before the kill, " << done_after_restart << " after, of " << total_tasks;
-  nlohmann::json snapshot = info();
-  EXPECT_EQ(snapshot["workers"].size(), 2u);
+    ASSERT_TRUE(result.wait(std::chrono::seconds(120)).ok()) << result.wait(std::chrono::seconds(0)).message();
+    auto value = result.try_result();
+    ASSERT_TRUE(value.ok()) << "run " << run << ": " << value.status().to_string();
+    EXPECT_EQ(*value, expected) << "run " << run;
+    // Results the workers kept were not computed again: the new scheduler
+    // ran at most what was left, plus the few tasks running at the kill.
+    const std::uint64_t done_after_restart = tasks_completed();
+    std::printf("run %d, graph of %zu tasks: %llu done before the kill, %llu run by the restarted scheduler\n", run,
+                total_tasks, static_cast<unsigned long long>(done_before_kill),
+                static_cast<unsigned long long>(done_after_restart));
+    EXPECT_LE(done_after_restart, total_tasks - done_before_kill + 50) << "run " << run;
+    EXPECT_EQ(info()["workers"].size(), 2u) << "run " << run;
+  }
 }
 
 // A graph submitted while the scheduler is down waits in the client and

@@ -213,6 +213,23 @@ TEST_F(JournalReplayTest, ResultsComeBackWithTheirWorkerAndAreNotRecomputed) {
   EXPECT_EQ(outbox.statuses[restored].statuses[0].state, KeyOutcome::kMemory);
 }
 
+// A worker may come back with a result and with what it was computed from
+// (the FreeKeys for a was lost with the scheduler). Taking a back makes b
+// ready to run; taking b back right after must win: b is not run again.
+TEST_F(JournalReplayTest, AResultAndItsDependencyComeBackTogether) {
+  WorkerState* w1 = *live.add_worker(registration("w1"));
+  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"}), task_def("c", {"b"})}, {"c"}});
+  finish(w1, "a");
+  finish(w1, "b");
+
+  std::unique_ptr<GraphState> graph = restart();
+  ASSERT_TRUE(graph->add_worker(registration("w1", {{"a", 8, "int64"}, {"b", 8, "int64"}})).ok());
+  Outbox outbox = graph->take_outbox();
+  EXPECT_EQ(computed_keys(outbox), std::set<std::string>{"c"});
+  EXPECT_EQ(graph->find("b")->status, TaskStatus::kMemory);
+  ASSERT_TRUE(graph->validate().ok()) << graph->validate().to_string();
+}
+
 // The worker that held b never comes back: at the end of recovery b is
 // recomputed from its lineage (a, then b), then c runs.
 TEST_F(JournalReplayTest, ResultsThatDoNotComeBackAreRecomputed) {
