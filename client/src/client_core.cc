@@ -144,9 +144,12 @@ void ClientCore::resume_session() {
       if (!weak.expired()) resume.keys.push_back(key);
     }
   }
-  // The resume goes last: it names every key still wanted, so it settles
-  // whatever order the graphs and releases sent while away arrive in.
+  // Graphs first (the scheduler may have died before journaling some; the
+  // rest it already knows), then what else was sent while away. The resume
+  // goes last: it names every key still wanted, so it settles whatever order
+  // the graphs and releases arrive in.
   std::lock_guard lock(send_mutex_);
+  for (const auto& [id, retained] : retained_) scheduler_->send(retained.graph);
   for (const Message& queued : outage_queue_) scheduler_->send(queued);
   outage_queue_.clear();
   reconnecting_ = false;
@@ -212,9 +215,37 @@ std::shared_ptr<FutureState> ClientCore::state_for(const std::string& key) {
 
 void ClientCore::send(const Message& message) {
   std::lock_guard lock(send_mutex_);
-  if (reconnecting_) return outage_queue_.push_back(message);  // sent once the scheduler is back
+  const auto* graph = std::get_if<msg::UpdateGraph>(&message);
+  if (graph != nullptr && resumable_) retain_locked(*graph);
+  if (reconnecting_) {
+    if (graph == nullptr || !resumable_) outage_queue_.push_back(message);  // retained graphs go anyway
+    return;
+  }
   flush_releases_locked();
   scheduler_->send(message);
+}
+
+void ClientCore::retain_locked(const msg::UpdateGraph& graph) {
+  const std::uint64_t id = next_retained_++;
+  RetainedGraph& retained = retained_[id];
+  retained.graph = graph;
+  for (const std::string& key : graph.wanted_keys) {
+    auto [it, inserted] = retained_key_.try_emplace(key, id);
+    if (!inserted) {
+      settle_locked(key);  // the newer graph covers it
+      retained_key_[key] = id;
+    }
+    ++retained.pending;
+  }
+  if (retained.pending == 0) retained_.erase(id);
+}
+
+void ClientCore::settle_locked(const std::string& key) {
+  auto it = retained_key_.find(key);
+  if (it == retained_key_.end()) return;
+  auto graph = retained_.find(it->second);
+  retained_key_.erase(it);
+  if (graph != retained_.end() && --graph->second.pending == 0) retained_.erase(graph);
 }
 
 void ClientCore::release(const std::string& key) {
@@ -224,6 +255,7 @@ void ClientCore::release(const std::string& key) {
     if (it != states_.end() && it->second.expired()) states_.erase(it);
   }
   std::lock_guard lock(send_mutex_);
+  settle_locked(key);
   bool first = pending_releases_.empty();
   pending_releases_.push_back(key);
   // Releases travel in batches: dropping a vector of 100k futures is one message.
@@ -270,6 +302,10 @@ void ClientCore::on_scheduler_message(Message&& message) {
       }
     }
     signal_->changed.notify_all();
+    if (resumable_) {
+      std::lock_guard send_lock(send_mutex_);  // order: signal_->mutex, then send_mutex_
+      for (const msg::KeyStatus& status : batch->statuses) settle_locked(status.key);
+    }
   } else if (auto* reply = std::get_if<msg::InfoReply>(&message)) {
     answer(reply->request_id, Message(std::move(*reply)));
   } else if (auto* retired = std::get_if<msg::RetireWorkersReply>(&message)) {

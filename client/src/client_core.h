@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -118,6 +119,19 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::vector<std::string> pending_releases_;
   bool reconnecting_ = false;          // under send_mutex_: sends wait in outage_queue_
   std::vector<Message> outage_queue_;  // under send_mutex_
+  // With a resumable scheduler, every graph sent is kept until each key it
+  // wants is done or released: a graph the scheduler had not journaled when
+  // it died is sent again on reconnect. Under send_mutex_.
+  struct RetainedGraph {
+    Message graph;
+    std::size_t pending = 0;  // wanted keys not yet done or released
+  };
+  std::map<std::uint64_t, RetainedGraph> retained_;              // in send order
+  std::unordered_map<std::string, std::uint64_t> retained_key_;  // wanted key -> its graph
+  std::uint64_t next_retained_ = 0;
+  void retain_locked(const msg::UpdateGraph& graph);
+  /// `key` is done or released: its graph need not be sent again for it.
+  void settle_locked(const std::string& key);
   std::unordered_map<std::string, std::weak_ptr<FutureState>> states_;  // under signal_->mutex
 
   std::mutex requests_mutex_;
