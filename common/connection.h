@@ -4,6 +4,7 @@
 // messages sent while a write is in flight coalesce into the next one.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,11 @@
 #include "common/status.h"
 
 namespace dtask {
+
+/// How long a daemon gives a connection it accepted to be admitted (TLS
+/// handshake, then an accepted dtask Handshake) before closing it: the
+/// default of the daemons' --handshake-timeout.
+inline constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{10'000};
 
 class Connection {
  public:
@@ -29,6 +35,13 @@ class Connection {
   virtual void send(const Message& message) = 0;
   /// Queues an already-encoded frame (one encoding sent to many peers). Thread-safe.
   virtual void send_encoded(EncodedFrame frame) = 0;
+  /// The peer's Handshake was accepted: from the next frame on, frames are
+  /// read under the daemon's full FrameLimits instead of the tight
+  /// kHandshakeFrameLimits, and the handshake deadline no longer applies.
+  /// Connections a daemon accepts start unadmitted; those it makes start
+  /// admitted. Call on the connection's io thread (from the message handler),
+  /// so that the very next frame is read under the new limits.
+  virtual void admit() = 0;
   /// Closes the socket and runs the close handler with `why`. Thread-safe, idempotent.
   virtual void close(const Status& why) = 0;
   /// "127.0.0.1:41234", for logs.

@@ -34,6 +34,13 @@ struct FrameLimits {
   std::uint32_t max_bulk_slices = 1u << 22;
 };
 
+/// What a server reads from a peer it has not admitted yet (no accepted
+/// Handshake): a Handshake is a few hundred bytes and carries no bulk, so an
+/// unauthenticated peer can make the daemon allocate no more than this per
+/// connection, however large the lengths its header claims.
+inline constexpr FrameLimits kHandshakeFrameLimits{
+    .max_message_bytes = 64 << 10, .max_bulk_bytes = 0, .max_bulk_slices = 0};
+
 struct FrameHeader {
   std::uint8_t kind = 0;  // index into Message
   std::uint32_t message_bytes = 0;

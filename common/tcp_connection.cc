@@ -14,6 +14,8 @@
 #include <asio/write.hpp>
 #include <atomic>
 #include <cstring>
+#include <new>
+#include <optional>
 #include <thread>
 #include <type_traits>
 
@@ -30,6 +32,24 @@ using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 /// socket write): frames up to this size are copied into one buffer first.
 constexpr std::size_t kTlsFlattenBytes = 256 * 1024;
 
+using Clock = std::chrono::steady_clock;
+
+/// What an accepted connection must do before the daemon trusts it: be
+/// admitted (Connection::admit) by `deadline`; until then it reads frames
+/// under kHandshakeFrameLimits.
+struct Admission {
+  Clock::time_point deadline;
+  std::chrono::milliseconds timeout;  // for the log line
+};
+
+/// "1.5 s", for log lines.
+std::string seconds_text(std::chrono::milliseconds duration) {
+  std::string text = std::to_string(static_cast<double>(duration.count()) / 1000.0);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  return text + " s";
+}
+
 /// The frame reader/writer over one stream. Generic over the stream so that
 /// a TLS stream (asio::ssl::stream<tcp::socket>) can reuse it unchanged.
 /// All members are touched only on the stream's executor, which must be a
@@ -37,10 +57,15 @@ constexpr std::size_t kTlsFlattenBytes = 256 * 1024;
 template <typename Stream>
 class StreamConnection final : public Connection, public std::enable_shared_from_this<StreamConnection<Stream>> {
  public:
+  /// `admission`: set for a connection a daemon accepted (see Admission);
+  /// empty for one this process made, which is trusted from the start.
   StreamConnection(Stream stream, FrameLimits limits, std::shared_ptr<spdlog::logger> logger, std::string peer,
-                   std::string local_host)
+                   std::string local_host, std::optional<Admission> admission = std::nullopt)
       : stream_(std::move(stream)),
-        limits_(limits),
+        limits_(admission ? kHandshakeFrameLimits : limits),
+        admitted_limits_(limits),
+        admission_(admission),
+        deadline_timer_(stream_.get_executor()),
         logger_(std::move(logger)),
         peer_(std::move(peer)),
         local_host_(std::move(local_host)) {}
@@ -50,8 +75,16 @@ class StreamConnection final : public Connection, public std::enable_shared_from
                                             on_close = std::move(on_close)]() mutable {
       self->on_message_ = std::move(on_message);
       self->on_close_ = std::move(on_close);
+      self->arm_handshake_deadline();
       self->read_header();
     });
+  }
+
+  void admit() override {
+    if (!admission_) return;
+    admission_.reset();
+    limits_ = admitted_limits_;
+    deadline_timer_.cancel();
   }
 
   void send(const Message& message) override { send_encoded(encode_frame(message)); }
@@ -82,20 +115,56 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   std::uint64_t bytes_sent() const override { return bytes_sent_.load(std::memory_order_relaxed); }
 
  private:
+  /// An unadmitted peer that idles, trickles or stalls mid-frame would hold
+  /// its socket (and buffers) forever: past the deadline it is closed. The
+  /// timer holds the connection weakly, so it never keeps a closed one alive.
+  void arm_handshake_deadline() {
+    if (!admission_) return;
+    deadline_timer_.expires_at(admission_->deadline);
+    deadline_timer_.async_wait([weak = this->weak_from_this()](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->admission_ || self->closed_) return;
+      self->reject(Status::timed_out("no accepted handshake within " + seconds_text(self->admission_->timeout) +
+                                     " (--handshake-timeout)"));
+    });
+  }
+
   void read_header() {
     if (closed_) return;
     asio::async_read(stream_, asio::buffer(header_bytes_),
                      [self = this->shared_from_this()](const std::error_code& ec, std::size_t) {
                        if (ec) return self->shut(self->read_error(ec));
+                       // Its owner closes it (a refused handshake): read nothing more from it.
+                       if (self->closing_) return;
                        auto header = parse_frame_header(self->header_bytes_, self->limits_);
-                       if (!header.ok()) return self->reject(header.status());
+                       if (!header.ok()) return self->reject(self->explain_limits(header.status()));
                        self->header_ = *header;
                        self->read_body();
                      });
   }
 
+  /// A header that only kHandshakeFrameLimits refuses is refused for coming
+  /// before the handshake, which the bare limit in the message would not say.
+  Status explain_limits(const Status& refused) const {
+    if (!admission_ || !parse_frame_header(header_bytes_, admitted_limits_).ok()) return refused;
+    return Status::invalid(refused.message() + " before its handshake was accepted");
+  }
+
+  /// Allocates a frame's buffer. The limits make failure unlikely, but a
+  /// large frame under an address-space limit (ulimit -v) can still fail:
+  /// that costs this connection, never the daemon.
+  std::shared_ptr<Buffer> allocate(std::size_t bytes, const char* what) {
+    try {
+      return Buffer::allocate(bytes);
+    } catch (const std::bad_alloc&) {
+      reject(Status::out_of_memory("cannot allocate " + std::to_string(bytes) + " bytes for a frame's " + what));
+      return nullptr;
+    }
+  }
+
   void read_body() {
-    body_ = Buffer::allocate(header_.body_bytes());
+    body_ = allocate(header_.body_bytes(), "message");
+    if (!body_) return;
     asio::async_read(stream_, asio::buffer(body_->mutable_data(), body_->size()),
                      [self = this->shared_from_this()](const std::error_code& ec, std::size_t) {
                        if (ec) return self->shut(self->read_error(ec));
@@ -107,7 +176,8 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   }
 
   void read_bulk() {
-    bulk_ = Buffer::allocate(header_.bulk_bytes);
+    bulk_ = allocate(header_.bulk_bytes, "bulk section");
+    if (!bulk_) return;
     if (header_.bulk_bytes == 0) return deliver();
     asio::async_read(stream_, asio::buffer(bulk_->mutable_data(), bulk_->size()),
                      [self = this->shared_from_this()](const std::error_code& ec, std::size_t) {
@@ -181,6 +251,7 @@ class StreamConnection final : public Connection, public std::enable_shared_from
     std::error_code ignored;
     stream_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     stream_.lowest_layer().close(ignored);
+    deadline_timer_.cancel();
     queued_.clear();
     on_message_ = nullptr;
     // Move the handler out first: it may drop the last owner of this object's owner.
@@ -190,7 +261,10 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   }
 
   Stream stream_;
-  FrameLimits limits_;
+  FrameLimits limits_;           // what the next frame is read under
+  FrameLimits admitted_limits_;  // the daemon's, once admitted
+  std::optional<Admission> admission_;  // empty once admitted (or never needed)
+  asio::steady_timer deadline_timer_;
   std::shared_ptr<spdlog::logger> logger_;
   std::string peer_;
   std::string local_host_;
@@ -237,39 +311,48 @@ std::string tls_failure(const std::error_code& ec, bool client_side) {
 }
 
 ConnectionPtr make_tls_connection(TlsStream stream, const FrameLimits& limits, std::shared_ptr<spdlog::logger> logger,
-                                  std::string peer) {
+                                  std::string peer, std::optional<Admission> admission = std::nullopt) {
   std::error_code ignored;
   auto local = stream.lowest_layer().local_endpoint(ignored);
   std::string local_host = ignored ? "127.0.0.1" : local.address().to_string();
   return std::make_shared<StreamConnection<TlsStream>>(std::move(stream), limits, std::move(logger), std::move(peer),
-                                                       std::move(local_host));
+                                                       std::move(local_host), admission);
 }
 
-}  // namespace
-
-ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimits& limits,
-                                  std::shared_ptr<spdlog::logger> logger) {
+ConnectionPtr make_plain_connection(asio::ip::tcp::socket socket, const FrameLimits& limits,
+                                    std::shared_ptr<spdlog::logger> logger,
+                                    std::optional<Admission> admission = std::nullopt) {
   std::error_code ignored;
   // Small messages (task batches, reports) must not wait for Nagle.
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   std::string peer = describe_endpoint(socket);
   auto local = socket.local_endpoint(ignored);
   std::string local_host = ignored ? "127.0.0.1" : local.address().to_string();
-  return std::make_shared<StreamConnection<asio::ip::tcp::socket>>(std::move(socket), limits, std::move(logger),
-                                                                  std::move(peer), std::move(local_host));
+  return std::make_shared<StreamConnection<asio::ip::tcp::socket>>(
+      std::move(socket), limits, std::move(logger), std::move(peer), std::move(local_host), admission);
+}
+
+}  // namespace
+
+ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimits& limits,
+                                  std::shared_ptr<spdlog::logger> logger) {
+  return make_plain_connection(std::move(socket), limits, std::move(logger));
 }
 
 void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, const FrameLimits& limits,
-                       std::shared_ptr<spdlog::logger> logger, AcceptCallback done) {
-  if (!tls) return done(make_tcp_connection(std::move(socket), limits, std::move(logger)));
+                       std::chrono::milliseconds handshake_timeout, std::shared_ptr<spdlog::logger> logger,
+                       AcceptCallback done) {
+  Admission admission{Clock::now() + handshake_timeout, handshake_timeout};
+  if (!tls) return done(make_plain_connection(std::move(socket), limits, std::move(logger), admission));
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   std::string peer = describe_endpoint(socket);
   auto executor = socket.get_executor();
   auto stream = std::make_shared<TlsStream>(std::move(socket), tls->native());
-  // A client that stalls its handshake costs one socket for a bounded time.
+  // A client that stalls its TLS handshake costs one socket for a bounded
+  // time; the same deadline then covers the dtask Handshake.
   auto timer = std::make_shared<asio::steady_timer>(executor);
-  timer->expires_after(kTlsHandshakeTimeout);
+  timer->expires_at(admission.deadline);
   timer->async_wait([stream](const std::error_code& ec) {
     if (ec) return;
     std::error_code ignored;
@@ -277,7 +360,7 @@ void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, c
   });
   stream->async_handshake(
       asio::ssl::stream_base::server,
-      [stream, timer, tls, limits, logger = std::move(logger), peer = std::move(peer),
+      [stream, timer, tls, limits, admission, logger = std::move(logger), peer = std::move(peer),
        done = std::move(done)](const std::error_code& ec) mutable {
         timer->cancel();
         if (ec) {
@@ -289,7 +372,7 @@ void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, c
           stream->lowest_layer().close(ignored);
           return;
         }
-        done(make_tls_connection(std::move(*stream), limits, std::move(logger), std::move(peer)));
+        done(make_tls_connection(std::move(*stream), limits, std::move(logger), std::move(peer), admission));
       });
 }
 

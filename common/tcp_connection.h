@@ -22,17 +22,18 @@ namespace dtask {
 ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimits& limits,
                                   std::shared_ptr<spdlog::logger> logger);
 
-/// How long a server waits for a TLS client to finish its handshake.
-inline constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
-
 using AcceptCallback = std::function<void(ConnectionPtr)>;
 
 /// The server side of an accepted socket. Plain when `tls` is null; else the
-/// TLS handshake runs first (bounded by kTlsHandshakeTimeout), and a failed
-/// one is logged as a warning, closes that socket alone and never runs
-/// `done`. `done` runs on the socket's executor.
+/// TLS handshake runs first, and a failed one is logged as a warning, closes
+/// that socket alone and never runs `done`. `done` runs on the socket's
+/// executor with an unadmitted connection: it reads frames under
+/// kHandshakeFrameLimits until Connection::admit() (then under `limits`),
+/// and is closed with a warning naming the peer unless admitted within
+/// `handshake_timeout` of now (the TLS handshake counts against it too).
 void accept_connection(asio::ip::tcp::socket socket, const TlsContextPtr& tls, const FrameLimits& limits,
-                       std::shared_ptr<spdlog::logger> logger, AcceptCallback done);
+                       std::chrono::milliseconds handshake_timeout, std::shared_ptr<spdlog::logger> logger,
+                       AcceptCallback done);
 
 /// Whether connecting to `address` uses TLS, given this process's context:
 /// tls:// needs a context, tcp:// refuses one, a bare address follows it.

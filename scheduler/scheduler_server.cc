@@ -129,10 +129,11 @@ class SchedulerServer::Impl {
       if (stopped_) return;
       if (!ec) {
         // With TLS the handshake runs first; a failed one is logged and costs that socket alone.
-        accept_connection(std::move(socket), tls_, options_.limits, logger_, [this](ConnectionPtr connection) {
-          if (stopped_) return connection->close(Status::cancelled("scheduler shutting down"));
-          add_peer(std::move(connection));
-        });
+        accept_connection(std::move(socket), tls_, options_.limits, options_.handshake_timeout, logger_,
+                          [this](ConnectionPtr connection) {
+                            if (stopped_) return connection->close(Status::cancelled("scheduler shutting down"));
+                            add_peer(std::move(connection));
+                          });
       } else {
         logger_->warn("accept failed: {}", ec.message());
       }
@@ -236,6 +237,8 @@ class SchedulerServer::Impl {
     } else {
       return drop(peer, "peers connect to workers, not to the scheduler");
     }
+    // Only now may it send frames of full size, and the handshake deadline no longer applies.
+    peer.connection->admit();
     // The dashboard's host as this peer reached us, when it listens on every interface.
     std::string dashboard = dashboard_ ? dashboard_->url(peer.connection->local_host()) : "";
     peer.connection->send(msg::HandshakeReply{true, "", options_.name, dashboard, journal_ != nullptr});

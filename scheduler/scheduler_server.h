@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/address.h"
+#include "common/connection.h"
 #include "common/frame.h"
 #include "common/security.h"
 #include "common/status.h"
@@ -66,6 +67,10 @@ struct SchedulerOptions {
   /// After a restart, how long a restored client has to reconnect before its
   /// futures are dropped.
   std::chrono::milliseconds client_resume_timeout{120'000};
+  /// A connection whose peer has not passed its handshake (TLS, then an
+  /// accepted Handshake) this long after it was accepted is closed, so idle,
+  /// stalled or byte-a-second peers cannot hold sockets forever.
+  std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout;
 };
 
 class SchedulerServer {

@@ -463,10 +463,11 @@ class Worker::Impl {
     acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopped_) return;
       if (!ec) {
-        accept_connection(std::move(socket), tls_, options_.limits, logger_, [this](ConnectionPtr connection) {
-          if (stopped_) return connection->close(Status::cancelled("worker stopping"));
-          serve(std::move(connection));
-        });
+        accept_connection(std::move(socket), tls_, options_.limits, options_.handshake_timeout, logger_,
+                          [this](ConnectionPtr connection) {
+                            if (stopped_) return connection->close(Status::cancelled("worker stopping"));
+                            serve(std::move(connection));
+                          });
       }
       accept();
     });
@@ -501,6 +502,8 @@ class Worker::Impl {
         return;
       }
       served->second.greeted = true;
+      // Only now may it send frames of full size (PutData), and the handshake deadline no longer applies.
+      connection.admit();
       connection.send(msg::HandshakeReply{true, "", options_.name});
       return;
     }

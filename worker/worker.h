@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/address.h"
+#include "common/connection.h"
 #include "common/frame.h"
 #include "common/messages.h"
 #include "common/security.h"
@@ -66,6 +67,9 @@ struct WorkerOptions {
   /// Sent in every handshake this worker makes, and required (constant-time
   /// compare) from peers and clients on its data port when not empty.
   std::string auth_token;
+  /// A data-port connection whose peer has not passed its handshake (TLS,
+  /// then an accepted Handshake) this long after it was accepted is closed.
+  std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout;
 };
 
 class Worker {

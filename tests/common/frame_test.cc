@@ -468,6 +468,17 @@ TEST_F(FrameTest, DefaultLimitsRefuseHugeClaimsBeforeReadingTheBody) {
   expect_invalid(make_header(16, 64, 1, std::numeric_limits<std::uint64_t>::max() & ~63ull), "exceeds");
 }
 
+// The limits a daemon reads an unadmitted peer under take a real handshake
+// (a long name and token included) but refuse anything larger and any bulk,
+// so a stranger cannot make the daemon allocate what the full limits allow.
+TEST_F(FrameTest, HandshakeLimitsTakeAHandshakeAndNothingLarger) {
+  msg::Handshake hello{kProtocolVersion, PeerRole::kWorker, std::string(1024, 'w'), std::string(4096, 't')};
+  ASSERT_TRUE(decode(encode(hello), kHandshakeFrameLimits).ok());
+  EXPECT_FALSE(header_of(make_header(0, (64 << 10) + 8, 0, 0), kHandshakeFrameLimits).ok());
+  EXPECT_FALSE(header_of(make_header(0, 64, 1, 64), kHandshakeFrameLimits).ok()) << "bulk before a handshake";
+  EXPECT_TRUE(header_of(make_header(0, (64 << 10) + 8, 0, 0)).ok()) << "the full limits take it";
+}
+
 // Message lengths that are zero or not whole words, and an unpadded bulk
 // section, are refused.
 TEST_F(FrameTest, MisshapenLengthsAreRefused) {
