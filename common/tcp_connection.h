@@ -22,6 +22,11 @@ namespace dtask {
 ConnectionPtr make_tcp_connection(asio::ip::tcp::socket socket, const FrameLimits& limits,
                                   std::shared_ptr<spdlog::logger> logger);
 
+/// How long an accept loop waits before accepting again after a failure
+/// (EMFILE: out of file descriptors). The pending connection keeps the
+/// listener readable, so retrying at once would spin a core.
+inline constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
 using AcceptCallback = std::function<void(ConnectionPtr)>;
 
 /// The server side of an accepted socket. Plain when `tls` is null; else the

@@ -45,6 +45,7 @@ class SchedulerServer::Impl {
         heartbeat_timer_(io),
         snapshot_timer_(io),
         recovery_timer_(io),
+        accept_retry_timer_(io),
         graph_(options_.graph, logger_),
         retirements_(graph_, retirement_effects(), options_.retire_timeout, logger_) {
     address_ = advertised_address(*acceptor_, options_.listen.host, tls_ != nullptr);
@@ -119,6 +120,7 @@ class SchedulerServer::Impl {
       heartbeat_timer_.cancel();
       snapshot_timer_.cancel();
       recovery_timer_.cancel();
+      accept_retry_timer_.cancel();
       for (auto& [raw, peer] : peers_) peer->connection->close(Status::cancelled("scheduler shutting down"));
     });
   }
@@ -127,17 +129,32 @@ class SchedulerServer::Impl {
   void accept() {
     acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopped_) return;
-      if (!ec) {
-        // With TLS the handshake runs first; a failed one is logged and costs that socket alone.
-        accept_connection(std::move(socket), tls_, options_.limits, options_.handshake_timeout, logger_,
-                          [this](ConnectionPtr connection) {
-                            if (stopped_) return connection->close(Status::cancelled("scheduler shutting down"));
-                            add_peer(std::move(connection));
-                          });
-      } else {
-        logger_->warn("accept failed: {}", ec.message());
-      }
+      if (ec) return accept_failed(ec);
+      if (accept_failing_) logger_->info("accepting connections again");
+      accept_failing_ = false;
+      // With TLS the handshake runs first; a failed one is logged and costs that socket alone.
+      accept_connection(std::move(socket), tls_, options_.limits, options_.handshake_timeout, logger_,
+                        [this](ConnectionPtr connection) {
+                          if (stopped_) return connection->close(Status::cancelled("scheduler shutting down"));
+                          add_peer(std::move(connection));
+                        });
       accept();
+    });
+  }
+
+  /// Out of file descriptors (EMFILE), say: the pending connection keeps the
+  /// listener readable, so accepting again at once would spin a core and
+  /// flood the log. Wait a little, warn once per episode, and go on: closing
+  /// connections (the handshake deadline among them) frees descriptors.
+  void accept_failed(const std::error_code& ec) {
+    if (!accept_failing_) {
+      logger_->warn("accept failed: {}; retrying every {} ms until it succeeds", ec.message(),
+                    kAcceptRetryDelay.count());
+    }
+    accept_failing_ = true;
+    accept_retry_timer_.expires_after(kAcceptRetryDelay);
+    accept_retry_timer_.async_wait([this](const std::error_code& timer_ec) {
+      if (!timer_ec && !stopped_) accept();
     });
   }
 
@@ -489,6 +506,8 @@ class SchedulerServer::Impl {
   asio::steady_timer recovery_timer_;
   std::unique_ptr<Journal> journal_;  // null without --journal
   std::uint64_t compact_journal_at_ = 0;  // set when the journal opens
+  asio::steady_timer accept_retry_timer_;
+  bool accept_failing_ = false;  // warned about a failing accept; waiting to succeed again
   GraphState graph_;
   Retirements retirements_;
   SnapshotSlot<DashboardSnapshot> snapshots_;

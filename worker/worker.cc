@@ -73,6 +73,7 @@ class Worker::Impl {
         memory_timer_(io),
         retire_timer_(io),
         reconnect_timer_(io),
+        accept_retry_timer_(io),
         store_(std::move(store)),
         disk_io_(std::move(disk_io)),
         http_(std::move(http)),
@@ -462,14 +463,31 @@ class Worker::Impl {
   void accept() {
     acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopped_) return;
-      if (!ec) {
-        accept_connection(std::move(socket), tls_, options_.limits, options_.handshake_timeout, logger_,
-                          [this](ConnectionPtr connection) {
-                            if (stopped_) return connection->close(Status::cancelled("worker stopping"));
-                            serve(std::move(connection));
-                          });
-      }
+      if (ec) return accept_failed(ec);
+      if (accept_failing_) logger_->info("data port accepting connections again");
+      accept_failing_ = false;
+      accept_connection(std::move(socket), tls_, options_.limits, options_.handshake_timeout, logger_,
+                        [this](ConnectionPtr connection) {
+                          if (stopped_) return connection->close(Status::cancelled("worker stopping"));
+                          serve(std::move(connection));
+                        });
       accept();
+    });
+  }
+
+  /// Out of file descriptors (EMFILE), say: the pending connection keeps the
+  /// listener readable, so accepting again at once would spin a core. Wait a
+  /// little, warn once per episode, and go on: closing connections (the
+  /// handshake deadline among them) frees descriptors.
+  void accept_failed(const std::error_code& ec) {
+    if (!accept_failing_) {
+      logger_->warn("data port accept failed: {}; retrying every {} ms until it succeeds", ec.message(),
+                    kAcceptRetryDelay.count());
+    }
+    accept_failing_ = true;
+    accept_retry_timer_.expires_after(kAcceptRetryDelay);
+    accept_retry_timer_.async_wait([this](const std::error_code& timer_ec) {
+      if (!timer_ec && !stopped_) accept();
     });
   }
 
@@ -627,6 +645,7 @@ class Worker::Impl {
     memory_timer_.cancel();
     retire_timer_.cancel();
     reconnect_timer_.cancel();
+    accept_retry_timer_.cancel();
     scheduler_->close(why);
     for (auto& [address, link] : peers_) {
       if (link.connection) link.connection->close(Status::cancelled("worker stopping"));
@@ -651,6 +670,8 @@ class Worker::Impl {
   asio::steady_timer reconnect_timer_;
   std::chrono::steady_clock::time_point reconnect_deadline_;
   bool resumable_ = false;  // the scheduler keeps a journal: reconnect when it is lost
+  asio::steady_timer accept_retry_timer_;
+  bool accept_failing_ = false;  // warned about a failing accept; waiting to succeed again
   std::chrono::milliseconds heartbeat_interval_{1000};
   std::string data_address_;
   std::function<void(const Status&)> on_stopped_;
