@@ -6,6 +6,7 @@
 #include <asio/signal_set.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -45,6 +46,11 @@ int main(int argc, char** argv) {
   app.add_option("--worker-ttl", options.worker_ttl_seconds, "Seconds without a heartbeat before a worker is removed")
       ->capture_default_str();
   app.add_option("--max-message-size", max_message, "Largest message accepted before reading it")
+      ->capture_default_str();
+  double handshake_timeout = 10;
+  app.add_option("--handshake-timeout", handshake_timeout,
+                 "Seconds a new connection has to complete its handshake (TLS, then dtask's) before it is closed")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--allowed-failures", options.graph.allowed_failures,
                  "Worker deaths a task may cause before it errs with 'worker killed while running'")
@@ -115,6 +121,7 @@ int main(int argc, char** argv) {
   options.listen = Address{host, static_cast<std::uint16_t>(port)};
   options.graph.worker_saturation = saturation;
   options.limits.max_message_bytes = *max_bytes;
+  options.handshake_timeout = std::chrono::milliseconds(std::llround(handshake_timeout * 1000));
   options.dashboard_address = dashboard_address;
   options.dashboard_interval = std::chrono::milliseconds(std::max(10, dashboard_interval_ms));
 

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <sstream>
@@ -116,6 +118,12 @@ int main(int argc, char** argv) {
                  "0: stop at once")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  double handshake_timeout = 10;
+  app.add_option("--handshake-timeout", handshake_timeout,
+                 "Seconds a new data-port connection has to complete its handshake (TLS, then dtask's) before "
+                 "it is closed")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   bool nanny = false;
   app.add_flag("--nanny", nanny,
                "Run the worker under a supervisor process that restarts it when it dies or passes 95% of "
@@ -147,6 +155,7 @@ int main(int argc, char** argv) {
   options.port = static_cast<std::uint16_t>(port);
   options.dashboard_address = dashboard_address;
   options.reconnect_timeout = std::chrono::milliseconds(static_cast<long long>(reconnect_timeout * 1000));
+  options.handshake_timeout = std::chrono::milliseconds(std::llround(handshake_timeout * 1000));
 
   OpRegistry registry;
   register_builtin_ops(registry);
