@@ -1,5 +1,6 @@
 #include "tests/support/daemon_process.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,13 +16,17 @@ namespace dtask::testing {
 
 namespace {
 
-Result<std::pair<pid_t, int>> spawn(const std::string& binary, const std::vector<std::string>& args) {
+Result<std::pair<pid_t, int>> spawn(const std::string& binary, const std::vector<std::string>& args,
+                                    const std::string& stderr_path = {}) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return Status::io_error(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  if (!stderr_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(binary.c_str()));
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -48,8 +53,8 @@ std::string url_after(const std::string& output, const std::string& marker) {
 }  // namespace
 
 Result<DaemonProcess> DaemonProcess::start(const std::string& binary, const std::vector<std::string>& args,
-                                           std::chrono::milliseconds timeout) {
-  DTASK_ASSIGN_OR_RETURN(auto spawned, spawn(binary, args));
+                                           std::chrono::milliseconds timeout, const std::string& stderr_path) {
+  DTASK_ASSIGN_OR_RETURN(auto spawned, spawn(binary, args, stderr_path));
   DaemonProcess process;
   process.pid_ = spawned.first;
   process.stdout_fd_ = spawned.second;

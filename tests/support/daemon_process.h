@@ -17,8 +17,11 @@ class DaemonProcess {
   /// Spawns `binary args...` and waits (up to `timeout`) for its
   /// "... listening on tcp://HOST:PORT" line on stdout. An earlier
   /// "... dashboard at URL" or "... metrics at URL" line gives dashboard_address().
+  /// `stderr_path`: a file that takes the daemon's stderr (its log), for
+  /// tests that read what it logged; empty: the test's own stderr.
   static Result<DaemonProcess> start(const std::string& binary, const std::vector<std::string>& args,
-                                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                                     const std::string& stderr_path = {});
   DaemonProcess(DaemonProcess&& other) noexcept;
   DaemonProcess& operator=(DaemonProcess&& other) noexcept;
   ~DaemonProcess();
