@@ -327,7 +327,7 @@ TEST_F(HostileConnectionTest, StalledHandshakesAreClosedAtTheDeadline) {
              {"half a body", frame_header(0, 4096, 0, 0) + std::string(2048, 'x')},
              {"a handshake but its last byte", hello.substr(0, hello.size() - 1)}}) {
       RawSocket socket(target);
-      ASSERT_TRUE(socket.send(bytes));
+      socket.send(bytes);  // not checked: what matters is that the daemon closes it, below
       stalled.emplace_back(name + " to " + target, std::move(socket));
     }
   }
