@@ -15,6 +15,7 @@
 
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/reduction_graph.h"
 
 namespace dtask {
 namespace {
@@ -104,29 +105,6 @@ class FaultToleranceTest : public ::testing::Test {
   int next_worker_ = 0;
 };
 
-/// 4,400 leaves (each sleeps 0.5 ms and returns its value), summed by a tree
-/// of fan-in 8: about 5,000 tasks. Values are offset by `run` so that every
-/// run has its own keys.
-std::pair<Delayed, std::int64_t> reduction_graph(int run) {
-  std::vector<Delayed> level;
-  std::int64_t expected = 0;
-  for (std::int64_t i = 0; i < 4400; ++i) {
-    const std::int64_t value = i + std::int64_t{run} * 1'000'000;
-    expected += value;
-    level.push_back(delayed("sleep")(0.0005, value));
-  }
-  while (level.size() > 1) {
-    std::vector<Delayed> next;
-    for (std::size_t i = 0; i < level.size(); i += 8) {
-      std::vector<Delayed> group(level.begin() + static_cast<std::ptrdiff_t>(i),
-                                 level.begin() + static_cast<std::ptrdiff_t>(std::min(level.size(), i + 8)));
-      next.push_back(delayed("sum")(group));
-    }
-    level = std::move(next);
-  }
-  return {level.front(), expected};
-}
-
 // kill -9 of a random worker in the middle of a 5,000-task graph with
 // reductions, 20 times in a row (a new worker joins after each): every run
 // finishes with the right sum.
@@ -134,7 +112,8 @@ TEST_F(FaultToleranceTest, KillRandomWorkerMidGraph) {
   std::mt19937 rng(2026);
   const int runs = kill_runs();
   for (int run = 0; run < runs; ++run) {
-    auto [root, expected] = reduction_graph(run);
+    // 4,400 leaves of 0.5 ms summed by a tree: about 5,000 tasks, with keys of their own per run.
+    auto [root, expected, tasks] = testing::reduction_graph(4400, 0.0005, std::int64_t{run} * 1'000'000);
     const std::uint64_t before = tasks_completed();
     Future<std::int64_t> result = client_->compute<std::int64_t>(root);
     ASSERT_TRUE(wait_until([&] { return tasks_completed() >= before + 400; })) << "run " << run;

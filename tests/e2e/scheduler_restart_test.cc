@@ -14,6 +14,7 @@
 #include "tests/formats/temp_dir.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/reduction_graph.h"
 
 namespace dtask {
 namespace {
@@ -80,28 +81,6 @@ class SchedulerRestartTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
-/// 2,000 leaves (each sleeps 1 ms) summed by a tree of fan-in 8: 2,287 tasks.
-std::pair<Delayed, std::int64_t> reduction_graph(std::int64_t offset, std::size_t* tasks) {
-  std::vector<Delayed> level;
-  std::int64_t expected = 0;
-  for (std::int64_t i = 0; i < 2000; ++i) {
-    expected += i + offset;
-    level.push_back(delayed("sleep")(0.001, i + offset));
-  }
-  *tasks = level.size();
-  while (level.size() > 1) {
-    std::vector<Delayed> next;
-    for (std::size_t i = 0; i < level.size(); i += 8) {
-      std::vector<Delayed> group(level.begin() + static_cast<std::ptrdiff_t>(i),
-                                 level.begin() + static_cast<std::ptrdiff_t>(std::min(level.size(), i + 8)));
-      next.push_back(delayed("sum")(group));
-    }
-    *tasks += next.size();
-    level = std::move(next);
-  }
-  return {level.front(), expected};
-}
-
 /// Kill-and-restart rounds (DTASK_RESTART_RUNS, default 5).
 int restart_runs() {
   const char* runs = std::getenv("DTASK_RESTART_RUNS");
@@ -114,8 +93,8 @@ int restart_runs() {
 // workers did not bring back.
 TEST_F(SchedulerRestartTest, KillSchedulerMidGraphAndRestart) {
   for (int run = 0; run < restart_runs(); ++run) {
-    std::size_t total_tasks = 0;
-    auto [root, expected] = reduction_graph(std::int64_t{run} * 1'000'000, &total_tasks);
+    // 2,000 leaves of 1 ms summed by a tree: 2,287 tasks, with keys of their own per run.
+    auto [root, expected, total_tasks] = testing::reduction_graph(2000, 0.001, std::int64_t{run} * 1'000'000);
     const std::uint64_t before = tasks_completed();
     Future<std::int64_t> result = client_->compute<std::int64_t>(root);
     const std::uint64_t kill_after = 300 + 250 * static_cast<std::uint64_t>(run % 5);
