@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds dtask (RelWithDebInfo, ccache). Extra arguments go to
-# the cmake configure step, e.g. `bash deploy/build.sh -DDTASK_SANITIZE=ON`.
+# the cmake configure step, e.g. `bash deploy/build.sh -DDTASK_SANITIZE=address`.
 # BUILD_DIR picks the build folder (default: build).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,8 +2,12 @@
 # THE test command (README and CI): install dependencies (with chromium, for
 # the dashboard's browser test, and clang, for the fuzzers), build, run every
 # test, then the fuzz smoke (fuzz/smoke.sh: a Clang build in build-fuzz, each
-# libFuzzer target for a few seconds; DTASK_FUZZ_SMOKE=0 skips it).
-# Extra arguments go to the cmake configure step. BUILD_DIR as in build.sh.
+# libFuzzer target for a few seconds; DTASK_FUZZ_SMOKE=0 skips it), then the
+# whole suite again under ASan + UBSan (deploy/sanitizer-test.sh address, in
+# build-asan; DTASK_CI_ASAN=0 skips it). DTASK_CI_TSAN=1 adds the suite under
+# TSan (build-tsan), which is off by default to keep CI within its time.
+# Extra arguments go to the cmake configure step of the plain build.
+# BUILD_DIR as in build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +21,12 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300
 if [[ "${DTASK_FUZZ_SMOKE:-1}" != 0 ]]; then
   echo "+ bash fuzz/smoke.sh"
   bash fuzz/smoke.sh
+fi
+if [[ "${DTASK_CI_ASAN:-1}" != 0 ]]; then
+  echo "+ bash deploy/sanitizer-test.sh address"
+  bash deploy/sanitizer-test.sh address
+fi
+if [[ "${DTASK_CI_TSAN:-0}" != 0 ]]; then
+  echo "+ bash deploy/sanitizer-test.sh thread"
+  bash deploy/sanitizer-test.sh thread
 fi
