@@ -23,6 +23,7 @@
 #include "common/message_codec.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/sanitized.h"
 
 namespace dtask {
 namespace {
@@ -437,8 +438,10 @@ TEST_F(HostileConnectionTest, AbandonedConnectionsDoNotGrowMemory) {
   constexpr std::uint64_t kSlack = 16ull << 20;
   ASSERT_GT(scheduler_first, 0u);
   ASSERT_GT(worker_first, 0u);
+#ifndef DTASK_TEST_SANITIZED  // a sanitizer's quarantine of freed blocks grows RSS; LeakSanitizer checks leaks there
   EXPECT_LE(scheduler_last, scheduler_first + kSlack);
   EXPECT_LE(worker_last, worker_first + kSlack);
+#endif
   expect_cluster_serves();
   expect_daemons_alive();
 }
@@ -449,6 +452,9 @@ TEST_F(HostileConnectionTest, AbandonedConnectionsDoNotGrowMemory) {
 // keeps serving its connected client, sheds the idle ones at the handshake
 // deadline, and then accepts a new client.
 TEST_F(HostileConnectionTest, RunningOutOfDescriptorsIsSurvived) {
+#ifdef DTASK_TEST_SANITIZED
+  GTEST_SKIP() << "a sanitizer runtime holds descriptors of its own: a 64-descriptor scheduler does not start under it";
+#endif
   start_cluster("1", /*scheduler_fd_limit=*/64);
   constexpr int kIdle = 150;
   std::vector<RawSocket> idle;
