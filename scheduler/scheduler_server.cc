@@ -100,7 +100,9 @@ class SchedulerServer::Impl {
   }
 
   void start() {
-    if (graph_.recovering()) start_recovery_timers();
+    // Restored clients are dropped if they never come back, even when no
+    // result had to be waited for (nothing connected yet: every client is restored).
+    if (graph_.recovering() || graph_.client_count() > 0) start_recovery_timers();
     accept();
     check_heartbeats();
     if (dashboard_) {
