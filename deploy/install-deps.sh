@@ -28,17 +28,21 @@ packages=(
   libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev
   libblosc-dev libzstd-dev zlib1g-dev
+  # kernel and linear SVMs (the two solvers scikit-learn's SVC and LinearSVC wrap)
+  libsvm-dev liblinear-dev
   # tests and benchmarks (openssl: the TLS tests make a throwaway CA with its CLI)
   libgtest-dev libgmock-dev libbenchmark-dev openssl
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev
   # test helpers: fixtures and the .npy/Zarr interop tests (numpy and zarr
-  # write files that dtask reads, and read the files dtask writes)
-  python3 python3-numpy python3-zarr
+  # write files that dtask reads, and read the files dtask writes); scikit-learn
+  # is the oracle the model-selection tests compare with (splits, scores, best
+  # parameters), computed in the same run
+  python3 python3-numpy python3-zarr python3-sklearn
 )
 if [[ $with_peers == 1 ]]; then
-  packages+=(python3-distributed python3-dask python3-sklearn)
+  packages+=(python3-distributed python3-dask)
 fi
 if [[ $with_browser == 1 ]]; then
   packages+=(chromium)
