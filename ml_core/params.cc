@@ -34,7 +34,7 @@ std::string python_float_repr(double v) {
   if (exponent < -4 || exponent >= 16) {
     out = plain.substr(0, 1);
     if (plain.size() > 1) out += "." + plain.substr(1);
-    char e[8];
+    char e[16];
     std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
     out += e;
   } else if (exponent < 0) {

@@ -1,7 +1,6 @@
-// Generalized linear models on row chunks (Eigen; the one translation unit of
-// the GLM ops). A model is η = X β (+ b): logistic (log-loss, μ = σ(η)),
-// linear (squared error / 2, μ = η) or Poisson (log link, μ = exp(η)).
-// Losses are summed over the chunk's rows; the client divides by n.
+// The GLM ops: thin wrappers around ml_core/glm_chunk.h, which holds the
+// numerics so that a grid-search candidate fitted in one task runs the same
+// code on its whole fold.
 //
 //   glm_loss_grad(X, y, β, family, fit_intercept, with_hessian, chunk, x_name, y_name)
 //       -> float64 [1 + p (+ p*p)]: Σ loss, Σ gradient (and Σ Hessian,
@@ -11,252 +10,14 @@
 //       -> float64 [p]: argmin_β (1/n) Σ loss(β) + ρ/2 ||β - v||², by Newton
 //          from β0 (consensus ADMM's local step, on the worker holding the chunk).
 //   glm_score_parts(X, y, β, family, fit_intercept, chunk, x_name, y_name)
-//       -> float64 [7]: the sums behind score(): see score_parts().
-//
-// Input errors name the array, the chunk and the row: y outside {0, 1} for
-// logistic, y < 0 for Poisson, NaN or infinity in X or y.
-#include <cmath>
-#include <limits>
+//       -> float64 [7]: the sums behind score().
 #include <string>
 
-#include <Eigen/Cholesky>
-
-#include "common/eigen_view.h"
-#include "worker/array_ops/array_kernels_internal.h"
+#include "ml_core/glm_chunk.h"
 #include "worker/array_ops/array_ops.h"
-#include "worker/ml_ops/glm_family_internal.h"
-#include "worker/ml_ops/glm_kernel.h"
 #include "worker/ml_ops/ml_ops.h"
 
 namespace dtask::ml_ops {
-
-namespace {
-
-using array_ops::cast;
-using Vector = Eigen::VectorXd;
-using Matrix = Eigen::MatrixXd;
-
-constexpr std::int64_t kBlockRows = 256;  // rows per block: the block stays in L2 for X β and Xᵀ r
-
-using Family = GlmFamily;
-
-/// A chunk of X and y with the names its errors use.
-struct Chunk {
-  NDArray x_data, y_data;  // float64
-  std::int64_t n = 0, d = 0;
-  std::int64_t index = 0;
-  std::string x_name, y_name;
-
-  [[noreturn]] void fail_row(const std::string& array, std::int64_t row, const std::string& what) const {
-    throw std::invalid_argument(array + " (" + (array == "X" ? x_name : y_name) + "), chunk " +
-                                std::to_string(index) + ", row " + std::to_string(row) + ": " + what);
-  }
-};
-
-Chunk chunk_of(const NDArray& x, const NDArray& y, std::int64_t index, const std::string& x_name,
-               const std::string& y_name) {
-  Chunk c{.index = index, .x_name = x_name, .y_name = y_name};
-  if (x.shape.size() != 2) throw std::invalid_argument("X (" + x_name + ") must be 2-d, got " + x.describe());
-  if (y.shape.size() != 1 || y.rows() != x.rows()) {
-    throw std::invalid_argument("y (" + y_name + ") chunk " + std::to_string(index) + " is " + y.describe() +
-                                ", expected " + std::to_string(x.rows()) + " values to match X (" + x_name + ")");
-  }
-  c.x_data = cast(x, DType::kFloat64);
-  c.y_data = cast(y, DType::kFloat64);
-  c.n = x.rows();
-  c.d = x.cols();
-  return c;
-}
-
-/// Throws, naming the row, on y values the family cannot model.
-void check_y(const Chunk& c, Family family) {
-  const double* y = c.y_data.data<double>();
-  for (std::int64_t r = 0; r < c.n; ++r) {
-    if (!std::isfinite(y[r])) c.fail_row("y", r, "NaN or infinity");
-    if (family == Family::kLogistic && y[r] != 0.0 && y[r] != 1.0) {
-      c.fail_row("y", r, "LogisticRegression needs y in {0, 1}, got " + std::to_string(y[r]));
-    }
-    if (family == Family::kPoisson && y[r] < 0.0) {
-      c.fail_row("y", r, "PoissonRegression needs y >= 0, got " + std::to_string(y[r]));
-    }
-  }
-}
-
-/// η for a non-finite X row is NaN; an overflowing finite row is left alone
-/// (a line search probing too far must see +inf, not an error).
-void check_x_row(const Chunk& c, std::int64_t row) {
-  const double* x = c.x_data.data<double>() + row * c.d;
-  for (std::int64_t f = 0; f < c.d; ++f) {
-    if (!std::isfinite(x[f])) c.fail_row("X", row, "NaN or infinity in column " + std::to_string(f));
-  }
-}
-
-/// The coefficients split into weights and intercept.
-struct Coefficients {
-  Vector w;
-  double b = 0;
-  bool intercept = false;
-  std::int64_t p() const { return w.size() + (intercept ? 1 : 0); }
-};
-
-Coefficients coefficients(const Vector& beta, std::int64_t d, bool fit_intercept, const char* op) {
-  if (beta.size() != d + (fit_intercept ? 1 : 0)) {
-    throw std::invalid_argument(std::string(op) + ": " + std::to_string(beta.size()) + " coefficients for " +
-                                std::to_string(d) + " features" + (fit_intercept ? " and an intercept" : ""));
-  }
-  return {beta.head(d), fit_intercept ? beta(d) : 0.0, fit_intercept};
-}
-
-Vector vector_of(const NDArray& a) {
-  NDArray v = cast(a, DType::kFloat64);
-  return Eigen::Map<const Vector>(v.data<double>(), v.size());
-}
-
-/// Σ loss, Σ gradient and (if `hessian`) Σ Hessian of one chunk at β, plus
-/// ρ/2 ||β - v||² when `proximal` (ADMM's local objective; scaled by 1/n).
-struct LocalObjective {
-  double loss = 0;
-  Vector grad;
-  Matrix hess;
-};
-
-LocalObjective evaluate(const Chunk& c, Family family, const Coefficients& beta, bool hessian) {
-  const std::int64_t d = c.d, p = beta.p();
-  LocalObjective out{0, Vector::Zero(p), hessian ? Matrix::Zero(p, p) : Matrix()};
-  if (!hessian) {
-    // The common case (lbfgs, line searches): one fused pass (glm_kernel.h).
-    LossGradSums sums = glm_loss_grad_rows(family, c.x_data.data<double>(), c.y_data.data<double>(), c.n, d,
-                                           beta.w.data(), beta.b, out.grad.data());
-    if (sums.bad_row >= 0) check_x_row(c, sums.bad_row);
-    out.loss = sums.loss;
-    if (beta.intercept) out.grad(d) = sums.residual_sum;
-    return out;
-  }
-  auto X = eigen_view<double>(c.x_data);
-  const double* y = c.y_data.data<double>();
-  Vector eta(kBlockRows), residual(kBlockRows), sqrt_weight(kBlockRows);
-  for (std::int64_t begin = 0; begin < c.n; begin += kBlockRows) {
-    const std::int64_t rows = std::min(kBlockRows, c.n - begin);
-    auto block = X.middleRows(begin, rows);
-    eta.head(rows).noalias() = block * beta.w;
-    double weight_sum = 0;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      double e = eta(r) + beta.b;
-      if (!std::isfinite(e)) check_x_row(c, begin + r);  // throws only on bad input, not on overflow
-      Pointwise pw = pointwise(family, e, y[begin + r]);
-      out.loss += pw.loss;
-      residual(r) = pw.residual;
-      sqrt_weight(r) = std::sqrt(pw.weight);
-      weight_sum += pw.weight;
-    }
-    out.grad.head(d).noalias() += block.transpose() * residual.head(rows);
-    if (beta.intercept) out.grad(d) += residual.head(rows).sum();
-    if (hessian) {
-      // Xᵀ W X as a rank update of (√W X): half the flops of a full product.
-      Matrix weighted = sqrt_weight.head(rows).asDiagonal() * block;
-      out.hess.topLeftCorner(d, d).selfadjointView<Eigen::Lower>().rankUpdate(weighted.transpose());
-      if (beta.intercept) {
-        out.hess.block(d, 0, 1, d).noalias() += (sqrt_weight.head(rows).transpose() * weighted);
-        out.hess(d, d) += weight_sum;
-      }
-    }
-  }
-  if (hessian) {
-    out.hess.triangularView<Eigen::StrictlyUpper>() = out.hess.transpose();
-  }
-  return out;
-}
-
-NDArray loss_grad(const NDArray& x, const NDArray& y, const NDArray& beta_in, const std::string& family_name,
-                  bool fit_intercept, bool with_hessian, std::int64_t index, const std::string& x_name,
-                  const std::string& y_name) {
-  Family family = glm_family(family_name);
-  Chunk c = chunk_of(x, y, index, x_name, y_name);
-  check_y(c, family);
-  Coefficients beta = coefficients(vector_of(beta_in), c.d, fit_intercept, "glm_loss_grad");
-  LocalObjective local = evaluate(c, family, beta, with_hessian);
-  const std::int64_t p = beta.p();
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {1 + p + (with_hessian ? p * p : 0)});
-  double* o = out.mutable_data<double>();
-  o[0] = local.loss;
-  std::copy(local.grad.data(), local.grad.data() + p, o + 1);
-  if (with_hessian) {
-    // Symmetric, so column-major storage reads the same as row-major.
-    std::copy(local.hess.data(), local.hess.data() + p * p, o + 1 + p);
-  }
-  return out;
-}
-
-/// argmin_β (1/n) Σ_chunk loss(β) + ρ/2 ||β - v||² by damped Newton from β0.
-/// Strictly convex (ρ > 0), so the Cholesky factorisation always succeeds
-/// unless the numbers are broken.
-NDArray admm_local(const NDArray& x, const NDArray& y, const NDArray& v_in, const NDArray& beta0_in, double rho,
-                   double n_total, const std::string& family_name, bool fit_intercept, std::int64_t index,
-                   const std::string& x_name, const std::string& y_name) {
-  Family family = glm_family(family_name);
-  Chunk c = chunk_of(x, y, index, x_name, y_name);
-  check_y(c, family);
-  if (!(rho > 0) || !(n_total > 0)) throw std::invalid_argument("glm_admm_local: rho and n must be > 0");
-  const Vector v = vector_of(v_in);
-  Vector beta = vector_of(beta0_in);
-  coefficients(v, c.d, fit_intercept, "glm_admm_local");
-  const double scale = 1.0 / n_total;
-  auto objective = [&](const Vector& b, bool hessian) {
-    LocalObjective o = evaluate(c, family, coefficients(b, c.d, fit_intercept, "glm_admm_local"), hessian);
-    o.loss = o.loss * scale + 0.5 * rho * (b - v).squaredNorm();
-    o.grad = o.grad * scale + rho * (b - v);
-    if (hessian) {
-      o.hess *= scale;
-      o.hess.diagonal().array() += rho;
-    }
-    return o;
-  };
-  for (int iteration = 0; iteration < 50; ++iteration) {
-    LocalObjective at = objective(beta, true);
-    Eigen::LLT<Matrix> llt(at.hess);
-    if (llt.info() != Eigen::Success) throw std::runtime_error("glm_admm_local: the local Hessian is not positive");
-    Vector step = llt.solve(-at.grad);
-    const double decrement = -at.grad.dot(step);  // the Newton decrement squared
-    if (decrement < 1e-20 * (1.0 + std::abs(at.loss))) break;
-    double t = 1.0;  // Armijo backtracking keeps logistic and Poisson steps stable
-    while (t > 1e-10 && !(objective(beta + t * step, false).loss <= at.loss - 0.25 * t * decrement)) t *= 0.5;
-    beta += t * step;
-  }
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {beta.size()});
-  std::copy(beta.data(), beta.data() + beta.size(), out.mutable_data<double>());
-  return out;
-}
-
-/// Sums for score(), whatever the family (summed across chunks by "sum"):
-/// [n, Σ (predict == y), Σ (y - μ)², Σ y, Σ y², Σ deviance terms, Σ y log y].
-NDArray score_parts(const NDArray& x, const NDArray& y_in, const NDArray& beta_in, const std::string& family_name,
-                    bool fit_intercept, std::int64_t index, const std::string& x_name, const std::string& y_name) {
-  Family family = glm_family(family_name);
-  Chunk c = chunk_of(x, y_in, index, x_name, y_name);
-  check_y(c, family);
-  Coefficients beta = coefficients(vector_of(beta_in), c.d, fit_intercept, "glm_score_parts");
-  Vector eta = eigen_view<double>(c.x_data) * beta.w;
-  const double* y = c.y_data.data<double>();
-  double sums[7] = {static_cast<double>(c.n), 0, 0, 0, 0, 0, 0};
-  for (std::int64_t r = 0; r < c.n; ++r) {
-    double e = eta(r) + beta.b;
-    if (!std::isfinite(e)) check_x_row(c, r);
-    double mu = family == Family::kLogistic ? sigmoid(e) : family == Family::kPoisson ? std::exp(e) : e;
-    double predicted = family == Family::kLogistic ? (e > 0 ? 1.0 : 0.0) : mu;
-    sums[1] += predicted == y[r] ? 1.0 : 0.0;
-    sums[2] += (y[r] - mu) * (y[r] - mu);
-    sums[3] += y[r];
-    sums[4] += y[r] * y[r];
-    // Poisson unit deviance 2 (y log(y/μ) - y + μ) without its 2 and y log y.
-    sums[5] += -y[r] * e + mu;
-    sums[6] += y[r] > 0 ? y[r] * std::log(y[r]) : 0.0;
-  }
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {7});
-  std::copy(sums, sums + 7, out.mutable_data<double>());
-  return out;
-}
-
-}  // namespace
 
 void register_glm_ops(OpRegistry& registry) {
   using array_ops::must_register;
@@ -264,19 +25,19 @@ void register_glm_ops(OpRegistry& registry) {
       "glm_loss_grad", [](const NDArray& x, const NDArray& y, const NDArray& beta, const std::string& family,
                           bool fit_intercept, bool with_hessian, std::int64_t chunk, const std::string& x_name,
                           const std::string& y_name) {
-        return loss_grad(x, y, beta, family, fit_intercept, with_hessian, chunk, x_name, y_name);
+        return ml_core::glm_loss_grad(x, y, beta, family, fit_intercept, with_hessian, chunk, x_name, y_name);
       }));
   must_register(registry.add_function(
       "glm_admm_local", [](const NDArray& x, const NDArray& y, const NDArray& v, const NDArray& beta0, double rho,
                            double n_total, const std::string& family, bool fit_intercept, std::int64_t chunk,
                            const std::string& x_name, const std::string& y_name) {
-        return admm_local(x, y, v, beta0, rho, n_total, family, fit_intercept, chunk, x_name, y_name);
+        return ml_core::glm_admm_local(x, y, v, beta0, rho, n_total, family, fit_intercept, chunk, x_name, y_name);
       }));
   must_register(registry.add_function(
       "glm_score_parts", [](const NDArray& x, const NDArray& y, const NDArray& beta, const std::string& family,
                             bool fit_intercept, std::int64_t chunk, const std::string& x_name,
                             const std::string& y_name) {
-        return score_parts(x, y, beta, family, fit_intercept, chunk, x_name, y_name);
+        return ml_core::glm_score_parts(x, y, beta, family, fit_intercept, chunk, x_name, y_name);
       }));
 }
 

@@ -1,8 +1,8 @@
-// See nearest_center_kernel.h. Built with -O3 (worker/CMakeLists.txt) so
+// See nearest_center_kernel.h. Built with -O3 (ml_core/CMakeLists.txt) so
 // that the fixed-size tile loops are unrolled and vectorised.
 #include "worker/ml_ops/nearest_center_kernel.h"
 
-#include "worker/ml_ops/kernel_clones_internal.h"
+#include "ml_core/kernel_clones.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,10 +12,10 @@ namespace dtask::ml_ops {
 
 namespace {
 
-using kernels::Lanes;
-using kernels::load;
+using ml_core::kernels::Lanes;
+using ml_core::kernels::load;
 
-constexpr std::int64_t kTileCenters = kernels::kLanes;  // one AVX2 register of doubles
+constexpr std::int64_t kTileCenters = ml_core::kernels::kLanes;  // one AVX2 register of doubles
 constexpr int kTileRows = 8;  // rows per tile: 8 accumulators; measured faster than 4
 
 /// acc[r] = (x_r . c_j) for the R rows starting at `x` and the kTileCenters

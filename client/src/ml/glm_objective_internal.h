@@ -1,82 +1,40 @@
-// The objective a GLM fit minimises, evaluated by distributed passes, and
-// the solvers that minimise it (glm_solvers.cc, the client's one Eigen
-// translation unit for GLMs).
-//
-// Solvers see the objective scaled by 1/n, which keeps its curvature near 1
-// whatever the data size:
-//   F(β) = (1/n) Σ loss_i(β) + l2/2 ||w||² + l1 ||w||₁
-// with l1 and l2 from the user's penalty and C (l1 = ratio / (C n), ...).
-// β = [w, b]: the intercept, if any, is last and never penalised.
+// The objective a GLM fit minimises (ml_core/glm_solvers.h), evaluated by
+// distributed passes over the chunks (worker/ml_ops/glm_ops.cc): each call
+// is one graph, and only p (+ p x p) numbers travel per chunk.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "dtask/array.h"
+#include "ml_core/glm_solvers.h"
 
 namespace dtask::ml::internal {
 
-struct Penalty {
-  double l1 = 0, l2 = 0;         // on F's scale
-  std::int64_t n_penalized = 0;  // β's first n_penalized entries (w); the intercept is free
-  bool smooth() const { return l1 == 0; }
-};
-
-/// F's smooth part (mean loss + l2 term) at one point.
-struct Evaluation {
-  double value = 0;
-  std::vector<double> grad;  // [p]
-  std::vector<double> hess;  // [p * p] row-major, when asked for
-};
-
 /// F for one (X, y, family). Each method call is one pass over the data.
-class GlmObjective {
+class DistributedGlmObjective : public ml_core::GlmObjective {
  public:
-  GlmObjective(Client& client, Array X, Array y, std::string family, bool fit_intercept, Penalty penalty);
+  DistributedGlmObjective(Client& client, Array X, Array y, std::string family, bool fit_intercept,
+                          ml_core::Penalty penalty);
 
-  std::int64_t p() const { return p_; }
-  std::int64_t n() const { return X_.rows(); }
-  std::int64_t n_chunks() const { return X_.n_chunks(); }
-  const Penalty& penalty() const { return penalty_; }
-
-  /// F's smooth part, its gradient and (if `hessian`) Hessian at β.
-  Evaluation smooth(const std::vector<double>& beta, bool hessian) const;
-  /// F's l1 term at β.
-  double nonsmooth(const std::vector<double>& beta) const;
-  /// Consensus ADMM's local step on every chunk i: argmin_β (1/n) Σ_chunk loss(β) + ρ/2 ||β - v_i||²,
-  /// started from beta0[i], each on the worker holding chunk i.
+  std::int64_t p() const override { return p_; }
+  std::int64_t n() const override { return X_.rows(); }
+  std::int64_t n_chunks() const override { return X_.n_chunks(); }
+  const ml_core::Penalty& penalty() const override { return penalty_; }
+  ml_core::Evaluation smooth(const std::vector<double>& beta, bool hessian) const override;
+  /// Each chunk's local step runs on the worker holding the chunk.
   std::vector<std::vector<double>> admm_local(const std::vector<std::vector<double>>& v,
-                                              const std::vector<std::vector<double>>& beta0, double rho) const;
+                                              const std::vector<std::vector<double>>& beta0,
+                                              double rho) const override;
 
  private:
   Client& client_;
   Array X_, y_;
   std::string family_;
   bool fit_intercept_;
-  Penalty penalty_;
+  ml_core::Penalty penalty_;
   std::int64_t p_;
 };
-
-struct SolverSettings {
-  int max_iter = 100;
-  double tol = 1e-4;  // on F's scale (the user's tol / n); admm: absolute and relative residual tolerance
-  /// After each iteration: (iteration, F at the iterate, the stopping measure).
-  std::function<void(int, double, double)> on_iteration;
-};
-
-struct SolverResult {
-  std::vector<double> beta;
-  int n_iter = 0;
-  bool converged = false;
-  double grad_norm = 0;  // F's scale: the largest |gradient| (l1: proximal gradient) component at beta
-};
-
-SolverResult solve_lbfgs(const GlmObjective& f, const SolverSettings& s);
-SolverResult solve_newton(const GlmObjective& f, const SolverSettings& s);
-SolverResult solve_gradient_descent(const GlmObjective& f, const SolverSettings& s);
-SolverResult solve_proximal_grad(const GlmObjective& f, const SolverSettings& s);
-SolverResult solve_admm(const GlmObjective& f, const SolverSettings& s);
 
 }  // namespace dtask::ml::internal

@@ -13,64 +13,27 @@
 #include "client/src/ml/chunk_passes_internal.h"
 #include "client/src/ml/glm_objective_internal.h"
 #include "dtask/client.h"
+#include "ml_core/glm_config.h"
 
 namespace dtask::ml {
 
 namespace {
 
 using array_internal::fail;
-using internal::SolverResult;
-using internal::SolverSettings;
 
-using Solver = SolverResult (*)(const internal::GlmObjective&, const SolverSettings&);
-
-const std::map<std::string, Solver>& solvers() {
-  static const std::map<std::string, Solver> table = {{"lbfgs", internal::solve_lbfgs},
-                                                      {"newton", internal::solve_newton},
-                                                      {"admm", internal::solve_admm},
-                                                      {"proximal_grad", internal::solve_proximal_grad},
-                                                      {"gradient_descent", internal::solve_gradient_descent}};
-  return table;
+ml_core::GlmConfig config_of(const std::string& family, const GlmOptions& o) {
+  return {family, o.penalty, o.C, o.l1_ratio, o.fit_intercept, o.solver, o.max_iter, o.tol, o.random_state};
 }
 
-bool smooth_only(const std::string& solver) {
-  return solver == "lbfgs" || solver == "newton" || solver == "gradient_descent";
-}
-
-std::string resolve_penalty(const std::string& family, const std::string& penalty) {
-  if (penalty == "auto") return family == "linear" ? "none" : "l2";
-  if (penalty != "none" && penalty != "l1" && penalty != "l2" && penalty != "elastic_net") {
-    fail("penalty must be \"none\", \"l1\", \"l2\", \"elastic_net\" or \"auto\", got \"" + penalty + "\"");
-  }
-  return penalty;
-}
-
-std::string resolve_solver(const std::string& family, const std::string& penalty, const std::string& solver) {
-  bool smooth = penalty == "none" || penalty == "l2";
-  if (solver == "auto") return !smooth ? "proximal_grad" : family == "linear" ? "newton" : "lbfgs";
-  if (!solvers().count(solver)) {
-    fail("solver must be \"lbfgs\", \"newton\", \"admm\", \"proximal_grad\", \"gradient_descent\" or \"auto\", got \"" +
-         solver + "\"");
-  }
-  if (!smooth && smooth_only(solver)) {
-    fail("solver \"" + solver + "\" does not support penalty \"" + penalty +
-         "\"; for l1 and elastic_net use \"proximal_grad\" or \"admm\"");
-  }
-  return solver;
-}
-
-void validate_options(const GlmOptions& o) {
-  if (!(o.C > 0)) fail("C must be > 0, got " + std::to_string(o.C));
-  if (!(o.l1_ratio >= 0 && o.l1_ratio <= 1)) fail("l1_ratio must be in [0, 1], got " + std::to_string(o.l1_ratio));
-  if (o.max_iter < 1) fail("max_iter must be >= 1, got " + std::to_string(o.max_iter));
-  if (!(o.tol >= 0)) fail("tol must be >= 0, got " + std::to_string(o.tol));
-}
-
-/// The l1 share of the penalty R(w).
-double l1_share(const std::string& penalty, double l1_ratio) {
-  if (penalty == "l1") return 1.0;
-  if (penalty == "elastic_net") return l1_ratio;
-  return 0.0;
+void apply_config(const ml_core::GlmConfig& c, GlmOptions& o) {
+  o.penalty = c.penalty;
+  o.C = c.C;
+  o.l1_ratio = c.l1_ratio;
+  o.fit_intercept = c.fit_intercept;
+  o.solver = c.solver;
+  o.max_iter = c.max_iter;
+  o.tol = c.tol;
+  o.random_state = c.random_state;
 }
 
 NDArray vector_array(const std::vector<double>& v, std::size_t count) {
@@ -88,21 +51,27 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 GeneralizedLinearModel::GeneralizedLinearModel(std::string family, GlmOptions options)
     : family_(std::move(family)), options_(std::move(options)) {}
 
-std::string GeneralizedLinearModel::name() const {
-  if (family_ == "logistic") return "LogisticRegression";
-  if (family_ == "linear") return "LinearRegression";
-  return "PoissonRegression";
+std::string GeneralizedLinearModel::name() const { return ml_core::glm_estimator_name(family_); }
+
+Params GeneralizedLinearModel::get_params() const {
+  return ml_core::glm_binding(family_).get(config_of(family_, options_));
+}
+
+GeneralizedLinearModel& GeneralizedLinearModel::set_params(const Params& params) {
+  ml_core::GlmConfig config = config_of(family_, options_);
+  Status status = ml_core::glm_binding(family_).set_all(config, params);
+  if (!status.ok()) fail(status.message());
+  apply_config(config, options_);
+  return *this;
 }
 
 GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array& X, const Array& y_in) {
   const std::string what = name() + ".fit: ";
-  try {
-    validate_options(options_);
-    penalty_ = resolve_penalty(family_, options_.penalty);
-    solver_ = resolve_solver(family_, penalty_, options_.solver);
-  } catch (const ArrayError& e) {
-    fail(name() + ": " + e.what());
-  }
+  const ml_core::GlmConfig config = config_of(family_, options_);
+  auto resolved = ml_core::resolve_glm(config);
+  if (!resolved.ok()) fail(name() + ": " + resolved.status().message());
+  penalty_ = resolved->penalty;
+  solver_ = resolved->solver;
   if (!X.valid() || !y_in.valid()) fail(what + "X and y must be non-empty Arrays");
   if (X.ndim() != 2 || !is_floating(X.dtype())) fail(what + "X must be a 2-d float array, got " + X.describe());
   if (y_in.ndim() != 1) fail(what + "y must be 1-d, got " + y_in.describe());
@@ -114,17 +83,11 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
   Array y = y_in.chunks().sizes() == X.chunks().sizes() ? y_in : y_in.rechunk(X.chunks());
 
   const double n = static_cast<double>(X.rows());
-  const double share = l1_share(penalty_, options_.l1_ratio);
-  internal::Penalty penalty;
-  if (penalty_ != "none") {
-    penalty = {share / (options_.C * n), (1.0 - share) / (options_.C * n), X.cols()};
-  }
-  internal::GlmObjective objective(client, X, y, family_, options_.fit_intercept, penalty);
+  internal::DistributedGlmObjective objective(client, X, y, family_, options_.fit_intercept,
+                                              ml_core::glm_penalty(config, *resolved, X.rows(), X.cols()));
 
   auto start = std::chrono::steady_clock::now();
-  SolverSettings settings;
-  settings.max_iter = options_.max_iter;
-  settings.tol = solver_ == "admm" ? options_.tol : options_.tol / n;  // see GlmOptions::tol
+  ml_core::SolverSettings settings = ml_core::glm_solver_settings(config, *resolved, X.rows());
   settings.on_iteration = [&](int iteration, double f, double measure) {
     // Report on scikit-learn's scale: Σ loss + R / C is n F.
     GlmIteration progress{iteration, f * n, solver_ == "admm" ? measure : measure * n, seconds_since(start)};
@@ -135,7 +98,7 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
     }
     if (options_.on_iteration) options_.on_iteration(progress);
   };
-  SolverResult result = solvers().at(solver_)(objective, settings);
+  ml_core::SolverResult result = ml_core::find_solver(solver_)(objective, settings);
 
   const auto d = static_cast<std::size_t>(X.cols());
   coef_ = vector_array(result.beta, d);

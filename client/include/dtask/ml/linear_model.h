@@ -23,6 +23,7 @@
 
 #include "common/value.h"
 #include "dtask/array.h"
+#include "dtask/ml/params.h"
 
 namespace dtask {
 class Client;
@@ -93,6 +94,13 @@ class GeneralizedLinearModel {
   void save(const std::string& path) const;
 
   const GlmOptions& options() const { return options_; }
+  /// scikit-learn's parameters: C, penalty, l1_ratio, fit_intercept, solver,
+  /// max_iter, tol, random_state.
+  Params get_params() const;
+  /// Sets parameters by name (a fitted model keeps its fitted attributes
+  /// until the next fit). Throws ArrayError on an unknown name or a wrong
+  /// type, listing the parameters.
+  GeneralizedLinearModel& set_params(const Params& params);
   /// "logistic", "linear" or "poisson".
   const std::string& family() const { return family_; }
 
@@ -127,6 +135,8 @@ class LogisticRegression : public GeneralizedLinearModel {
   /// P(y = 1 | x), float64 [n] (lazy).
   Array predict_proba(const Array& X) const;
   static LogisticRegression load(const std::string& path);
+  /// An unfitted copy with the same parameters.
+  LogisticRegression clone() const { return LogisticRegression(options()); }
 };
 
 /// Least squares (ordinary with penalty "none", ridge with "l2", lasso with "l1").
@@ -135,6 +145,8 @@ class LinearRegression : public GeneralizedLinearModel {
   explicit LinearRegression(GlmOptions options = {});
   Array predict(const Array& X) const override;
   static LinearRegression load(const std::string& path);
+  /// An unfitted copy with the same parameters.
+  LinearRegression clone() const { return LinearRegression(options()); }
 };
 
 /// Poisson regression with a log link, y >= 0 (counts).
@@ -143,6 +155,8 @@ class PoissonRegression : public GeneralizedLinearModel {
   explicit PoissonRegression(GlmOptions options = {});
   Array predict(const Array& X) const override;
   static PoissonRegression load(const std::string& path);
+  /// An unfitted copy with the same parameters.
+  PoissonRegression clone() const { return PoissonRegression(options()); }
 };
 
 }  // namespace dtask::ml

@@ -1,11 +1,11 @@
-// See glm_kernel.h. Built with -O3 (worker/CMakeLists.txt).
-#include "worker/ml_ops/glm_kernel.h"
+// See glm_kernel.h. Built with -O3 (ml_core/CMakeLists.txt).
+#include "ml_core/glm_kernel.h"
 
-#include "worker/ml_ops/kernel_clones_internal.h"
+#include "ml_core/kernel_clones.h"
 
 #include <cmath>
 
-namespace dtask::ml_ops {
+namespace dtask::ml_core {
 
 namespace {
 
@@ -61,4 +61,4 @@ LossGradSums glm_loss_grad_rows(GlmFamily family, const double* x, const double*
   return sums;
 }
 
-}  // namespace dtask::ml_ops
+}  // namespace dtask::ml_core

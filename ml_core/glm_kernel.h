@@ -10,9 +10,9 @@
 
 #include <cstdint>
 
-#include "worker/ml_ops/glm_family_internal.h"
+#include "ml_core/glm_family.h"
 
-namespace dtask::ml_ops {
+namespace dtask::ml_core {
 
 struct LossGradSums {
   double loss = 0;
@@ -25,4 +25,4 @@ struct LossGradSums {
 LossGradSums glm_loss_grad_rows(GlmFamily family, const double* x, const double* y, std::int64_t rows,
                                 std::int64_t d, const double* w, double b, double* grad);
 
-}  // namespace dtask::ml_ops
+}  // namespace dtask::ml_core

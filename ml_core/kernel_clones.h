@@ -22,7 +22,7 @@
 // note that AVX arguments change the ABI does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-namespace dtask::ml_ops::kernels {
+namespace dtask::ml_core::kernels {
 
 constexpr int kLanes = 4;
 
@@ -38,4 +38,4 @@ inline Lanes load(const double* p) {
   return v;
 }
 
-}  // namespace dtask::ml_ops::kernels
+}  // namespace dtask::ml_core::kernels

@@ -1,6 +1,6 @@
-// The GLM solvers, run in the client; every objective evaluation is one
-// distributed pass (GlmObjective). The only Eigen translation unit of the
-// client's GLM code.
+// The GLM solvers (see glm_solvers.h), run by the client on the distributed
+// objective and by a worker on an in-memory one. Every objective evaluation
+// is one call to GlmObjective (a distributed pass, or one loop over a fold).
 //   lbfgs             L-BFGS (10 pairs) with a strong Wolfe line search (Nocedal & Wright, alg. 3.5/3.6)
 //   newton            Newton with the reduced Hessian, Cholesky (LDLT, then ridge, as fallbacks), Armijo backtracking
 //   gradient_descent  steepest descent with Armijo backtracking and a growing step
@@ -9,6 +9,8 @@
 // L-BFGS-B): first-order methods can crawl far from the optimum. These two
 // stop (converged) when no decrease is representable any more.
 //   admm              consensus ADMM (Boyd et al. 2011, section 7.1) with residual balancing
+#include "ml_core/glm_solvers.h"
+
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <algorithm>
@@ -17,9 +19,8 @@
 #include <limits>
 #include <optional>
 
-#include "client/src/ml/glm_objective_internal.h"
 
-namespace dtask::ml::internal {
+namespace dtask::ml_core {
 
 namespace {
 
@@ -363,4 +364,19 @@ SolverResult solve_admm(const GlmObjective& f, const SolverSettings& s) {
   return result;
 }
 
-}  // namespace dtask::ml::internal
+double GlmObjective::nonsmooth(const std::vector<double>& beta) const {
+  double total = 0;
+  for (std::int64_t j = 0; j < penalty().n_penalized; ++j) total += std::abs(beta[j]);
+  return penalty().l1 * total;
+}
+
+Solver find_solver(const std::string& name) {
+  if (name == "lbfgs") return solve_lbfgs;
+  if (name == "newton") return solve_newton;
+  if (name == "admm") return solve_admm;
+  if (name == "proximal_grad") return solve_proximal_grad;
+  if (name == "gradient_descent") return solve_gradient_descent;
+  return nullptr;
+}
+
+}  // namespace dtask::ml_core

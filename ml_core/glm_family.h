@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace dtask::ml_ops {
+namespace dtask::ml_core {
 
 enum class GlmFamily { kLogistic, kLinear, kPoisson };
 
@@ -48,4 +48,4 @@ inline Pointwise pointwise(GlmFamily family, double eta, double y) {
   return {0, 0, 0};
 }
 
-}  // namespace dtask::ml_ops
+}  // namespace dtask::ml_core

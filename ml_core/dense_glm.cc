@@ -1,0 +1,101 @@
+#include "ml_core/dense_glm.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "ml_core/glm_chunk.h"
+
+namespace dtask::ml_core {
+
+namespace {
+
+NDArray to_ndarray(const std::vector<double>& v) {
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(v.size())});
+  std::copy(v.begin(), v.end(), out.mutable_data<double>());
+  return out;
+}
+
+}  // namespace
+
+void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, bool hessian, std::int64_t p,
+                    Evaluation& e) {
+  for (std::int64_t j = 0; j < penalty.n_penalized; ++j) {
+    e.value += 0.5 * penalty.l2 * beta[j] * beta[j];
+    e.grad[j] += penalty.l2 * beta[j];
+    if (hessian) e.hess[j * p + j] += penalty.l2;
+  }
+}
+
+DenseGlmObjective::DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty)
+    : X_(to_float64(X)),
+      y_(to_float64(y)),
+      family_(std::move(family)),
+      fit_intercept_(fit_intercept),
+      penalty_(penalty),
+      p_(X_.cols() + (fit_intercept ? 1 : 0)) {}
+
+Evaluation DenseGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
+  NDArray sums = glm_loss_grad(X_, y_, to_ndarray(beta), family_, fit_intercept_, hessian, 0, "X", "y");
+  const double* s = sums.data<double>();
+  const double inv_n = 1.0 / static_cast<double>(n());
+  Evaluation e;
+  e.value = s[0] * inv_n;
+  e.grad.assign(s + 1, s + 1 + p_);
+  for (double& g : e.grad) g *= inv_n;
+  if (hessian) {
+    e.hess.assign(s + 1 + p_, s + 1 + p_ + p_ * p_);
+    for (double& h : e.hess) h *= inv_n;
+  }
+  add_l2_penalty(penalty_, beta, hessian, p_, e);
+  return e;
+}
+
+std::vector<std::vector<double>> DenseGlmObjective::admm_local(const std::vector<std::vector<double>>& v,
+                                                               const std::vector<std::vector<double>>& beta0,
+                                                               double rho) const {
+  NDArray out = glm_admm_local(X_, y_, to_ndarray(v.at(0)), to_ndarray(beta0.at(0)), rho,
+                               static_cast<double>(n()), family_, fit_intercept_, 0, "X", "y");
+  return {std::vector<double>(out.data<double>(), out.data<double>() + out.size())};
+}
+
+Result<GlmFit> fit_glm_dense(const GlmConfig& config, const NDArray& X, const NDArray& y) {
+  const std::string name = glm_estimator_name(config.family);
+  auto resolved = resolve_glm(config);
+  if (!resolved.ok()) return Status::invalid(name + ": " + resolved.status().message());
+  if (X.shape.size() != 2) return Status::invalid(name + ".fit: X must be 2-d, got " + X.describe());
+  if (y.shape.size() != 1 || y.rows() != X.rows()) {
+    return Status::invalid(name + ".fit: y " + y.describe() + " does not match X " + X.describe());
+  }
+  if (X.rows() < 1) return Status::invalid(name + ".fit: X has no rows");
+  const std::int64_t n = X.rows(), d = X.cols();
+  DenseGlmObjective objective(X, y, config.family, config.fit_intercept, glm_penalty(config, *resolved, n, d));
+  try {
+    SolverResult result = find_solver(resolved->solver)(objective, glm_solver_settings(config, *resolved, n));
+    GlmFit fit;
+    fit.coef.assign(result.beta.begin(), result.beta.begin() + d);
+    fit.intercept = config.fit_intercept ? result.beta[static_cast<std::size_t>(d)] : 0.0;
+    fit.n_iter = result.n_iter;
+    fit.converged = result.converged;
+    fit.grad_norm = result.grad_norm * static_cast<double>(n);
+    fit.penalty = resolved->penalty;
+    fit.solver = resolved->solver;
+    return fit;
+  } catch (const std::exception& e) {
+    return Status::invalid(name + ".fit: " + e.what());
+  }
+}
+
+std::vector<double> glm_decision(const NDArray& X_in, const std::vector<double>& coef, double intercept) {
+  NDArray X = to_float64(X_in);
+  const std::int64_t n = X.rows(), d = X.cols();
+  const double* x = X.data<double>();
+  std::vector<double> out(static_cast<std::size_t>(n));
+  for (std::int64_t r = 0; r < n; ++r) {
+    double eta = 0;
+    for (std::int64_t j = 0; j < d; ++j) eta += x[r * d + j] * coef[static_cast<std::size_t>(j)];
+    out[static_cast<std::size_t>(r)] = eta + intercept;
+  }
+  return out;
+}
+
+}  // namespace dtask::ml_core

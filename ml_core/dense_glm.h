@@ -1,0 +1,60 @@
+// A GLM fitted on data in one process's memory: the solvers of
+// glm_solvers.h on an objective that loops over the whole fold at once
+// (glm_chunk.h), so a grid-search candidate fitted inside one task takes
+// the same iterations as the distributed estimator on the same rows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/value.h"
+#include "ml_core/glm_config.h"
+
+namespace dtask::ml_core {
+
+/// F over in-memory X [n, d] and y [n] (any numeric dtype; read as float64).
+/// Thread-compatible.
+class DenseGlmObjective : public GlmObjective {
+ public:
+  DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty);
+  std::int64_t p() const override { return p_; }
+  std::int64_t n() const override { return X_.rows(); }
+  std::int64_t n_chunks() const override { return 1; }
+  const Penalty& penalty() const override { return penalty_; }
+  Evaluation smooth(const std::vector<double>& beta, bool hessian) const override;
+  std::vector<std::vector<double>> admm_local(const std::vector<std::vector<double>>& v,
+                                              const std::vector<std::vector<double>>& beta0,
+                                              double rho) const override;
+
+ private:
+  NDArray X_, y_;
+  std::string family_;
+  bool fit_intercept_;
+  Penalty penalty_;
+  std::int64_t p_;
+};
+
+/// What a fit leaves (scikit-learn's names).
+struct GlmFit {
+  std::vector<double> coef;  // [d]
+  double intercept = 0;
+  int n_iter = 0;
+  bool converged = false;
+  double grad_norm = 0;  // on scikit-learn's scale (Σ loss + R / C)
+  std::string penalty, solver;  // "auto" resolved
+};
+
+/// Adds the penalty to F's smooth part on the 1/n scale (both objectives).
+void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, bool hessian, std::int64_t p,
+                    Evaluation& e);
+
+/// Fits on X [n, d], y [n]. Invalid for bad options or shapes and for bad
+/// values (naming the row), as the distributed estimator reports them.
+Result<GlmFit> fit_glm_dense(const GlmConfig& config, const NDArray& X, const NDArray& y);
+
+/// X w + b for each row of X [n, d] (float64 [n]).
+std::vector<double> glm_decision(const NDArray& X, const std::vector<double>& coef, double intercept);
+
+}  // namespace dtask::ml_core
