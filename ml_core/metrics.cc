@@ -68,7 +68,9 @@ Status check_finite(const std::vector<double>& v, const std::string& input_name)
   std::string subject = input_name.empty() ? "Input" : "Input " + input_name;
   for (double x : v) {
     if (std::isnan(x)) return Status::invalid(subject + " contains NaN.");
-    if (std::isinf(x)) return Status::invalid(subject + " contains infinity or a value too large for dtype('float64').");
+    if (std::isinf(x)) {
+      return Status::invalid(subject + " contains infinity or a value too large for dtype('float64').");
+    }
   }
   return Status::success();
 }
@@ -129,8 +131,8 @@ Result<TargetType> check_targets(const std::vector<double>& y_true, const std::v
   std::set<TargetType> types = {type_true, type_pred};
   if (types == std::set<TargetType>{TargetType::kBinary, TargetType::kMulticlass}) return TargetType::kMulticlass;
   if (types.size() > 1) {
-    return Status::invalid(std::string("Classification metrics can't handle a mix of ") +
-                           target_type_name(type_true) + " and " + target_type_name(type_pred) + " targets");
+    return Status::invalid(std::string("Classification metrics can't handle a mix of ") + target_type_name(type_true) +
+                           " and " + target_type_name(type_pred) + " targets");
   }
   if (type_true == TargetType::kContinuous) return Status::invalid("continuous is not supported");
   if (type_true == TargetType::kBinary && union_sorted(y_true, y_pred).size() > 2) return TargetType::kMulticlass;
@@ -186,8 +188,7 @@ Status check_regression(const std::vector<double>& y_true, const std::vector<dou
 // One-hot targets as log_loss builds them with LabelBinarizer: n x k, rows
 // of y_true values outside `labels` stay zero (label_binarize's multiclass
 // path); two labels and a binary y_true use the one-column form [1 - t, t].
-std::vector<double> binarize(const std::vector<double>& y_true, const std::vector<double>& labels,
-                             TargetType y_type) {
+std::vector<double> binarize(const std::vector<double>& y_true, const std::vector<double>& labels, TargetType y_type) {
   std::size_t k = labels.size();
   std::vector<double> out(y_true.size() * k, 0.0);
   bool one_column = k == 2 && y_type == TargetType::kBinary;
@@ -208,7 +209,9 @@ std::vector<double> binarize(const std::vector<double>& y_true, const std::vecto
 Result<std::vector<double>> log_loss_labels(const std::vector<double>& y_true, const std::vector<double>& classes) {
   const std::vector<double>& source = classes.empty() ? y_true : classes;
   DTASK_ASSIGN_OR_RETURN(TargetType type, type_of_target(source, classes.empty() ? "y_true" : "labels"));
-  if (type == TargetType::kContinuous) return Status::invalid("Unknown label type: continuous values " + python_list(source));
+  if (type == TargetType::kContinuous) {
+    return Status::invalid("Unknown label type: continuous values " + python_list(source));
+  }
   std::vector<double> labels = unique_sorted(source);
   if (labels.size() == 1 && classes.empty()) {
     return Status::invalid("y_true contains only one label (" + python_float_repr(labels[0]) +
@@ -248,8 +251,8 @@ Result<std::size_t> proba_columns(const std::vector<double>& y_true, const std::
 
 // Sorts by descending score and keeps the last index of each distinct
 // score: _binary_clf_curve's fps and tps at every threshold.
-void binary_clf_curve(const std::vector<double>& positive, const std::vector<double>& y_score,
-                      std::vector<double>* fps, std::vector<double>* tps) {
+void binary_clf_curve(const std::vector<double>& positive, const std::vector<double>& y_score, std::vector<double>* fps,
+                      std::vector<double>* tps) {
   std::vector<std::size_t> order(y_score.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return y_score[a] > y_score[b]; });
@@ -309,8 +312,7 @@ Result<std::vector<double>> positive_column(const ScoringInputs& in, const char*
 }
 
 Status check_proba_shape(const ScoringInputs& in) {
-  if (in.n_proba_columns < 1 ||
-      in.proba->size() != in.y_true->size() * static_cast<std::size_t>(in.n_proba_columns)) {
+  if (in.n_proba_columns < 1 || in.proba->size() != in.y_true->size() * static_cast<std::size_t>(in.n_proba_columns)) {
     return Status::invalid("predict_proba output has " + std::to_string(in.proba->size()) + " values, not " +
                            std::to_string(in.y_true->size()) + " rows of " + std::to_string(in.n_proba_columns) +
                            " columns");
@@ -321,7 +323,9 @@ Status check_proba_shape(const ScoringInputs& in) {
 // _ThresholdScorer: binary targets only; decision_function first, else P(classes_[1]).
 Result<double> threshold_score(const ScorerInfo& scorer, const ScoringInputs& in) {
   DTASK_ASSIGN_OR_RETURN(TargetType type, type_of_target(*in.y_true, "y_true"));
-  if (type != TargetType::kBinary) return Status::invalid(std::string(target_type_name(type)) + " format is not supported");
+  if (type != TargetType::kBinary) {
+    return Status::invalid(std::string(target_type_name(type)) + " format is not supported");
+  }
   if (in.decision != nullptr) return roc_auc_score(*in.y_true, *in.decision);
   DTASK_RETURN_NOT_OK(need(in.proba, scorer, "decision_function or predict_proba output"));
   DTASK_RETURN_NOT_OK(check_proba_shape(in));
@@ -388,7 +392,9 @@ Result<double> balanced_accuracy_score(const std::vector<double>& y_true, const 
   DTASK_RETURN_NOT_OK(check_targets(y_true, y_pred).status());
   std::vector<double> labels = union_sorted(y_true, y_pred);
   std::vector<double> diag(labels.size(), 0.0), row(labels.size(), 0.0);
-  auto index = [&](double v) { return static_cast<std::size_t>(std::lower_bound(labels.begin(), labels.end(), v) - labels.begin()); };
+  auto index = [&](double v) {
+    return static_cast<std::size_t>(std::lower_bound(labels.begin(), labels.end(), v) - labels.begin());
+  };
   for (std::size_t i = 0; i < y_true.size(); ++i) {
     std::size_t t = index(y_true[i]);
     row[t] += 1;
@@ -453,13 +459,16 @@ Result<double> log_loss(const std::vector<double>& y_true, const std::vector<dou
   std::size_t width = k == 1 ? 2 : k;
   if (labels.size() != width) {
     if (classes.empty()) {
-      return Status::invalid("y_true and y_pred contain different number of classes " +
-                             std::to_string(labels.size()) + ", " + std::to_string(width) +
+      return Status::invalid("y_true and y_pred contain different number of classes " + std::to_string(labels.size()) +
+                             ", " + std::to_string(width) +
                              ". Please provide the true labels explicitly through the labels argument. "
-                             "Classes found in y_true: " + python_list(labels));
+                             "Classes found in y_true: " +
+                             python_list(labels));
     }
-    return Status::invalid("The number of classes in labels is different from that in y_pred. "
-                           "Classes found in labels: " + python_list(labels));
+    return Status::invalid(
+        "The number of classes in labels is different from that in y_pred. "
+        "Classes found in labels: " +
+        python_list(labels));
   }
   std::vector<double> truth = binarize(y_true, labels, y_type);
   std::vector<double> loss(y_true.size());

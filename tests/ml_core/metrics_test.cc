@@ -130,8 +130,8 @@ class CaseList {
       return;
     }
     double expected = want["value"].get<double>();
-    EXPECT_LE(std::fabs(*ours - expected), 1e-12 * std::fabs(expected)) << where << "\nours " << *ours << " sklearn "
-                                                                          << expected;
+    EXPECT_LE(std::fabs(*ours - expected), 1e-12 * std::fabs(expected))
+        << where << "\nours " << *ours << " sklearn " << expected;
   }
 
   json py_ = json::array();
@@ -360,8 +360,8 @@ TEST_F(MetricsTest, ScorersMatchSklearn) {
     }
     add("accuracy", {&y3, &p3, nullptr, nullptr, 0, {0, 1, 2}});
     add("f1", {&y3, &p3, nullptr, nullptr, 0, {0, 1, 2}}, {"Target is multiclass but average='binary'"});
-    add("roc_auc", {&y2, nullptr, &d, &pr2, 2, {0, 1}});        // decision_function wins
-    add("roc_auc", {&y2, nullptr, nullptr, &pr2, 2, {0, 1}});   // predict_proba[:, 1]
+    add("roc_auc", {&y2, nullptr, &d, &pr2, 2, {0, 1}});       // decision_function wins
+    add("roc_auc", {&y2, nullptr, nullptr, &pr2, 2, {0, 1}});  // predict_proba[:, 1]
     add("roc_auc", {&y3, nullptr, nullptr, &pr3, 3, {0, 1, 2}}, {"multiclass format is not supported"});
     add("neg_log_loss", {&y2, nullptr, nullptr, &pr2, 2, {0, 1}});
     add("neg_log_loss", {&y3, nullptr, nullptr, &pr3, 3, {0, 1, 2}});
