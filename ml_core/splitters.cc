@@ -261,7 +261,7 @@ Result<SplitResult> stratified_kfold_split(const StratifiedKFoldOptions& opts, c
   for (std::size_t p = 0; p < y_order.size(); ++p) {
     ++allocation[p % static_cast<std::size_t>(opts.n_splits)][static_cast<std::size_t>(y_order[p])];
   }
-  // The rng exists (and is seeded) even without shuffle, as in sklearn; it is only drawn from with shuffle.
+  // sklearn makes its rng either way but draws from it only with shuffle.
   std::optional<RandomState> rng;
   if (opts.shuffle) rng.emplace(make_rng(opts.random_state));
   std::vector<int> test_folds(y.size());
