@@ -157,7 +157,8 @@ class LinearSvcModel {
   std::int64_t n_features() const { return d_; }
   /// Row-major [1 x d] for two classes, else [k x d] (sklearn's coef_).
   const std::vector<double>& coef() const { return coef_; }
-  /// [1] or [k]; zeros when fit_intercept is false (sklearn's intercept_).
+  /// [1] or [k] (sklearn's intercept_); zeros when fit_intercept is false,
+  /// where sklearn has the scalar 0.0.
   const std::vector<double>& intercept() const { return intercept_; }
   /// The most iterations any one-vs-rest problem took (sklearn's n_iter_).
   std::int64_t n_iter() const { return n_iter_; }
