@@ -7,6 +7,7 @@
 #include "ml_core/dense_glm.h"
 #include "ml_core/glm_chunk.h"
 #include "ml_core/param_binding.h"
+#include "ml_core/svm_config.h"
 
 namespace dtask::ml_core {
 
@@ -253,6 +254,18 @@ Result<std::unique_ptr<DenseEstimator>> make_from_json(const Json& spec) {
     auto scaler = std::make_unique<DenseStandardScaler>();
     DTASK_RETURN_NOT_OK(scaler_binding().set_all(scaler->config(), params));
     return std::unique_ptr<DenseEstimator>(std::move(scaler));
+  }
+  if (name == "SVC") {
+    SvcConfig config;
+    DTASK_RETURN_NOT_OK(svc_binding().set_all(config, params));
+    DTASK_RETURN_NOT_OK(svc_params(config).status());
+    return make_dense_svc(config);
+  }
+  if (name == "LinearSVC") {
+    LinearSvcParams config;
+    DTASK_RETURN_NOT_OK(linear_svc_binding().set_all(config, params));
+    DTASK_RETURN_NOT_OK(liblinear_solver_type(config).status());
+    return make_dense_linear_svc(config);
   }
   return Status::invalid("unknown estimator \"" + name +
                          "\" (in-memory fits know LogisticRegression, LinearRegression, PoissonRegression, "

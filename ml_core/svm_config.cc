@@ -1,0 +1,136 @@
+#include "ml_core/svm_config.h"
+
+#include <optional>
+
+#include "ml_core/glm_chunk.h"
+
+namespace dtask::ml_core {
+
+namespace {
+
+/// SVC in memory; X is read as float64, row-major.
+class DenseSvc : public DenseEstimator {
+ public:
+  explicit DenseSvc(SvcConfig config) : config_(std::move(config)) {}
+  std::string name() const override { return "SVC"; }
+  bool is_classifier() const override { return true; }
+  bool has_decision_function() const override { return true; }
+  bool has_predict_proba() const override { return config_.probability; }
+
+  Status fit(const NDArray& X_in, const std::vector<double>& y) override {
+    DTASK_ASSIGN_OR_RETURN(SvcParams params, svc_params(config_));
+    NDArray X = to_float64(X_in);
+    DTASK_ASSIGN_OR_RETURN(SvcModel model, SvcModel::fit(params, X.data<double>(), X.rows(), X.cols(), y.data()));
+    model_.emplace(std::move(model));
+    classes_ = model_->classes();
+    return Status::success();
+  }
+  Result<std::vector<double>> predict(const NDArray& X_in) const override {
+    NDArray X = to_float64(X_in);
+    return model_->predict(X.data<double>(), X.rows());
+  }
+  Result<std::vector<double>> decision_function(const NDArray& X_in) const override {
+    NDArray X = to_float64(X_in);
+    return model_->decision_function(X.data<double>(), X.rows());
+  }
+  Result<std::vector<double>> predict_proba(const NDArray& X_in) const override {
+    NDArray X = to_float64(X_in);
+    return model_->predict_proba(X.data<double>(), X.rows());
+  }
+
+ private:
+  SvcConfig config_;
+  std::optional<SvcModel> model_;
+};
+
+class DenseLinearSvc : public DenseEstimator {
+ public:
+  explicit DenseLinearSvc(LinearSvcParams params) : params_(std::move(params)) {}
+  std::string name() const override { return "LinearSVC"; }
+  bool is_classifier() const override { return true; }
+  bool has_decision_function() const override { return true; }
+
+  Status fit(const NDArray& X_in, const std::vector<double>& y) override {
+    NDArray X = to_float64(X_in);
+    DTASK_ASSIGN_OR_RETURN(LinearSvcModel model,
+                           LinearSvcModel::fit(params_, X.data<double>(), X.rows(), X.cols(), y.data()));
+    model_.emplace(std::move(model));
+    classes_ = model_->classes();
+    return Status::success();
+  }
+  Result<std::vector<double>> predict(const NDArray& X_in) const override {
+    NDArray X = to_float64(X_in);
+    return model_->predict(X.data<double>(), X.rows());
+  }
+  Result<std::vector<double>> decision_function(const NDArray& X_in) const override {
+    NDArray X = to_float64(X_in);
+    return model_->decision_function(X.data<double>(), X.rows());
+  }
+
+ private:
+  LinearSvcParams params_;
+  std::optional<LinearSvcModel> model_;
+};
+
+}  // namespace
+
+Result<SvcParams> svc_params(const SvcConfig& c) {
+  SvcParams p;
+  p.C = c.C;
+  p.kernel = c.kernel;
+  if (c.gamma.is<std::string>()) {
+    p.gamma = c.gamma.get<std::string>();
+  } else if (c.gamma.is_number()) {
+    p.gamma = c.gamma.number();
+  } else {
+    return Status::invalid("SVC: gamma must be 'scale', 'auto' or a float, got " + c.gamma.repr());
+  }
+  p.degree = c.degree;
+  p.coef0 = c.coef0;
+  p.shrinking = c.shrinking;
+  p.probability = c.probability;
+  p.tol = c.tol;
+  p.cache_size = c.cache_size;
+  p.class_weight = c.class_weight;
+  p.max_iter = c.max_iter;
+  return p;
+}
+
+const ParamBinding<SvcConfig>& svc_binding() {
+  static const ParamBinding<SvcConfig> binding("SVC", {{"C", &SvcConfig::C},
+                                                       {"kernel", &SvcConfig::kernel},
+                                                       {"gamma", &SvcConfig::gamma},
+                                                       {"degree", &SvcConfig::degree},
+                                                       {"coef0", &SvcConfig::coef0},
+                                                       {"shrinking", &SvcConfig::shrinking},
+                                                       {"probability", &SvcConfig::probability},
+                                                       {"tol", &SvcConfig::tol},
+                                                       {"cache_size", &SvcConfig::cache_size},
+                                                       {"class_weight", &SvcConfig::class_weight},
+                                                       {"max_iter", &SvcConfig::max_iter}});
+  return binding;
+}
+
+const ParamBinding<LinearSvcParams>& linear_svc_binding() {
+  static const ParamBinding<LinearSvcParams> binding(
+      "LinearSVC", {{"C", &LinearSvcParams::C},
+                    {"loss", &LinearSvcParams::loss},
+                    {"penalty", &LinearSvcParams::penalty},
+                    {"dual", &LinearSvcParams::dual},
+                    {"tol", &LinearSvcParams::tol},
+                    {"max_iter", &LinearSvcParams::max_iter},
+                    {"fit_intercept", &LinearSvcParams::fit_intercept},
+                    {"intercept_scaling", &LinearSvcParams::intercept_scaling},
+                    {"class_weight", &LinearSvcParams::class_weight}});
+  return binding;
+}
+
+std::unique_ptr<DenseEstimator> make_dense_svc(const SvcConfig& config) {
+  return std::make_unique<DenseSvc>(config);
+}
+
+std::unique_ptr<DenseEstimator> make_dense_linear_svc(const LinearSvcParams& params) {
+  return std::make_unique<DenseLinearSvc>(params);
+}
+
+}  // namespace dtask::ml_core
