@@ -7,6 +7,7 @@
 #include "ml_core/dense_glm.h"
 #include "ml_core/glm_chunk.h"
 #include "ml_core/param_binding.h"
+#include "ml_core/scaler_config.h"
 #include "ml_core/svm_config.h"
 
 namespace dtask::ml_core {
@@ -105,17 +106,6 @@ class DenseGlm : public DenseEstimator {
   GlmConfig config_;
   GlmFit fit_;
 };
-
-struct ScalerConfig {
-  bool with_mean = true;
-  bool with_std = true;
-};
-
-const ParamBinding<ScalerConfig>& scaler_binding() {
-  static const ParamBinding<ScalerConfig> binding(
-      "StandardScaler", {{"with_mean", &ScalerConfig::with_mean}, {"with_std", &ScalerConfig::with_std}});
-  return binding;
-}
 
 /// (X - mean) / scale with population variance, scale 1 for a constant column.
 class DenseStandardScaler : public DenseEstimator {
@@ -274,6 +264,12 @@ Result<std::unique_ptr<DenseEstimator>> make_from_json(const Json& spec) {
 
 }  // namespace
 
+const ParamBinding<ScalerConfig>& scaler_binding() {
+  static const ParamBinding<ScalerConfig> binding(
+      "StandardScaler", {{"with_mean", &ScalerConfig::with_mean}, {"with_std", &ScalerConfig::with_std}});
+  return binding;
+}
+
 Result<NDArray> DenseEstimator::transform(const NDArray&) const { return not_supported(name(), "transform"); }
 Result<std::vector<double>> DenseEstimator::predict(const NDArray&) const { return not_supported(name(), "predict"); }
 Result<std::vector<double>> DenseEstimator::decision_function(const NDArray&) const {
@@ -282,6 +278,8 @@ Result<std::vector<double>> DenseEstimator::decision_function(const NDArray&) co
 Result<std::vector<double>> DenseEstimator::predict_proba(const NDArray&) const {
   return not_supported(name(), "predict_proba");
 }
+
+Result<std::string> DenseEstimator::serialize() const { return not_supported(name(), "serialize"); }
 
 Result<std::unique_ptr<DenseEstimator>> make_dense_estimator(const std::string& spec_json) {
   Json spec;

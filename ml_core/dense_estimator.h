@@ -37,6 +37,8 @@ class DenseEstimator {
   /// n x k row-major, columns in classes() order.
   virtual bool has_predict_proba() const { return false; }
   virtual Result<std::vector<double>> predict_proba(const NDArray& X) const;
+  /// The fitted model as text (SVC, LinearSVC: their JSON); others: Invalid.
+  virtual Result<std::string> serialize() const;
   /// Classifiers: the sorted labels seen in fit.
   virtual const std::vector<double>& classes() const { return classes_; }
 

@@ -37,6 +37,7 @@ class DenseSvc : public DenseEstimator {
     NDArray X = to_float64(X_in);
     return model_->predict_proba(X.data<double>(), X.rows());
   }
+  Result<std::string> serialize() const override { return model_->serialize(); }
 
  private:
   SvcConfig config_;
@@ -66,6 +67,7 @@ class DenseLinearSvc : public DenseEstimator {
     NDArray X = to_float64(X_in);
     return model_->decision_function(X.data<double>(), X.rows());
   }
+  Result<std::string> serialize() const override { return model_->serialize(); }
 
  private:
   LinearSvcParams params_;

@@ -15,6 +15,7 @@ void register_glm_ops(OpRegistry& registry);
 /// Cross-validation fits (cv_fit_score, cv_fit_transform, ...); the scoring
 /// ops they call by "op:NAME" are looked up in `registry` when they run.
 void register_model_selection_ops(OpRegistry& registry);
+void register_svm_ops(OpRegistry& registry);
 }  // namespace ml_ops
 
 }  // namespace dtask

@@ -5,12 +5,27 @@
 
 #include "client/src/array_internal.h"
 #include "dtask/client.h"
+#include "ml_core/scaler_config.h"
 
 namespace dtask::ml {
 
 using array_internal::fail;
 
 StandardScaler::StandardScaler(StandardScalerOptions options) : options_(options) {}
+
+StandardScaler& StandardScaler::fit(Client& client, const Array& X, const Array&) { return fit(client, X); }
+
+Params StandardScaler::get_params() const {
+  return ml_core::scaler_binding().get({options_.with_mean, options_.with_std});
+}
+
+StandardScaler& StandardScaler::set_params(const Params& params) {
+  ml_core::ScalerConfig config{options_.with_mean, options_.with_std};
+  Status status = ml_core::scaler_binding().set_all(config, params);
+  if (!status.ok()) array_internal::fail(status.message());
+  options_ = {config.with_mean, config.with_std};
+  return *this;
+}
 
 StandardScaler& StandardScaler::fit(Client& client, const Array& X) {
   if (!X.valid() || X.ndim() != 2) fail("StandardScaler.fit: X must be a 2-d array, got " + X.describe());

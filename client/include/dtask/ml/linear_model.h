@@ -19,10 +19,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/value.h"
 #include "dtask/array.h"
+#include "dtask/ml/estimator.h"
 #include "dtask/ml/params.h"
 
 namespace dtask {
@@ -72,23 +74,23 @@ struct GlmOptions {
 
 /// What LogisticRegression, LinearRegression and PoissonRegression share.
 /// Thread-compatible: one thread fits; const methods may run concurrently.
-class GeneralizedLinearModel {
+class GeneralizedLinearModel : public Estimator {
  public:
   /// Fits on X [n, d] (float32 or float64, chunked along rows) and y [n].
   /// Throws ArrayError on bad shapes or options found up front, and
   /// TaskError on bad values found by the workers (y not in {0, 1} for
   /// logistic, y < 0 for Poisson, NaN or infinity), naming the array, the
   /// chunk and the row. y is rechunked to X's chunks if they differ.
-  GeneralizedLinearModel& fit(Client& client, const Array& X, const Array& y);
+  GeneralizedLinearModel& fit(Client& client, const Array& X, const Array& y) override;
 
   /// X w + b, float64 [n] (lazy).
   Array decision_function(const Array& X) const;
   /// Logistic: the predicted class (int64 0 or 1); linear: X w + b;
   /// Poisson: exp(X w + b) (lazy).
-  virtual Array predict(const Array& X) const = 0;
+  Array predict(const Array& X) const override = 0;
   /// Logistic: accuracy; linear: R²; Poisson: D² (the fraction of Poisson
   /// deviance explained), as scikit-learn's score().
-  double score(Client& client, const Array& X, const Array& y) const;
+  double score(Client& client, const Array& X, const Array& y) const override;
 
   /// Writes the fitted model as JSON (Python: json.load(open(path))).
   void save(const std::string& path) const;
@@ -96,11 +98,13 @@ class GeneralizedLinearModel {
   const GlmOptions& options() const { return options_; }
   /// scikit-learn's parameters: C, penalty, l1_ratio, fit_intercept, solver,
   /// max_iter, tol, random_state.
-  Params get_params() const;
+  Params get_params() const override;
   /// Sets parameters by name (a fitted model keeps its fitted attributes
   /// until the next fit). Throws ArrayError on an unknown name or a wrong
   /// type, listing the parameters.
-  GeneralizedLinearModel& set_params(const Params& params);
+  GeneralizedLinearModel& set_params(const Params& params) override;
+  std::string estimator_name() const override { return name(); }
+  bool is_classifier() const override { return family_ == "logistic"; }
   /// "logistic", "linear" or "poisson".
   const std::string& family() const { return family_; }
 
@@ -137,6 +141,7 @@ class LogisticRegression : public GeneralizedLinearModel {
   static LogisticRegression load(const std::string& path);
   /// An unfitted copy with the same parameters.
   LogisticRegression clone() const { return LogisticRegression(options()); }
+  std::unique_ptr<Estimator> clone_estimator() const override { return std::make_unique<LogisticRegression>(options()); }
 };
 
 /// Least squares (ordinary with penalty "none", ridge with "l2", lasso with "l1").
@@ -147,6 +152,7 @@ class LinearRegression : public GeneralizedLinearModel {
   static LinearRegression load(const std::string& path);
   /// An unfitted copy with the same parameters.
   LinearRegression clone() const { return LinearRegression(options()); }
+  std::unique_ptr<Estimator> clone_estimator() const override { return std::make_unique<LinearRegression>(options()); }
 };
 
 /// Poisson regression with a log link, y >= 0 (counts).
@@ -157,6 +163,7 @@ class PoissonRegression : public GeneralizedLinearModel {
   static PoissonRegression load(const std::string& path);
   /// An unfitted copy with the same parameters.
   PoissonRegression clone() const { return PoissonRegression(options()); }
+  std::unique_ptr<Estimator> clone_estimator() const override { return std::make_unique<PoissonRegression>(options()); }
 };
 
 }  // namespace dtask::ml
