@@ -14,7 +14,7 @@ namespace dtask::ml {
 
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // keeps scikit-learn's column order
 
 Json param_json(const ParamValue& v) {
   return std::visit([](const auto& x) { return Json(x); }, v.variant());

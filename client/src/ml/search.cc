@@ -72,7 +72,8 @@ std::vector<WorkerSlot> workers_of(Client& client, int tasks_per_thread) {
   auto info = client.scheduler_info();
   if (!info.ok()) throw TaskError(info.status());
   std::vector<WorkerSlot> out;
-  for (const Json& w : Json::parse(*info).at("workers")) {
+  const Json snapshot = Json::parse(*info);  // must outlive the loop over its workers
+  for (const Json& w : snapshot.at("workers")) {
     WorkerSlot slot;
     slot.address = w.at("address").get<std::string>();
     slot.capacity = std::max<std::int64_t>(1, tasks_per_thread * w.value("nthreads", 1));

@@ -185,23 +185,30 @@ double BaseSearchCV::score(Client& client, const Array& X, const Array& y) const
 }
 
 GridSearchCV::GridSearchCV(const Estimator& estimator, const ParamGrid& grid, SearchOptions options)
-    : GridSearchCV(estimator, std::vector<ParamGrid>{grid}, std::move(options)) {}
-
-GridSearchCV::GridSearchCV(const Estimator& estimator, const std::vector<ParamGrid>& grids, SearchOptions options)
     : BaseSearchCV(estimator, std::move(options)) {
-  candidates_ = parameter_grid(grids);
+  candidates_ = parameter_grid({grid});
+}
+
+GridSearchCV GridSearchCV::from_grids(const Estimator& estimator, const std::vector<ParamGrid>& grids,
+                                      SearchOptions options) {
+  GridSearchCV search(estimator, std::move(options));
+  search.candidates_ = parameter_grid(grids);
+  return search;
 }
 
 RandomizedSearchCV::RandomizedSearchCV(const Estimator& estimator, const ParamDistributions& distributions,
                                        std::int64_t n_iter, std::uint32_t random_state, SearchOptions options)
-    : RandomizedSearchCV(estimator, std::vector<ParamDistributions>{distributions}, n_iter, random_state,
-                         std::move(options)) {}
-
-RandomizedSearchCV::RandomizedSearchCV(const Estimator& estimator,
-                                       const std::vector<ParamDistributions>& distributions, std::int64_t n_iter,
-                                       std::uint32_t random_state, SearchOptions options)
     : BaseSearchCV(estimator, std::move(options)) {
-  candidates_ = parameter_sampler(distributions, n_iter, random_state);
+  candidates_ = parameter_sampler({distributions}, n_iter, random_state);
+}
+
+RandomizedSearchCV RandomizedSearchCV::from_distributions(const Estimator& estimator,
+                                                          const std::vector<ParamDistributions>& distributions,
+                                                          std::int64_t n_iter, std::uint32_t random_state,
+                                                          SearchOptions options) {
+  RandomizedSearchCV search(estimator, std::move(options));
+  search.candidates_ = parameter_sampler(distributions, n_iter, random_state);
+  return search;
 }
 
 std::map<std::string, std::vector<double>> cross_validate(Client& client, const Estimator& estimator, const Array& X,
