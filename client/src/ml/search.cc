@@ -326,7 +326,7 @@ class SearchDriver {
     if (!last && drawn_ && now - last_draw_ < interval) return;
     if (last && last_drawn_done_ == done_ && drawn_) return;
     ProgressCounts counts{done_, failed_, total_, std::chrono::duration<double>(now - start_).count()};
-    std::string line = "fits " + format_progress(counts, tty);
+    std::string line = "search: " + format_progress(counts, tty);
     std::fprintf(stderr, tty ? "\r%s%s" : "%s%s", line.c_str(), tty ? (last ? "\n" : "") : "\n");
     std::fflush(stderr);
     drawn_ = true;
