@@ -170,6 +170,35 @@ TEST_F(GridSearchTest, LogisticRegressionGridMatchesScikitLearn) {
   EXPECT_EQ(search.n_fits_run_, 40);
 }
 
+// The same grid with the data left chunked (each candidate a distributed fit on its fold) gives the same results.
+TEST_F(GridSearchTest, DistributedExecutionMatchesScikitLearn) {
+  make_data({{"n_samples", 400}, {"n_features", 6}, {"n_informative", 3}, {"flip_y", 0.1}, {"random_state", 1}}, 128);
+  ParamGrid grid = {{"C", {0.01, 1.0}}, {"penalty", {"l1", "l2"}}};
+  SearchOptions options{.cv = 5, .scoring = {"accuracy", "f1"}, .return_train_score = true,
+                        .execution = SearchExecution::kDistributed};
+  GridSearchCV search(LogisticRegression({.max_iter = 5000, .tol = 1e-10}), grid, options);
+  search.fit(client(), X_, y_);
+  EXPECT_EQ(search.execution_, SearchExecution::kDistributed);
+  options.execution = SearchExecution::kInMemory;
+  GridSearchCV in_memory(LogisticRegression({.max_iter = 5000, .tol = 1e-10}), grid, options);
+  in_memory.fit(client(), X_, y_);
+  EXPECT_EQ(in_memory.execution_, SearchExecution::kInMemory);
+  for (const char* column : {"mean_test_accuracy", "mean_test_f1", "mean_train_accuracy", "rank_test_accuracy"}) {
+    for (std::size_t i = 0; i < 4; ++i) {
+      EXPECT_NEAR(search.cv_results_[column][i], in_memory.cv_results_[column][i], 1e-9) << column << " " << i;
+    }
+  }
+  Json want = sklearn({{"estimator", "LogisticRegression(solver='saga', tol=1e-12, max_iter=1000000)"},
+                       {"grid", {{"C", {0.01, 1.0}}, {"penalty", {"l1", "l2"}}}},
+                       {"cv", 5},
+                       {"scoring", "accuracy"}});
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(search.cv_results_["mean_test_accuracy"][i], want["mean_test_score"][i].get<double>(), 1e-6);
+  }
+  EXPECT_EQ(search.best_index_, want["best_index"].get<std::int64_t>());
+  EXPECT_TRUE(wait_until_idle());
+}
+
 // SVC over C x kernel: libsvm on both sides gives the same scores.
 TEST_F(GridSearchTest, SvcGridMatchesScikitLearn) {
   make_data({{"n_samples", 300}, {"n_features", 5}, {"random_state", 0}});

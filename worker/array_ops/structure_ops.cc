@@ -127,6 +127,22 @@ void register_structure_ops(OpRegistry& registry) {
     expect_arity(args, 1, "concat_cols");
     return Value(concat_cols(arg<ValueList>(args, 0, "concat_cols")));
   }));
+  // take_block_rows(chunk, rows): the chunk's rows at the int64 indices `rows`
+  // (a cross-validation fold's part of this chunk), in that order.
+  must_register(registry.add_function("take_block_rows", [](const NDArray& chunk, const NDArray& rows) {
+    if (chunk.shape.empty()) throw std::invalid_argument("take_block_rows: cannot take rows of a 0-d array");
+    if (rows.dtype != DType::kInt64 || rows.shape.size() != 1) {
+      throw std::invalid_argument("take_block_rows: rows must be int64 [m], got " + rows.describe());
+    }
+    std::vector<std::int64_t> picked(rows.data<std::int64_t>(), rows.data<std::int64_t>() + rows.size());
+    for (std::int64_t r : picked) {
+      if (r < 0 || r >= chunk.rows()) {
+        throw std::invalid_argument("take_block_rows: row " + std::to_string(r) + " outside the chunk's " +
+                                    std::to_string(chunk.rows()));
+      }
+    }
+    return take_rows(chunk, picked);
+  }));
   must_register(registry.add_function("split_block", [](const NDArray& chunk, std::int64_t seed, std::int64_t index,
                                                         std::int64_t n_test, bool test, bool shuffle) {
     return split_block(chunk, seed, index, n_test, test, shuffle);

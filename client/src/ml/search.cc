@@ -1,19 +1,25 @@
-// The search engine (search_internal.h): the data copied to every worker
-// once, the folds scattered once, then every (candidate, split) as one task
-// on a worker that holds a copy, at most tasks_per_thread x threads in
-// flight per worker, the next submitted as each finishes, so a slow
-// candidate never holds the others up and work stays where the data is.
+// The search engine (search_internal.h). In memory: the data copied to
+// every worker once, the folds scattered once, then every (candidate,
+// split) as one task on a worker that holds a copy, at most
+// tasks_per_thread x threads in flight per worker, the next submitted as
+// each finishes, so a slow candidate never holds the others up and work
+// stays where the data is. Distributed (data larger than a worker): each
+// fold a lazy chunked Array, and n_jobs client threads each running one
+// candidate's distributed fit and score at a time.
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/estimator_internal.h"
+#include "client/src/ml/fold_arrays_internal.h"
 #include "client/src/ml/search_checkpoint_internal.h"
 #include "client/src/ml/search_internal.h"
 #include "dtask/client.h"
@@ -31,6 +37,8 @@ using Clock = std::chrono::steady_clock;
 
 struct WorkerSlot {
   std::string address;
+  std::int64_t nthreads = 1;
+  std::uint64_t memory_limit = 0;
   std::int64_t capacity = 1;
   std::int64_t in_flight = 0;
   FutureBase X, y;  // this worker's copies of the data
@@ -76,7 +84,9 @@ std::vector<WorkerSlot> workers_of(Client& client, int tasks_per_thread) {
   for (const Json& w : snapshot.at("workers")) {
     WorkerSlot slot;
     slot.address = w.at("address").get<std::string>();
-    slot.capacity = std::max<std::int64_t>(1, tasks_per_thread * w.value("nthreads", 1));
+    slot.nthreads = std::max<std::int64_t>(1, w.value("nthreads", 1));
+    slot.memory_limit = w.value("memory_limit", std::uint64_t{0});
+    slot.capacity = tasks_per_thread * slot.nthreads;
     out.push_back(std::move(slot));
   }
   if (out.empty()) fail("the search needs at least one worker, and the cluster has none");
@@ -154,9 +164,11 @@ FitResult fit_result(const Value& value, std::size_t n_scorers) {
 /// The whole search as it runs: the copies, the queue, the results.
 class SearchDriver {
  public:
-  SearchDriver(Client& client, const SearchOptions& options, std::vector<CandidateSpec> specs,
-               const std::vector<Params>& candidates, std::vector<std::string> scorers)
+  SearchDriver(Client& client, const Estimator& estimator, const SearchOptions& options,
+               std::vector<CandidateSpec> specs, const std::vector<Params>& candidates,
+               std::vector<std::string> scorers)
       : client_(client),
+        estimator_(estimator),
         options_(options),
         specs_(std::move(specs)),
         candidates_(candidates),
@@ -192,18 +204,31 @@ class SearchDriver {
       std::fprintf(stderr, "Fitting %zu folds for each of %zu candidates, totalling %zu fits\n", splits.size(),
                    candidates_.size(), total_);
     }
-    if (!jobs.empty()) {
-      place_data(X, y, y_values, splits);
+    out.execution = choose_execution(X);
+    if (!jobs.empty() && out.execution == SearchExecution::kInMemory) {
+      place_data(X, y, splits);
       dispatch(jobs, out, checkpoint);
+    } else if (!jobs.empty()) {
+      dispatch_distributed(jobs, out, checkpoint, X, y, y_values, splits);
     }
     if (options_.verbose == 0) draw_progress(true);
     return out;
   }
 
  private:
-  void place_data(const Array& X, const Array& y, const std::vector<double>& y_values,
-                  const std::vector<Split>& splits) {
+  /// kAuto: in memory when X, a copy per worker and the folds of the fits in flight fit in 60% of a worker.
+  SearchExecution choose_execution(const Array& X) {
     workers_ = workers_of(client_, options_.tasks_per_thread);
+    if (options_.execution != SearchExecution::kAuto) return options_.execution;
+    const auto x_bytes = static_cast<double>(X.rows() * X.cols()) * 8.0;  // float64 in memory
+    for (const WorkerSlot& w : workers_) {
+      const double need = x_bytes * static_cast<double>(2 + 2 * w.capacity);
+      if (w.memory_limit > 0 && need > 0.6 * static_cast<double>(w.memory_limit)) return SearchExecution::kDistributed;
+    }
+    return SearchExecution::kInMemory;
+  }
+
+  void place_data(const Array& X, const Array& y, const std::vector<Split>& splits) {
     Array X1 = (X.n_chunks() == 1 ? X : X.rechunk(X.rows())).persist(client_);
     Array y1 = (y.n_chunks() == 1 ? y : y.rechunk(y.rows())).persist(client_);
     std::vector<FutureBase> copies;
@@ -216,7 +241,6 @@ class SearchDriver {
     }
     Status placed = client_.wait(copies);
     if (!placed.ok()) throw TaskError(placed);
-    (void)y_values;
     std::vector<Value> indices;
     for (const Split& s : splits) {
       indices.emplace_back(index_array(s.train));
@@ -282,15 +306,118 @@ class SearchDriver {
       ++out.fits_run;
       if (!r.error.empty() && !error_score_) {
         client_.cancel(futures);
-        throw TaskError(Status::task_error("fit of candidate " + std::to_string(done.job.candidate) + " (" +
-                                           describe(candidates_[static_cast<std::size_t>(done.job.candidate)]) +
-                                           ") on split " + std::to_string(done.job.split) +
-                                           " failed (error_score=\"raise\"): " + r.error));
+        throw TaskError(Status::task_error(failure_message(done.job, r)));
       }
       out.results[static_cast<std::size_t>(done.job.candidate)][static_cast<std::size_t>(done.job.split)] = r;
       finish(done.job, r, false, checkpoint);
       fill();
     }
+  }
+
+  /// A fold as chunked arrays (train and test parts of X and y), and y's test values.
+  struct DistributedFold {
+    Array X_train, y_train, X_test, y_test;
+    std::vector<double> y_train_values, y_test_values;
+  };
+
+  void dispatch_distributed(const std::vector<Job>& jobs, SearchRun& out, SearchCheckpoint* checkpoint,
+                            const Array& X, const Array& y_in, const std::vector<double>& y_values,
+                            const std::vector<Split>& splits) {
+    Array y = y_in.chunks().sizes() == X.chunks().sizes() ? y_in : y_in.rechunk(X.chunks());
+    std::vector<DistributedFold> folds;
+    for (const Split& s : splits) {
+      FoldRows train = fold_rows(client_, X.chunks(), s.train), test = fold_rows(client_, X.chunks(), s.test);
+      DistributedFold f{take_fold(X, train), take_fold(y, train), take_fold(X, test), take_fold(y, test), {}, {}};
+      for (std::int64_t r : sorted(s.train)) f.y_train_values.push_back(y_values[static_cast<std::size_t>(r)]);
+      for (std::int64_t r : sorted(s.test)) f.y_test_values.push_back(y_values[static_cast<std::size_t>(r)]);
+      folds.push_back(std::move(f));
+    }
+    const std::size_t n_jobs = options_.n_jobs > 0 ? static_cast<std::size_t>(options_.n_jobs) : 2 * workers_.size();
+    std::mutex queue_mutex;
+    std::size_t next = 0;
+    std::string raised;  // the first failure when error_score is "raise"
+    auto worker_thread = [&] {
+      for (;;) {
+        Job job;
+        {
+          std::lock_guard<std::mutex> lock(queue_mutex);
+          if (next >= jobs.size() || !raised.empty()) return;
+          job = jobs[next++];
+        }
+        FitResult r = fit_distributed(job, folds[static_cast<std::size_t>(job.split)]);
+        {
+          std::lock_guard<std::mutex> lock(queue_mutex);
+          ++out.fits_run;
+          if (!r.error.empty() && !error_score_) {
+            if (raised.empty()) raised = failure_message(job, r);
+            return;
+          }
+          out.results[static_cast<std::size_t>(job.candidate)][static_cast<std::size_t>(job.split)] = r;
+        }
+        finish(job, r, false, checkpoint);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < std::min(n_jobs, jobs.size()); ++i) threads.emplace_back(worker_thread);
+    for (auto& t : threads) t.join();
+    if (!raised.empty()) throw TaskError(Status::task_error(raised));
+  }
+
+  static std::vector<std::int64_t> sorted(std::vector<std::int64_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  /// One candidate's distributed fit on a fold, then its scores (test, and train when asked).
+  FitResult fit_distributed(const Job& job, const DistributedFold& fold) {
+    FitResult r;
+    try {
+      std::unique_ptr<Estimator> e = estimator_.clone_estimator();
+      e->set_params(candidates_[static_cast<std::size_t>(job.candidate)]);
+      auto start = Clock::now();
+      e->fit(client_, fold.X_train, fold.y_train);
+      r.fit_time = std::chrono::duration<double>(Clock::now() - start).count();
+      start = Clock::now();
+      for (const std::string& scorer : scorers_) {
+        r.test.push_back(score_distributed(*e, scorer, fold.X_test, fold.y_test, fold.y_test_values));
+        r.train.push_back(options_.return_train_score
+                              ? score_distributed(*e, scorer, fold.X_train, fold.y_train, fold.y_train_values)
+                              : std::nan(""));
+      }
+      r.score_time = std::chrono::duration<double>(Clock::now() - start).count();
+    } catch (const std::exception& e) {
+      r = FitResult{};
+      r.test.assign(scorers_.size(), error_score_.value_or(std::nan("")));
+      r.train.assign(scorers_.size(), options_.return_train_score ? error_score_.value_or(std::nan("")) : std::nan(""));
+      r.error = e.what();
+    }
+    return r;
+  }
+
+  /// The estimator's own score, or a scorer on its predictions (gathered: one value per test row).
+  double score_distributed(const Estimator& e, const std::string& scorer, const Array& X, const Array& y,
+                           const std::vector<double>& y_values) {
+    if (scorer == "score") return e.score(client_, X, y);
+    auto info = ml_core::find_scorer(scorer);
+    if (!info.ok()) throw std::invalid_argument(info.status().message());
+    if (info->input != ml_core::ScorerInput::kPredict) {
+      throw std::invalid_argument("scoring '" + scorer +
+                                  "' needs decision values or probabilities, which distributed searches do not "
+                                  "compute yet; use a scorer on predictions (accuracy, f1, r2, ...)");
+    }
+    std::vector<double> predicted = as_doubles(e.predict(X).compute(client_));
+    ml_core::ScoringInputs inputs;
+    inputs.y_true = &y_values;
+    inputs.y_pred = &predicted;
+    auto value = ml_core::score(*info, inputs);
+    if (!value.ok()) throw std::invalid_argument(value.status().message());
+    return *value;
+  }
+
+  std::string failure_message(const Job& job, const FitResult& r) const {
+    return "fit of candidate " + std::to_string(job.candidate) + " (" +
+           describe(candidates_[static_cast<std::size_t>(job.candidate)]) + ") on split " +
+           std::to_string(job.split) + " failed (error_score=\"raise\"): " + r.error;
   }
 
   FitResult collect(const FutureBase& future) {
@@ -306,6 +433,7 @@ class SearchDriver {
   std::optional<double> error_score_or_nan() const { return error_score_ ? error_score_ : std::nan(""); }
 
   void finish(const Job& job, const FitResult& r, bool from_checkpoint, SearchCheckpoint* checkpoint) {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
     ++done_;
     if (!r.error.empty()) ++failed_;
     if (checkpoint && !from_checkpoint) checkpoint->append(job.candidate, job.split, r);
@@ -335,6 +463,7 @@ class SearchDriver {
   }
 
   Client& client_;
+  const Estimator& estimator_;
   const SearchOptions& options_;
   std::vector<CandidateSpec> specs_;
   const std::vector<Params>& candidates_;
@@ -346,6 +475,7 @@ class SearchDriver {
   std::map<std::pair<std::string, std::int64_t>, FutureBase> prefixes_;
   std::size_t done_ = 0, failed_ = 0, total_ = 0, last_drawn_done_ = 0;
   bool drawn_ = false;
+  std::mutex finish_mutex_;  // distributed searches finish fits from several threads
   Clock::time_point start_ = Clock::now(), last_draw_;
 };
 
@@ -390,7 +520,7 @@ SearchRun run_search(Client& client, const Estimator& estimator, const std::vect
     checkpoint.emplace(options.checkpoint, fingerprint_of(identity), description);
   }
 
-  SearchDriver driver(client, options, std::move(specs), candidates, scorers);
+  SearchDriver driver(client, estimator, options, std::move(specs), candidates, scorers);
   SearchRun run = driver.run(X, y, y_values, splits, checkpoint ? &*checkpoint : nullptr);
 
   std::size_t failed = 0, total = 0;

@@ -156,6 +156,7 @@ BaseSearchCV& BaseSearchCV::fit(Client& client, const Array& X, const Array& y) 
   SearchRun run = internal::run_search(client, *estimator_, candidates_, X, y, options_);
   n_splits_ = run.n_splits;
   n_fits_run_ = run.fits_run;
+  execution_ = run.execution;
   scorers_ = run.scorers;
   cv_results_ = format_results(run, candidates_, options_.return_train_score);
   const std::string metric = run.scorers.size() == 1 ? "score" : run.scorers.front();

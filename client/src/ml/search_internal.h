@@ -24,6 +24,7 @@ struct SearchRun {
   std::vector<std::string> scorers;
   std::int64_t n_splits = 0;
   std::int64_t fits_run = 0;  // not read back from a checkpoint
+  SearchExecution execution = SearchExecution::kInMemory;
 };
 
 /// Fits `estimator` with each candidate's parameters on every split of

@@ -17,8 +17,9 @@
 // With `.checkpoint = path` finished fits are appended to a file, and a
 // rerun of the same search skips them.
 //
-// Data larger than one worker's memory is not yet supported by the
-// searches: they gather X into one chunk per worker.
+// Data larger than one worker's memory stays chunked instead: each
+// candidate then runs the distributed estimator on its fold
+// (SearchExecution::kDistributed), several candidates at once.
 //
 // Splitting chunked data for validation without moving it, as dask-ml's
 // train_test_split: each row chunk is split on its own (ceil(test_size x
@@ -135,6 +136,19 @@ struct FitReport {
   std::size_t done = 0, total = 0;
 };
 
+/// Where a search's fits run.
+enum class SearchExecution {
+  /// kInMemory when X, its copy per worker and the folds of the fits in
+  /// flight fit in 60% of the smallest worker's memory limit; else kDistributed.
+  kAuto,
+  /// X gathered onto every worker once; each fit is one task there, in memory.
+  kInMemory,
+  /// X stays chunked: each candidate runs the distributed estimator on its
+  /// fold's chunks (GLMs and pipelines of them; scorers on predict), n_jobs
+  /// candidates at once. For data larger than one worker.
+  kDistributed,
+};
+
 struct SearchOptions {
   CvSplitter cv = 5;
   /// Scorer names (scikit-learn's: accuracy, balanced_accuracy, f1,
@@ -158,6 +172,9 @@ struct SearchOptions {
   std::string checkpoint;
   /// Fits in flight per worker thread (more hides the scheduler round trip).
   int tasks_per_thread = 2;
+  SearchExecution execution = SearchExecution::kAuto;
+  /// kDistributed: candidates fitted at once (0: two per worker).
+  int n_jobs = 0;
   /// Called after every finished fit, from the fitting thread.
   std::function<void(const FitReport&)> on_fit;
 };
@@ -188,6 +205,8 @@ class BaseSearchCV {
   std::vector<std::string> scorers_;  // the scorer names used ("score" when scoring was empty)
   /// Fits run in this call (those read back from a checkpoint not included).
   std::int64_t n_fits_run_ = 0;
+  /// Where they ran (kAuto resolved).
+  SearchExecution execution_ = SearchExecution::kAuto;
 
   BaseSearchCV(BaseSearchCV&&) = default;
   BaseSearchCV& operator=(BaseSearchCV&&) = default;
