@@ -1,9 +1,12 @@
-// A grid search whose client is killed with SIGKILL mid-search and run
-// again with the same checkpoint: the fits that finished are not redone
-// (counted), and the final cv_results_ equal an uninterrupted run's. Real
-// dtask-scheduler and dtask-worker processes; the data is written by
-// scikit-learn's make_classification. A checkpoint of another search is
-// refused. Skips when /usr/bin/python3 cannot import sklearn.
+// Grid searches on real dtask-scheduler and dtask-worker processes, the
+// data written by scikit-learn's make_classification:
+//  - a client killed with SIGKILL mid-search and run again with the same
+//    checkpoint: the fits that finished are not redone (counted), and the
+//    final cv_results_ equal an uninterrupted run's; a checkpoint of another
+//    search is refused;
+//  - data larger than the workers' memory limit: the search leaves it
+//    chunked and runs distributed fits, with scikit-learn's results.
+// Skips when /usr/bin/python3 cannot import sklearn.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -48,25 +51,35 @@ std::int64_t fits_run(const std::string& output) {
   return at == std::string::npos ? -1 : std::stoll(output.substr(at + 9));
 }
 
-class SearchResumeTest : public ::testing::Test {
+class SearchClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!python_oracle::available("sklearn")) GTEST_SKIP() << python_oracle::skip_reason("sklearn");
+  }
+
+  /// make_classification(**kwargs) as DIR/X.npy and DIR/y.npy.
+  void make_data(const std::string& kwargs) {
     python_oracle::run(R"PY(
 import json, sys
 import numpy as np
 from sklearn.datasets import make_classification
-X, y = make_classification(n_samples=4000, n_features=10, flip_y=0.1, random_state=0)
+X, y = make_classification(**json.loads(sys.argv[2]))
 np.save(sys.argv[1] + "/X.npy", X); np.save(sys.argv[1] + "/y.npy", y.astype(np.float64))
 print("{}")
 )PY",
-                       {dir_.path().string()});
+                       {dir_.path().string(), kwargs});
+  }
+
+  /// A scheduler and two single-threaded workers with `worker_args` added.
+  void start_cluster(const std::vector<std::string>& worker_args = {}) {
     auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, test_scheduler_args());
     ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
     scheduler_.emplace(std::move(*scheduler));
     for (int i = 0; i < 2; ++i) {
-      auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {scheduler_->address(), "--nthreads", "1", "--host",
-                                                            "127.0.0.1", "--name", "w" + std::to_string(i)});
+      std::vector<std::string> args = {scheduler_->address(), "--nthreads", "1", "--host", "127.0.0.1",
+                                       "--name", "w" + std::to_string(i)};
+      args.insert(args.end(), worker_args.begin(), worker_args.end());
+      auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
       ASSERT_TRUE(worker.ok()) << worker.status().to_string();
       workers_.push_back(std::move(*worker));
     }
@@ -82,7 +95,9 @@ print("{}")
 };
 
 // Killed mid-search and rerun: finished fits are skipped and the results equal an uninterrupted run's.
-TEST_F(SearchResumeTest, KilledClientResumesFromCheckpoint) {
+TEST_F(SearchClusterTest, KilledClientResumesFromCheckpoint) {
+  make_data(R"({"n_samples": 4000, "n_features": 10, "flip_y": 0.1, "random_state": 0})");
+  start_cluster();
   constexpr std::int64_t kFits = 12 * 5;
   auto [reference_rc, reference_out] = run_command(DTASK_SEARCH_CLIENT, args("-", dir_.file("reference.json")));
   ASSERT_EQ(reference_rc, 0) << reference_out;
@@ -120,6 +135,35 @@ TEST_F(SearchResumeTest, KilledClientResumesFromCheckpoint) {
   auto [other_rc, other_out] = run_command(DTASK_SEARCH_CLIENT, other_args);
   EXPECT_EQ(other_rc, 1) << other_out;
   EXPECT_EQ(checkpoint_fits(checkpoint), kFits);
+}
+
+// X (8 MB) too large for two 32 MiB workers to hold a copy each: the search runs distributed, with sklearn's scores.
+TEST_F(SearchClusterTest, DataLargerThanWorkersRunsDistributed) {
+  make_data(R"({"n_samples": 20000, "n_features": 50, "n_informative": 5, "flip_y": 0.2, "random_state": 3})");
+  start_cluster({"--memory-limit", "32MiB"});
+  auto client_args = args("-", dir_.file("glm.json"));
+  client_args.push_back("glm");
+  auto [rc, out] = run_command(DTASK_SEARCH_CLIENT, client_args);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("execution=distributed"), std::string::npos) << out;
+  auto got = nlohmann::json::parse(slurp(dir_.file("glm.json")));
+  auto want = python_oracle::run(R"PY(
+import json, sys, warnings
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+warnings.simplefilter("ignore")
+X = np.load(sys.argv[1] + "/X.npy"); y = np.load(sys.argv[1] + "/y.npy")
+s = GridSearchCV(LogisticRegression(solver="saga", tol=1e-10, max_iter=100000),
+                 {"C": [0.01, 1.0], "penalty": ["l1", "l2"]}, cv=3).fit(X, y)
+print(json.dumps({"mean": s.cv_results_["mean_test_score"].tolist(), "best": int(s.best_index_)}))
+)PY",
+                                 {dir_.path().string()});
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(got["mean_test_score"][i].get<double>(), want["mean"][i].get<double>(), 1e-6) << i;
+  }
+  EXPECT_EQ(got["best_index"], want["best"]);
+  for (auto& worker : workers_) EXPECT_TRUE(worker.running());
 }
 
 }  // namespace
