@@ -137,9 +137,9 @@ TEST_F(SearchClusterTest, KilledClientResumesFromCheckpoint) {
   EXPECT_EQ(checkpoint_fits(checkpoint), kFits);
 }
 
-// X (8 MB) too large for two 32 MiB workers to hold a copy each: the search runs distributed, with sklearn's scores.
+// X (4.8 MB) too large for two 32 MiB workers to hold a copy each: the search runs distributed, with sklearn's scores.
 TEST_F(SearchClusterTest, DataLargerThanWorkersRunsDistributed) {
-  make_data(R"({"n_samples": 20000, "n_features": 50, "n_informative": 5, "flip_y": 0.2, "random_state": 3})");
+  make_data(R"({"n_samples": 12000, "n_features": 50, "n_informative": 5, "flip_y": 0.2, "random_state": 3})");
   start_cluster({"--memory-limit", "32MiB"});
   auto client_args = args("-", dir_.file("glm.json"));
   client_args.push_back("glm");
