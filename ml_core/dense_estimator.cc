@@ -47,12 +47,6 @@ std::vector<double> sorted_unique(const std::vector<double>& y) {
   return classes;
 }
 
-NDArray vector_ndarray(const std::vector<double>& v) {
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(v.size())});
-  std::copy(v.begin(), v.end(), out.mutable_data<double>());
-  return out;
-}
-
 /// A GLM fitted in memory. Logistic regression is a binary classifier over
 /// any two labels: classes()[1] is fitted as 1.
 class DenseGlm : public DenseEstimator {
@@ -72,7 +66,7 @@ class DenseGlm : public DenseEstimator {
       }
       for (double& v : target) v = v == classes_[1] ? 1.0 : 0.0;
     }
-    DTASK_ASSIGN_OR_RETURN(fit_, fit_glm_dense(config_, X, vector_ndarray(target)));
+    DTASK_ASSIGN_OR_RETURN(fit_, fit_glm_dense(config_, X, float64_vector(target)));
     return Status::success();
   }
 
@@ -248,7 +242,6 @@ Result<std::unique_ptr<DenseEstimator>> make_from_json(const Json& spec) {
   if (name == "SVC") {
     SvcConfig config;
     DTASK_RETURN_NOT_OK(svc_binding().set_all(config, params));
-    DTASK_RETURN_NOT_OK(svc_params(config).status());
     return make_dense_svc(config);
   }
   if (name == "LinearSVC") {

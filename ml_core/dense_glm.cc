@@ -7,16 +7,6 @@
 
 namespace dtask::ml_core {
 
-namespace {
-
-NDArray to_ndarray(const std::vector<double>& v) {
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(v.size())});
-  std::copy(v.begin(), v.end(), out.mutable_data<double>());
-  return out;
-}
-
-}  // namespace
-
 void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, bool hessian, std::int64_t p,
                     Evaluation& e) {
   for (std::int64_t j = 0; j < penalty.n_penalized; ++j) {
@@ -35,7 +25,7 @@ DenseGlmObjective::DenseGlmObjective(NDArray X, NDArray y, std::string family, b
       p_(X_.cols() + (fit_intercept ? 1 : 0)) {}
 
 Evaluation DenseGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
-  NDArray sums = glm_loss_grad(X_, y_, to_ndarray(beta), family_, fit_intercept_, hessian, 0, "X", "y");
+  NDArray sums = glm_loss_grad(X_, y_, float64_vector(beta), family_, fit_intercept_, hessian, 0, "X", "y");
   const double* s = sums.data<double>();
   const double inv_n = 1.0 / static_cast<double>(n());
   Evaluation e;
@@ -53,7 +43,7 @@ Evaluation DenseGlmObjective::smooth(const std::vector<double>& beta, bool hessi
 std::vector<std::vector<double>> DenseGlmObjective::admm_local(const std::vector<std::vector<double>>& v,
                                                                const std::vector<std::vector<double>>& beta0,
                                                                double rho) const {
-  NDArray out = glm_admm_local(X_, y_, to_ndarray(v.at(0)), to_ndarray(beta0.at(0)), rho,
+  NDArray out = glm_admm_local(X_, y_, float64_vector(v.at(0)), float64_vector(beta0.at(0)), rho,
                                static_cast<double>(n()), family_, fit_intercept_, 0, "X", "y");
   return {std::vector<double>(out.data<double>(), out.data<double>() + out.size())};
 }

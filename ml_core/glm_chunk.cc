@@ -41,6 +41,12 @@ NDArray to_float64(const NDArray& array) {
   return out;
 }
 
+NDArray float64_vector(const std::vector<double>& values) {
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(values.size())});
+  std::copy(values.begin(), values.end(), out.mutable_data<double>());
+  return out;
+}
+
 namespace {
 
 using Vector = Eigen::VectorXd;

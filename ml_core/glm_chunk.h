@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/value.h"
 
@@ -15,6 +16,8 @@ namespace dtask::ml_core {
 
 /// `array` as float64 (shared when it already is).
 NDArray to_float64(const NDArray& array);
+/// `values` as a float64 [n] array.
+NDArray float64_vector(const std::vector<double>& values);
 
 /// Σ loss, Σ gradient and (with_hessian) Σ Hessian over the rows of x
 /// [rows, d] with targets y [rows] at β [p] (p = d + fit_intercept):

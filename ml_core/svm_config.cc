@@ -8,19 +8,20 @@ namespace dtask::ml_core {
 
 namespace {
 
-/// SVC in memory; X is read as float64, row-major.
-class DenseSvc : public DenseEstimator {
+/// An SVM in memory (Model: SvcModel or LinearSvcModel, Params: what its fit takes); X is read as float64.
+template <typename Model, typename Params>
+class DenseSvm : public DenseEstimator {
  public:
-  explicit DenseSvc(SvcConfig config) : config_(std::move(config)) {}
-  std::string name() const override { return "SVC"; }
+  DenseSvm(std::string name, Params params, bool probability)
+      : name_(std::move(name)), params_(std::move(params)), probability_(probability) {}
+  std::string name() const override { return name_; }
   bool is_classifier() const override { return true; }
   bool has_decision_function() const override { return true; }
-  bool has_predict_proba() const override { return config_.probability; }
+  bool has_predict_proba() const override { return probability_; }
 
   Status fit(const NDArray& X_in, const std::vector<double>& y) override {
-    DTASK_ASSIGN_OR_RETURN(SvcParams params, svc_params(config_));
     NDArray X = to_float64(X_in);
-    DTASK_ASSIGN_OR_RETURN(SvcModel model, SvcModel::fit(params, X.data<double>(), X.rows(), X.cols(), y.data()));
+    DTASK_ASSIGN_OR_RETURN(Model model, Model::fit(params_, X.data<double>(), X.rows(), X.cols(), y.data()));
     model_.emplace(std::move(model));
     classes_ = model_->classes();
     return Status::success();
@@ -34,44 +35,19 @@ class DenseSvc : public DenseEstimator {
     return model_->decision_function(X.data<double>(), X.rows());
   }
   Result<std::vector<double>> predict_proba(const NDArray& X_in) const override {
-    NDArray X = to_float64(X_in);
-    return model_->predict_proba(X.data<double>(), X.rows());
+    if constexpr (requires(const Model& m) { m.predict_proba(nullptr, 0); }) {
+      NDArray X = to_float64(X_in);
+      return model_->predict_proba(X.data<double>(), X.rows());
+    }
+    return DenseEstimator::predict_proba(X_in);
   }
   Result<std::string> serialize() const override { return model_->serialize(); }
 
  private:
-  SvcConfig config_;
-  std::optional<SvcModel> model_;
-};
-
-class DenseLinearSvc : public DenseEstimator {
- public:
-  explicit DenseLinearSvc(LinearSvcParams params) : params_(std::move(params)) {}
-  std::string name() const override { return "LinearSVC"; }
-  bool is_classifier() const override { return true; }
-  bool has_decision_function() const override { return true; }
-
-  Status fit(const NDArray& X_in, const std::vector<double>& y) override {
-    NDArray X = to_float64(X_in);
-    DTASK_ASSIGN_OR_RETURN(LinearSvcModel model,
-                           LinearSvcModel::fit(params_, X.data<double>(), X.rows(), X.cols(), y.data()));
-    model_.emplace(std::move(model));
-    classes_ = model_->classes();
-    return Status::success();
-  }
-  Result<std::vector<double>> predict(const NDArray& X_in) const override {
-    NDArray X = to_float64(X_in);
-    return model_->predict(X.data<double>(), X.rows());
-  }
-  Result<std::vector<double>> decision_function(const NDArray& X_in) const override {
-    NDArray X = to_float64(X_in);
-    return model_->decision_function(X.data<double>(), X.rows());
-  }
-  Result<std::string> serialize() const override { return model_->serialize(); }
-
- private:
-  LinearSvcParams params_;
-  std::optional<LinearSvcModel> model_;
+  std::string name_;
+  Params params_;
+  bool probability_;
+  std::optional<Model> model_;
 };
 
 }  // namespace
@@ -127,12 +103,13 @@ const ParamBinding<LinearSvcParams>& linear_svc_binding() {
   return binding;
 }
 
-std::unique_ptr<DenseEstimator> make_dense_svc(const SvcConfig& config) {
-  return std::make_unique<DenseSvc>(config);
+Result<std::unique_ptr<DenseEstimator>> make_dense_svc(const SvcConfig& config) {
+  DTASK_ASSIGN_OR_RETURN(SvcParams params, svc_params(config));
+  return std::unique_ptr<DenseEstimator>(new DenseSvm<SvcModel, SvcParams>("SVC", params, config.probability));
 }
 
 std::unique_ptr<DenseEstimator> make_dense_linear_svc(const LinearSvcParams& params) {
-  return std::make_unique<DenseLinearSvc>(params);
+  return std::make_unique<DenseSvm<LinearSvcModel, LinearSvcParams>>("LinearSVC", params, false);
 }
 
 }  // namespace dtask::ml_core

@@ -35,7 +35,7 @@ const ParamBinding<SvcConfig>& svc_binding();
 const ParamBinding<LinearSvcParams>& linear_svc_binding();
 
 /// In-memory estimators for make_dense_estimator.
-std::unique_ptr<DenseEstimator> make_dense_svc(const SvcConfig& config);
+Result<std::unique_ptr<DenseEstimator>> make_dense_svc(const SvcConfig& config);
 std::unique_ptr<DenseEstimator> make_dense_linear_svc(const LinearSvcParams& params);
 
 }  // namespace dtask::ml_core

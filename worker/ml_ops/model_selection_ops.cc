@@ -63,12 +63,6 @@ std::vector<std::int64_t> indices_of(const NDArray& a, std::int64_t n, const cha
   return out;
 }
 
-NDArray values_array(const std::vector<double>& v) {
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(v.size())});
-  std::copy(v.begin(), v.end(), out.mutable_data<double>());
-  return out;
-}
-
 std::vector<double> values_of(const NDArray& a) {
   NDArray v = ml_core::to_float64(a);
   return {v.data<double>(), v.data<double>() + v.size()};
@@ -97,7 +91,7 @@ double score_part(const OpRegistry& registry, const DenseEstimator& estimator, c
     const OpFunction* op = registry.find(scorer.substr(3));
     if (!op) throw std::invalid_argument("scoring op '" + scorer.substr(3) + "' is not registered on this worker");
     std::vector<double> predicted = value_or_throw(estimator.predict(X));
-    Value v = (*op)({Value(values_array(y)), Value(values_array(predicted))});
+    Value v = (*op)({Value(ml_core::float64_vector(y)), Value(ml_core::float64_vector(predicted))});
     return value_or_throw(value_as<double>(v));
   }
   std::string name = scorer;
@@ -195,8 +189,8 @@ void register_model_selection_ops(OpRegistry& registry) {
         ok_or_throw(prefix->fit(fold.X_train, fold.y_train));
         NDArray X_train = value_or_throw(prefix->transform(fold.X_train));
         NDArray X_test = value_or_throw(prefix->transform(fold.X_test));
-        return ValueList{Value(X_train), Value(values_array(fold.y_train)), Value(X_test),
-                         Value(values_array(fold.y_test)), Value(seconds_since(start))};
+        return ValueList{Value(X_train), Value(ml_core::float64_vector(fold.y_train)), Value(X_test),
+                         Value(ml_core::float64_vector(fold.y_test)), Value(seconds_since(start))};
       }));
   must_register(registry.add_function(
       "cv_fit_score_prepared", [ops](const ValueList& prepared, const std::string& spec, const ValueList& scorers,

@@ -6,18 +6,9 @@
 #include "client/src/ml/chunk_passes_internal.h"
 #include "dtask/client.h"
 #include "ml_core/dense_glm.h"
+#include "ml_core/glm_chunk.h"
 
 namespace dtask::ml::internal {
-
-namespace {
-
-NDArray to_ndarray(const std::vector<double>& v) {
-  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(v.size())});
-  std::copy(v.begin(), v.end(), out.mutable_data<double>());
-  return out;
-}
-
-}  // namespace
 
 DistributedGlmObjective::DistributedGlmObjective(Client& client, Array X, Array y, std::string family,
                                                  bool fit_intercept, ml_core::Penalty penalty)
@@ -30,7 +21,7 @@ DistributedGlmObjective::DistributedGlmObjective(Client& client, Array X, Array 
       p_(X_.cols() + (fit_intercept ? 1 : 0)) {}
 
 ml_core::Evaluation DistributedGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
-  NDArray b = to_ndarray(beta);
+  NDArray b = ml_core::float64_vector(beta);
   Value total = reduce_over_chunks(client_, {X_, y_}, "glm_loss_grad", [&](std::int64_t chunk) {
     return std::vector<Value>{Value(b), family_, fit_intercept_, hessian, chunk, X_.name(), y_.name()};
   });
@@ -54,7 +45,7 @@ std::vector<std::vector<double>> DistributedGlmObjective::admm_local(const std::
                                                                      double rho) const {
   auto results = map_over_chunks(client_, {X_, y_}, "glm_admm_local", [&](std::int64_t chunk) {
     auto i = static_cast<std::size_t>(chunk);
-    return std::vector<Value>{Value(to_ndarray(v[i])), Value(to_ndarray(beta0[i])), rho, static_cast<double>(n()),
+    return std::vector<Value>{Value(ml_core::float64_vector(v[i])), Value(ml_core::float64_vector(beta0[i])), rho, static_cast<double>(n()),
                               family_, fit_intercept_, chunk, X_.name(), y_.name()};
   });
   std::vector<std::vector<double>> out;
