@@ -1,11 +1,13 @@
 // The GLM numerics of one block of rows (Eigen; the one translation unit of
 // them): a model is η = X β (+ b): logistic (log-loss, μ = σ(η)), linear
-// (squared error / 2, μ = η) or Poisson (log link, μ = exp(η)). Losses are
+// (squared error / 2, μ = η), Poisson (log link, μ = exp(η)) or multinomial
+// (η = W x + b per class, softmax, y as class indices). Losses are
 // summed over the block's rows; callers divide by n. The worker's GLM ops run
 // these on a chunk, a grid-search candidate on the whole training fold.
 //
 // Input errors name the array, the chunk and the row: y outside {0, 1} for
-// logistic, y < 0 for Poisson, NaN or infinity in X or y.
+// logistic, outside 0..k-1 for multinomial, y < 0 for Poisson, NaN or
+// infinity in X or y.
 #include "ml_core/glm_chunk.h"
 
 #include <algorithm>

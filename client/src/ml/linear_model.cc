@@ -43,6 +43,12 @@ NDArray vector_array(const std::vector<double>& v, std::size_t count) {
   return out;
 }
 
+/// a's values (none for an empty array).
+std::vector<double> doubles_of(const NDArray& a) {
+  if (!a.buffer) return {};
+  return {a.data<double>(), a.data<double>() + a.size()};
+}
+
 /// y's sorted distinct labels: one pass (an op per chunk, only the labels
 /// travel), merged here. Workers reject NaN and infinity, naming the row.
 NDArray find_classes(Client& client, const Array& y) {
@@ -162,13 +168,16 @@ void GeneralizedLinearModel::require_fitted(const char* what) const {
 }
 
 bool GeneralizedLinearModel::zero_one_classes() const {
-  return classes_.size() == 0 ||
+  return !classes_.buffer ||
          (classes_.size() == 2 && classes_.data<double>()[0] == 0.0 && classes_.data<double>()[1] == 1.0);
 }
 
 NDArray GeneralizedLinearModel::fitted_beta() const {
   std::vector<double> beta(coef_.data<double>(), coef_.data<double>() + coef_.size());
-  if (options_.fit_intercept) beta.insert(beta.end(), intercepts_.data<double>(), intercepts_.data<double>() + intercepts_.size());
+  if (options_.fit_intercept) {
+    const std::vector<double> intercepts = doubles_of(intercepts_);
+    beta.insert(beta.end(), intercepts.begin(), intercepts.end());
+  }
   return vector_array(beta, beta.size());
 }
 
@@ -223,9 +232,8 @@ void GeneralizedLinearModel::save(const std::string& path) const {
                           {"coef", std::vector<double>(coef_.data<double>(), coef_.data<double>() + coef_.size())},
                           {"coef_shape", coef_.shape},
                           {"intercept", intercept_},
-                          {"intercepts",
-                           std::vector<double>(intercepts_.data<double>(), intercepts_.data<double>() + intercepts_.size())},
-                          {"classes", std::vector<double>(classes_.data<double>(), classes_.data<double>() + classes_.size())},
+                          {"intercepts", doubles_of(intercepts_)},
+                          {"classes", doubles_of(classes_)},
                           {"n_iter", n_iter_},
                           {"converged", converged_},
                           {"grad_norm", grad_norm_},
