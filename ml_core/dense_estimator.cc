@@ -47,8 +47,9 @@ std::vector<double> sorted_unique(const std::vector<double>& y) {
   return classes;
 }
 
-/// A GLM fitted in memory. Logistic regression is a binary classifier over
-/// any two labels: classes()[1] is fitted as 1.
+/// A GLM fitted in memory. Logistic regression over two labels is binary
+/// (classes()[1] fitted as 1); over k >= 3 it is multinomial (softmax, y
+/// fitted as class indices), as scikit-learn's default multi_class="auto".
 class DenseGlm : public DenseEstimator {
  public:
   explicit DenseGlm(GlmConfig config) : config_(std::move(config)) {}
@@ -58,19 +59,34 @@ class DenseGlm : public DenseEstimator {
 
   Status fit(const NDArray& X, const std::vector<double>& y) override {
     std::vector<double> target = y;
-    if (is_classifier()) {
-      classes_ = sorted_unique(y);
-      if (classes_.size() != 2) {
-        return Status::invalid("LogisticRegression in dtask is binary: y has " + std::to_string(classes_.size()) +
-                               " classes (multinomial logistic regression is not yet built)");
-      }
-      for (double& v : target) v = v == classes_[1] ? 1.0 : 0.0;
+    multinomial_ = false;
+    if (!is_classifier()) {
+      DTASK_ASSIGN_OR_RETURN(fit_, fit_glm_dense(config_, X, float64_vector(target)));
+      return Status::success();
     }
-    DTASK_ASSIGN_OR_RETURN(fit_, fit_glm_dense(config_, X, float64_vector(target)));
+    classes_ = sorted_unique(y);
+    if (classes_.size() < 2) {
+      return Status::invalid("LogisticRegression needs at least 2 classes in y, got " +
+                             std::to_string(classes_.size()));
+    }
+    if (classes_.size() == 2) {
+      for (double& v : target) v = v == classes_[1] ? 1.0 : 0.0;
+      DTASK_ASSIGN_OR_RETURN(fit_, fit_glm_dense(config_, X, float64_vector(target)));
+      return Status::success();
+    }
+    GlmConfig multinomial = config_;
+    multinomial.family = "multinomial";
+    multinomial.n_classes = static_cast<std::int64_t>(classes_.size());
+    for (double& v : target) {
+      v = static_cast<double>(std::lower_bound(classes_.begin(), classes_.end(), v) - classes_.begin());
+    }
+    DTASK_ASSIGN_OR_RETURN(fit_, fit_glm_dense(multinomial, X, float64_vector(target)));
+    multinomial_ = true;
     return Status::success();
   }
 
   Result<std::vector<double>> predict(const NDArray& X) const override {
+    if (multinomial_) return apply(X, "predict");
     std::vector<double> eta = glm_decision(X, fit_.coef, fit_.intercept);
     for (double& v : eta) {
       if (config_.family == "logistic") v = v > 0 ? classes_[1] : classes_[0];
@@ -81,11 +97,13 @@ class DenseGlm : public DenseEstimator {
   bool has_decision_function() const override { return is_classifier(); }
   Result<std::vector<double>> decision_function(const NDArray& X) const override {
     if (!is_classifier()) return not_supported(name(), "decision_function");
+    if (multinomial_) return apply(X, "decision_function");
     return glm_decision(X, fit_.coef, fit_.intercept);
   }
   bool has_predict_proba() const override { return is_classifier(); }
   Result<std::vector<double>> predict_proba(const NDArray& X) const override {
     if (!is_classifier()) return not_supported(name(), "predict_proba");
+    if (multinomial_) return apply(X, "predict_proba");
     std::vector<double> eta = glm_decision(X, fit_.coef, fit_.intercept), out;
     out.reserve(2 * eta.size());
     for (double e : eta) {
@@ -97,8 +115,25 @@ class DenseGlm : public DenseEstimator {
   }
 
  private:
+  /// The multinomial model's `method` on X (glm_chunk.h), row-major.
+  Result<std::vector<double>> apply(const NDArray& X, const char* method) const {
+    if (X.shape.size() != 2 || X.cols() * static_cast<std::int64_t>(classes_.size()) !=
+                                   static_cast<std::int64_t>(fit_.coef.size())) {
+      return Status::invalid(name() + "." + method + ": X " + X.describe() + " does not have the model's features");
+    }
+    std::vector<double> beta = fit_.coef;
+    if (config_.fit_intercept) beta.insert(beta.end(), fit_.intercepts.begin(), fit_.intercepts.end());
+    try {
+      NDArray out = glm_apply(X, float64_vector(beta), float64_vector(classes_), config_.fit_intercept, method);
+      return std::vector<double>(out.data<double>(), out.data<double>() + out.size());
+    } catch (const std::exception& e) {
+      return Status::invalid(name() + "." + method + ": " + e.what());
+    }
+  }
+
   GlmConfig config_;
   GlmFit fit_;
+  bool multinomial_ = false;
 };
 
 /// (X - mean) / scale with population variance, scale 1 for a constant column.

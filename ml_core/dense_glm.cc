@@ -16,13 +16,14 @@ void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, boo
   }
 }
 
-DenseGlmObjective::DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty)
+DenseGlmObjective::DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty,
+                                     std::int64_t n_outputs)
     : X_(to_float64(X)),
       y_(to_float64(y)),
       family_(std::move(family)),
       fit_intercept_(fit_intercept),
       penalty_(penalty),
-      p_(X_.cols() + (fit_intercept ? 1 : 0)) {}
+      p_(n_outputs * (X_.cols() + (fit_intercept ? 1 : 0))) {}
 
 Evaluation DenseGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
   NDArray sums = glm_loss_grad(X_, y_, float64_vector(beta), family_, fit_intercept_, hessian, 0, "X", "y");
@@ -58,12 +59,15 @@ Result<GlmFit> fit_glm_dense(const GlmConfig& config, const NDArray& X, const ND
   }
   if (X.rows() < 1) return Status::invalid(name + ".fit: X has no rows");
   const std::int64_t n = X.rows(), d = X.cols();
-  DenseGlmObjective objective(X, y, config.family, config.fit_intercept, glm_penalty(config, *resolved, n, d));
+  const std::int64_t m = glm_outputs(config);
+  DenseGlmObjective objective(X, y, config.family, config.fit_intercept, glm_penalty(config, *resolved, n, d), m);
   try {
     SolverResult result = find_solver(resolved->solver)(objective, glm_solver_settings(config, *resolved, n));
     GlmFit fit;
-    fit.coef.assign(result.beta.begin(), result.beta.begin() + d);
-    fit.intercept = config.fit_intercept ? result.beta[static_cast<std::size_t>(d)] : 0.0;
+    fit.coef.assign(result.beta.begin(), result.beta.begin() + m * d);
+    fit.intercepts.assign(static_cast<std::size_t>(m), 0.0);
+    if (config.fit_intercept) std::copy(result.beta.begin() + m * d, result.beta.end(), fit.intercepts.begin());
+    fit.intercept = m == 1 ? fit.intercepts[0] : 0.0;
     fit.n_iter = result.n_iter;
     fit.converged = result.converged;
     fit.grad_norm = result.grad_norm * static_cast<double>(n);

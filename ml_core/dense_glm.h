@@ -15,10 +15,13 @@
 namespace dtask::ml_core {
 
 /// F over in-memory X [n, d] and y [n] (any numeric dtype; read as float64).
+/// n_outputs: linear predictors per row (k for the multinomial family, whose
+/// y holds class indices), so p = n_outputs (d + fit_intercept).
 /// Thread-compatible.
 class DenseGlmObjective : public GlmObjective {
  public:
-  DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty);
+  DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty,
+                    std::int64_t n_outputs = 1);
   std::int64_t p() const override { return p_; }
   std::int64_t n() const override { return X_.rows(); }
   std::int64_t n_chunks() const override { return 1; }
@@ -38,8 +41,9 @@ class DenseGlmObjective : public GlmObjective {
 
 /// What a fit leaves (scikit-learn's names).
 struct GlmFit {
-  std::vector<double> coef;  // [d]
-  double intercept = 0;
+  std::vector<double> coef;  // [d]; multinomial: [k, d] row-major
+  double intercept = 0;      // multinomial: 0 (see intercepts)
+  std::vector<double> intercepts;  // [1] = {intercept}; multinomial: [k] (0 without fit_intercept)
   int n_iter = 0;
   bool converged = false;
   double grad_norm = 0;  // on scikit-learn's scale (Σ loss + R / C)
@@ -50,7 +54,7 @@ struct GlmFit {
 void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, bool hessian, std::int64_t p,
                     Evaluation& e);
 
-/// Fits on X [n, d], y [n]. Invalid for bad options or shapes and for bad
+/// Fits on X [n, d], y [n] (multinomial: class indices 0..config.n_classes-1). Invalid for bad options or shapes and for bad
 /// values (naming the row), as the distributed estimator reports them.
 Result<GlmFit> fit_glm_dense(const GlmConfig& config, const NDArray& X, const NDArray& y);
 

@@ -1,17 +1,22 @@
 // The GLM numerics of one block of rows (Eigen; the one translation unit of
 // them): a model is η = X β (+ b): logistic (log-loss, μ = σ(η)), linear
-// (squared error / 2, μ = η) or Poisson (log link, μ = exp(η)). Losses are
+// (squared error / 2, μ = η), Poisson (log link, μ = exp(η)) or multinomial
+// (η = W x + b per class, softmax, y as class indices). Losses are
 // summed over the block's rows; callers divide by n. The worker's GLM ops run
 // these on a chunk, a grid-search candidate on the whole training fold.
 //
 // Input errors name the array, the chunk and the row: y outside {0, 1} for
-// logistic, y < 0 for Poisson, NaN or infinity in X or y.
+// logistic, outside 0..k-1 for multinomial, y < 0 for Poisson, NaN or
+// infinity in X or y.
 #include "ml_core/glm_chunk.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <Eigen/Cholesky>
 
@@ -84,11 +89,16 @@ Chunk chunk_of(const NDArray& x, const NDArray& y, std::int64_t index, const std
   return c;
 }
 
-/// Throws, naming the row, on y values the family cannot model.
-void check_y(const Chunk& c, Family family) {
+/// Throws, naming the row, on y values the family cannot model (k: the
+/// multinomial family's classes).
+void check_y(const Chunk& c, Family family, std::int64_t k = 0) {
   const double* y = c.y_data.data<double>();
   for (std::int64_t r = 0; r < c.n; ++r) {
     if (!std::isfinite(y[r])) c.fail_row("y", r, "NaN or infinity");
+    if (family == Family::kMultinomial && !(y[r] >= 0 && y[r] < static_cast<double>(k) && y[r] == std::floor(y[r]))) {
+      c.fail_row("y", r, "the multinomial family needs class indices 0.." + std::to_string(k - 1) + ", got " +
+                             std::to_string(y[r]));
+    }
     if (family == Family::kLogistic && y[r] != 0.0 && y[r] != 1.0) {
       c.fail_row("y", r, "LogisticRegression needs y in {0, 1}, got " + std::to_string(y[r]));
     }
@@ -121,6 +131,79 @@ Coefficients coefficients(const Vector& beta, std::int64_t d, bool fit_intercept
                                 std::to_string(d) + " features" + (fit_intercept ? " and an intercept" : ""));
   }
   return {beta.head(d), fit_intercept ? beta(d) : 0.0, fit_intercept};
+}
+
+/// k for a multinomial β of `size` entries over d features.
+std::int64_t multinomial_classes(std::int64_t size, std::int64_t d, bool fit_intercept, const char* op) {
+  const std::int64_t per_class = d + (fit_intercept ? 1 : 0);
+  if (per_class == 0 || size % per_class != 0 || size / per_class < 2) {
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(size) +
+                                " coefficients are not k (d" + (fit_intercept ? " + 1" : "") + ") for k >= 2 classes and d = " +
+                                std::to_string(d) + " features");
+  }
+  return size / per_class;
+}
+
+/// η_c = w_c.x + b_c for one row (W [k, d] row-major), in a fixed order.
+void multinomial_eta(const double* row, std::int64_t d, const double* W, const double* b, std::int64_t k,
+                     double* eta) {
+  for (std::int64_t c = 0; c < k; ++c) {
+    double e = 0;
+    for (std::int64_t j = 0; j < d; ++j) e += row[j] * W[c * d + j];
+    eta[c] = e + (b ? b[c] : 0.0);
+  }
+}
+
+/// softmax(η) in place; returns log Σ exp η (max-shifted, so no overflow).
+double softmax_in_place(double* eta, std::int64_t k) {
+  double top = eta[0];
+  for (std::int64_t c = 1; c < k; ++c) top = std::max(top, eta[c]);
+  double sum = 0;
+  for (std::int64_t c = 0; c < k; ++c) {
+    eta[c] = std::exp(eta[c] - top);
+    sum += eta[c];
+  }
+  for (std::int64_t c = 0; c < k; ++c) eta[c] /= sum;
+  return top + std::log(sum);
+}
+
+/// Σ -log softmax(η_i)[y_i] and its gradient in β = [W, b] over a chunk.
+/// A finite row whose η overflows (a line search probing too far) makes the
+/// loss +inf and adds nothing to the gradient.
+std::pair<double, Vector> multinomial_loss_grad(const Chunk& c, const Vector& beta, std::int64_t k,
+                                                bool fit_intercept) {
+  const std::int64_t d = c.d;
+  Vector grad = Vector::Zero(beta.size());
+  const double* W = beta.data();
+  const double* b = fit_intercept ? beta.data() + k * d : nullptr;
+  double* gW = grad.data();
+  double* gb = fit_intercept ? grad.data() + k * d : nullptr;
+  const double* x = c.x_data.data<double>();
+  const double* y = c.y_data.data<double>();
+  std::vector<double> eta(static_cast<std::size_t>(k));
+  double loss = 0;
+  for (std::int64_t r = 0; r < c.n; ++r) {
+    const double* row = x + r * d;
+    multinomial_eta(row, d, W, b, k, eta.data());
+    const auto label = static_cast<std::int64_t>(y[r]);
+    const double eta_label = eta[static_cast<std::size_t>(label)];
+    bool finite = true;
+    for (double e : eta) finite = finite && std::isfinite(e);
+    if (!finite) {
+      check_x_row(c, r);
+      loss = std::numeric_limits<double>::infinity();
+      continue;
+    }
+    loss += softmax_in_place(eta.data(), k) - eta_label;
+    eta[static_cast<std::size_t>(label)] -= 1.0;  // now μ - onehot(y)
+    for (std::int64_t cl = 0; cl < k; ++cl) {
+      const double residual = eta[static_cast<std::size_t>(cl)];
+      double* g = gW + cl * d;
+      for (std::int64_t j = 0; j < d; ++j) g[j] += residual * row[j];
+      if (gb) gb[cl] += residual;
+    }
+  }
+  return {loss, grad};
 }
 
 Vector vector_of(const NDArray& a) {
@@ -190,6 +273,21 @@ NDArray glm_loss_grad(const NDArray& x, const NDArray& y, const NDArray& beta_in
                   const std::string& y_name) {
   Family family = glm_family(family_name);
   Chunk c = chunk_of(x, y, index, x_name, y_name);
+  if (family == Family::kMultinomial) {
+    if (with_hessian) {
+      throw std::invalid_argument("glm_loss_grad: no Hessian for the multinomial family (use lbfgs, proximal_grad "
+                                  "or gradient_descent)");
+    }
+    const Vector beta = vector_of(beta_in);
+    const std::int64_t k = multinomial_classes(beta.size(), c.d, fit_intercept, "glm_loss_grad");
+    check_y(c, family, k);
+    auto [loss, grad] = multinomial_loss_grad(c, beta, k, fit_intercept);
+    NDArray out = NDArray::uninitialized(DType::kFloat64, {1 + beta.size()});
+    double* o = out.mutable_data<double>();
+    o[0] = loss;
+    std::copy(grad.data(), grad.data() + grad.size(), o + 1);
+    return out;
+  }
   check_y(c, family);
   Coefficients beta = coefficients(vector_of(beta_in), c.d, fit_intercept, "glm_loss_grad");
   LocalObjective local = evaluate(c, family, beta, with_hessian);
@@ -212,6 +310,9 @@ NDArray glm_admm_local(const NDArray& x, const NDArray& y, const NDArray& v_in, 
                    double n_total, const std::string& family_name, bool fit_intercept, std::int64_t index,
                    const std::string& x_name, const std::string& y_name) {
   Family family = glm_family(family_name);
+  if (family == Family::kMultinomial) {
+    throw std::invalid_argument("glm_admm_local: admm's local Newton step is not built for the multinomial family");
+  }
   Chunk c = chunk_of(x, y, index, x_name, y_name);
   check_y(c, family);
   if (!(rho > 0) || !(n_total > 0)) throw std::invalid_argument("glm_admm_local: rho and n must be > 0");
@@ -245,11 +346,96 @@ NDArray glm_admm_local(const NDArray& x, const NDArray& y, const NDArray& v_in, 
   return out;
 }
 
+NDArray class_labels(const NDArray& y_in, std::int64_t chunk, const std::string& y_name) {
+  if (y_in.shape.size() != 1) throw std::invalid_argument("y (" + y_name + ") must be 1-d, got " + y_in.describe());
+  NDArray y = to_float64(y_in);
+  const double* v = y.data<double>();
+  std::vector<double> labels(v, v + y.size());
+  for (std::size_t r = 0; r < labels.size(); ++r) {
+    if (!std::isfinite(labels[r])) {
+      throw std::invalid_argument("y (" + y_name + "), chunk " + std::to_string(chunk) + ", row " + std::to_string(r) +
+                                  ": NaN or infinity is not a class label");
+    }
+  }
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(labels.size())});
+  std::copy(labels.begin(), labels.end(), out.mutable_data<double>());
+  return out;
+}
+
+NDArray class_indices(const NDArray& y_in, const NDArray& classes_in) {
+  NDArray y = to_float64(y_in), classes = to_float64(classes_in);
+  const double* c = classes.data<double>();
+  const double* c_end = c + classes.size();
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {y.size()});
+  double* o = out.mutable_data<double>();
+  const double* v = y.data<double>();
+  for (std::int64_t r = 0; r < y.size(); ++r) {
+    const double* at = std::lower_bound(c, c_end, v[r]);
+    o[r] = at != c_end && *at == v[r] ? static_cast<double>(at - c) : -1.0;
+  }
+  return out;
+}
+
+NDArray glm_apply(const NDArray& x_in, const NDArray& beta_in, const NDArray& classes_in, bool fit_intercept,
+                  const std::string& method) {
+  if (x_in.shape.size() != 2) throw std::invalid_argument("glm_apply: X must be 2-d, got " + x_in.describe());
+  NDArray x = to_float64(x_in), beta = to_float64(beta_in), classes = to_float64(classes_in);
+  const std::int64_t n = x.rows(), d = x.cols(), k = classes.size();
+  if (k < 2) throw std::invalid_argument("glm_apply: a classifier needs at least 2 classes");
+  if (method != "decision_function" && method != "predict_proba" && method != "predict") {
+    throw std::invalid_argument("glm_apply: unknown method \"" + method + "\"");
+  }
+  const bool binary = k == 2;
+  const std::int64_t m = binary ? 1 : k;  // linear predictors per row
+  if (beta.size() != m * (d + (fit_intercept ? 1 : 0))) {
+    throw std::invalid_argument("glm_apply: " + std::to_string(beta.size()) + " coefficients do not fit " +
+                                std::to_string(k) + " classes and " + std::to_string(d) + " features");
+  }
+  const double* W = beta.data<double>();
+  const double* b = fit_intercept ? W + m * d : nullptr;
+  const double* xs = x.data<double>();
+  const double* labels = classes.data<double>();
+  const bool decision = method == "decision_function", proba = method == "predict_proba";
+  std::vector<std::int64_t> shape = method == "predict" || (decision && binary) ? std::vector<std::int64_t>{n}
+                                                                                 : std::vector<std::int64_t>{n, k};
+  NDArray out = NDArray::uninitialized(DType::kFloat64, shape);
+  double* o = out.mutable_data<double>();
+  std::vector<double> eta(static_cast<std::size_t>(m));
+  for (std::int64_t r = 0; r < n; ++r) {
+    multinomial_eta(xs + r * d, d, W, b, m, eta.data());
+    if (binary) {
+      const double e = eta[0];
+      if (decision) {
+        o[r] = e;
+      } else if (proba) {
+        const double p1 = sigmoid(e);
+        o[2 * r] = 1.0 - p1;
+        o[2 * r + 1] = p1;
+      } else {
+        o[r] = e > 0 ? labels[1] : labels[0];
+      }
+    } else if (decision) {
+      std::copy(eta.begin(), eta.end(), o + r * k);
+    } else if (proba) {
+      softmax_in_place(eta.data(), k);
+      std::copy(eta.begin(), eta.end(), o + r * k);
+    } else {
+      o[r] = labels[std::max_element(eta.begin(), eta.end()) - eta.begin()];
+    }
+  }
+  return out;
+}
+
 /// Sums for score(), whatever the family (summed across chunks by "sum"):
 /// [n, Σ (predict == y), Σ (y - μ)², Σ y, Σ y², Σ deviance terms, Σ y log y].
 NDArray glm_score_parts(const NDArray& x, const NDArray& y_in, const NDArray& beta_in, const std::string& family_name,
                     bool fit_intercept, std::int64_t index, const std::string& x_name, const std::string& y_name) {
   Family family = glm_family(family_name);
+  if (family == Family::kMultinomial) {
+    throw std::invalid_argument("glm_score_parts: a multinomial model is scored from its predictions");
+  }
   Chunk c = chunk_of(x, y_in, index, x_name, y_name);
   check_y(c, family);
   Coefficients beta = coefficients(vector_of(beta_in), c.d, fit_intercept, "glm_score_parts");

@@ -20,15 +20,20 @@ double l1_share(const std::string& penalty, double l1_ratio) {
 
 }  // namespace
 
+std::int64_t glm_outputs(const GlmConfig& config) { return config.family == "multinomial" ? config.n_classes : 1; }
+
 std::string glm_estimator_name(const std::string& family) {
-  if (family == "logistic") return "LogisticRegression";
+  if (family == "logistic" || family == "multinomial") return "LogisticRegression";
   if (family == "linear") return "LinearRegression";
   return "PoissonRegression";
 }
 
 Result<ResolvedGlm> resolve_glm(const GlmConfig& o) {
-  if (o.family != "logistic" && o.family != "linear" && o.family != "poisson") {
-    return Status::invalid("unknown GLM family \"" + o.family + "\" (logistic, linear, poisson)");
+  if (o.family != "logistic" && o.family != "linear" && o.family != "poisson" && o.family != "multinomial") {
+    return Status::invalid("unknown GLM family \"" + o.family + "\" (logistic, linear, poisson, multinomial)");
+  }
+  if (o.family == "multinomial" && o.n_classes < 2) {
+    return Status::invalid("the multinomial family needs n_classes >= 2, got " + std::to_string(o.n_classes));
   }
   if (!(o.C > 0)) return Status::invalid("C must be > 0, got " + std::to_string(o.C));
   if (!(o.l1_ratio >= 0 && o.l1_ratio <= 1)) {
@@ -52,6 +57,12 @@ Result<ResolvedGlm> resolve_glm(const GlmConfig& o) {
   } else {
     r.solver = o.solver;
   }
+  if (o.family == "multinomial" && (r.solver == "newton" || r.solver == "admm")) {
+    return Status::invalid("solver \"" + r.solver + "\" is not available for multinomial logistic regression (" +
+                           std::to_string(o.n_classes) +
+                           " classes): it needs the Hessian, which dtask does not build for the multinomial loss; use "
+                           "\"lbfgs\", \"proximal_grad\" or \"gradient_descent\"");
+  }
   if (!smooth && smooth_only(r.solver)) {
     return Status::invalid("solver \"" + r.solver + "\" does not support penalty \"" + r.penalty +
                            "\"; for l1 and elastic_net use \"proximal_grad\" or \"admm\"");
@@ -63,7 +74,7 @@ Penalty glm_penalty(const GlmConfig& config, const ResolvedGlm& resolved, std::i
   if (resolved.penalty == "none") return {};
   const double share = l1_share(resolved.penalty, config.l1_ratio);
   const double scale = config.C * static_cast<double>(n);
-  return {share / scale, (1.0 - share) / scale, d};
+  return {share / scale, (1.0 - share) / scale, glm_outputs(config) * d};
 }
 
 SolverSettings glm_solver_settings(const GlmConfig& config, const ResolvedGlm& resolved, std::int64_t n) {
@@ -90,7 +101,7 @@ const ParamBinding<GlmConfig>& glm_binding(const std::string& family) {
   static const auto logistic = make("logistic"), linear = make("linear"), poisson = make("poisson");
   if (family == "linear") return *linear;
   if (family == "poisson") return *poisson;
-  return *logistic;
+  return *logistic;  // and multinomial: the same LogisticRegression parameters
 }
 
 }  // namespace dtask::ml_core

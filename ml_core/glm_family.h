@@ -1,6 +1,8 @@
 // The three GLM families as per-row functions of the linear predictor η:
 // logistic (log-loss, μ = σ(η)), linear (squared error / 2, μ = η) and
-// Poisson (log link, μ = exp(η); the loss drops the constant log y!).
+// Poisson (log link, μ = exp(η); the loss drops the constant log y!). The
+// multinomial family (softmax over k >= 3 classes) has a vector η per row and
+// is not a per-row function of one η: its numerics are in glm_chunk.cc.
 #pragma once
 
 #include <cmath>
@@ -9,13 +11,14 @@
 
 namespace dtask::ml_core {
 
-enum class GlmFamily { kLogistic, kLinear, kPoisson };
+enum class GlmFamily { kLogistic, kLinear, kPoisson, kMultinomial };
 
 inline GlmFamily glm_family(const std::string& name) {
   if (name == "logistic") return GlmFamily::kLogistic;
   if (name == "linear") return GlmFamily::kLinear;
   if (name == "poisson") return GlmFamily::kPoisson;
-  throw std::invalid_argument("unknown GLM family \"" + name + "\" (logistic, linear, poisson)");
+  if (name == "multinomial") return GlmFamily::kMultinomial;
+  throw std::invalid_argument("unknown GLM family \"" + name + "\" (logistic, linear, poisson, multinomial)");
 }
 
 /// log(1 + e^η) without overflow.
@@ -44,6 +47,8 @@ inline Pointwise pointwise(GlmFamily family, double eta, double y) {
       double mu = std::exp(eta);  // may overflow to inf on a wild line-search step: the loss is then inf
       return {mu - y * eta, mu - y, mu};
     }
+    case GlmFamily::kMultinomial:
+      break;  // not a function of one η; callers take the multinomial path first
   }
   return {0, 0, 0};
 }

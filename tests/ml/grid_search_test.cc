@@ -199,6 +199,22 @@ TEST_F(GridSearchTest, DistributedExecutionMatchesScikitLearn) {
   EXPECT_TRUE(wait_until_idle());
 }
 
+// Three classes: each candidate fits multinomial logistic regression (scikit-learn's
+// multi_class="auto" with lbfgs); the same ranks, best C and mean accuracies, and
+// the refit model predicts the three labels.
+TEST_F(GridSearchTest, MultinomialLogisticGridMatchesScikitLearn) {
+  make_data({{"n_samples", 600}, {"n_features", 6}, {"n_informative", 4}, {"n_classes", 3}, {"random_state", 0}}, 128);
+  GridSearchCV search(LogisticRegression({.max_iter = 10000, .tol = 1e-10}), {{"C", {0.001, 0.01, 0.1, 1.0, 10.0}}},
+                      {.cv = 5});
+  search.fit(client(), X_, y_);
+  Json want = sklearn({{"estimator", "LogisticRegression(tol=1e-10, max_iter=10000)"},
+                       {"grid", {{"C", {0.001, 0.01, 0.1, 1.0, 10.0}}}},
+                       {"cv", 5}});
+  expect_same_search(search, want, 1e-12);
+  ASSERT_NE(search.best_estimator_, nullptr);
+  EXPECT_GT(search.score(client(), X_, y_), 0.7);
+}
+
 // SVC over C x kernel: libsvm on both sides gives the same scores.
 TEST_F(GridSearchTest, SvcGridMatchesScikitLearn) {
   make_data({{"n_samples", 300}, {"n_features", 5}, {"random_state", 0}});

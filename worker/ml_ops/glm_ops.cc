@@ -11,6 +11,13 @@
 //          from β0 (consensus ADMM's local step, on the worker holding the chunk).
 //   glm_score_parts(X, y, β, family, fit_intercept, chunk, x_name, y_name)
 //       -> float64 [7]: the sums behind score().
+//   glm_classes(y, chunk, y_name) -> float64 [m]: the chunk's sorted distinct labels.
+//   glm_class_index(y, classes) -> float64 [rows]: each label's index in classes (-1: none).
+//   glm_apply(X, β, classes, fit_intercept, method) -> a fitted logistic
+//       model's decision_function, predict_proba or predict on the chunk
+//       (binary or multinomial; see ml_core::glm_apply).
+// The family "multinomial" (y as class indices, β = [W (k*d), b (k)]) goes
+// through glm_loss_grad unchanged.
 #include <string>
 
 #include "ml_core/glm_chunk.h"
@@ -38,6 +45,17 @@ void register_glm_ops(OpRegistry& registry) {
                             bool fit_intercept, std::int64_t chunk, const std::string& x_name,
                             const std::string& y_name) {
         return ml_core::glm_score_parts(x, y, beta, family, fit_intercept, chunk, x_name, y_name);
+      }));
+  must_register(registry.add_function(
+      "glm_classes", [](const NDArray& y, std::int64_t chunk, const std::string& y_name) {
+        return ml_core::class_labels(y, chunk, y_name);
+      }));
+  must_register(registry.add_function(
+      "glm_class_index", [](const NDArray& y, const NDArray& classes) { return ml_core::class_indices(y, classes); }));
+  must_register(registry.add_function(
+      "glm_apply", [](const NDArray& x, const NDArray& beta, const NDArray& classes, bool fit_intercept,
+                      const std::string& method) {
+        return ml_core::glm_apply(x, beta, classes, fit_intercept, method);
       }));
 }
 

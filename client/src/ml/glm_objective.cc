@@ -11,14 +11,14 @@
 namespace dtask::ml::internal {
 
 DistributedGlmObjective::DistributedGlmObjective(Client& client, Array X, Array y, std::string family,
-                                                 bool fit_intercept, ml_core::Penalty penalty)
+                                                 bool fit_intercept, ml_core::Penalty penalty, std::int64_t n_outputs)
     : client_(client),
       X_(std::move(X)),
       y_(std::move(y)),
       family_(std::move(family)),
       fit_intercept_(fit_intercept),
       penalty_(penalty),
-      p_(X_.cols() + (fit_intercept ? 1 : 0)) {}
+      p_(n_outputs * (X_.cols() + (fit_intercept ? 1 : 0))) {}
 
 ml_core::Evaluation DistributedGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
   NDArray b = ml_core::float64_vector(beta);

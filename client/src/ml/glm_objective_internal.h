@@ -13,10 +13,12 @@
 namespace dtask::ml::internal {
 
 /// F for one (X, y, family). Each method call is one pass over the data.
+/// n_outputs: linear predictors per row (k for "multinomial", whose y holds
+/// class indices), so p = n_outputs (d + fit_intercept).
 class DistributedGlmObjective : public ml_core::GlmObjective {
  public:
   DistributedGlmObjective(Client& client, Array X, Array y, std::string family, bool fit_intercept,
-                          ml_core::Penalty penalty);
+                          ml_core::Penalty penalty, std::int64_t n_outputs = 1);
 
   std::int64_t p() const override { return p_; }
   std::int64_t n() const override { return X_.rows(); }

@@ -2,6 +2,7 @@
 // dispatch, predictions as lazy arrays, score, JSON save/load.
 #include "dtask/ml/linear_model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -40,6 +41,28 @@ NDArray vector_array(const std::vector<double>& v, std::size_t count) {
   NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(count)});
   std::copy(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(count), out.mutable_data<double>());
   return out;
+}
+
+/// a's values (none for an empty array).
+std::vector<double> doubles_of(const NDArray& a) {
+  if (!a.buffer) return {};
+  return {a.data<double>(), a.data<double>() + a.size()};
+}
+
+/// y's sorted distinct labels: one pass (an op per chunk, only the labels
+/// travel), merged here. Workers reject NaN and infinity, naming the row.
+NDArray find_classes(Client& client, const Array& y) {
+  auto parts = internal::map_over_chunks(client, {y}, "glm_classes", [&](std::int64_t chunk) {
+    return std::vector<Value>{chunk, y.name()};
+  });
+  std::vector<double> labels;
+  for (const Value& part : parts) {
+    const NDArray& a = part.get<NDArray>();
+    labels.insert(labels.end(), a.data<double>(), a.data<double>() + a.size());
+  }
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  return vector_array(labels, labels.size());
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -82,9 +105,30 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
   if (X.rows() < 1) fail(what + "X has no rows");
   Array y = y_in.chunks().sizes() == X.chunks().sizes() ? y_in : y_in.rechunk(X.chunks());
 
+  // Logistic: the classes decide binary or multinomial, and labels other
+  // than {0, 1} are fitted as their class index (classes_[1] as 1).
+  ml_core::GlmConfig fit_config = config;
+  std::int64_t outputs = 1;
+  if (family_ == "logistic") {
+    NDArray classes = find_classes(client, y);
+    if (classes.size() < 2) {
+      fail(what + "y needs at least 2 classes, got " + std::to_string(classes.size()));
+    }
+    classes_ = classes;
+    if (classes.size() > 2) {
+      outputs = classes.size();
+      fit_config.family = "multinomial";
+      fit_config.n_classes = outputs;
+      resolved = ml_core::resolve_glm(fit_config);
+      if (!resolved.ok()) fail(name() + ": " + resolved.status().message());
+    }
+    if (!zero_one_classes()) y = y.map_blocks("glm_class_index", {Value(classes_)}, DType::kFloat64, 0);
+  }
+
   const double n = static_cast<double>(X.rows());
-  internal::DistributedGlmObjective objective(client, X, y, family_, options_.fit_intercept,
-                                              ml_core::glm_penalty(config, *resolved, X.rows(), X.cols()));
+  internal::DistributedGlmObjective objective(client, X, y, fit_config.family, options_.fit_intercept,
+                                              ml_core::glm_penalty(fit_config, *resolved, X.rows(), X.cols()),
+                                              outputs);
 
   auto start = std::chrono::steady_clock::now();
   ml_core::SolverSettings settings = ml_core::glm_solver_settings(config, *resolved, X.rows());
@@ -101,8 +145,13 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
   ml_core::SolverResult result = ml_core::find_solver(solver_)(objective, settings);
 
   const auto d = static_cast<std::size_t>(X.cols());
-  coef_ = vector_array(result.beta, d);
-  intercept_ = options_.fit_intercept ? result.beta[d] : 0.0;
+  const auto m = static_cast<std::size_t>(outputs);
+  coef_ = vector_array(result.beta, m * d);
+  std::vector<double> intercepts(m, 0.0);
+  if (options_.fit_intercept) std::copy(result.beta.begin() + static_cast<std::ptrdiff_t>(m * d), result.beta.end(), intercepts.begin());
+  if (m > 1) coef_.shape = {outputs, X.cols()};
+  intercepts_ = vector_array(intercepts, m);
+  intercept_ = m == 1 ? intercepts[0] : 0.0;
   n_iter_ = result.n_iter;
   converged_ = result.converged;
   grad_norm_ = result.grad_norm * n;
@@ -118,10 +167,30 @@ void GeneralizedLinearModel::require_fitted(const char* what) const {
   if (!coef_.buffer) fail(name() + "." + what + ": the model is not fitted yet");
 }
 
+bool GeneralizedLinearModel::zero_one_classes() const {
+  return !classes_.buffer ||
+         (classes_.size() == 2 && classes_.data<double>()[0] == 0.0 && classes_.data<double>()[1] == 1.0);
+}
+
+NDArray GeneralizedLinearModel::fitted_beta() const {
+  std::vector<double> beta(coef_.data<double>(), coef_.data<double>() + coef_.size());
+  if (options_.fit_intercept) {
+    const std::vector<double> intercepts = doubles_of(intercepts_);
+    beta.insert(beta.end(), intercepts.begin(), intercepts.end());
+  }
+  return vector_array(beta, beta.size());
+}
+
 Array GeneralizedLinearModel::decision_function(const Array& X) const {
   require_fitted("decision_function");
-  if (X.ndim() != 2 || X.cols() != coef_.size()) {
-    fail(name() + ": X " + X.describe() + " does not have the model's " + std::to_string(coef_.size()) + " features");
+  const std::int64_t d = multinomial() ? coef_.cols() : coef_.size();
+  if (X.ndim() != 2 || X.cols() != d) {
+    fail(name() + ": X " + X.describe() + " does not have the model's " + std::to_string(d) + " features");
+  }
+  if (multinomial()) {
+    return X.map_blocks("glm_apply", {Value(fitted_beta()), Value(classes_), options_.fit_intercept,
+                                      std::string("decision_function")},
+                        DType::kFloat64, classes_.size());
   }
   Array eta = matmul(X, coef_);
   return intercept_ != 0.0 ? eta + intercept_ : eta;
@@ -134,6 +203,11 @@ double GeneralizedLinearModel::score(Client& client, const Array& X, const Array
   }
   decision_function(X);  // the shape checks
   Array y = y_in.chunks().sizes() == X.chunks().sizes() ? y_in : y_in.rechunk(X.chunks());
+  if (family_ == "logistic" && !zero_one_classes()) {
+    // Any labels: the accuracy of predict (a label outside classes_ is a miss).
+    NDArray accuracy = (predict(X) == y).astype(DType::kFloat64).mean().compute(client);
+    return accuracy.data<double>()[0];
+  }
   std::vector<double> beta(coef_.data<double>(), coef_.data<double>() + coef_.size());
   if (options_.fit_intercept) beta.push_back(intercept_);
   NDArray b = vector_array(beta, beta.size());
@@ -156,7 +230,10 @@ void GeneralizedLinearModel::save(const std::string& path) const {
   nlohmann::json model = {{"model", "dtask.ml." + name()},
                           {"family", family_},
                           {"coef", std::vector<double>(coef_.data<double>(), coef_.data<double>() + coef_.size())},
+                          {"coef_shape", coef_.shape},
                           {"intercept", intercept_},
+                          {"intercepts", doubles_of(intercepts_)},
+                          {"classes", doubles_of(classes_)},
                           {"n_iter", n_iter_},
                           {"converged", converged_},
                           {"grad_norm", grad_norm_},
@@ -189,7 +266,18 @@ void GeneralizedLinearModel::load_into(const std::string& path) {
     options_.max_iter = model.value("max_iter", 100);
     options_.tol = model.value("tol", 1e-4);
     coef_ = vector_array(model.at("coef").get<std::vector<double>>(), model.at("coef").size());
+    if (model.contains("coef_shape")) coef_.shape = model.at("coef_shape").get<std::vector<std::int64_t>>();
     intercept_ = model.value("intercept", 0.0);
+    auto intercepts = model.value("intercepts", std::vector<double>{intercept_});
+    intercepts_ = vector_array(intercepts, intercepts.size());
+    auto classes = model.value("classes", std::vector<double>{});
+    classes_ = classes.empty() ? NDArray{} : vector_array(classes, classes.size());
+    std::int64_t product = 1;
+    for (std::int64_t extent : coef_.shape) product *= extent;
+    if (product != static_cast<std::int64_t>(model.at("coef").size()) ||
+        (multinomial() && (coef_.rows() != classes_.size() || intercepts_.size() != classes_.size()))) {
+      throw std::invalid_argument("coef, coef_shape, intercepts and classes do not agree");
+    }
     n_iter_ = model.value("n_iter", 0);
     converged_ = model.value("converged", false);
     grad_norm_ = model.value("grad_norm", 0.0);
@@ -201,10 +289,22 @@ void GeneralizedLinearModel::load_into(const std::string& path) {
 LogisticRegression::LogisticRegression(GlmOptions options) : GeneralizedLinearModel("logistic", std::move(options)) {}
 
 Array LogisticRegression::predict(const Array& X) const {
+  if (multinomial() || !zero_one_classes()) {
+    decision_function(X);  // the shape checks
+    return X.map_blocks("glm_apply", {Value(fitted_beta()), Value(classes_), options().fit_intercept,
+                                      std::string("predict")},
+                        DType::kFloat64, 0);
+  }
   return (decision_function(X) > 0.0).astype(DType::kInt64);
 }
 
 Array LogisticRegression::predict_proba(const Array& X) const {
+  if (multinomial()) {
+    decision_function(X);  // the shape checks
+    return X.map_blocks("glm_apply", {Value(fitted_beta()), Value(classes_), options().fit_intercept,
+                                      std::string("predict_proba")},
+                        DType::kFloat64, classes_.size());
+  }
   return elementwise("sigmoid", decision_function(X));
 }
 

@@ -6,9 +6,15 @@
 // evaluation. X may be persisted or streamed from disk at every pass.
 //
 //   dtask::ml::LogisticRegression model({.C = 1.0});
-//   model.fit(client, X, y);                   // X [n, d] float, y [n] in {0, 1}
-//   dtask::NDArray w = model.coef_;            // float64 [d]
+//   model.fit(client, X, y);                   // X [n, d] float, y [n] class labels
+//   dtask::NDArray w = model.coef_;            // float64 [d] (two classes) or [k, d]
 //   dtask::Array p = model.predict_proba(X);   // lazy, one task per chunk
+//
+// LogisticRegression is binary for two labels and multinomial (softmax, as
+// scikit-learn's default multi_class="auto" with lbfgs) for k >= 3: the loss
+// is -Σ_i log softmax(W x_i + b)[y_i] with W [k, d] and b [k], and R sums
+// over all k rows of W (no reduced k - 1 parameterisation), so the optimum
+// is scikit-learn's.
 //
 // The objective is scikit-learn's: Σ_i loss_i + R(w) / C, with
 // R = ||w||² / 2 ("l2"), ||w||₁ ("l1"), or l1_ratio ||w||₁ + (1 - l1_ratio) ||w||² / 2
@@ -77,16 +83,21 @@ struct GlmOptions {
 class GeneralizedLinearModel : public Estimator {
  public:
   /// Fits on X [n, d] (float32 or float64, chunked along rows) and y [n].
-  /// Throws ArrayError on bad shapes or options found up front, and
-  /// TaskError on bad values found by the workers (y not in {0, 1} for
-  /// logistic, y < 0 for Poisson, NaN or infinity), naming the array, the
-  /// chunk and the row. y is rechunked to X's chunks if they differ.
+  /// Logistic: one small pass first finds the classes (y's sorted distinct
+  /// values, any numbers); two classes fit binary with classes_[1] as 1,
+  /// more fit multinomial (newton and admm refuse it: they need a Hessian of
+  /// (k (d + 1))² numbers, which is not built). Throws ArrayError on bad
+  /// shapes or options found up front (fewer than two classes), and
+  /// TaskError on bad values found by the workers (y < 0 for Poisson, NaN or
+  /// infinity), naming the array, the chunk and the row. y is rechunked to
+  /// X's chunks if they differ.
   GeneralizedLinearModel& fit(Client& client, const Array& X, const Array& y) override;
 
-  /// X w + b, float64 [n] (lazy).
+  /// X w + b, float64 [n]; multinomial: X Wᵀ + b, float64 [n, k] (lazy).
   Array decision_function(const Array& X) const;
-  /// Logistic: the predicted class (int64 0 or 1); linear: X w + b;
-  /// Poisson: exp(X w + b) (lazy).
+  /// Logistic: the predicted class (int64 0 or 1 when classes_ are {0, 1},
+  /// as before; otherwise the labels as float64, argmax for multinomial);
+  /// linear: X w + b; Poisson: exp(X w + b) (lazy).
   Array predict(const Array& X) const override = 0;
   /// Logistic: accuracy; linear: R²; Poisson: D² (the fraction of Poisson
   /// deviance explained), as scikit-learn's score().
@@ -109,8 +120,10 @@ class GeneralizedLinearModel : public Estimator {
   const std::string& family() const { return family_; }
 
   // Fitted attributes, named as scikit-learn's.
-  NDArray coef_;              // float64 [d]
-  double intercept_ = 0;      // 0 without fit_intercept
+  NDArray coef_;              // float64 [d]; multinomial: [k, d]
+  double intercept_ = 0;      // 0 without fit_intercept; multinomial: 0 (see intercepts_)
+  NDArray intercepts_;        // float64 [1] = {intercept_}; multinomial: [k] (scikit-learn's intercept_)
+  NDArray classes_;           // logistic: float64 [k], the sorted labels (empty for other families)
   int n_iter_ = 0;            // solver iterations run
   bool converged_ = false;    // stopped by tol before max_iter
   double grad_norm_ = 0;      // the final largest |gradient| component of the objective (see GlmOptions::tol)
@@ -125,18 +138,26 @@ class GeneralizedLinearModel : public Estimator {
   void load_into(const std::string& path);
   void require_fitted(const char* what) const;
   std::string name() const;  // "LogisticRegression", ...
+  /// A multinomial logistic model (coef_ is [k, d]).
+  bool multinomial() const { return coef_.shape.size() == 2; }
+  /// Logistic with classes_ {0, 1} (or a model saved before classes_ existed).
+  bool zero_one_classes() const;
+  /// [coef_ flattened, intercepts_ (with fit_intercept)], as the GLM ops take β.
+  NDArray fitted_beta() const;
 
  private:
   std::string family_;
   GlmOptions options_;
 };
 
-/// Binary logistic regression, y in {0, 1}.
+/// Logistic regression over any numeric labels: binary for two classes
+/// (classes_[1] is the positive one), multinomial for three or more.
 class LogisticRegression : public GeneralizedLinearModel {
  public:
   explicit LogisticRegression(GlmOptions options = {});
   Array predict(const Array& X) const override;
-  /// P(y = 1 | x), float64 [n] (lazy).
+  /// Binary: P(y = classes_[1] | x), float64 [n]; multinomial: the softmax,
+  /// float64 [n, k], columns in classes_ order (lazy).
   Array predict_proba(const Array& X) const;
   static LogisticRegression load(const std::string& path);
   /// An unfitted copy with the same parameters.
