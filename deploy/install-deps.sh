@@ -38,8 +38,8 @@ packages=(
   # test helpers: fixtures and the .npy/Zarr interop tests (numpy and zarr
   # write files that dtask reads, and read the files dtask writes); scikit-learn
   # is the oracle the model-selection tests compare with (splits, scores, best
-  # parameters), computed in the same run
-  python3 python3-numpy python3-zarr python3-sklearn
+  # parameters), computed in the same run; pandas reads the cv_results_ files dtask writes
+  python3 python3-numpy python3-zarr python3-sklearn python3-pandas
 )
 if [[ $with_peers == 1 ]]; then
   packages+=(python3-distributed python3-dask)

@@ -189,6 +189,8 @@ class BaseSearchCV {
   /// Fits run in this call (those read back from a checkpoint not included).
   std::int64_t n_fits_run_ = 0;
 
+  BaseSearchCV(BaseSearchCV&&) = default;
+  BaseSearchCV& operator=(BaseSearchCV&&) = default;
   virtual ~BaseSearchCV() = default;
 
  protected:
@@ -202,7 +204,12 @@ class BaseSearchCV {
 class GridSearchCV : public BaseSearchCV {
  public:
   GridSearchCV(const Estimator& estimator, const ParamGrid& grid, SearchOptions options = {});
-  GridSearchCV(const Estimator& estimator, const std::vector<ParamGrid>& grids, SearchOptions options = {});
+  /// Several grids, searched one after the other (scikit-learn's list of dicts).
+  static GridSearchCV from_grids(const Estimator& estimator, const std::vector<ParamGrid>& grids,
+                                 SearchOptions options = {});
+
+ private:
+  GridSearchCV(const Estimator& estimator, SearchOptions options) : BaseSearchCV(estimator, std::move(options)) {}
 };
 
 /// n_iter candidates drawn from the distributions (scikit-learn's draws for
@@ -211,8 +218,14 @@ class RandomizedSearchCV : public BaseSearchCV {
  public:
   RandomizedSearchCV(const Estimator& estimator, const ParamDistributions& distributions, std::int64_t n_iter = 10,
                      std::uint32_t random_state = 0, SearchOptions options = {});
-  RandomizedSearchCV(const Estimator& estimator, const std::vector<ParamDistributions>& distributions,
-                     std::int64_t n_iter = 10, std::uint32_t random_state = 0, SearchOptions options = {});
+  /// Several dictionaries of distributions (scikit-learn's list of dicts: each draw picks one).
+  static RandomizedSearchCV from_distributions(const Estimator& estimator,
+                                               const std::vector<ParamDistributions>& distributions,
+                                               std::int64_t n_iter = 10, std::uint32_t random_state = 0,
+                                               SearchOptions options = {});
+
+ private:
+  RandomizedSearchCV(const Estimator& estimator, SearchOptions options) : BaseSearchCV(estimator, std::move(options)) {}
 };
 
 /// scikit-learn's cross_validate: "test_<metric>" (and "train_<metric>"),
