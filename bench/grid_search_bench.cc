@@ -43,8 +43,9 @@ json to_json(const dtask::ml::Params& params) {
 std::vector<dtask::ml::ParamValue> grid_values(const std::string& dir, const char* key) {
   std::ifstream in(dir + "/grid.json");
   if (!in) throw std::runtime_error("cannot read " + dir + "/grid.json (run sklearn_grid_search.py prepare)");
+  json grids = json::parse(in);  // named: a range-for over parse(in).at(key) would dangle
   std::vector<dtask::ml::ParamValue> values;
-  for (double c : json::parse(in).at(key)) values.emplace_back(c);
+  for (double c : grids.at(key)) values.emplace_back(c);
   return values;
 }
 

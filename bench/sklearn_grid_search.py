@@ -105,7 +105,8 @@ def logreg(args):
     print(f"sklearn: X {X.dtype}{list(X.shape)} ({X.nbytes / 1e6:.0f} MB); scikit-learn {sklearn.__version__}, "
           f"numpy {np.__version__}; LogisticRegression(tol={args.tol}), lbfgs (max_iter={args.max_iter}) for l2, "
           f"saga (max_iter={saga_max_iter}) for l1", flush=True)
-    est = LogisticRegressionAutoSolver(tol=args.tol, max_iter=args.max_iter)
+    # random_state: saga draws its sample order from it (lbfgs ignores it).
+    est = LogisticRegressionAutoSolver(tol=args.tol, max_iter=args.max_iter, random_state=0)
     search(args, est, {"C": grid["logreg_C"], "penalty": ["l1", "l2"]}, X, y)
 
 
