@@ -21,8 +21,10 @@
 #    tol, and lbfgs and dtask the same max_iter; saga's max_iter counts
 #    epochs and gets its own cap (--saga-max-iter, 1000), since on the
 #    --quick data (16000 training rows) it hit 100 epochs before its tol in
-#    l1 fits (10 ConvergenceWarnings for 50 fits; on 160000 rows, single
-#    fits stopped within 17-56 epochs).
+#    l1 fits (10 ConvergenceWarnings for 50 fits). On the full data some
+#    l1 fits still reach 1000 epochs (a ConvergenceWarning in the first
+#    full run), which makes the scikit-learn side slow: over 20 minutes on
+#    the shared 2-core machine under load 5-7.
 #    The stopping rules still differ (lbfgs and proximal_grad look at
 #    the gradient, saga at the change in coefficients), so the fitted
 #    coefficients differ slightly, and the accuracies (40000 test rows per
@@ -75,7 +77,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift ;;
     --quick) QUICK=1; shift ;;
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "grid_search: unknown option: $1" >&2; exit 2 ;;
   esac
 done
