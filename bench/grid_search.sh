@@ -23,7 +23,7 @@
 #    --quick data (16000 training rows) it hit 100 epochs before its tol in
 #    l1 fits (10 ConvergenceWarnings for 50 fits). On the full data some
 #    l1 fits still reach 1000 epochs (a ConvergenceWarning in the first
-#    full run), which makes the scikit-learn side slow: over 20 minutes on
+#    full run), which makes the scikit-learn side slow: unfinished after 19 minutes on
 #    the shared 2-core machine under load 5-7.
 #    The stopping rules still differ (lbfgs and proximal_grad look at
 #    the gradient, saga at the change in coefficients), so the fitted
