@@ -46,7 +46,7 @@ int main() {
 
   // The Dask-ML tutorial's grid search: every candidate x fold is a task on a worker.
   ml::GridSearchCV search(ml::SVC({.gamma = "auto"}), {{"C", {0.001, 0.1, 1.0, 2.5, 10.0}}},
-                          {.cv = 5, .return_train_score = true, .verbose = 1});
+                          {.cv = 5, .return_train_score = true, .verbose = 2});
   search.fit(client, data.X, data.y);
   std::printf("best_params_ = {%s}, best_score_ = %.3f, best_index_ = %lld\n", ml::describe(search.best_params_).c_str(),
               search.best_score_, static_cast<long long>(search.best_index_));

@@ -8,6 +8,7 @@
 // candidate's distributed fit and score at a time.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -122,16 +123,37 @@ std::string data_identity(Client& client, const Array& X, const std::vector<doub
   return text;
 }
 
-/// "[CV 2/5] END ....C=0.1, penalty=l1;, score=0.950 total time=   0.2s" (scikit-learn 1.2, verbose >= 2).
-std::string verbose_line(const FitReport& r, std::int64_t n_splits, int verbose) {
-  std::string end = "[CV " + std::to_string(r.split + 1) + "/" + std::to_string(n_splits) + "] END ";
+/// scikit-learn 1.2's line for a finished fit: verbose 1 as its verbose=2,
+/// "[CV] END .....C=0.1, penalty=l1; total time=   0.2s"; verbose 2 as its
+/// verbose=3, "[CV 2/5] END ...C=0.1;, score=0.950 total time=   0.2s"
+/// (with train scores "score=(train=0.990, test=0.950)"; several scorers
+/// "accuracy: (test=0.950) f1: (test=0.900)").
+std::string verbose_line(const FitReport& r, const std::vector<double>& train, const std::vector<std::string>& scorers,
+                         std::int64_t n_splits, int verbose, bool return_train_score) {
+  std::string end = "[CV";
+  if (verbose >= 2) end += " " + std::to_string(r.split + 1) + "/" + std::to_string(n_splits);
+  end += "] END ";
   std::string result;
   for (const auto& [name, value] : *r.params) result += (result.empty() ? "" : ", ") + name + "=" + python_str(value);
   if (!result.empty()) result += ";";
-  if (verbose > 2 && r.error.empty() && !r.test_scores.empty()) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, ", score=%.3f", r.test_scores.front());
-    result += buf;
+  auto three = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", v);
+    return std::string(buf);
+  };
+  if (verbose >= 2 && r.error.empty()) {
+    if (scorers.size() == 1) {
+      result += return_train_score ? ", score=(train=" + three(train[0]) + ", test=" + three(r.test_scores[0]) + ")"
+                                   : ", score=" + three(r.test_scores[0]);
+    } else {
+      std::vector<std::size_t> order(scorers.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scorers[a] < scorers[b]; });
+      for (std::size_t i : order) {
+        result += " " + scorers[i] + ": (" + (return_train_score ? "train=" + three(train[i]) + ", " : "") +
+                  "test=" + three(r.test_scores[i]) + ")";
+      }
+    }
   }
   double total = r.fit_seconds + r.score_seconds;
   char time[32];
@@ -186,6 +208,7 @@ class SearchDriver {
     SearchRun out;
     out.scorers = scorers_;
     out.n_splits = static_cast<std::int64_t>(splits.size());
+    n_splits_ = out.n_splits;
     out.results.assign(candidates_.size(), std::vector<FitResult>(splits.size()));
     total_ = candidates_.size() * splits.size();
     std::vector<Job> jobs;
@@ -441,7 +464,9 @@ class SearchDriver {
                      &candidates_[static_cast<std::size_t>(job.candidate)], r.test, r.fit_time, r.score_time,
                      r.error, from_checkpoint, done_, total_};
     if (options_.verbose > 0 && !from_checkpoint) {
-      std::fprintf(stderr, "%s\n", verbose_line(report, static_cast<std::int64_t>(folds_.size()), options_.verbose + 1).c_str());
+      std::fprintf(stderr, "%s\n",
+                   verbose_line(report, r.train, scorers_, n_splits_, options_.verbose, options_.return_train_score)
+                       .c_str());
     }
     if (options_.on_fit) options_.on_fit(report);
     if (options_.verbose == 0) draw_progress(false);
@@ -474,6 +499,7 @@ class SearchDriver {
   std::vector<std::pair<FutureBase, FutureBase>> folds_;
   std::map<std::pair<std::string, std::int64_t>, FutureBase> prefixes_;
   std::size_t done_ = 0, failed_ = 0, total_ = 0, last_drawn_done_ = 0;
+  std::int64_t n_splits_ = 0;
   bool drawn_ = false;
   std::mutex finish_mutex_;  // distributed searches finish fits from several threads
   Clock::time_point start_ = Clock::now(), last_draw_;

@@ -163,8 +163,10 @@ struct SearchOptions {
   /// first failure (scikit-learn's error_score).
   std::variant<double, std::string> error_score = std::nan("");
   bool return_train_score = false;
-  /// 0: a progress bar (fits done / total, ETA) on stderr; 1+: one line per
-  /// finished fit, as scikit-learn's "[CV 1/5] END C=0.1;, score=0.9 total time= 0.2s".
+  /// 0: a progress bar (fits done / total, ETA) on stderr; 1: one line per
+  /// finished fit, as scikit-learn's verbose=2 ("[CV] END .....C=0.1; total
+  /// time=   0.2s"); 2: with the split and scores, as its verbose=3
+  /// ("[CV 1/5] END ...C=0.1;, score=0.900 total time=   0.2s").
   int verbose = 0;
   /// When set, each finished (candidate, split) result is appended to this
   /// file, and a rerun of the same search skips what it holds. A file from
