@@ -71,7 +71,7 @@ int run_search(const char* what, dtask::Client& client, const dtask::ml::Estimat
   if (!results_path.empty()) {
     json records = json::array();
     for (std::size_t i = 0; i < res.size(); ++i) {
-      records.push_back({{"params", to_json(res.params[i])}, {"mean_test_score", mean_test[i]}});
+      records.push_back({{"params", to_json(res.params[i])}, {"mean_test_score", mean_test[i]}, {"mean_fit_time", fit_time[i]}});
     }
     std::ofstream(results_path) << records.dump() << "\n";
   }
