@@ -27,8 +27,11 @@ class ParamBinding {
   using Member = std::variant<bool Options::*, int Options::*, std::int64_t Options::*, double Options::*,
                               std::string Options::*, ParamValue Options::*>;
 
-  ParamBinding(std::string estimator, std::vector<std::pair<std::string, Member>> fields)
-      : estimator_(std::move(estimator)), fields_(std::move(fields)) {}
+  /// `handled_apart`: parameters the estimator sets itself (not bound here),
+  /// listed in the errors with the rest.
+  ParamBinding(std::string estimator, std::vector<std::pair<std::string, Member>> fields,
+               std::vector<std::string> handled_apart = {})
+      : estimator_(std::move(estimator)), fields_(std::move(fields)), handled_apart_(std::move(handled_apart)) {}
 
   const std::string& estimator() const { return estimator_; }
 
@@ -58,7 +61,7 @@ class ParamBinding {
 
   /// "['C', 'fit_intercept', ...]" (sorted, as scikit-learn lists them).
   std::string names() const {
-    std::vector<std::string> sorted;
+    std::vector<std::string> sorted = handled_apart_;
     for (const auto& field : fields_) sorted.push_back(field.first);
     std::sort(sorted.begin(), sorted.end());
     std::string out = "[";
@@ -110,6 +113,7 @@ class ParamBinding {
 
   std::string estimator_;
   std::vector<std::pair<std::string, Member>> fields_;
+  std::vector<std::string> handled_apart_;
 };
 
 }  // namespace dtask::ml_core

@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <dtask/client.h>
+#include <dtask/datasets.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/local_cluster_suite.h"
 #include "tests/support/python_oracle.h"
+#include "worker/op_registry.h"  // the user scorer op, registered on the in-process workers
 
 namespace dtask::ml {
 namespace {
@@ -283,6 +285,31 @@ TEST_F(GridSearchTest, CrossValScoreMatchesScikitLearn) {
   Json want = sklearn({{"kind", "cross_validate"}, {"estimator", "SVC(C=3.0)"}, {"cv", 5}, {"scoring", "roc_auc"}});
   ASSERT_EQ(scores.size(), want["test_score"].size());
   for (std::size_t i = 0; i < scores.size(); ++i) EXPECT_NEAR(scores[i], want["test_score"][i].get<double>(), 1e-12);
+}
+
+// A scorer given as "op:NAME" runs the op registered on the workers on (y_true, y_pred).
+TEST(GridSearchUserScorerTest, RegisteredOpScores) {
+  Client client(LocalClusterOptions{.n_workers = 1, .threads_per_worker = 1, .register_ops = [](OpRegistry& r) {
+    // The share of rows predicted exactly: accuracy, written as a user would.
+    (void)r.add_function("match_share", [](const NDArray& truth, const NDArray& predicted) {
+      double same = 0;
+      for (std::int64_t i = 0; i < truth.size(); ++i) same += truth.data<double>()[i] == predicted.data<double>()[i];
+      return same / static_cast<double>(truth.size());
+    });
+  }});
+  auto data = datasets::make_classification({.n_samples = 200, .n_features = 4, .random_state = 0});
+  GridSearchCV search(SVC(), {{"C", {0.1, 1.0}}}, {.cv = 3, .scoring = {"op:match_share", "accuracy"}});
+  search.fit(client, data.X, data.y);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_DOUBLE_EQ(search.cv_results_["mean_test_op:match_share"][i], search.cv_results_["mean_test_accuracy"][i]);
+  }
+  GridSearchCV missing(SVC(), {{"C", {1.0}}}, {.cv = 3, .scoring = {"op:no_such_op"}});
+  try {
+    missing.fit(client, data.X, data.y);
+    FAIL() << "a scorer op no worker has did not fail the search";
+  } catch (const TaskError& e) {
+    EXPECT_NE(std::string(e.what()).find("scoring op 'no_such_op' is not registered"), std::string::npos) << e.what();
+  }
 }
 
 // A candidate that fails records error_score and the search goes on; "raise" stops it; all failing is an error.

@@ -260,5 +260,26 @@ TEST_F(KMeansTest, GpuDevice) {
   EXPECT_EQ(gpu.n_iter_, cpu.n_iter_);
 }
 
+// get_params / set_params by scikit-learn's names; init only as a method name; errors list the parameters.
+TEST(KMeansParamsTest, ParametersByName) {
+  KMeans km({.n_clusters = 3});
+  km.set_params({{"n_clusters", 5}, {"init", "k-means++"}, {"tol", 1e-6}});
+  Params p = km.get_params();
+  EXPECT_EQ(p.at("n_clusters"), ParamValue(5));
+  EXPECT_EQ(p.at("init"), ParamValue("k-means++"));
+  EXPECT_EQ(km.clone().options().n_clusters, 5);
+  try {
+    km.set_params({{"k", 2}});
+    FAIL() << "an unknown parameter was accepted";
+  } catch (const ArrayError& e) {
+    EXPECT_NE(std::string(e.what()).find("Invalid parameter 'k' for estimator KMeans. Valid parameters are: "
+                                         "['device', 'init', 'init_max_iter',"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(km.set_params({{"init", 3}}), ArrayError);
+  EXPECT_THROW(km.set_params({{"max_iter", 2.5}}), ArrayError);
+}
+
 }  // namespace
 }  // namespace dtask::ml

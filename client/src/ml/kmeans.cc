@@ -12,6 +12,7 @@
 #include "client/src/array_internal.h"
 #include "client/src/ml/kmeans_passes_internal.h"
 #include "dtask/client.h"
+#include "ml_core/param_binding.h"
 
 namespace dtask::ml {
 
@@ -135,6 +136,43 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 KMeans::KMeans(KMeansOptions options) : options_(std::move(options)) {}
+
+namespace {
+
+/// The parameters with one type each; init (a name or an array) is handled apart.
+const ml_core::ParamBinding<KMeansOptions>& kmeans_binding() {
+  static const ml_core::ParamBinding<KMeansOptions> binding(
+      "KMeans", {{"n_clusters", &KMeansOptions::n_clusters},
+                 {"oversampling_factor", &KMeansOptions::oversampling_factor},
+                 {"init_max_iter", &KMeansOptions::init_max_iter},
+                 {"max_iter", &KMeansOptions::max_iter},
+                 {"tol", &KMeansOptions::tol},
+                 {"random_state", &KMeansOptions::random_state},
+                 {"device", &KMeansOptions::device}},
+      {"init"});
+  return binding;
+}
+
+}  // namespace
+
+Params KMeans::get_params() const {
+  Params out = kmeans_binding().get(options_);
+  if (const auto* method = std::get_if<std::string>(&options_.init)) out["init"] = *method;
+  return out;
+}
+
+KMeans& KMeans::set_params(const Params& params) {
+  for (const auto& [name, value] : params) {
+    if (name == "init") {
+      if (!value.is<std::string>()) fail("KMeans: parameter 'init' must be str, got " + std::string(value.type_name()));
+      options_.init = value.get<std::string>();
+      continue;
+    }
+    Status status = kmeans_binding().set(options_, name, value);
+    if (!status.ok()) fail(status.message());
+  }
+  return *this;
+}
 
 KMeans& KMeans::fit(Client& client, const Array& X) {
   validate(X, options_);

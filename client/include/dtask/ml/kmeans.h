@@ -18,6 +18,7 @@
 
 #include "common/value.h"
 #include "dtask/array.h"
+#include "dtask/ml/params.h"
 
 namespace dtask {
 class Client;
@@ -76,6 +77,14 @@ class KMeans {
   static KMeans load(const std::string& path);
 
   const KMeansOptions& options() const { return options_; }
+  /// scikit-learn's parameters: n_clusters, init (when a method name),
+  /// oversampling_factor, init_max_iter, max_iter, tol, random_state, device.
+  Params get_params() const;
+  /// Sets parameters by name (init only to a method name); throws ArrayError
+  /// on an unknown name or a wrong type, listing the parameters.
+  KMeans& set_params(const Params& params);
+  /// An unfitted copy with the same parameters.
+  KMeans clone() const { return KMeans(options_); }
 
   // Fitted attributes, named as scikit-learn's.
   NDArray cluster_centers_;  // float64 [n_clusters, n_features]
