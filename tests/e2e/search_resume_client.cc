@@ -5,7 +5,7 @@
 //
 //   search_resume_client SCHEDULER DIR CHECKPOINT|- OUT.json [other|glm]
 //   ("other": a different grid, whose search must refuse the checkpoint;
-//   "glm": LogisticRegression over C x penalty with cv=3, in 2,000-row
+//   "glm": LogisticRegression over C with cv=3, in 2,000-row
 //   chunks, printing where the search ran)
 #include <dtask/client.h>
 #include <dtask/ml/linear_model.h>
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       options.cv = 3;
       search = std::make_unique<dtask::ml::GridSearchCV>(
           dtask::ml::LogisticRegression({.max_iter = 1000, .tol = 1e-8}),
-          dtask::ml::ParamGrid{{"C", {0.01, 1.0}}, {"penalty", {"l1", "l2"}}}, options);
+          dtask::ml::ParamGrid{{"C", {0.01, 1.0}}}, options);
     } else {
       search = std::make_unique<dtask::ml::GridSearchCV>(dtask::ml::SVC(), grid, options);
     }
