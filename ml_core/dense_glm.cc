@@ -7,13 +7,24 @@
 
 namespace dtask::ml_core {
 
-void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, bool hessian, std::int64_t p,
-                    Evaluation& e) {
+Evaluation evaluation_from_sums(const NDArray& sums, std::int64_t p, std::int64_t n, bool hessian,
+                                const Penalty& penalty, const std::vector<double>& beta) {
+  const double* s = sums.data<double>();
+  const double inv_n = 1.0 / static_cast<double>(n);
+  Evaluation e;
+  e.value = s[0] * inv_n;
+  e.grad.assign(s + 1, s + 1 + p);
+  for (double& g : e.grad) g *= inv_n;
+  if (hessian) {
+    e.hess.assign(s + 1 + p, s + 1 + p + p * p);
+    for (double& h : e.hess) h *= inv_n;
+  }
   for (std::int64_t j = 0; j < penalty.n_penalized; ++j) {
     e.value += 0.5 * penalty.l2 * beta[j] * beta[j];
     e.grad[j] += penalty.l2 * beta[j];
     if (hessian) e.hess[j * p + j] += penalty.l2;
   }
+  return e;
 }
 
 DenseGlmObjective::DenseGlmObjective(NDArray X, NDArray y, std::string family, bool fit_intercept, Penalty penalty,
@@ -27,18 +38,7 @@ DenseGlmObjective::DenseGlmObjective(NDArray X, NDArray y, std::string family, b
 
 Evaluation DenseGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
   NDArray sums = glm_loss_grad(X_, y_, float64_vector(beta), family_, fit_intercept_, hessian, 0, "X", "y");
-  const double* s = sums.data<double>();
-  const double inv_n = 1.0 / static_cast<double>(n());
-  Evaluation e;
-  e.value = s[0] * inv_n;
-  e.grad.assign(s + 1, s + 1 + p_);
-  for (double& g : e.grad) g *= inv_n;
-  if (hessian) {
-    e.hess.assign(s + 1 + p_, s + 1 + p_ + p_ * p_);
-    for (double& h : e.hess) h *= inv_n;
-  }
-  add_l2_penalty(penalty_, beta, hessian, p_, e);
-  return e;
+  return evaluation_from_sums(sums, p_, n(), hessian, penalty_, beta);
 }
 
 std::vector<std::vector<double>> DenseGlmObjective::admm_local(const std::vector<std::vector<double>>& v,

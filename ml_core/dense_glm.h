@@ -50,9 +50,11 @@ struct GlmFit {
   std::string penalty, solver;  // "auto" resolved
 };
 
-/// Adds the penalty to F's smooth part on the 1/n scale (both objectives).
-void add_l2_penalty(const Penalty& penalty, const std::vector<double>& beta, bool hessian, std::int64_t p,
-                    Evaluation& e);
+/// F's smooth part at β from glm_loss_grad's sums over n rows ([Σ loss,
+/// Σ gradient (p), Σ Hessian (p x p) when `hessian`]): scaled by 1/n, plus
+/// the l2 term. Both objectives (in memory, distributed) use it.
+Evaluation evaluation_from_sums(const NDArray& sums, std::int64_t p, std::int64_t n, bool hessian,
+                                const Penalty& penalty, const std::vector<double>& beta);
 
 /// Fits on X [n, d], y [n] (multinomial: class indices 0..config.n_classes-1). Invalid for bad options or shapes and for bad
 /// values (naming the row), as the distributed estimator reports them.

@@ -5,6 +5,10 @@
 namespace dtask {
 
 namespace array_ops {
+void throw_if_error(const Status& status) {
+  if (!status.ok()) throw std::runtime_error(status.message());
+}
+
 void must_register(const Status& status) {
   if (!status.ok()) throw std::logic_error(status.to_string());
 }

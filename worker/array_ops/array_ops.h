@@ -21,6 +21,15 @@ void register_structure_ops(OpRegistry& registry);
 
 /// Registration of a unique built-in name cannot fail; a failure is a bug.
 void must_register(const Status& status);
+
+/// For op bodies: a failed Status (or Result) becomes the exception the
+/// executor turns into the task's error, with the status message.
+void throw_if_error(const Status& status);
+template <typename T>
+T value_or_throw(Result<T> result) {
+  throw_if_error(result.status());
+  return std::move(result).value();
+}
 }  // namespace array_ops
 
 }  // namespace dtask

@@ -17,16 +17,6 @@ namespace dtask::array_ops {
 
 namespace {
 
-void throw_if_error(const Status& status) {
-  if (!status.ok()) throw std::runtime_error(status.message());
-}
-
-template <typename T>
-T value_or_throw(Result<T> result) {
-  throw_if_error(result.status());
-  return std::move(result).value();
-}
-
 void check_row_range(const std::string& path, std::int64_t begin, std::int64_t end, std::int64_t rows) {
   if (begin < 0 || end < begin || end > rows) {
     throw std::invalid_argument(path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +

@@ -39,15 +39,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-template <typename T>
-T value_or_throw(Result<T> result) {
-  if (!result.ok()) throw std::invalid_argument(result.status().message());
-  return std::move(result).value();
-}
-
-void ok_or_throw(const Status& status) {
-  if (!status.ok()) throw std::invalid_argument(status.message());
-}
+using array_ops::throw_if_error;
+using array_ops::value_or_throw;
 
 std::vector<std::int64_t> indices_of(const NDArray& a, std::int64_t n, const char* what) {
   if (a.dtype != DType::kInt64 || a.shape.size() != 1) {
@@ -137,7 +130,7 @@ NDArray fit_and_score(const OpRegistry& registry, const FoldData& fold, const st
                       const std::vector<std::string>& scorers, bool return_train_score) {
   std::unique_ptr<DenseEstimator> estimator = value_or_throw(ml_core::make_dense_estimator(spec));
   auto fit_start = std::chrono::steady_clock::now();
-  ok_or_throw(estimator->fit(fold.X_train, fold.y_train));
+  throw_if_error(estimator->fit(fold.X_train, fold.y_train));
   const double fit_seconds = seconds_since(fit_start) + fold.prefix_seconds;
   auto score_start = std::chrono::steady_clock::now();
   const auto s = static_cast<std::int64_t>(scorers.size());
@@ -186,7 +179,7 @@ void register_model_selection_ops(OpRegistry& registry) {
         FoldData fold = split_fold(X, y, train, test);
         std::unique_ptr<DenseEstimator> prefix = value_or_throw(ml_core::make_dense_estimator(spec));
         auto start = std::chrono::steady_clock::now();
-        ok_or_throw(prefix->fit(fold.X_train, fold.y_train));
+        throw_if_error(prefix->fit(fold.X_train, fold.y_train));
         NDArray X_train = value_or_throw(prefix->transform(fold.X_train));
         NDArray X_test = value_or_throw(prefix->transform(fold.X_test));
         return ValueList{Value(X_train), Value(ml_core::float64_vector(fold.y_train)), Value(X_test),

@@ -18,11 +18,8 @@ namespace dtask::ml_ops {
 
 namespace {
 
-template <typename T>
-T value_or_throw(Result<T> result) {
-  if (!result.ok()) throw std::invalid_argument(result.status().message());
-  return std::move(result).value();
-}
+using array_ops::throw_if_error;
+using array_ops::value_or_throw;
 
 /// `values` (row-major, `rows` rows) as [rows] or [rows, cols].
 NDArray shaped(const std::vector<double>& values, std::int64_t rows) {
@@ -39,8 +36,7 @@ Bytes fit(const NDArray& X, const NDArray& y_in, const std::string& spec) {
   }
   auto estimator = value_or_throw(ml_core::make_dense_estimator(spec));
   NDArray y = ml_core::to_float64(y_in);
-  Status status = estimator->fit(X, std::vector<double>(y.data<double>(), y.data<double>() + y.size()));
-  if (!status.ok()) throw std::invalid_argument(status.message());
+  throw_if_error(estimator->fit(X, std::vector<double>(y.data<double>(), y.data<double>() + y.size())));
   return Bytes::from_string(value_or_throw(estimator->serialize()));
 }
 

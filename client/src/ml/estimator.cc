@@ -2,12 +2,12 @@
 // of estimator lacks (a transformer's predict, a predictor's transform).
 #include "dtask/ml/estimator.h"
 
-#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
+#include "ml_core/metrics.h"
 
 namespace dtask::ml {
 
@@ -34,22 +34,11 @@ Array Estimator::transform(const Array&) const { array_internal::fail(estimator_
 double Estimator::score(Client& client, const Array& X, const Array& y) const {
   NDArray predicted = ml_core_cast_float64(predict(X).compute(client));
   NDArray truth = ml_core_cast_float64(y.compute(client));
-  const double* p = predicted.data<double>();
-  const double* t = truth.data<double>();
-  const std::int64_t n = truth.size();
-  if (is_classifier()) {
-    double correct = 0;
-    for (std::int64_t i = 0; i < n; ++i) correct += p[i] == t[i] ? 1.0 : 0.0;
-    return correct / static_cast<double>(n);
-  }
-  double mean = 0, residual = 0, total = 0;
-  for (std::int64_t i = 0; i < n; ++i) mean += t[i];
-  mean /= static_cast<double>(n);
-  for (std::int64_t i = 0; i < n; ++i) {
-    residual += (t[i] - p[i]) * (t[i] - p[i]);
-    total += (t[i] - mean) * (t[i] - mean);
-  }
-  return 1.0 - residual / total;
+  std::vector<double> p(predicted.data<double>(), predicted.data<double>() + predicted.size());
+  std::vector<double> t(truth.data<double>(), truth.data<double>() + truth.size());
+  auto score = is_classifier() ? ml_core::accuracy_score(t, p) : ml_core::r2_score(t, p);
+  if (!score.ok()) throw TaskError(Status::invalid(estimator_name() + ".score: " + score.status().message()));
+  return *score;
 }
 
 }  // namespace dtask::ml

@@ -25,19 +25,7 @@ ml_core::Evaluation DistributedGlmObjective::smooth(const std::vector<double>& b
   Value total = reduce_over_chunks(client_, {X_, y_}, "glm_loss_grad", [&](std::int64_t chunk) {
     return std::vector<Value>{Value(b), family_, fit_intercept_, hessian, chunk, X_.name(), y_.name()};
   });
-  const NDArray& sums = total.get<NDArray>();
-  const double* s = sums.data<double>();
-  const double inv_n = 1.0 / static_cast<double>(n());
-  ml_core::Evaluation e;
-  e.value = s[0] * inv_n;
-  e.grad.assign(s + 1, s + 1 + p_);
-  for (double& g : e.grad) g *= inv_n;
-  if (hessian) {
-    e.hess.assign(s + 1 + p_, s + 1 + p_ + p_ * p_);
-    for (double& h : e.hess) h *= inv_n;
-  }
-  ml_core::add_l2_penalty(penalty_, beta, hessian, p_, e);
-  return e;
+  return ml_core::evaluation_from_sums(total.get<NDArray>(), p_, n(), hessian, penalty_, beta);
 }
 
 std::vector<std::vector<double>> DistributedGlmObjective::admm_local(const std::vector<std::vector<double>>& v,

@@ -409,10 +409,7 @@ class SearchDriver {
       }
       r.score_time = std::chrono::duration<double>(Clock::now() - start).count();
     } catch (const std::exception& e) {
-      r = FitResult{};
-      r.test.assign(scorers_.size(), error_score_.value_or(std::nan("")));
-      r.train.assign(scorers_.size(), options_.return_train_score ? error_score_.value_or(std::nan("")) : std::nan(""));
-      r.error = e.what();
+      r = failed_fit(e.what());
     }
     return r;
   }
@@ -446,14 +443,18 @@ class SearchDriver {
   FitResult collect(const FutureBase& future) {
     Result<Value> value = future.value();
     if (value.ok()) return fit_result(*value, scorers_.size());
-    FitResult failed;
-    failed.test.assign(scorers_.size(), *error_score_or_nan());
-    failed.train.assign(scorers_.size(), options_.return_train_score ? *error_score_or_nan() : std::nan(""));
-    failed.error = value.status().message();
-    return failed;
+    return failed_fit(value.status().message());
   }
 
-  std::optional<double> error_score_or_nan() const { return error_score_ ? error_score_ : std::nan(""); }
+  /// What a failed fit records: error_score for every scorer (train too when asked), and the error.
+  FitResult failed_fit(std::string error) const {
+    const double score = error_score_.value_or(std::nan(""));  // unset: "raise", which stops the search anyway
+    FitResult failed;
+    failed.test.assign(scorers_.size(), score);
+    failed.train.assign(scorers_.size(), options_.return_train_score ? score : std::nan(""));
+    failed.error = std::move(error);
+    return failed;
+  }
 
   void finish(const Job& job, const FitResult& r, bool from_checkpoint, SearchCheckpoint* checkpoint) {
     std::lock_guard<std::mutex> lock(finish_mutex_);
