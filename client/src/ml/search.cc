@@ -105,10 +105,16 @@ std::vector<double> as_doubles(const NDArray& a) {
   return {v.data<double>(), v.data<double>() + v.size()};
 }
 
+/// "float64[2000, 10]": the array's dtype and shape, without its chunks.
+std::string dtype_and_shape(const Array& X) {
+  const std::string d = X.describe();
+  return d.substr(0, d.find(" in "));
+}
+
 /// The numbers the fingerprint of a search's data and folds is made of.
 std::string data_identity(Client& client, const Array& X, const std::vector<double>& y,
                           const std::vector<Split>& splits) {
-  std::string text = X.describe().substr(0, X.describe().find(" in ")) + ";";
+  std::string text = dtype_and_shape(X) + ";";
   double checksum = X.astype(DType::kFloat64).sum().compute(client).data<double>()[0];
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g;", checksum);
@@ -543,7 +549,7 @@ SearchRun run_search(Client& client, const Estimator& estimator, const std::vect
     identity += data_identity(client, X, y_values, splits);
     std::string description = estimator.estimator_name() + ", " + std::to_string(candidates.size()) +
                               " candidates x " + std::to_string(splits.size()) + " splits on " +
-                              X.describe().substr(0, X.describe().find(" in "));
+                              dtype_and_shape(X);
     checkpoint.emplace(options.checkpoint, fingerprint_of(identity), description);
   }
 
