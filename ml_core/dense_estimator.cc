@@ -8,6 +8,7 @@
 #include "ml_core/glm_chunk.h"
 #include "ml_core/param_binding.h"
 #include "ml_core/scaler_config.h"
+#include "ml_core/sgd_config.h"
 #include "ml_core/svm_config.h"
 
 namespace dtask::ml_core {
@@ -285,9 +286,15 @@ Result<std::unique_ptr<DenseEstimator>> make_from_json(const Json& spec) {
     DTASK_RETURN_NOT_OK(liblinear_solver_type(config).status());
     return make_dense_linear_svc(config);
   }
+  if (name == "SGDClassifier" || name == "SGDRegressor") {
+    const bool classifier = name == "SGDClassifier";
+    SgdConfig config = classifier ? sgd_classifier_defaults() : sgd_regressor_defaults();
+    DTASK_RETURN_NOT_OK((classifier ? sgd_classifier_binding() : sgd_regressor_binding()).set_all(config, params));
+    return make_dense_sgd(config, classifier);
+  }
   return Status::invalid("unknown estimator \"" + name +
                          "\" (in-memory fits know LogisticRegression, LinearRegression, PoissonRegression, "
-                         "StandardScaler, SVC, LinearSVC and Pipeline)");
+                         "StandardScaler, SVC, LinearSVC, SGDClassifier, SGDRegressor and Pipeline)");
 }
 
 }  // namespace
