@@ -287,10 +287,7 @@ Result<std::unique_ptr<DenseEstimator>> make_from_json(const Json& spec) {
     return make_dense_linear_svc(config);
   }
   if (name == "SGDClassifier" || name == "SGDRegressor") {
-    const bool classifier = name == "SGDClassifier";
-    SgdConfig config = classifier ? sgd_classifier_defaults() : sgd_regressor_defaults();
-    DTASK_RETURN_NOT_OK((classifier ? sgd_classifier_binding() : sgd_regressor_binding()).set_all(config, params));
-    return make_dense_sgd(config, classifier);
+    return make_dense_sgd(params, name == "SGDClassifier");
   }
   return Status::invalid("unknown estimator \"" + name +
                          "\" (in-memory fits know LogisticRegression, LinearRegression, PoissonRegression, "

@@ -170,17 +170,6 @@ double expit(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace
 
-SgdConfig sgd_classifier_defaults() { return SgdConfig{}; }
-
-SgdConfig sgd_regressor_defaults() {
-  SgdConfig c;
-  c.loss = "squared_error";
-  c.learning_rate = "invscaling";
-  c.eta0 = 0.01;
-  c.power_t = 0.25;
-  return c;
-}
-
 Result<SgdLoss> sgd_loss(const std::string& name, double epsilon, bool classifier) {
   if (name == "squared_error") return SgdLoss{SgdLossKind::kSquaredError, 0.0};
   if (name == "huber") return SgdLoss{SgdLossKind::kHuber, epsilon};

@@ -8,8 +8,7 @@
 // coef_ and intercept_ report. With the same rows in the same order the
 // weights agree with scikit-learn's to rounding (see sgd_loop.h).
 //
-//   SgdConfig c = sgd_classifier_defaults();  c.loss = "log_loss";  c.random_state = 0;
-//   DTASK_ASSIGN_OR_RETURN(SgdModel m, SgdModel::make(c, /*classifier=*/true));
+//   DTASK_ASSIGN_OR_RETURN(SgdModel m, SgdModel::make(SgdClassifierOptions{.loss = "log_loss", .random_state = 0}));
 //   DTASK_RETURN_NOT_OK(m.partial_fit(X, n, d, y, &classes));   // one epoch over these rows
 //   std::vector<double> labels = m.predict(X_test, n_test);
 //
@@ -28,12 +27,13 @@
 
 namespace dtask::ml_core {
 
-/// SGDClassifier's and SGDRegressor's parameters, by scikit-learn's names.
-/// Use sgd_classifier_defaults() / sgd_regressor_defaults() for the defaults
-/// of each (they differ in loss, learning_rate, eta0 and power_t).
-struct SgdConfig {
-  std::string loss = "hinge";
-  std::string penalty = "l2";  ///< "l2", "l1", "elasticnet" or "none"
+/// SGDClassifier's (kClassifier) and SGDRegressor's parameters, by
+/// scikit-learn's names and with each one's defaults (they differ in loss,
+/// learning_rate, eta0 and power_t).
+template <bool kClassifier>
+struct SgdOptions {
+  std::string loss = kClassifier ? "hinge" : "squared_error";
+  std::string penalty = "l2";  ///< "l2", "l1", "elasticnet" or "none" (scikit-learn's None)
   double alpha = 1e-4;
   double l1_ratio = 0.15;
   bool fit_intercept = true;
@@ -44,9 +44,9 @@ struct SgdConfig {
   /// The seed of scikit-learn's seed chain; negative means random_state=None (a fresh seed per fit).
   std::int64_t random_state = -1;
   double epsilon = 0.1;  ///< huber and the epsilon-insensitive losses
-  std::string learning_rate = "optimal";  ///< "constant", "optimal", "invscaling" or "adaptive"
-  double eta0 = 0.0;
-  double power_t = 0.5;
+  std::string learning_rate = kClassifier ? "optimal" : "invscaling";  ///< or "constant", "adaptive"
+  double eta0 = kClassifier ? 0.0 : 0.01;
+  double power_t = kClassifier ? 0.5 : 0.25;
   /// Not yet: true is refused with a clear error.
   bool early_stopping = false;
   double validation_fraction = 0.1;
@@ -61,15 +61,30 @@ struct SgdConfig {
   ParamValue average = false;
 };
 
-SgdConfig sgd_classifier_defaults();
-SgdConfig sgd_regressor_defaults();
+using SgdClassifierOptions = SgdOptions<true>;
+using SgdRegressorOptions = SgdOptions<false>;
+/// The form SgdModel keeps its parameters in, for both kinds of estimator.
+using SgdConfig = SgdOptions<true>;
+
+/// The same parameters in the other struct (defaults play no part).
+template <bool kTo, bool kFrom>
+SgdOptions<kTo> convert_sgd_options(const SgdOptions<kFrom>& o) {
+  return {o.loss,  o.penalty, o.alpha, o.l1_ratio, o.fit_intercept, o.max_iter, o.tol,  o.shuffle,
+          o.random_state, o.epsilon, o.learning_rate, o.eta0, o.power_t, o.early_stopping,
+          o.validation_fraction, o.n_iter_no_change, o.class_weight, o.class_weight_map, o.warm_start,
+          o.average};
+}
 
 /// A fitted (or fitting) SGD model. Copyable.
 class SgdModel {
  public:
-  /// Validates `config` as scikit-learn's _validate_params and
-  /// _more_validate_params do (its messages); Invalid on a bad value or a
-  /// loss of the other kind of estimator.
+  /// Validates the options as scikit-learn's _validate_params and
+  /// _more_validate_params do (its messages); Invalid on a bad value.
+  static Result<SgdModel> make(const SgdClassifierOptions& options) { return make(options, true); }
+  static Result<SgdModel> make(const SgdRegressorOptions& options) {
+    return make(convert_sgd_options<true>(options), false);
+  }
+  /// `config` for a classifier or (with classifier false) a regressor.
   static Result<SgdModel> make(const SgdConfig& config, bool classifier);
 
   /// scikit-learn's fit(X, y): forgets what was learnt (unless warm_start),

@@ -51,7 +51,9 @@ class DenseSgd : public DenseEstimator {
   SgdModel model_;
 };
 
-std::vector<std::pair<std::string, ParamBinding<SgdConfig>::Member>> shared_fields() {
+template <typename Options>
+std::vector<std::pair<std::string, typename ParamBinding<Options>::Member>> shared_fields() {
+  using SgdConfig = Options;
   return {{"loss", &SgdConfig::loss},
           {"penalty", &SgdConfig::penalty},
           {"alpha", &SgdConfig::alpha},
@@ -74,23 +76,28 @@ std::vector<std::pair<std::string, ParamBinding<SgdConfig>::Member>> shared_fiel
 
 }  // namespace
 
-const ParamBinding<SgdConfig>& sgd_classifier_binding() {
-  static const ParamBinding<SgdConfig> binding("SGDClassifier", [] {
-    auto fields = shared_fields();
-    fields.emplace_back("class_weight", &SgdConfig::class_weight);
+const ParamBinding<SgdClassifierOptions>& sgd_classifier_binding() {
+  static const ParamBinding<SgdClassifierOptions> binding("SGDClassifier", [] {
+    auto fields = shared_fields<SgdClassifierOptions>();
+    fields.emplace_back("class_weight", &SgdClassifierOptions::class_weight);
     return fields;
   }());
   return binding;
 }
 
-const ParamBinding<SgdConfig>& sgd_regressor_binding() {
-  static const ParamBinding<SgdConfig> binding("SGDRegressor", shared_fields());
+const ParamBinding<SgdRegressorOptions>& sgd_regressor_binding() {
+  static const ParamBinding<SgdRegressorOptions> binding("SGDRegressor", shared_fields<SgdRegressorOptions>());
   return binding;
 }
 
-Result<std::unique_ptr<DenseEstimator>> make_dense_sgd(const SgdConfig& config, bool classifier) {
-  DTASK_ASSIGN_OR_RETURN(SgdModel model, SgdModel::make(config, classifier));
-  return std::unique_ptr<DenseEstimator>(new DenseSgd(std::move(model)));
+Result<std::unique_ptr<DenseEstimator>> make_dense_sgd(const Params& params, bool classifier) {
+  auto made = [&](auto options, const auto& binding) -> Result<std::unique_ptr<DenseEstimator>> {
+    DTASK_RETURN_NOT_OK(binding.set_all(options, params));
+    DTASK_ASSIGN_OR_RETURN(SgdModel model, SgdModel::make(options));
+    return std::unique_ptr<DenseEstimator>(new DenseSgd(std::move(model)));
+  };
+  return classifier ? made(SgdClassifierOptions{}, sgd_classifier_binding())
+                    : made(SgdRegressorOptions{}, sgd_regressor_binding());
 }
 
 }  // namespace dtask::ml_core

@@ -11,11 +11,11 @@
 
 namespace dtask::ml_core {
 
-const ParamBinding<SgdConfig>& sgd_classifier_binding();
-const ParamBinding<SgdConfig>& sgd_regressor_binding();
+const ParamBinding<SgdClassifierOptions>& sgd_classifier_binding();
+const ParamBinding<SgdRegressorOptions>& sgd_regressor_binding();
 
-/// An in-memory SGDClassifier / SGDRegressor for make_dense_estimator;
-/// Invalid for a bad parameter (scikit-learn's message).
-Result<std::unique_ptr<DenseEstimator>> make_dense_sgd(const SgdConfig& config, bool classifier);
+/// An in-memory SGDClassifier / SGDRegressor for make_dense_estimator, from
+/// its parameters by name; Invalid for a bad one (scikit-learn's message).
+Result<std::unique_ptr<DenseEstimator>> make_dense_sgd(const Params& params, bool classifier);
 
 }  // namespace dtask::ml_core

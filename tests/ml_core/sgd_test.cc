@@ -201,12 +201,14 @@ class SgdTest : public ::testing::Test {
     return *array;
   }
 
-  static SgdConfig config_of(const Config& c) {
-    const bool classifier = !is_regression(c);
-    SgdConfig config = classifier ? sgd_classifier_defaults() : sgd_regressor_defaults();
-    Status status = (classifier ? sgd_classifier_binding() : sgd_regressor_binding()).set_all(config, c.params);
-    EXPECT_TRUE(status.ok()) << status.message();
-    return config;
+  static Result<SgdModel> make_model(const Config& c) {
+    auto make = [&](auto options, const auto& binding) {
+      Status status = binding.set_all(options, c.params);
+      EXPECT_TRUE(status.ok()) << status.message();
+      return SgdModel::make(options);
+    };
+    return is_regression(c) ? make(SgdRegressorOptions{}, sgd_regressor_binding())
+                            : make(SgdClassifierOptions{}, sgd_classifier_binding());
   }
 
   /// Fits `c` as the oracle did.
@@ -215,7 +217,7 @@ class SgdTest : public ::testing::Test {
     NDArray y = load(c.data + "_y");
     const auto n_train = (*oracle_)["n_train"].get<std::int64_t>();
     const std::int64_t d = X.cols();
-    auto model = SgdModel::make(config_of(c), !is_regression(c));
+    auto model = make_model(c);
     EXPECT_TRUE(model.ok()) << model.status().message();
     if (c.mode == "fit") {
       Status s = model->fit(X.data<double>(), n_train, d, y.data<double>());
@@ -370,9 +372,7 @@ TEST_F(SgdTest, PredictionsMatchScikitLearn) {
 // Bad input gets scikit-learn's error (or a clear one where scikit-learn is silent).
 TEST_F(SgdTest, BadInputIsRefusedClearly) {
   auto make = [](Params p, bool classifier = true) {
-    SgdConfig config = classifier ? sgd_classifier_defaults() : sgd_regressor_defaults();
-    EXPECT_TRUE((classifier ? sgd_classifier_binding() : sgd_regressor_binding()).set_all(config, p).ok());
-    return SgdModel::make(config, classifier);
+    return make_model(Config{"bad", classifier ? "bin" : "reg", "fit", std::move(p)});
   };
   EXPECT_NE(make({{"loss", "foo"}}).status().message().find("'loss' parameter of SGDClassifier"), std::string::npos);
   EXPECT_NE(make({{"loss", "hinge"}}, false).status().message().find("SGDRegressor"), std::string::npos);

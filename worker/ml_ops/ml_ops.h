@@ -16,6 +16,7 @@ void register_glm_ops(OpRegistry& registry);
 /// ops they call by "op:NAME" are looked up in `registry` when they run.
 void register_model_selection_ops(OpRegistry& registry);
 void register_svm_ops(OpRegistry& registry);
+void register_sgd_ops(OpRegistry& registry);
 }  // namespace ml_ops
 
 }  // namespace dtask

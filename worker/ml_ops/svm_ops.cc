@@ -1,7 +1,9 @@
 // SVC and LinearSVC on a worker (ml_core/svm.h): one task fits on the whole
 // X, blockwise tasks apply the fitted model, carried as an argument.
 //
-//   svm_fit(X, y, spec) -> bytes: the fitted model's JSON (X [n, d], y [n]).
+//   dense_fit(X, y, spec) -> bytes: any estimator make_dense_estimator builds
+//       from `spec`, fitted on the whole X [n, d] and y [n] in this task, as
+//       its serialised model (SVC, LinearSVC, SGDClassifier, SGDRegressor).
 //   svm_apply(X_chunk, estimator, model, method) -> float64 [rows] or
 //       [rows, k]: method "predict", "decision_function" or "predict_proba";
 //       estimator "SVC" or "LinearSVC".
@@ -32,7 +34,7 @@ NDArray shaped(const std::vector<double>& values, std::int64_t rows) {
 
 Bytes fit(const NDArray& X, const NDArray& y_in, const std::string& spec) {
   if (X.shape.size() != 2 || y_in.shape.size() != 1 || y_in.rows() != X.rows()) {
-    throw std::invalid_argument("svm_fit needs X [n, d] and y [n], got " + X.describe() + " and " + y_in.describe());
+    throw std::invalid_argument("dense_fit needs X [n, d] and y [n], got " + X.describe() + " and " + y_in.describe());
   }
   auto estimator = value_or_throw(ml_core::make_dense_estimator(spec));
   NDArray y = ml_core::to_float64(y_in);
@@ -70,7 +72,7 @@ NDArray apply(const NDArray& X, const std::string& estimator, const Bytes& model
 
 void register_svm_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  must_register(registry.add_function("svm_fit", fit));
+  must_register(registry.add_function("dense_fit", fit));
   must_register(registry.add_function("svm_apply", apply));
 }
 

@@ -1,6 +1,8 @@
 // One graph per pass over row-chunked arrays: an op per chunk, then a tree or a gather.
 #include "client/src/ml/chunk_passes_internal.h"
 
+#include <algorithm>
+
 #include "client/src/array_internal.h"
 #include "dtask/client.h"
 
@@ -57,6 +59,22 @@ std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arr
   auto values = client.gather_values(client.compute(tasks));
   if (!values.ok()) throw TaskError(values.status());
   return std::move(values).value();
+}
+
+NDArray find_classes(Client& client, const Array& y) {
+  auto parts = map_over_chunks(client, {y}, "glm_classes", [&](std::int64_t chunk) {
+    return std::vector<Value>{chunk, y.name()};
+  });
+  std::vector<double> labels;
+  for (const Value& part : parts) {
+    const NDArray& a = part.get<NDArray>();
+    labels.insert(labels.end(), a.data<double>(), a.data<double>() + a.size());
+  }
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  NDArray out = NDArray::uninitialized(DType::kFloat64, {static_cast<std::int64_t>(labels.size())});
+  std::copy(labels.begin(), labels.end(), out.mutable_data<double>());
+  return out;
 }
 
 }  // namespace dtask::ml::internal

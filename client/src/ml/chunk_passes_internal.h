@@ -30,4 +30,8 @@ Value reduce_over_chunks(Client& client, const Array& X, const std::string& op, 
 std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arrays, const std::string& op,
                                    const ChunkArgs& args, ResourceList resources = {});
 
+/// y's sorted distinct labels, float64 [k]: one pass (an op per chunk, only
+/// the labels travel), merged here. Workers reject NaN and infinity, naming the row.
+NDArray find_classes(Client& client, const Array& y);
+
 }  // namespace dtask::ml::internal

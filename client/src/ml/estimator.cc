@@ -2,7 +2,9 @@
 // of estimator lacks (a transformer's predict, a predictor's transform).
 #include "dtask/ml/estimator.h"
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/estimator_internal.h"
@@ -19,6 +21,45 @@ nlohmann::json params_json(const Params& params) {
     std::visit([&, n = name](const auto& v) { out[n] = v; }, value.variant());
   }
   return out;
+}
+
+std::string fit_in_one_task(Client& client, const Estimator& estimator, const Array& X, const Array& y) {
+  const std::string what = estimator.estimator_name() + ".fit: ";
+  if (!X.valid() || !y.valid()) array_internal::fail(what + "X and y must be non-empty Arrays");
+  if (X.ndim() != 2) array_internal::fail(what + "X must be 2-d, got " + X.describe());
+  if (y.ndim() != 1 || y.rows() != X.rows()) {
+    array_internal::fail(what + "y " + y.describe() + " does not match X " + X.describe());
+  }
+  if (X.rows() < 1) array_internal::fail(what + "X has no rows");
+  Array X1 = X.n_chunks() == 1 ? X : X.rechunk(X.rows());
+  Array y1 = y.n_chunks() == 1 ? y : y.rechunk(y.rows());
+  Future<Bytes> model = client.submit<Bytes>("dense_fit", X1.chunk(0), y1.chunk(0), estimator.spec());
+  return std::string(model.result().view());
+}
+
+NDArray float64_array(const std::vector<double>& v, std::vector<std::int64_t> shape) {
+  NDArray out = NDArray::uninitialized(DType::kFloat64, std::move(shape));
+  std::copy(v.begin(), v.end(), out.mutable_data<double>());
+  return out;
+}
+
+NDArray int64_array(const std::vector<std::int64_t>& v) {
+  NDArray out = NDArray::uninitialized(DType::kInt64, {static_cast<std::int64_t>(v.size())});
+  std::copy(v.begin(), v.end(), out.mutable_data<std::int64_t>());
+  return out;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw TaskError(Status::io_error("cannot open " + path));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  if (!(out << text)) throw TaskError(Status::io_error("cannot write " + path));
 }
 
 }  // namespace internal

@@ -49,22 +49,6 @@ std::vector<double> doubles_of(const NDArray& a) {
   return {a.data<double>(), a.data<double>() + a.size()};
 }
 
-/// y's sorted distinct labels: one pass (an op per chunk, only the labels
-/// travel), merged here. Workers reject NaN and infinity, naming the row.
-NDArray find_classes(Client& client, const Array& y) {
-  auto parts = internal::map_over_chunks(client, {y}, "glm_classes", [&](std::int64_t chunk) {
-    return std::vector<Value>{chunk, y.name()};
-  });
-  std::vector<double> labels;
-  for (const Value& part : parts) {
-    const NDArray& a = part.get<NDArray>();
-    labels.insert(labels.end(), a.data<double>(), a.data<double>() + a.size());
-  }
-  std::sort(labels.begin(), labels.end());
-  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
-  return vector_array(labels, labels.size());
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -110,7 +94,7 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
   ml_core::GlmConfig fit_config = config;
   std::int64_t outputs = 1;
   if (family_ == "logistic") {
-    NDArray classes = find_classes(client, y);
+    NDArray classes = internal::find_classes(client, y);
     if (classes.size() < 2) {
       fail(what + "y needs at least 2 classes, got " + std::to_string(classes.size()));
     }

@@ -1,12 +1,10 @@
 // dtask::ml SVC and LinearSVC: one fit task on the whole X (worker op
-// svm_fit), blockwise svm_apply tasks for predictions, and the fitted
+// dense_fit), blockwise svm_apply tasks for predictions, and the fitted
 // attributes read from the model JSON (ml_core/svm.h) in the client.
 #include "dtask/ml/svm.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "client/src/array_internal.h"
+#include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
 #include "ml_core/svm.h"
 
@@ -15,26 +13,6 @@ namespace dtask::ml {
 using array_internal::fail;
 
 namespace {
-
-NDArray doubles(const std::vector<double>& v, std::vector<std::int64_t> shape) {
-  NDArray out = NDArray::uninitialized(DType::kFloat64, std::move(shape));
-  std::copy(v.begin(), v.end(), out.mutable_data<double>());
-  return out;
-}
-
-NDArray integers(const std::vector<std::int64_t>& v) {
-  NDArray out = NDArray::uninitialized(DType::kInt64, {static_cast<std::int64_t>(v.size())});
-  std::copy(v.begin(), v.end(), out.mutable_data<std::int64_t>());
-  return out;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw TaskError(Status::io_error("cannot open " + path));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 template <typename T>
 T or_task_error(Result<T> result, const std::string& what) {
@@ -45,15 +23,7 @@ T or_task_error(Result<T> result, const std::string& what) {
 }  // namespace
 
 SupportVectorMachine& SupportVectorMachine::fit(Client& client, const Array& X, const Array& y) {
-  const std::string what = estimator_name() + ".fit: ";
-  if (!X.valid() || !y.valid()) fail(what + "X and y must be non-empty Arrays");
-  if (X.ndim() != 2) fail(what + "X must be 2-d, got " + X.describe());
-  if (y.ndim() != 1 || y.rows() != X.rows()) fail(what + "y " + y.describe() + " does not match X " + X.describe());
-  if (X.rows() < 1) fail(what + "X has no rows");
-  Array X1 = X.n_chunks() == 1 ? X : X.rechunk(X.rows());
-  Array y1 = y.n_chunks() == 1 ? y : y.rechunk(y.rows());
-  Future<Bytes> model = client.submit<Bytes>("svm_fit", X1.chunk(0), y1.chunk(0), spec());
-  load_model(std::string(model.result().view()));
+  load_model(internal::fit_in_one_task(client, *this, X, y));
   return *this;
 }
 
@@ -79,8 +49,7 @@ Array SupportVectorMachine::decision_function(const Array& X) const {
 
 void SupportVectorMachine::save(const std::string& path) const {
   require_fitted("save");
-  std::ofstream out(path);
-  if (!(out << model_)) throw TaskError(Status::io_error("cannot write " + path));
+  internal::write_text_file(path, model_);
 }
 
 SVC::SVC(SVCOptions options) : options_(std::move(options)) {}
@@ -103,20 +72,20 @@ void SVC::load_model(const std::string& model) {
   model_ = model;
   const auto n_sv = static_cast<std::int64_t>(m.support().size());
   const auto k = static_cast<std::int64_t>(m.classes().size());
-  classes_ = doubles(m.classes(), {k});
-  support_ = integers(m.support());
-  support_vectors_ = doubles(m.support_vectors(), {n_sv, m.n_features()});
-  n_support_ = integers(m.n_support());
-  dual_coef_ = doubles(m.dual_coef(), {k - 1, n_sv});
-  intercept_ = doubles(m.intercept(), {static_cast<std::int64_t>(m.intercept().size())});
+  classes_ = internal::float64_array(m.classes(), {k});
+  support_ = internal::int64_array(m.support());
+  support_vectors_ = internal::float64_array(m.support_vectors(), {n_sv, m.n_features()});
+  n_support_ = internal::int64_array(m.n_support());
+  dual_coef_ = internal::float64_array(m.dual_coef(), {k - 1, n_sv});
+  intercept_ = internal::float64_array(m.intercept(), {static_cast<std::int64_t>(m.intercept().size())});
   auto coef = m.coef();
-  coef_ = coef.ok() ? doubles(*coef, {static_cast<std::int64_t>(coef->size()) / m.n_features(), m.n_features()})
+  coef_ = coef.ok() ? internal::float64_array(*coef, {static_cast<std::int64_t>(coef->size()) / m.n_features(), m.n_features()})
                     : NDArray{};
 }
 
 SVC SVC::load(const std::string& path) {
   SVC svc;
-  std::string model = read_file(path);
+  std::string model = internal::read_text_file(path);
   svc.load_model(model);
   return svc;
 }
@@ -136,15 +105,15 @@ void LinearSVC::load_model(const std::string& model) {
   model_ = model;
   const auto k = static_cast<std::int64_t>(m.classes().size());
   const auto rows = static_cast<std::int64_t>(m.intercept().size());
-  classes_ = doubles(m.classes(), {k});
-  coef_ = doubles(m.coef(), {rows, m.n_features()});
-  intercept_ = doubles(m.intercept(), {rows});
+  classes_ = internal::float64_array(m.classes(), {k});
+  coef_ = internal::float64_array(m.coef(), {rows, m.n_features()});
+  intercept_ = internal::float64_array(m.intercept(), {rows});
   n_iter_ = static_cast<int>(m.n_iter());
 }
 
 LinearSVC LinearSVC::load(const std::string& path) {
   LinearSVC svc;
-  svc.load_model(read_file(path));
+  svc.load_model(internal::read_text_file(path));
   return svc;
 }
 
