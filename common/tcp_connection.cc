@@ -90,7 +90,11 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   void send(const Message& message) override { send_encoded(encode_frame(message)); }
 
   void send_encoded(EncodedFrame frame) override {
-    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+    // post, never dispatch: a send made on the io thread must queue behind
+    // the sends other threads posted before it, or frames leave out of
+    // program order (a client's key release overtaking the graph that
+    // depends on that key).
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
       if (self->closed_ || self->closing_) return;
       self->queued_.push_back(std::move(frame));
       if (!self->write_in_flight_) self->write_queued();
