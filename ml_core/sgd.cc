@@ -470,6 +470,40 @@ Result<std::vector<double>> SgdModel::predict_proba(const double* X, std::int64_
   return prob;
 }
 
+Result<SgdModel> SgdModel::average(const std::vector<SgdModel>& models, const std::vector<double>& weights) {
+  if (models.empty() || models.size() != weights.size()) {
+    return Status::invalid("SgdModel::average needs one weight per model, and at least one model");
+  }
+  SgdModel out = models.front();
+  double total = 0;
+  for (double w : weights) {
+    if (!(w > 0)) return Status::invalid("SgdModel::average: weights must be > 0");
+    total += w;
+  }
+  auto scale_into = [](std::vector<double>& to, const std::vector<double>& from, double w, bool first) {
+    for (std::size_t i = 0; i < to.size(); ++i) to[i] = (first ? 0.0 : to[i]) + w * from[i];
+  };
+  out.t_ = 0;
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const SgdModel& x = models[m];
+    if (x.classifier_ != out.classifier_ || x.classes_ != out.classes_ || x.d_ != out.d_ || x.rows_ != out.rows_ ||
+        x.coef_.size() != out.coef_.size() || x.average_coef_.size() != out.average_coef_.size()) {
+      return Status::invalid("SgdModel::average: the models differ in kind, classes or features");
+    }
+    const double w = weights[m] / total;
+    const bool first = m == 0;
+    scale_into(out.coef_, x.coef_, w, first);
+    scale_into(out.average_coef_, x.average_coef_, w, first);
+    scale_into(out.standard_intercept_, x.standard_intercept_, w, first);
+    scale_into(out.average_intercept_, x.average_intercept_, w, first);
+    out.t_ += w * x.t_;
+    out.n_iter_ = std::max(out.n_iter_, x.n_iter_);
+    out.intercept_is_average_ = out.intercept_is_average_ || x.intercept_is_average_;
+  }
+  out.averaged_ = out.average_ > 0 && static_cast<double>(out.average_) <= out.t_ - 1;
+  return out;
+}
+
 // ---- serialisation -------------------------------------------------------------
 
 namespace {

@@ -125,6 +125,12 @@ class SgdModel {
   /// The learning-rate clock: 1 + the samples seen (scikit-learn's t_).
   double t() const { return t_; }
 
+  /// The weighted mean of replicas of one model (model averaging): every
+  /// weight vector and intercept, plain and averaged, and the learning-rate
+  /// clock t_ are averaged with `weights`; n_iter_ is the largest. Invalid
+  /// unless all were fitted on the same classes and features. Thread-safe.
+  static Result<SgdModel> average(const std::vector<SgdModel>& models, const std::vector<double>& weights);
+
   /// JSON holding the configuration and the whole state (doubles round-trip).
   std::string serialize() const;
   /// Reads serialize()'s output; Invalid on a malformed document. Never throws.

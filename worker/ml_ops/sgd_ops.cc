@@ -8,6 +8,8 @@
 //       `classes` float64 [k] for a classifier's first call, else empty.
 //   sgd_apply(X_chunk, model, method) -> float64 [rows] or [rows, k]:
 //       "predict", "decision_function" or "predict_proba".
+//   sgd_average([models], weights) -> bytes: the weighted mean of replicas
+//       (ParameterAveraging's combine step; weights float64 [len(models)]).
 // A whole-data fit is the generic dense_fit (svm_ops.cc).
 #include <stdexcept>
 #include <string>
@@ -68,12 +70,25 @@ NDArray apply(const NDArray& X_in, const Bytes& model_in, const std::string& met
   return result;
 }
 
+Bytes average(const ValueList& models, const NDArray& weights) {
+  if (static_cast<std::int64_t>(models.size()) != weights.size()) {
+    throw std::invalid_argument("sgd_average: " + std::to_string(models.size()) + " models but " +
+                                std::to_string(weights.size()) + " weights");
+  }
+  std::vector<ml_core::SgdModel> replicas;
+  for (const Value& m : models) {
+    replicas.push_back(value_or_throw(ml_core::SgdModel::deserialize(value_or_throw(value_as<Bytes>(m)).view())));
+  }
+  return Bytes::from_string(value_or_throw(ml_core::SgdModel::average(replicas, values(weights))).serialize());
+}
+
 }  // namespace
 
 void register_sgd_ops(OpRegistry& registry) {
   using array_ops::must_register;
   must_register(registry.add_function("sgd_partial_fit", partial_fit));
   must_register(registry.add_function("sgd_apply", apply));
+  must_register(registry.add_function("sgd_average", average));
 }
 
 }  // namespace dtask::ml_ops

@@ -1,16 +1,10 @@
-// Incremental: one chain of sgd_partial_fit tasks, submitted at most
-// max_in_flight ahead of the last finished one.
+// Incremental: one chain of sgd_partial_fit tasks (partial_fit_chains with
+// one replica), submitted at most max_in_flight ahead of the last finished one.
 #include "dtask/ml/incremental.h"
-
-#include <deque>
-#include <iostream>
-#include <random>
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/chunk_passes_internal.h"
-#include "client/src/ml/estimator_internal.h"
-#include "dtask/client.h"
-#include "ml_core/random_state.h"
+#include "client/src/ml/partial_fit_chains_internal.h"
 
 namespace dtask::ml {
 
@@ -20,21 +14,21 @@ namespace {
 
 constexpr const char* kPrefix = "estimator__";
 
-std::unique_ptr<SGDEstimator> unfitted_clone(const SGDEstimator& e) {
-  std::unique_ptr<Estimator> clone = e.clone_estimator();
-  return std::unique_ptr<SGDEstimator>(static_cast<SGDEstimator*>(clone.release()));
-}
-
-void check_options(const IncrementalOptions& o) {
-  if (o.epochs < 1) fail("Incremental: epochs must be >= 1, got " + std::to_string(o.epochs));
-  if (o.max_in_flight < 1) fail("Incremental: max_in_flight must be >= 1, got " + std::to_string(o.max_in_flight));
-  if (o.random_state > 0xFFFFFFFFLL) fail("Incremental: random_state must be < 2**32");
+internal::ChainPlan plan_of(const IncrementalOptions& o) {
+  return {.what = "Incremental",
+          .replicas = 1,
+          .sync_every = 0,
+          .epochs = o.epochs,
+          .shuffle_blocks = o.shuffle_blocks,
+          .random_state = o.random_state,
+          .max_in_flight = o.max_in_flight,
+          .verbose = o.verbose};
 }
 
 }  // namespace
 
 Incremental::Incremental(const SGDEstimator& estimator, IncrementalOptions options)
-    : estimator_(unfitted_clone(estimator)), options_(options) {}
+    : estimator_(estimator.clone_sgd()), options_(options) {}
 
 Params Incremental::get_params() const {
   Params out = {{"epochs", static_cast<long long>(options_.epochs)},
@@ -45,21 +39,16 @@ Params Incremental::get_params() const {
   return out;
 }
 
-Incremental& Incremental::set_params(const Params& params) {
-  Params inner;
+Incremental& Incremental::set_params(const Params& params_in) {
+  Params params = params_in;
+  Params inner = internal::take_prefixed(params, kPrefix);
   for (const auto& [name, value] : params) {
-    auto integer = [&] {
-      if (!value.is<std::int64_t>()) fail("Incremental: parameter '" + name + "' must be int, got " + value.repr());
-      return value.get<std::int64_t>();
-    };
-    if (name.rfind(kPrefix, 0) == 0) {
-      inner[name.substr(std::string(kPrefix).size())] = value;
-    } else if (name == "epochs") {
-      options_.epochs = integer();
+    if (name == "epochs") {
+      options_.epochs = internal::integer_option("Incremental", name, value);
     } else if (name == "random_state") {
-      options_.random_state = integer();
+      options_.random_state = internal::integer_option("Incremental", name, value);
     } else if (name == "max_in_flight") {
-      options_.max_in_flight = integer();
+      options_.max_in_flight = internal::integer_option("Incremental", name, value);
     } else if (name == "shuffle_blocks" && value.is<bool>()) {
       options_.shuffle_blocks = value.get<bool>();
     } else {
@@ -86,63 +75,23 @@ Incremental& Incremental::fit(Client& client, const Array& X, const Array& y) {
 }
 
 Incremental& Incremental::fit(Client& client, const Array& X, const Array& y, const std::vector<double>& classes) {
-  estimator_ = unfitted_clone(*estimator_);
+  estimator_ = estimator_->clone_sgd();
   if (estimator_->is_classifier() && classes.size() < 2) {
     fail("Incremental.fit: a classifier needs two or more classes, got " + std::to_string(classes.size()));
   }
-  run_epochs(client, X, y, classes);
+  auto result = internal::run_partial_fit_chains(client, plan_of(options_), estimator_->model_state(), false, X, y,
+                                                 classes);
+  estimator_->set_model_state(result.model);
+  n_partial_fit_calls_ = result.partial_fit_calls;
   return *this;
 }
 
 Incremental& Incremental::partial_fit(Client& client, const Array& X, const Array& y) {
   if (!estimator_->fitted()) fail("Incremental.partial_fit: call fit first (it finds the classes)");
-  run_epochs(client, X, y, {});
+  auto result = internal::run_partial_fit_chains(client, plan_of(options_), estimator_->model_state(), true, X, y, {});
+  estimator_->set_model_state(result.model);
+  n_partial_fit_calls_ = result.partial_fit_calls;
   return *this;
-}
-
-void Incremental::run_epochs(Client& client, const Array& X, const Array& y, const std::vector<double>& classes) {
-  const std::string what = "Incremental.fit: ";
-  check_options(options_);
-  if (!X.valid() || !y.valid()) fail(what + "X and y must be non-empty Arrays");
-  if (X.ndim() != 2) fail(what + "X must be 2-d, got " + X.describe());
-  if (y.ndim() != 1 || y.rows() != X.rows()) fail(what + "y " + y.describe() + " does not match X " + X.describe());
-  const Array y_chunks = y.chunks() == X.chunks() ? y : y.rechunk(X.chunks());
-  const std::int64_t n_chunks = X.n_chunks();
-
-  std::random_device entropy;
-  ml_core::RandomState rng(options_.random_state >= 0 ? static_cast<std::uint32_t>(options_.random_state) : entropy());
-  const NDArray no_classes = internal::float64_array({}, {0});
-  TaskArg model = Value(Bytes::from_string(estimator_->model_state()));
-  bool first = !estimator_->fitted();
-  std::deque<Future<Bytes>> in_flight;
-  n_partial_fit_calls_ = 0;
-  for (std::int64_t epoch = 0; epoch < options_.epochs; ++epoch) {
-    std::vector<std::int64_t> order;
-    if (options_.shuffle_blocks) {
-      order = rng.permutation(n_chunks);
-    } else {
-      for (std::int64_t i = 0; i < n_chunks; ++i) order.push_back(i);
-    }
-    for (std::int64_t chunk : order) {
-      const NDArray labels = first ? internal::float64_array(classes, {static_cast<std::int64_t>(classes.size())})
-                                   : no_classes;
-      Future<Bytes> next = client.submit<Bytes>("sgd_partial_fit", model, X.chunk(chunk), y_chunks.chunk(chunk), labels);
-      first = false;
-      model = next;
-      in_flight.push_back(next);
-      ++n_partial_fit_calls_;
-      // The bound: wait for the oldest before reading more chunks ahead.
-      while (static_cast<std::int64_t>(in_flight.size()) > options_.max_in_flight) {
-        in_flight.front().result();
-        in_flight.pop_front();
-      }
-    }
-    if (options_.verbose) {
-      std::cerr << "[Incremental] epoch " << epoch + 1 << "/" << options_.epochs << ": " << n_chunks
-                << " chunks submitted (" << n_partial_fit_calls_ << " partial_fit calls)\n";
-    }
-  }
-  estimator_->set_model_state(std::string(in_flight.back().result().view()));
 }
 
 Array Incremental::predict(const Array& X) const { return estimator_->predict(X); }

@@ -48,6 +48,11 @@ SGDEstimator& SGDEstimator::partial_fit(Client& client, const Array& X, const Ar
   return *this;
 }
 
+std::unique_ptr<SGDEstimator> SGDEstimator::clone_sgd() const {
+  std::unique_ptr<Estimator> clone = clone_estimator();
+  return std::unique_ptr<SGDEstimator>(static_cast<SGDEstimator*>(clone.release()));
+}
+
 std::string SGDEstimator::model_state() const { return fitted() ? model_ : unfitted_model().serialize(); }
 
 void SGDEstimator::set_model_state(const std::string& model) {

@@ -64,8 +64,6 @@ class Incremental : public Estimator {
   std::int64_t n_partial_fit_calls_ = 0;
 
  private:
-  void run_epochs(Client& client, const Array& X, const Array& y, const std::vector<double>& classes);
-
   std::unique_ptr<SGDEstimator> estimator_;
   IncrementalOptions options_;
 };

@@ -56,6 +56,8 @@ class SGDEstimator : public Estimator {
   /// fitted attributes from it. Throws TaskError when it is malformed.
   void set_model_state(const std::string& model);
   bool fitted() const { return !model_.empty(); }
+  /// An unfitted copy with the same parameters, as an SGDEstimator.
+  std::unique_ptr<SGDEstimator> clone_sgd() const;
 
   // Fitted attributes, named as scikit-learn's.
   NDArray coef_;       // float64 [1 or k, d]; a regressor's is [d]

@@ -1,0 +1,105 @@
+// ParameterAveraging: partial_fit_chains with one replica per worker and an
+// sgd_average allreduce every sync_every chunks.
+#include "dtask/ml/parameter_averaging.h"
+
+#include "client/src/array_internal.h"
+#include "client/src/ml/chunk_passes_internal.h"
+#include "client/src/ml/partial_fit_chains_internal.h"
+
+namespace dtask::ml {
+
+using array_internal::fail;
+
+namespace {
+
+constexpr const char* kPrefix = "estimator__";
+
+}  // namespace
+
+ParameterAveraging::ParameterAveraging(const SGDEstimator& estimator, ParameterAveragingOptions options)
+    : estimator_(estimator.clone_sgd()), options_(options) {}
+
+Params ParameterAveraging::get_params() const {
+  Params out = {{"epochs", static_cast<long long>(options_.epochs)},
+                {"sync_every", static_cast<long long>(options_.sync_every)},
+                {"n_replicas", static_cast<long long>(options_.n_replicas)},
+                {"shuffle_blocks", options_.shuffle_blocks},
+                {"random_state", static_cast<long long>(options_.random_state)},
+                {"max_in_flight", static_cast<long long>(options_.max_in_flight)},
+                {"fan_in", options_.fan_in}};
+  for (const auto& [name, value] : estimator_->get_params()) out[kPrefix + name] = value;
+  return out;
+}
+
+ParameterAveraging& ParameterAveraging::set_params(const Params& params_in) {
+  Params params = params_in;
+  Params inner = internal::take_prefixed(params, kPrefix);
+  for (const auto& [name, value] : params) {
+    auto integer = [&] { return internal::integer_option("ParameterAveraging", name, value); };
+    if (name == "epochs") {
+      options_.epochs = integer();
+    } else if (name == "sync_every") {
+      options_.sync_every = integer();
+    } else if (name == "n_replicas") {
+      options_.n_replicas = integer();
+    } else if (name == "random_state") {
+      options_.random_state = integer();
+    } else if (name == "max_in_flight") {
+      options_.max_in_flight = integer();
+    } else if (name == "fan_in") {
+      options_.fan_in = static_cast<int>(integer());
+    } else if (name == "shuffle_blocks" && value.is<bool>()) {
+      options_.shuffle_blocks = value.get<bool>();
+    } else {
+      fail("Invalid parameter '" + name +
+           "' for estimator ParameterAveraging. Valid parameters are: ['epochs', 'estimator__<name>', 'fan_in', "
+           "'max_in_flight', 'n_replicas', 'random_state', 'shuffle_blocks', 'sync_every'].");
+    }
+  }
+  if (!inner.empty()) estimator_->set_params(inner);
+  return *this;
+}
+
+std::unique_ptr<Estimator> ParameterAveraging::clone_estimator() const {
+  return std::make_unique<ParameterAveraging>(*estimator_, options_);
+}
+
+ParameterAveraging& ParameterAveraging::fit(Client& client, const Array& X, const Array& y) {
+  std::vector<double> classes;
+  if (estimator_->is_classifier() && y.valid()) {
+    NDArray found = internal::find_classes(client, y);
+    classes.assign(found.data<double>(), found.data<double>() + found.size());
+  }
+  return fit(client, X, y, classes);
+}
+
+ParameterAveraging& ParameterAveraging::fit(Client& client, const Array& X, const Array& y,
+                                            const std::vector<double>& classes) {
+  estimator_ = estimator_->clone_sgd();
+  if (estimator_->is_classifier() && classes.size() < 2) {
+    fail("ParameterAveraging.fit: a classifier needs two or more classes, got " + std::to_string(classes.size()));
+  }
+  if (options_.n_replicas < 0) fail("ParameterAveraging: n_replicas must be >= 0, got " + std::to_string(options_.n_replicas));
+  if (options_.sync_every < 1) {
+    fail("ParameterAveraging: sync_every must be >= 1, got " + std::to_string(options_.sync_every));
+  }
+  internal::ChainPlan plan{.what = "ParameterAveraging",
+                           .replicas = options_.n_replicas > 0 ? options_.n_replicas : internal::worker_count(client),
+                           .sync_every = options_.sync_every,
+                           .epochs = options_.epochs,
+                           .shuffle_blocks = options_.shuffle_blocks,
+                           .random_state = options_.random_state,
+                           .max_in_flight = options_.max_in_flight,
+                           .fan_in = options_.fan_in,
+                           .verbose = options_.verbose};
+  auto result = internal::run_partial_fit_chains(client, plan, estimator_->model_state(), false, X, y, classes);
+  estimator_->set_model_state(result.model);
+  n_replicas_ = plan.replicas;
+  n_rounds_ = result.rounds;
+  n_partial_fit_calls_ = result.partial_fit_calls;
+  return *this;
+}
+
+Array ParameterAveraging::predict(const Array& X) const { return estimator_->predict(X); }
+
+}  // namespace dtask::ml

@@ -1,0 +1,136 @@
+// Replicated partial_fit chains: round by round, step by step across the
+// replicas (so the window never lets one replica starve the others), with
+// at most max_in_flight tasks per replica submitted ahead of the oldest.
+#include "client/src/ml/partial_fit_chains_internal.h"
+
+#include <deque>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "client/src/array_internal.h"
+#include "client/src/ml/estimator_internal.h"
+#include "dtask/client.h"
+#include "dtask/collective.h"
+#include "ml_core/random_state.h"
+
+namespace dtask::ml::internal {
+
+using array_internal::fail;
+
+namespace {
+
+void check_plan(const ChainPlan& p) {
+  auto at_least = [&](const char* name, std::int64_t v, std::int64_t min) {
+    if (v < min) fail(p.what + ": " + name + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
+  };
+  at_least("epochs", p.epochs, 1);
+  at_least("max_in_flight", p.max_in_flight, 1);
+  at_least("sync_every", p.sync_every, 0);
+  at_least("n_replicas", p.replicas, 1);
+  at_least("fan_in", p.fan_in, 2);
+  if (p.random_state > 0xFFFFFFFFLL) fail(p.what + ": random_state must be < 2**32");
+}
+
+void check_shapes(const std::string& what, const Array& X, const Array& y) {
+  if (!X.valid() || !y.valid()) fail(what + ".fit: X and y must be non-empty Arrays");
+  if (X.ndim() != 2) fail(what + ".fit: X must be 2-d, got " + X.describe());
+  if (y.ndim() != 1 || y.rows() != X.rows()) fail(what + ".fit: y " + y.describe() + " does not match X " + X.describe());
+}
+
+std::vector<std::int64_t> epoch_order(const ChainPlan& plan, ml_core::RandomState& rng, std::int64_t n_chunks) {
+  if (plan.shuffle_blocks) return rng.permutation(n_chunks);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n_chunks));
+  for (std::int64_t i = 0; i < n_chunks; ++i) order[i] = i;
+  return order;
+}
+
+}  // namespace
+
+ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const std::string& start_model,
+                                   bool start_fitted, const Array& X, const Array& y,
+                                   const std::vector<double>& classes) {
+  check_plan(plan);
+  check_shapes(plan.what, X, y);
+  const Array y_chunks = y.chunks() == X.chunks() ? y : y.rechunk(X.chunks());
+  const std::int64_t n_chunks = X.n_chunks();
+  const std::int64_t p = plan.replicas;
+  const std::int64_t per_round = plan.sync_every > 0 ? p * plan.sync_every : n_chunks;
+
+  std::random_device entropy;
+  ml_core::RandomState rng(plan.random_state >= 0 ? static_cast<std::uint32_t>(plan.random_state) : entropy());
+  const NDArray all_classes = float64_array(classes, {static_cast<std::int64_t>(classes.size())});
+  const NDArray no_classes = float64_array({}, {0});
+  FutureBase average;  // the model every replica starts the round from (invalid: start_model)
+  bool fitted = start_fitted;
+  std::deque<FutureBase> in_flight;
+  ChainResult result;
+
+  for (std::int64_t epoch = 0; epoch < plan.epochs; ++epoch) {
+    const std::vector<std::int64_t> order = epoch_order(plan, rng, n_chunks);
+    for (std::int64_t round_begin = 0; round_begin < n_chunks; round_begin += per_round) {
+      const std::int64_t round_end = std::min(n_chunks, round_begin + per_round);
+      const std::int64_t active = std::min(p, round_end - round_begin);  // replicas with a chunk this round
+      std::vector<TaskArg> tip(static_cast<std::size_t>(active),
+                               average.valid() ? TaskArg(average) : TaskArg(Value(Bytes::from_string(start_model))));
+      std::vector<FutureBase> tips(static_cast<std::size_t>(active));
+      // Step by step across the replicas: chunk j of the round goes to replica j mod p.
+      for (std::int64_t j = round_begin; j < round_end; ++j) {
+        const auto r = static_cast<std::size_t>((j - round_begin) % p);
+        const std::int64_t chunk = order[static_cast<std::size_t>(j)];
+        const bool first_of_replica = !fitted && j - round_begin < p;
+        FutureBase next = client.submit<Bytes>("sgd_partial_fit", tip[r], X.chunk(chunk), y_chunks.chunk(chunk),
+                                               first_of_replica ? all_classes : no_classes);
+        tip[r] = next;
+        tips[r] = next;
+        in_flight.push_back(next);
+        ++result.partial_fit_calls;
+        while (static_cast<std::int64_t>(in_flight.size()) > p * plan.max_in_flight) {
+          Status status = in_flight.front().wait();
+          if (!status.ok()) throw TaskError(status);
+          in_flight.pop_front();
+        }
+      }
+      fitted = true;
+      average = tree_allreduce(client, tips, "sgd_average", plan.fan_in);
+      ++result.rounds;
+    }
+    if (plan.verbose) {
+      std::cerr << "[" << plan.what << "] epoch " << epoch + 1 << "/" << plan.epochs << ": " << n_chunks << " chunks, "
+                << result.partial_fit_calls << " partial_fit calls, " << result.rounds << " rounds\n";
+    }
+  }
+  Result<Value> final_model = average.value();
+  if (!final_model.ok()) throw TaskError(final_model.status());
+  auto bytes = value_as<Bytes>(*final_model);
+  if (!bytes.ok()) throw TaskError(bytes.status());
+  result.model = std::string(bytes->view());
+  return result;
+}
+
+Params take_prefixed(Params& params, const std::string& prefix) {
+  Params inner;
+  for (auto it = params.begin(); it != params.end();) {
+    if (it->first.rfind(prefix, 0) == 0) {
+      inner[it->first.substr(prefix.size())] = it->second;
+      it = params.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return inner;
+}
+
+std::int64_t integer_option(const std::string& estimator, const std::string& name, const ParamValue& value) {
+  if (!value.is<std::int64_t>()) fail(estimator + ": parameter '" + name + "' must be int, got " + value.repr());
+  return value.get<std::int64_t>();
+}
+
+std::int64_t worker_count(Client& client) {
+  auto info = client.scheduler_info();
+  if (!info.ok()) throw TaskError(info.status());
+  const nlohmann::json parsed = nlohmann::json::parse(*info);
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(parsed.value("workers", nlohmann::json::array()).size()));
+}
+
+}  // namespace dtask::ml::internal

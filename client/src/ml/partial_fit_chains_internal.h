@@ -1,0 +1,48 @@
+// The driver Incremental and ParameterAveraging share: replicas of a model,
+// each a chain of sgd_partial_fit tasks over its share of the chunks, with
+// the replicas averaged by a tree allreduce at the end of every round.
+// Incremental is one replica (its "average" is the chain itself).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dtask/array.h"
+#include "dtask/ml/params.h"
+
+namespace dtask::ml::internal {
+
+struct ChainPlan {
+  std::string what;                ///< "Incremental", "ParameterAveraging": for errors and progress
+  std::int64_t replicas = 1;
+  std::int64_t sync_every = 0;     ///< chunks per replica per round; 0: the whole epoch
+  std::int64_t epochs = 1;
+  bool shuffle_blocks = true;
+  std::int64_t random_state = -1;  ///< < 0: a fresh seed
+  std::int64_t max_in_flight = 2;  ///< per replica
+  int fan_in = 2;
+  bool verbose = false;
+};
+
+struct ChainResult {
+  std::string model;  ///< the final (averaged) model, serialised
+  std::int64_t rounds = 0;
+  std::int64_t partial_fit_calls = 0;
+};
+
+/// Runs the plan from `start_model` (serialised; `start_fitted` false: an
+/// unfitted model, whose first partial_fit per replica gets `classes`).
+/// Validates the plan and the shapes (ArrayError); a failed task throws TaskError.
+ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const std::string& start_model,
+                                   bool start_fitted, const Array& X, const Array& y,
+                                   const std::vector<double>& classes);
+
+/// Parameters of a wrapped estimator, "estimator__name" -> name: removed from `params` and returned.
+Params take_prefixed(Params& params, const std::string& prefix);
+/// An integer option of a wrapper; ArrayError naming it otherwise.
+std::int64_t integer_option(const std::string& estimator, const std::string& name, const ParamValue& value);
+/// How many workers the scheduler has now (at least 1).
+std::int64_t worker_count(Client& client);
+
+}  // namespace dtask::ml::internal
