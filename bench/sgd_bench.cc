@@ -1,0 +1,61 @@
+// dtask-bench-sgd: the dtask side of bench/sgd.sh. One epoch of
+// SGDClassifier(hinge, optimal, random_state=0) over X.npy / y.npy streamed
+// from disk in --chunk-rows chunks, twice: Incremental (one chain of
+// partial_fit tasks) and ParameterAveraging (one replica per worker,
+// averaged every --sync-every chunks). Each fit is timed alone; accuracy is
+// measured on test_X.npy / test_y.npy. Prints inc_s=, avg_s=, acc_inc=,
+// acc_avg= lines.
+#include <dtask/array.h>
+#include <dtask/client.h>
+#include <dtask/ml/incremental.h>
+#include <dtask/ml/parameter_averaging.h>
+#include <dtask/ml/sgd.h>
+
+#include "bench/bench_client.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+int main(int argc, char** argv) {
+  CLI::App app{"dtask-bench-sgd: the dtask side of bench/sgd.sh (out-of-core SGD vs scikit-learn's partial_fit loop)"};
+  std::string dir, scheduler;
+  unsigned workers = 2;
+  std::int64_t chunk_rows = 50'000;
+  std::int64_t sync_every = 4;
+  app.add_option("--dir", dir, "Directory of X.npy, y.npy, test_X.npy, test_y.npy")->required();
+  app.add_option("--scheduler", scheduler, "Scheduler address (default: start a LocalCluster)");
+  app.add_option("--workers", workers, "Workers to wait for (or to start locally)")->capture_default_str();
+  app.add_option("--chunk-rows", chunk_rows, "Rows per chunk")->capture_default_str();
+  app.add_option("--sync-every", sync_every, "ParameterAveraging's sync_every")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  using dtask::bench::Clock;
+  using dtask::bench::seconds_since;
+  auto client = dtask::bench::connect("dtask-bench-sgd", scheduler, workers);
+  dtask::Array X = dtask::Array::from_npy(dir + "/X.npy", chunk_rows);
+  dtask::Array y = dtask::Array::from_npy(dir + "/y.npy", chunk_rows);
+  dtask::Array X_test = dtask::Array::from_npy(dir + "/test_X.npy", chunk_rows);
+  dtask::Array y_test = dtask::Array::from_npy(dir + "/test_y.npy", chunk_rows);
+  std::printf("dtask: X %s, %lld chunks\n", X.describe().c_str(), static_cast<long long>(X.n_chunks()));
+  const std::vector<double> classes = {0.0, 1.0};
+  const dtask::ml::SGDClassifier sgd({.loss = "hinge", .random_state = 0});
+
+  auto start = Clock::now();
+  dtask::ml::Incremental inc(sgd, {.shuffle_blocks = false, .verbose = true});
+  inc.fit(*client, X, y, classes);
+  const double inc_s = seconds_since(start);
+  const double acc_inc = inc.score(*client, X_test, y_test);
+  std::printf("dtask Incremental: %.2f s, accuracy %.4f\n", inc_s, acc_inc);
+  std::fflush(stdout);
+
+  start = Clock::now();
+  dtask::ml::ParameterAveraging avg(sgd, {.sync_every = sync_every, .shuffle_blocks = false, .verbose = true});
+  avg.fit(*client, X, y, classes);
+  const double avg_s = seconds_since(start);
+  const double acc_avg = avg.score(*client, X_test, y_test);
+  std::printf("dtask ParameterAveraging (%lld replicas, %lld rounds): %.2f s, accuracy %.4f\n",
+              static_cast<long long>(avg.n_replicas_), static_cast<long long>(avg.n_rounds_), avg_s, acc_avg);
+  std::printf("inc_s=%.3f\navg_s=%.3f\nacc_inc=%.5f\nacc_avg=%.5f\n", inc_s, avg_s, acc_inc, acc_avg);
+  return 0;
+}
