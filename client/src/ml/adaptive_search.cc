@@ -169,10 +169,13 @@ struct Pending {
   Kind kind;
   std::size_t model;
   FutureBase future;
-  /// A fit's previous model, held until this fit finishes: a release sent
-  /// after a submission naming the key can reach the scheduler first (seen
-  /// with chains of futures; see docs/ml.md), and a forgotten dependency
-  /// fails the task with "unknown dependency key".
+  /// A fit's (or score's) model, held until it finishes. Dropping the last
+  /// future of a model right after submitting the task that depends on it
+  /// failed that task with "unknown dependency key": the scheduler got the
+  /// release first. A release flush posted earlier runs on the io thread,
+  /// where StreamConnection::send_encoded's asio::dispatch queues the frame
+  /// at once, ahead of frames the client thread has posted but the io
+  /// thread not yet queued.
   FutureBase dependency;
 };
 
