@@ -13,7 +13,7 @@
 #    of the same file, one process.
 # Each side times the fit alone; accuracy is on 200,000 held-out rows of
 # the same make_classification call. --cold drops the page cache before
-# each side (needs root; otherwise the file is read from the page cache by
+# each fit (needs root; otherwise the file is read from the page cache by
 # both, as just written).
 #
 #   bash bench/sgd.sh [--rows N] [--chunk-rows N] [--memory-limit M] [--dir DIR] [--keep] [--cold]
@@ -105,8 +105,11 @@ acc_sklearn=$(bench_value acc_sklearn "$logs/sklearn.out")
 drop_caches
 say "dtask ($(bench_load)): dtask-scheduler + 2 x dtask-worker --nthreads 1 --memory-limit $MEMORY_LIMIT"
 bench_start_daemons 2 1 "$MEMORY_LIMIT"
-"$BENCH" --scheduler "$bench_address" --workers 2 --dir "$DATA_DIR" --chunk-rows "$CHUNK_ROWS" 2>&1 |
+"$BENCH" --scheduler "$bench_address" --workers 2 --dir "$DATA_DIR" --chunk-rows "$CHUNK_ROWS" --fit inc 2>&1 |
   tee "$logs/dtask.out" >&2
+drop_caches
+"$BENCH" --scheduler "$bench_address" --workers 2 --dir "$DATA_DIR" --chunk-rows "$CHUNK_ROWS" --fit avg 2>&1 |
+  tee -a "$logs/dtask.out" >&2
 peak_rss=0
 for pid in "${bench_worker_pids[@]}"; do
   rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
