@@ -27,6 +27,7 @@
 #include <random>
 #include <set>
 
+#include "ml_core/linear_decision.h"
 #include "ml_core/random_state.h"
 
 namespace dtask::ml_core {
@@ -408,17 +409,7 @@ Status SgdModel::fit(const double* X, std::int64_t n, std::int64_t d, const doub
 }
 
 std::vector<double> SgdModel::decision_function(const double* X, std::int64_t n) const {
-  const std::vector<double>& w = coef();
-  const std::vector<double>& b = intercept();
-  std::vector<double> out(static_cast<std::size_t>(n * rows_));
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t r = 0; r < rows_; ++r) {
-      double s = 0.0;
-      for (std::int64_t j = 0; j < d_; ++j) s += X[i * d_ + j] * w[r * d_ + j];
-      out[i * rows_ + r] = s + b[r];
-    }
-  }
-  return out;
+  return linear_decision(X, n, d_, coef(), intercept());
 }
 
 std::vector<double> SgdModel::predict(const double* X, std::int64_t n) const {

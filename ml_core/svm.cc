@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "ml_core/linear_decision.h"
 #include "ml_core/params.h"
 
 namespace dtask::ml_core {
@@ -781,17 +782,7 @@ Result<LinearSvcModel> LinearSvcModel::fit(const LinearSvcParams& params, const 
 }
 
 std::vector<double> LinearSvcModel::decision_function(const double* X, std::int64_t n) const {
-  auto r_count = static_cast<std::size_t>(rows());
-  auto ud = static_cast<std::size_t>(d_);
-  std::vector<double> out(static_cast<std::size_t>(n) * r_count);
-  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-    for (std::size_t r = 0; r < r_count; ++r) {
-      double s = 0;
-      for (std::size_t j = 0; j < ud; ++j) s += X[i * ud + j] * coef_[r * ud + j];
-      out[i * r_count + r] = s + intercept_[r];
-    }
-  }
-  return out;
+  return linear_decision(X, n, d_, coef_, intercept_);
 }
 
 std::vector<double> LinearSvcModel::predict(const double* X, std::int64_t n) const {

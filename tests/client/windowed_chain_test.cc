@@ -9,19 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/local_cluster_suite.h"
+
 namespace dtask {
 namespace {
 
-class WindowedChainTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { client_ = new Client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1}); }
-  static void TearDownTestSuite() {
-    delete client_;
-    client_ = nullptr;
-  }
-  Client& client() { return *client_; }
-  static inline Client* client_ = nullptr;
-};
+class WindowedChainTest : public testing::LocalClusterSuite {};
 
 // 3000 steps of add(previous, chunk_i) with scattered chunks, 2 steps ahead: the sum comes out right.
 TEST_F(WindowedChainTest, NoStepLosesItsDependency) {

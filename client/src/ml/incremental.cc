@@ -3,7 +3,6 @@
 #include "dtask/ml/incremental.h"
 
 #include "client/src/array_internal.h"
-#include "client/src/ml/chunk_passes_internal.h"
 #include "client/src/ml/partial_fit_chains_internal.h"
 
 namespace dtask::ml {
@@ -66,12 +65,7 @@ std::unique_ptr<Estimator> Incremental::clone_estimator() const {
 }
 
 Incremental& Incremental::fit(Client& client, const Array& X, const Array& y) {
-  std::vector<double> classes;
-  if (estimator_->is_classifier() && y.valid()) {
-    NDArray found = internal::find_classes(client, y);
-    classes.assign(found.data<double>(), found.data<double>() + found.size());
-  }
-  return fit(client, X, y, classes);
+  return fit(client, X, y, internal::classes_for(client, estimator_->is_classifier(), y));
 }
 
 Incremental& Incremental::fit(Client& client, const Array& X, const Array& y, const std::vector<double>& classes) {

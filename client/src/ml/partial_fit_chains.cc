@@ -9,6 +9,7 @@
 #include <random>
 
 #include "client/src/array_internal.h"
+#include "client/src/ml/chunk_passes_internal.h"
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
 #include "dtask/collective.h"
@@ -36,6 +37,7 @@ void check_shapes(const std::string& what, const Array& X, const Array& y) {
   if (!X.valid() || !y.valid()) fail(what + ".fit: X and y must be non-empty Arrays");
   if (X.ndim() != 2) fail(what + ".fit: X must be 2-d, got " + X.describe());
   if (y.ndim() != 1 || y.rows() != X.rows()) fail(what + ".fit: y " + y.describe() + " does not match X " + X.describe());
+  if (X.rows() < 1 || X.n_chunks() < 1) fail(what + ".fit: X has no rows");
 }
 
 std::vector<std::int64_t> epoch_order(const ChainPlan& plan, ml_core::RandomState& rng, std::int64_t n_chunks) {
@@ -106,6 +108,12 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
   if (!bytes.ok()) throw TaskError(bytes.status());
   result.model = std::string(bytes->view());
   return result;
+}
+
+std::vector<double> classes_for(Client& client, bool classifier, const Array& y) {
+  if (!classifier || !y.valid()) return {};
+  NDArray found = find_classes(client, y);
+  return {found.data<double>(), found.data<double>() + found.size()};
 }
 
 Params take_prefixed(Params& params, const std::string& prefix) {

@@ -38,6 +38,10 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
                                    bool start_fitted, const Array& X, const Array& y,
                                    const std::vector<double>& classes);
 
+/// The classes a wrapper's fit gives its first partial_fit calls: y's
+/// labels (one pass) for a classifier, none for a regressor.
+std::vector<double> classes_for(Client& client, bool classifier, const Array& y);
+
 /// Parameters of a wrapped estimator, "estimator__name" -> name: removed from `params` and returned.
 Params take_prefixed(Params& params, const std::string& prefix);
 /// An integer option of a wrapper; ArrayError naming it otherwise.
