@@ -1,5 +1,8 @@
 #include "client/src/client_core.h"
 
+#include <algorithm>
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -457,37 +460,83 @@ std::future<Result<Message>> ClientCore::expect_reply(std::uint64_t request_id, 
 }
 
 Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<FutureState>>& states) {
+  // A holder can die between the scheduler's report and our request. The
+  // scheduler then recomputes what only it held (or moves a copy) and
+  // reports the key again with its new holders: wait for that, and retry.
+  constexpr int kAttempts = 5;
+  constexpr auto kNewHolderWait = std::chrono::seconds(120);
+  std::set<std::string> failed;  // holders that failed a request: skipped from now on
+  for (int attempt = 1;; ++attempt) {
+    std::string failed_worker;
+    Result<std::vector<Value>> values = fetch_once(states, failed, &failed_worker);
+    if (values.ok() || failed_worker.empty() || attempt == kAttempts) return values;
+    failed.insert(failed_worker);
+    logger_->info("fetch from {} failed ({}); retrying from other holders", failed_worker,
+                  values.status().to_string());
+    std::unique_lock lock(signal_->mutex);
+    const bool held = signal_->changed.wait_for(lock, kNewHolderWait, [&] {
+      for (const auto& state : states) {
+        if (!state->error.ok()) return true;
+        const bool alive = std::any_of(state->who_has.begin(), state->who_has.end(),
+                                       [&](const std::string& w) { return failed.count(w) == 0; });
+        if (!alive) return false;
+      }
+      return true;
+    });
+    if (!held) return values;
+  }
+}
+
+Result<std::vector<Value>> ClientCore::fetch_once(const std::vector<std::shared_ptr<FutureState>>& states,
+                                                  const std::set<std::string>& skip, std::string* failed_worker) {
   // Group the keys by a worker holding each, then one request per worker.
   std::unordered_map<std::string, std::vector<std::size_t>> by_worker;
   {
     std::lock_guard lock(signal_->mutex);
     for (std::size_t i = 0; i < states.size(); ++i) {
       if (!states[i]->error.ok()) return states[i]->error;
-      if (states[i]->who_has.empty()) return Status::not_found("no worker holds " + states[i]->key);
-      by_worker[states[i]->who_has[i % states[i]->who_has.size()]].push_back(i);
+      std::vector<std::string> holders;
+      for (const std::string& w : states[i]->who_has) {
+        if (skip.count(w) == 0) holders.push_back(w);
+      }
+      if (holders.empty()) return Status::not_found("no worker holds " + states[i]->key);
+      by_worker[holders[i % holders.size()]].push_back(i);
     }
   }
-  std::vector<std::pair<std::vector<std::size_t>*, std::future<Result<Message>>>> replies;
+  std::vector<std::tuple<std::string, std::vector<std::size_t>*, std::future<Result<Message>>>> replies;
   for (auto& [address, indexes] : by_worker) {
-    DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(address));
+    Result<ConnectionPtr> connection = data_connection(address);
+    if (!connection.ok()) {
+      *failed_worker = address;
+      return connection.status();
+    }
     msg::GetData request{next_request_id(), {}};
     for (std::size_t i : indexes) request.keys.push_back(states[i]->key);
-    replies.emplace_back(&indexes, expect_reply(request.request_id, address));
-    connection->send(request);
+    replies.emplace_back(address, &indexes, expect_reply(request.request_id, address));
+    (*connection)->send(request);
   }
   std::vector<Value> values(states.size());
-  for (auto& [indexes, future] : replies) {
-    Result<Message> reply = future.get();
-    if (!reply.ok()) return reply.status();
+  Status first_failure;
+  for (auto& [address, indexes, future] : replies) {
+    Result<Message> reply = future.get();  // every reply is awaited: none is left pending
+    if (!first_failure.ok()) continue;
+    if (!reply.ok()) {
+      *failed_worker = address;
+      first_failure = reply.status();
+      continue;
+    }
     auto& data = std::get<msg::DataReply>(*reply);
     if (data.values.size() != indexes->size()) return Status::internal("worker answered the wrong number of keys");
     for (std::size_t j = 0; j < indexes->size(); ++j) {
       if (!data.values[j].found) {
-        return Status::not_found("worker no longer holds " + data.values[j].key);
+        *failed_worker = address;
+        first_failure = Status::not_found("worker no longer holds " + data.values[j].key);
+        break;
       }
       values[(*indexes)[j]] = std::move(data.values[j].value);
     }
   }
+  if (!first_failure.ok()) return first_failure;
   return values;
 }
 

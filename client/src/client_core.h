@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -64,6 +65,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void release(const std::string& key);
 
   /// Fetches values from the workers that hold them (futures must be done).
+  /// Fetches the values from workers holding them; when a holder is gone,
+  /// waits (bounded) for the scheduler to report new holders and retries.
   Result<std::vector<Value>> fetch(const std::vector<std::shared_ptr<FutureState>>& states);
   Status put_data(const std::string& worker, std::vector<msg::KeyValue> values);
   Result<std::string> info();
@@ -77,6 +80,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void close();
 
  private:
+  /// One attempt of fetch(); names the worker that failed it, if one did.
+  /// One attempt of fetch(), from holders not in `skip`; names the worker that failed it, if one did.
+  Result<std::vector<Value>> fetch_once(const std::vector<std::shared_ptr<FutureState>>& states,
+                                        const std::set<std::string>& skip, std::string* failed_worker);
   ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger, std::string address,
              TlsContextPtr tls, std::string auth_token);
   /// Waits for the scheduler's handshake reply; its refusal (or the
