@@ -22,6 +22,13 @@
 #                     thread fill the 2 cores; more would only contend)
 #   --memory-limit M  per worker, dtask and dask alike (default 512MiB)
 #   --chunk-mib C     chunk size for both (default 32)
+#   --cold            instead: cold-cache passes (needs root: the page cache is
+#                     dropped before each) of dtask with Array::from_npy's
+#                     default chunking and with 4, 16, 32, 64 and 128 MiB
+#                     chunks, numpy's memmap loop (100,000-row slices, one
+#                     thread) and dd iflag=direct. Last line:
+#                     array_stream_cold default_GBps=<a> best_GBps=<b> best_chunk=<c>
+#                     numpy_memmap_GBps=<n> disk_GBps=<d> default_vs_best=<a/b> default_vs_numpy=<a/n>
 #
 # Last line: array_stream dtask_GBps=<x> disk_GBps=<d> dask_GBps=<y> ratio_vs_dask=<x/y>
 set -euo pipefail
@@ -34,6 +41,7 @@ REPEATS=3
 NTHREADS=1
 MEMORY_LIMIT=512MiB
 CHUNK_MIB=32
+COLD=0
 BUILD_DIR="${BUILD_DIR:-build}"
 COLS=16  # dask_array_stream.py create writes (rows, 16)
 while [[ $# -gt 0 ]]; do
@@ -53,7 +61,8 @@ while [[ $# -gt 0 ]]; do
     --chunk-mib=*) CHUNK_MIB="${1#*=}"; shift ;;
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
     --build-dir=*) BUILD_DIR="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cold) COLD=1; shift ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "array_stream: unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -100,6 +109,53 @@ else
 fi
 FILE_BYTES=$(stat -c %s "$FILE")
 CHUNK_ROWS=$(( CHUNK_MIB * 1048576 / (COLS * 8) ))
+
+if [[ $COLD == 1 ]]; then
+  drop_cache() {
+    sync
+    if ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+      echo "array_stream: --cold needs root (cannot write /proc/sys/vm/drop_caches)" >&2
+      exit 1
+    fi
+  }
+  echo "== cold passes: the page cache is dropped before each; dtask-scheduler + 2 x dtask-worker" \
+    "--nthreads $NTHREADS --memory-limit $MEMORY_LIMIT"
+  bench_start_daemons 2 "$NTHREADS" "$MEMORY_LIMIT"
+  best=0
+  best_chunk=""
+  default_rate=""
+  for setting in 4 16 32 64 128 default; do  # default last: the first pass after start pays for fresh memory
+    drop_cache
+    if [[ $setting == default ]]; then chunking=(--default-chunks); else chunking=(--chunk-mib "$setting"); fi
+    "$BENCH" --scheduler "$bench_address" --path "$FILE" "${chunking[@]}" --workers 2 --repeats 0 >"$logs/cold.out"
+    rate=$(bench_value first_pass_GBps "$logs/cold.out")
+    echo "dtask cold, $setting$([[ $setting != default ]] && echo ' MiB') chunks ($(grep -o 'chunks of about [0-9]* rows ([0-9]* MiB)' "$logs/cold.out")): $rate GB/s"
+    if [[ $setting == default ]]; then default_rate=$rate; fi
+    if awk -v r="$rate" -v b="$best" 'BEGIN { exit !(r > b) }'; then best=$rate; best_chunk=$setting; fi
+  done
+  bench_report_worker_rss
+  bench_stop_daemons
+  drop_cache
+  numpy_rate=$(/usr/bin/python3 - "$FILE" <<'PY'
+import sys, time
+import numpy as np
+X = np.load(sys.argv[1], mmap_mode="r")
+start, total = time.perf_counter(), 0.0
+for lo in range(0, X.shape[0], 100_000):
+    total += float(X[lo:lo + 100_000].sum())
+print(f"{X.nbytes / (time.perf_counter() - start) / 1e9:.3f}")
+PY
+)
+  echo "numpy memmap loop, cold, 100,000-row slices: $numpy_rate GB/s"
+  drop_cache
+  disk_rate=$(dd_rate if="$FILE" iflag=direct || echo 0)
+  echo "dd iflag=direct: $disk_rate GB/s"
+  awk -v a="$default_rate" -v b="$best" -v c="$best_chunk" -v n="$numpy_rate" -v d="$disk_rate" 'BEGIN {
+    printf "array_stream_cold default_GBps=%.3f best_GBps=%.3f best_chunk=%s numpy_memmap_GBps=%.3f disk_GBps=%.3f default_vs_best=%.3f default_vs_numpy=%.3f\n",
+      a, b, c, n, d, a / b, a / n
+  }'
+  exit 0
+fi
 
 echo "== page cache before the disk read: $(cache_state)"
 echo "== disk: dd if=$FILE of=/dev/null bs=16M iflag=direct"

@@ -60,6 +60,23 @@ Status pread_full(int fd, void* data, std::size_t size, std::uint64_t offset, co
   return Status::success();
 }
 
+Status pread_streaming(int fd, void* data, std::size_t size, std::uint64_t offset, const std::string& path,
+                       std::size_t piece, int ahead) {
+  auto* out = static_cast<char*>(data);
+  const auto advise = [&](std::size_t from) {
+    if (from >= size) return;
+    const std::size_t length = std::min(size - from, piece);
+    // Advice only: a failure (or a file system that ignores it) costs speed, never correctness.
+    (void)::posix_fadvise(fd, static_cast<off_t>(offset + from), static_cast<off_t>(length), POSIX_FADV_WILLNEED);
+  };
+  for (int i = 0; i < ahead; ++i) advise(static_cast<std::size_t>(i) * piece);
+  for (std::size_t done = 0; done < size; done += piece) {
+    advise(done + static_cast<std::size_t>(ahead) * piece);
+    DTASK_RETURN_NOT_OK(pread_full(fd, out + done, std::min(piece, size - done), offset + done, path));
+  }
+  return Status::success();
+}
+
 Status pwrite_full(int fd, const void* data, std::size_t size, std::uint64_t offset, const std::string& path) {
   const auto* in = static_cast<const char*>(data);
   std::size_t done = 0;

@@ -48,6 +48,12 @@ Result<std::uint64_t> file_size(int fd, const std::string& path);
 
 /// Reads exactly `size` bytes at `offset`; reaching end of file first is IOError.
 Status pread_full(int fd, void* data, std::size_t size, std::uint64_t offset, const std::string& path);
+/// pread_full for a large range read once, front to back: it reads in
+/// `piece` bytes and asks the kernel (POSIX_FADV_WILLNEED) for the next
+/// `ahead` pieces before copying each one, so the disk stays busy while
+/// the previous piece is copied out. Same errors as pread_full.
+Status pread_streaming(int fd, void* data, std::size_t size, std::uint64_t offset, const std::string& path,
+                       std::size_t piece = std::size_t{8} << 20, int ahead = 4);
 
 /// Writes all `size` bytes at `offset`.
 Status pwrite_full(int fd, const void* data, std::size_t size, std::uint64_t offset, const std::string& path);

@@ -317,7 +317,7 @@ Result<NDArray> read_npy_rows(const std::string& path, const NpyHeader& header, 
   const std::string what = path + " " + row_range(row_begin, row_end);
   DTASK_ASSIGN_OR_RETURN(std::shared_ptr<Buffer> buffer, internal::allocate_buffer(bytes, what));
   const std::uint64_t offset = header.data_offset + static_cast<std::uint64_t>(row_begin) * header.row_bytes();
-  Status read = internal::pread_full(fd.get(), buffer->mutable_data(), bytes, offset, path);
+  Status read = internal::pread_streaming(fd.get(), buffer->mutable_data(), bytes, offset, path);
   if (!read.ok()) return Status(read.code(), read.message() + " (" + row_range(row_begin, row_end) + ")");
   return NDArray{header.dtype, rows_shape(header, row_end - row_begin), std::move(buffer)};
 }
