@@ -5,7 +5,7 @@
 # Extra arguments go to the cmake configure step. SANITIZER_BUILD_DIR picks
 # the build folder (BUILD_DIR is left to the plain build that test.sh exports).
 # A unity build (see CMakeLists.txt), unless DTASK_UNITY=0: a sanitizer build
-# is mostly built from scratch, where the unity build takes half the time.
+# is mostly built from scratch, where the unity build needs far less CPU.
 #
 # Every process the tests start (daemons included) writes any sanitizer
 # report to a file under $SANITIZER_BUILD_DIR/sanitizer-reports/ instead of
