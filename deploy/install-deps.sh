@@ -23,7 +23,7 @@ done
 
 packages=(
   # toolchain
-  build-essential g++ cmake ccache pkg-config
+  build-essential g++ cmake ninja-build ccache pkg-config
   # libraries
   libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev

@@ -4,6 +4,8 @@
 #   bash deploy/sanitizer-test.sh thread    # TSan in build-tsan
 # Extra arguments go to the cmake configure step. SANITIZER_BUILD_DIR picks
 # the build folder (BUILD_DIR is left to the plain build that test.sh exports).
+# A unity build (see CMakeLists.txt), unless DTASK_UNITY=0: a sanitizer build
+# is mostly built from scratch, where the unity build needs far less CPU.
 #
 # Every process the tests start (daemons included) writes any sanitizer
 # report to a file under $SANITIZER_BUILD_DIR/sanitizer-reports/ instead of
@@ -29,7 +31,7 @@ reports="$PWD/$build_dir/sanitizer-reports"
 # -O1 with line tables (-g1): half the compile time of -O2 -g, and reports
 # still name function, file:line and inlined frames. No benchmarks: ctest
 # does not run them.
-BUILD_DIR="$build_dir" bash deploy/build.sh -DDTASK_SANITIZE="$kind" -DDTASK_BUILD_BENCH=OFF \
+BUILD_DIR="$build_dir" DTASK_UNITY="${DTASK_UNITY:-1}" bash deploy/build.sh -DDTASK_SANITIZE="$kind" -DDTASK_BUILD_BENCH=OFF \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "$@"
 
 rm -rf "$reports"

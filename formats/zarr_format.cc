@@ -20,7 +20,7 @@ using Index = std::vector<std::int64_t>;
 
 constexpr std::uint64_t kMaxMetadataBytes = std::uint64_t{1} << 20;
 
-std::string in_store(std::string_view what) { return " in " + std::string(what) + "/.zarray"; }
+std::string in_zarray(std::string_view what) { return " in " + std::string(what) + "/.zarray"; }
 
 std::string index_text(const Index& index) {
   std::string out = "(";
@@ -33,11 +33,11 @@ std::string index_text(const Index& index) {
 Status parse_extents(const json& root, const char* key, std::int64_t min, std::string_view what, Index& out) {
   auto it = root.find(key);
   if (it == root.end() || !it->is_array()) {
-    return Status::invalid("'" + std::string(key) + "'" + in_store(what) + " must be a list of integers");
+    return Status::invalid("'" + std::string(key) + "'" + in_zarray(what) + " must be a list of integers");
   }
   for (const json& extent : *it) {
     if (!extent.is_number_integer() || extent.get<std::int64_t>() < min) {
-      return Status::invalid("'" + std::string(key) + "'" + in_store(what) + " must hold integers >= " +
+      return Status::invalid("'" + std::string(key) + "'" + in_zarray(what) + " must hold integers >= " +
                              std::to_string(min) + ", got " + extent.dump());
     }
     out.push_back(extent.get<std::int64_t>());
@@ -55,7 +55,7 @@ Result<std::optional<double>> parse_fill_value(const json& value, std::string_vi
     if (text == "Infinity") return std::optional<double>(std::numeric_limits<double>::infinity());
     if (text == "-Infinity") return std::optional<double>(-std::numeric_limits<double>::infinity());
   }
-  return Status::invalid("'fill_value' " + value.dump() + in_store(what) +
+  return Status::invalid("'fill_value' " + value.dump() + in_zarray(what) +
                          " is not supported (dtask reads numbers, booleans, \"NaN\", \"Infinity\" and null)");
 }
 
@@ -65,17 +65,17 @@ Status parse_layout(const json& root, std::string_view what, ZarrMetadata& meta)
     return Status::invalid(std::string(what) + " is Fortran-ordered (order 'F'); dtask reads C-order Zarr arrays; "
                                                "rewrite it with order='C'");
   }
-  if (order == root.end() || *order != "C") return Status::invalid("'order'" + in_store(what) + " must be \"C\"");
+  if (order == root.end() || *order != "C") return Status::invalid("'order'" + in_zarray(what) + " must be \"C\"");
   meta.order = 'C';
   auto filters = root.find("filters");
   if (filters != root.end() && !filters->is_null() && !(filters->is_array() && filters->empty())) {
-    return Status::invalid("'filters' " + filters->dump() + in_store(what) +
+    return Status::invalid("'filters' " + filters->dump() + in_zarray(what) +
                            " are not supported; dtask reads arrays stored with filters=None");
   }
   auto separator = root.find("dimension_separator");
   if (separator != root.end() && !separator->is_null()) {
     if (*separator != "." && *separator != "/") {
-      return Status::invalid("'dimension_separator'" + in_store(what) + " must be \".\" or \"/\"");
+      return Status::invalid("'dimension_separator'" + in_zarray(what) + " must be \".\" or \"/\"");
     }
     meta.dimension_separator = separator->get<std::string>();
   }
@@ -94,7 +94,7 @@ Result<ZarrMetadata> metadata_from_json(const json& root, std::string_view what)
   DTASK_RETURN_NOT_OK(parse_extents(root, "chunks", 1, what, meta.chunks));
   auto dtype = root.find("dtype");
   if (dtype == root.end() || !dtype->is_string()) {
-    return Status::invalid("'dtype'" + in_store(what) + " must be a type string such as \"<f8\" "
+    return Status::invalid("'dtype'" + in_zarray(what) + " must be a type string such as \"<f8\" "
                            "(structured dtypes are not supported)");
   }
   DTASK_ASSIGN_OR_RETURN(meta.dtype, dtype_from_descr(dtype->get<std::string>(), what));

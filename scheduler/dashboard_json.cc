@@ -3,17 +3,14 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "scheduler/resources_json_internal.h"
+
 namespace dtask::scheduler {
 
 namespace {
 
+using internal::resources_json;
 using nlohmann::json;
-
-json resources_json(const ResourceList& resources) {
-  json out = json::object();
-  for (const auto& [name, amount] : resources) out[name] = amount;
-  return out;
-}
 
 json states_json(const std::array<std::size_t, kTaskStatusCount>& counts) {
   json out = json::object();

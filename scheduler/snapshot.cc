@@ -2,15 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scheduler/resources_json_internal.h"
+
 namespace dtask::scheduler {
 
 namespace {
 
-nlohmann::json resources_json(const ResourceList& resources) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& [name, amount] : resources) out[name] = amount;
-  return out;
-}
+using internal::resources_json;
 
 /// A few keys in a state, for seeing what is stuck (no-worker, say).
 nlohmann::json sample_keys(const GraphState& graph, TaskStatus status, std::size_t limit) {

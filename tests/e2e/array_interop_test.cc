@@ -27,8 +27,8 @@ namespace {
 
 using formats::testing::TempDir;
 
-constexpr std::int64_t kRows = 1000;
-constexpr std::int64_t kCols = 13;
+constexpr std::int64_t kInteropRows = 1000;
+constexpr std::int64_t kInteropCols = 13;
 
 // Prepended to every script: argv[1] is the directory, and report() prints
 // "NAME v1 v2 ..." with each number in repr (shortest round-trip) form.
@@ -132,7 +132,7 @@ for name, x in (('f4', f4), ('i8', i8)):
   for (const auto& [name, dtype] : {std::pair{std::string("f4"), DType::kFloat32}, {std::string("i8"), DType::kInt64}}) {
     SCOPED_TRACE(name);
     Array x = Array::from_npy(dir_.file(name + ".npy"), 128);  // 8 chunks, the last one short
-    ASSERT_EQ(x.shape(), (std::vector<std::int64_t>{kRows, kCols}));
+    ASSERT_EQ(x.shape(), (std::vector<std::int64_t>{kInteropRows, kInteropCols}));
     ASSERT_EQ(x.dtype(), dtype);
     EXPECT_EQ(x.n_chunks(), 8);
     NDArray sums = x.sum(0).compute(client());
@@ -168,7 +168,7 @@ for name, (x, compressor) in stores.items():
   for (const auto& [name, dtype] : {std::pair{std::string("lz4"), DType::kFloat64}, {std::string("zstd"), DType::kInt32}}) {
     SCOPED_TRACE(name);
     Array z = Array::from_zarr(dir_.file(name + ".zarr"));
-    ASSERT_EQ(z.shape(), (std::vector<std::int64_t>{kRows, kCols}));
+    ASSERT_EQ(z.shape(), (std::vector<std::int64_t>{kInteropRows, kInteropCols}));
     ASSERT_EQ(z.dtype(), dtype);
     EXPECT_EQ(z.n_chunks(), 10);  // one per row of Zarr chunks
     expect_close(to_doubles(z.sum(0).compute(client())), printed[name + "_sum"], name + " column sums");
@@ -183,8 +183,8 @@ for name, (x, compressor) in stores.items():
 // Arrays dtask writes with to_npy and to_zarr (every compressor) read back in
 // NumPy and zarr with the shape, dtype and column sums dtask computes itself.
 TEST_F(ArrayInteropTest, DtaskWritesPythonReads) {
-  Array normal = random::normal({kRows, kCols}, {.seed = 7, .chunk_rows = 128}, 2.0, 3.0);
-  NDArray counts = NDArray::uninitialized(DType::kInt64, {kRows, kCols});
+  Array normal = random::normal({kInteropRows, kInteropCols}, {.seed = 7, .chunk_rows = 128}, 2.0, 3.0);
+  NDArray counts = NDArray::uninitialized(DType::kInt64, {kInteropRows, kInteropCols});
   for (std::int64_t i = 0; i < counts.size(); ++i) counts.mutable_data<std::int64_t>()[i] = (i * 7919) % 100003 - 50000;
   Array integers = Array::from_ndarray(client(), counts, 300);
   const std::vector<std::string> compressors = {"none", "zlib", "zstd", "blosc"};
@@ -216,7 +216,7 @@ TEST_F(ArrayInteropTest, DtaskWritesPythonReads) {
     std::vector<std::string> keys = {name + "_npy"};
     for (const std::string& compressor : compressors) keys.push_back(name + "_zarr_" + compressor);
     for (const std::string& key : keys) {
-      EXPECT_EQ(printed[key + "_shape"], (std::vector<double>{static_cast<double>(kRows), static_cast<double>(kCols)})) << key;
+      EXPECT_EQ(printed[key + "_shape"], (std::vector<double>{static_cast<double>(kInteropRows), static_cast<double>(kInteropCols)})) << key;
       EXPECT_TRUE(printed.count(key + "_dtype_" + dtype)) << key << " is not " << dtype;
       expect_close(printed[key + "_sum"], sums, key + " column sums");
     }

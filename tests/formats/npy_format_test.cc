@@ -11,11 +11,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/formats/array_bytes.h"
 #include "tests/formats/temp_dir.h"
 
 namespace dtask::formats {
 namespace {
 
+using testing::bytes_of;
+using testing::kAllDTypes;
 using testing::TempDir;
 using testing::write_bytes;
 
@@ -59,13 +62,6 @@ std::string row_bytes(const NDArray& array, std::int64_t begin, std::int64_t end
   const std::size_t row = array.rows() == 0 ? 0 : array.nbytes() / static_cast<std::size_t>(array.rows());
   return std::string(reinterpret_cast<const char*>(array.buffer->data()) + begin * row, (end - begin) * row);
 }
-
-std::string bytes_of(const NDArray& array) {
-  return std::string(reinterpret_cast<const char*>(array.buffer->data()), array.nbytes());
-}
-
-constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64,
-                                DType::kInt8,    DType::kUInt8,   DType::kBool};
 
 // ---- headers -----------------------------------------------------------------------
 

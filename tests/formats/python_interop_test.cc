@@ -17,11 +17,14 @@
 #include "formats/csv_format.h"
 #include "formats/npy_format.h"
 #include "formats/zarr_format.h"
+#include "tests/formats/array_bytes.h"
 #include "tests/formats/temp_dir.h"
 
 namespace dtask::formats {
 namespace {
 
+using testing::bytes_of;
+using testing::kAllDTypes;
 using Index = std::vector<std::int64_t>;
 
 // The formula, Python side; `expected(dtype, shape)` mirrors expected() below.
@@ -71,11 +74,6 @@ NDArray expected(DType dtype, const Index& shape) {
   }
   return array;
 }
-
-std::string bytes_of(const NDArray& a) { return std::string(reinterpret_cast<const char*>(a.buffer->data()), a.nbytes()); }
-
-constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64,
-                                DType::kInt8,    DType::kUInt8,   DType::kBool};
 
 class PythonInteropTest : public ::testing::Test {
  protected:

@@ -13,11 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/formats/array_bytes.h"
 #include "tests/formats/temp_dir.h"
 
 namespace dtask::formats {
 namespace {
 
+using testing::bytes_of;
+using testing::kAllDTypes;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
@@ -83,8 +86,6 @@ NDArray slice2d(const NDArray& a, std::int64_t r0, std::int64_t r1, std::int64_t
   return out;
 }
 
-std::string bytes_of(const NDArray& a) { return std::string(reinterpret_cast<const char*>(a.buffer->data()), a.nbytes()); }
-
 // Writes every chunk of the 2-D `array` into a new store with `meta`.
 void write_all_chunks(const std::string& store, const ZarrMetadata& meta, const NDArray& array) {
   ASSERT_TRUE(create_zarr(store, meta).ok());
@@ -108,9 +109,6 @@ std::vector<CodecConfig> codecs() {
           CodecConfig{.id = CodecId::kBlosc, .level = 5, .blosc_cname = "lz4", .blosc_shuffle = 1},
           CodecConfig{.id = CodecId::kBlosc, .level = 5, .blosc_cname = "zstd", .blosc_shuffle = 2}};
 }
-
-constexpr DType kAllDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64,
-                                DType::kInt8,    DType::kUInt8,   DType::kBool};
 
 // ---- metadata ------------------------------------------------------------------------
 

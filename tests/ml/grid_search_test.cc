@@ -32,7 +32,7 @@ using formats::testing::TempDir;
 using Json = nlohmann::json;
 
 // Writes make_classification data as X.npy / y.npy in argv[1]: argv[2] its kwargs as JSON.
-constexpr const char* kMakeData = R"PY(
+constexpr const char* kMakeSearchData = R"PY(
 import json, sys
 import numpy as np
 from sklearn.datasets import make_classification
@@ -92,7 +92,7 @@ class GridSearchTest : public testing::LocalClusterSuite {
 
   /// make_classification(**kwargs) written by Python, read back as chunked arrays.
   void make_data(const Json& kwargs, std::int64_t chunk_rows = 0) {
-    python_oracle::run(kMakeData, {dir_.path().string(), kwargs.dump()});
+    python_oracle::run(kMakeSearchData, {dir_.path().string(), kwargs.dump()});
     X_ = Array::from_npy(dir_.file("X.npy"), chunk_rows);
     y_ = Array::from_npy(dir_.file("y.npy"), chunk_rows);
   }

@@ -24,7 +24,7 @@ using Vec = std::vector<double>;
 
 // Writes make_classification(n_samples=600, n_features=6, n_informative=4,
 // n_classes=3, random_state=0) as X.npy and y.npy (labels a y + b) in argv[1].
-constexpr const char* kMakeData = R"PY(
+constexpr const char* kMakeMultinomialData = R"PY(
 import json, sys
 import numpy as np
 from sklearn.datasets import make_classification
@@ -76,7 +76,7 @@ class MultinomialTest : public testing::LocalClusterSuite {
 
   /// The 3-class data with labels a y + b, chunked by `chunk_rows`.
   void make_data(double a = 1, double b = 0, std::int64_t chunk_rows = 128) {
-    python_oracle::run(kMakeData, {dir_.path().string(), std::to_string(a), std::to_string(b)});
+    python_oracle::run(kMakeMultinomialData, {dir_.path().string(), std::to_string(a), std::to_string(b)});
     X_ = Array::from_npy(dir_.file("X.npy"), chunk_rows);
     y_ = Array::from_npy(dir_.file("y.npy"), chunk_rows);
   }

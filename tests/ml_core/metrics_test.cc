@@ -30,7 +30,7 @@ using Vec = std::vector<double>;
 // Evaluates one case list: metric functions by name, or a named scorer on a
 // stand-in estimator whose predict / decision_function / predict_proba
 // return the given arrays (no decision_function when none is given).
-constexpr const char* kOracle = R"PY(
+constexpr const char* kMetricsOracle = R"PY(
 import json, sys, warnings
 import numpy as np
 warnings.simplefilter("ignore")
@@ -91,7 +91,7 @@ class CaseList {
   void check_against_sklearn() const {
     auto path = std::filesystem::temp_directory_path() / ("dtask_metrics_" + std::to_string(::getpid()) + ".json");
     std::ofstream(path) << py_.dump();
-    json want = python_oracle::run(kOracle, {path.string()});
+    json want = python_oracle::run(kMetricsOracle, {path.string()});
     std::filesystem::remove(path);
     ASSERT_EQ(want.size(), py_.size());
     for (std::size_t i = 0; i < py_.size(); ++i) compare(i, want[i]);

@@ -9,22 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/ml_core/params_json.h"
 #include "tests/support/python_oracle.h"
 
 namespace dtask::ml_core {
 namespace {
 
 using nlohmann::json;
-
-json to_json(const ParamValue& v) {
-  return std::visit([](const auto& x) { return json(x); }, v.variant());
-}
-
-json to_json(const Params& p) {
-  json out = json::object();
-  for (const auto& [k, v] : p) out[k] = to_json(v);
-  return out;
-}
+using testing::to_json;
 
 ParamValue from_json(const json& v) {
   if (v.is_boolean()) return v.get<bool>();

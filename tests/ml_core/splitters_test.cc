@@ -24,7 +24,7 @@ using nlohmann::json;
 
 // Runs every case through sklearn: {"splits": [[train, test], ...],
 // "warnings": [...]} or {"error": "..."}.
-const char* kOracle = R"PY(
+const char* kSplittersOracle = R"PY(
 import json, sys, warnings
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, ShuffleSplit, StratifiedShuffleSplit
@@ -119,7 +119,7 @@ void expect_cases_match(const json& cases, bool expect_errors = false) {
   auto path = std::filesystem::temp_directory_path() /
               ("dtask_splitters_cases_" + std::to_string(::getpid()) + ".json");
   std::ofstream(path) << cases.dump();
-  json want = python_oracle::run(kOracle, {path.string()});
+  json want = python_oracle::run(kSplittersOracle, {path.string()});
   std::filesystem::remove(path);
   ASSERT_EQ(want.size(), cases.size());
   for (std::size_t i = 0; i < cases.size(); ++i) {

@@ -24,10 +24,13 @@
 #include <vector>
 
 #include "ml_core/params.h"
+#include "tests/ml_core/params_json.h"
 #include "tests/support/python_oracle.h"
 
 namespace dtask::ml_core {
 namespace {
+
+using testing::to_json;
 
 // ---- the configurations both sides fit (passed to Python as sklearn kwargs) ----
 
@@ -107,14 +110,6 @@ std::vector<Config> error_configs() {
           {"l1 squared_hinge dual", "LinearSVC", {{"penalty", "l1"}, {"dual", true}}}};
 }
 
-nlohmann::json to_json(const Params& params) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& [name, value] : params) {
-    std::visit([&](const auto& v) { out[name] = v; }, value.variant());
-  }
-  return out;
-}
-
 nlohmann::json to_json(const std::vector<Config>& configs) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : configs) out.push_back({{"name", c.name}, {"data", c.data}, {"params", to_json(c.params)}});
@@ -157,7 +152,7 @@ LinearSvcParams linear_params(const Params& params) {
 
 // ---- the oracle ------------------------------------------------------------------
 
-constexpr const char* kOracle = R"PY(
+constexpr const char* kSvmOracle = R"PY(
 import json, sys, warnings
 import numpy as np
 from sklearn.datasets import make_classification, make_blobs
@@ -281,7 +276,7 @@ class SvmTest : public ::testing::Test {
         {"svc", to_json(svc_configs())}, {"linear", to_json(linear_configs())}, {"errors", to_json(error_configs())}};
     auto path = std::filesystem::temp_directory_path() / ("dtask_svm_request_" + std::to_string(::getpid()) + ".json");
     std::ofstream(path) << request.dump();
-    oracle_ = new nlohmann::json(python_oracle::run(kOracle, {path.string()}));
+    oracle_ = new nlohmann::json(python_oracle::run(kSvmOracle, {path.string()}));
     std::filesystem::remove(path);
   }
   static void TearDownTestSuite() {

@@ -31,7 +31,7 @@ Journal::Opened open_journal(const formats::testing::TempDir& dir) {
   return std::move(*opened);
 }
 
-msg::TaskDef task_def(std::string key, std::vector<std::string> deps = {}) {
+msg::TaskDef journal_task_def(std::string key, std::vector<std::string> deps = {}) {
   msg::TaskDef def;
   def.key = std::move(key);
   def.op = "inc";
@@ -59,7 +59,7 @@ TEST(JournalTest, RecordsSurviveAReopenAndATornTailIsCut) {
   {
     Journal::Opened opened = open_journal(dir);
     EXPECT_TRUE(opened.records.empty());
-    Message graph = msg::UpdateGraph{{task_def("a"), task_def("b", {"a"})}, {"b"}};
+    Message graph = msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b", {"a"})}, {"b"}};
     opened.journal->append(Kind::kClientInput, "session-1", &graph);
     opened.journal->append(Kind::kClientGone, "session-2");
     ASSERT_TRUE(opened.journal->write().ok());
@@ -176,7 +176,7 @@ class JournalReplayTest : public ::testing::Test {
 // one waits for w1, takes b back from it, and runs only c.
 TEST_F(JournalReplayTest, ResultsComeBackWithTheirWorkerAndAreNotRecomputed) {
   WorkerState* w1 = *live.add_worker(registration("w1"));
-  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"}), task_def("c", {"b"})}, {"c"}});
+  input(msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b", {"a"}), journal_task_def("c", {"b"})}, {"c"}});
   finish(w1, "a");
   finish(w1, "b");
 
@@ -218,7 +218,7 @@ TEST_F(JournalReplayTest, ResultsComeBackWithTheirWorkerAndAreNotRecomputed) {
 // ready to run; taking b back right after must win: b is not run again.
 TEST_F(JournalReplayTest, AResultAndItsDependencyComeBackTogether) {
   WorkerState* w1 = *live.add_worker(registration("w1"));
-  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"}), task_def("c", {"b"})}, {"c"}});
+  input(msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b", {"a"}), journal_task_def("c", {"b"})}, {"c"}});
   finish(w1, "a");
   finish(w1, "b");
 
@@ -234,7 +234,7 @@ TEST_F(JournalReplayTest, AResultAndItsDependencyComeBackTogether) {
 // recomputed from its lineage (a, then b), then c runs.
 TEST_F(JournalReplayTest, ResultsThatDoNotComeBackAreRecomputed) {
   WorkerState* w1 = *live.add_worker(registration("w1"));
-  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"}), task_def("c", {"b"})}, {"c"}});
+  input(msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b", {"a"}), journal_task_def("c", {"b"})}, {"c"}});
   finish(w1, "a");
   finish(w1, "b");
 
@@ -252,7 +252,7 @@ TEST_F(JournalReplayTest, ResultsThatDoNotComeBackAreRecomputed) {
 // recomputed at once.
 TEST_F(JournalReplayTest, WorkersRemovedBeforeTheCrashAreNotWaitedFor) {
   WorkerState* w1 = *live.add_worker(registration("w1"));
-  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"})}, {"b"}});
+  input(msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b", {"a"})}, {"b"}});
   finish(w1, "a");
   live.remove_worker(w1, "killed");
   journal_outbox();
@@ -290,7 +290,7 @@ TEST_F(JournalReplayTest, ScatteredDataComesBackOrIsReportedLost) {
 // A reconnecting client names the keys it still wants: the rest is released,
 // and keys the scheduler never heard of are reported lost.
 TEST_F(JournalReplayTest, ResumeReleasesWhatTheClientDroppedAndReportsUnknownKeys) {
-  input(msg::UpdateGraph{{task_def("a"), task_def("b")}, {"a", "b"}});
+  input(msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b")}, {"a", "b"}});
   std::unique_ptr<GraphState> graph = restart();
   ClientState* restored = graph->find_client("session-1");
   ASSERT_NE(restored, nullptr);
@@ -309,10 +309,10 @@ TEST_F(JournalReplayTest, ResumeReleasesWhatTheClientDroppedAndReportsUnknownKey
 TEST_F(JournalReplayTest, SnapshotReplaysIntoTheSameState) {
   WorkerState* w1 = *live.add_worker(registration("w1"));
   WorkerState* w2 = *live.add_worker(registration("w2"));
-  input(msg::UpdateGraph{{task_def("a"), task_def("b", {"a"}), task_def("c", {"b"}), task_def("d", {"a"})},
+  input(msg::UpdateGraph{{journal_task_def("a"), journal_task_def("b", {"a"}), journal_task_def("c", {"b"}), journal_task_def("d", {"a"})},
                          {"c", "d"}});
   ClientState* other = live.add_client("other", "session-2");
-  msg::UpdateGraph shared{{task_def("e", {"b"})}, {"e", "a"}};
+  msg::UpdateGraph shared{{journal_task_def("e", {"b"})}, {"e", "a"}};
   live.update_graph(*other, shared);
   ASSERT_TRUE(live.keys_scattered(*other, {address_of("w2"), {{"x", 8, "int64"}}}).ok());
   (void)live.take_outbox();

@@ -1,8 +1,9 @@
 // Helpers the client's estimators share: parameters as JSON (for specs and
-// checkpoints), a float64 view of a computed array, fitting in one task, and
-// fitted attributes as NDArrays.
+// checkpoints), elapsed seconds, a float64 view of a computed array, fitting
+// in one task, and fitted attributes as NDArrays.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ NDArray int64_array(const std::vector<std::int64_t>& v);
 std::string read_text_file(const std::string& path);
 /// Writes a saved model; TaskError (IOError) when it cannot be written.
 void write_text_file(const std::string& path, const std::string& text);
+
+/// Seconds on the steady clock since `start` (fit and refit times, progress lines).
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 }  // namespace internal
 
 inline NDArray ml_core_cast_float64(const NDArray& a) { return ml_core::to_float64(a); }

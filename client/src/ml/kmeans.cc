@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/src/array_internal.h"
+#include "client/src/ml/estimator_internal.h"
 #include "client/src/ml/kmeans_passes_internal.h"
 #include "dtask/client.h"
 #include "ml_core/param_binding.h"
@@ -129,10 +130,6 @@ double absolute_tolerance(Client& client, const Array& X, double tol) {
   return tol * mean / static_cast<double>(variances.size());
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 KMeans::KMeans(KMeansOptions options) : options_(std::move(options)) {}
@@ -180,7 +177,7 @@ KMeans& KMeans::fit(Client& client, const Array& X) {
   auto start = std::chrono::steady_clock::now();
   NDArray centers = initial_centers(client, X, options_);
   if (options_.verbose) std::fprintf(stderr, "KMeans: initialised %lld centers in %.2fs\n",
-                                     static_cast<long long>(options_.n_clusters), seconds_since(start));
+                                     static_cast<long long>(options_.n_clusters), internal::seconds_since(start));
   double tol = absolute_tolerance(client, X, options_.tol);
   converged_ = false;
   n_iter_ = 0;
@@ -190,7 +187,7 @@ KMeans& KMeans::fit(Client& client, const Array& X) {
     double shift = squared_shift(updated, centers);
     centers = updated;
     n_iter_ = iteration;
-    KMeansIteration progress{iteration, options_.max_iter, totals.inertia, shift, seconds_since(start)};
+    KMeansIteration progress{iteration, options_.max_iter, totals.inertia, shift, internal::seconds_since(start)};
     if (options_.verbose) {
       std::fprintf(stderr, "KMeans: iteration %d, inertia %.6g, center shift %.3g (%.2fs)\n", iteration,
                    progress.inertia, progress.center_shift, progress.seconds);

@@ -12,6 +12,7 @@
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/chunk_passes_internal.h"
+#include "client/src/ml/estimator_internal.h"
 #include "client/src/ml/glm_objective_internal.h"
 #include "dtask/client.h"
 #include "ml_core/glm_config.h"
@@ -47,10 +48,6 @@ NDArray vector_array(const std::vector<double>& v, std::size_t count) {
 std::vector<double> doubles_of(const NDArray& a) {
   if (!a.buffer) return {};
   return {a.data<double>(), a.data<double>() + a.size()};
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -118,7 +115,7 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
   ml_core::SolverSettings settings = ml_core::glm_solver_settings(config, *resolved, X.rows());
   settings.on_iteration = [&](int iteration, double f, double measure) {
     // Report on scikit-learn's scale: Σ loss + R / C is n F.
-    GlmIteration progress{iteration, f * n, solver_ == "admm" ? measure : measure * n, seconds_since(start)};
+    GlmIteration progress{iteration, f * n, solver_ == "admm" ? measure : measure * n, internal::seconds_since(start)};
     if (options_.verbose) {
       std::fprintf(stderr, "%s(%s): iteration %d, objective %.10g, %s %.3g (%.2fs)\n", name().c_str(),
                    solver_.c_str(), iteration, progress.objective,
@@ -142,7 +139,7 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
   if (options_.verbose) {
     std::fprintf(stderr, "%s(%s): %s after %d iterations, max |gradient| %.3g (%.2fs)\n", name().c_str(),
                  solver_.c_str(), converged_ ? "converged" : "did not converge", n_iter_, grad_norm_,
-                 seconds_since(start));
+                 internal::seconds_since(start));
   }
   return *this;
 }
