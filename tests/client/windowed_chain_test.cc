@@ -12,7 +12,7 @@
 #include "tests/support/local_cluster_suite.h"
 
 namespace dtask {
-namespace {
+namespace windowed_chain_test {  // named, not anonymous: the unity build puts a folder's tests in one file
 
 class WindowedChainTest : public testing::LocalClusterSuite {};
 
@@ -62,5 +62,5 @@ TEST_F(WindowedChainTest, AFailingStepReportsItsOwnError) {
   }
 }
 
-}  // namespace
+}  // namespace windowed_chain_test
 }  // namespace dtask

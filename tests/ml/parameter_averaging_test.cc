@@ -17,7 +17,7 @@
 #include "ml_core/sgd.h"
 
 namespace dtask::ml {
-namespace {
+namespace parameter_averaging_test {  // named, not anonymous: the unity build puts a folder's tests in one file
 
 std::vector<double> values(const NDArray& a) { return {a.data<double>(), a.data<double>() + a.size()}; }
 
@@ -114,5 +114,5 @@ TEST(ParameterAveragingTest, BadOptionsAreRefused) {
   EXPECT_EQ(ok.get_params().at("estimator__alpha"), ml_core::ParamValue(0.01));
 }
 
-}  // namespace
+}  // namespace parameter_averaging_test
 }  // namespace dtask::ml

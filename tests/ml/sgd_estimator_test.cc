@@ -19,7 +19,7 @@
 #include "tests/support/python_oracle.h"
 
 namespace dtask::ml {
-namespace {
+namespace sgd_estimator_test {  // named, not anonymous: the unity build puts a folder's tests in one file
 
 using formats::testing::TempDir;
 using Json = nlohmann::json;
@@ -236,5 +236,5 @@ TEST_F(SgdEstimatorTest, SaveAndLoadRoundTrip) {
   EXPECT_THROW(SGDRegressor::load(dir_.file("model.json")), TaskError);
 }
 
-}  // namespace
+}  // namespace sgd_estimator_test
 }  // namespace dtask::ml

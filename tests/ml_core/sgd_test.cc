@@ -28,7 +28,7 @@
 #include "tests/support/python_oracle.h"
 
 namespace dtask::ml_core {
-namespace {
+namespace sgd_test {  // named, not anonymous: the unity build puts a folder's tests in one file
 
 struct Config {
   std::string name;
@@ -432,5 +432,5 @@ TEST_F(SgdTest, DenseEstimatorFromSpecFitsTheSameModel) {
   EXPECT_FALSE(make_dense_estimator(R"({"estimator": "SGDRegressor", "params": {"class_weight": "balanced"}})").ok());
 }
 
-}  // namespace
+}  // namespace sgd_test
 }  // namespace dtask::ml_core

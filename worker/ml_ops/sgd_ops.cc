@@ -27,25 +27,25 @@ namespace {
 using array_ops::throw_if_error;
 using array_ops::value_or_throw;
 
-std::vector<double> values(const NDArray& a) {
+std::vector<double> sgd_values(const NDArray& a) {
   NDArray f = ml_core::to_float64(a);
   return std::vector<double>(f.data<double>(), f.data<double>() + f.size());
 }
 
-Bytes partial_fit(const Bytes& model_in, const NDArray& X_in, const NDArray& y_in, const NDArray& classes) {
+Bytes sgd_partial_fit(const Bytes& model_in, const NDArray& X_in, const NDArray& y_in, const NDArray& classes) {
   if (X_in.shape.size() != 2 || y_in.shape.size() != 1 || y_in.rows() != X_in.rows()) {
     throw std::invalid_argument("sgd_partial_fit needs X [n, d] and y [n], got " + X_in.describe() + " and " +
                                 y_in.describe());
   }
   auto model = value_or_throw(ml_core::SgdModel::deserialize(model_in.view()));
   NDArray X = ml_core::to_float64(X_in);
-  std::vector<double> y = values(y_in);
-  std::vector<double> labels = values(classes);
+  std::vector<double> y = sgd_values(y_in);
+  std::vector<double> labels = sgd_values(classes);
   throw_if_error(model.partial_fit(X.data<double>(), X.rows(), X.cols(), y.data(), labels.empty() ? nullptr : &labels));
   return Bytes::from_string(model.serialize());
 }
 
-NDArray apply(const NDArray& X_in, const Bytes& model_in, const std::string& method) {
+NDArray sgd_apply(const NDArray& X_in, const Bytes& model_in, const std::string& method) {
   auto model = value_or_throw(ml_core::SgdModel::deserialize(model_in.view()));
   if (X_in.shape.size() != 2 || X_in.cols() != model.n_features()) {
     throw std::invalid_argument("X chunk " + X_in.describe() + " does not have the model's " +
@@ -70,7 +70,7 @@ NDArray apply(const NDArray& X_in, const Bytes& model_in, const std::string& met
   return result;
 }
 
-Bytes average(const ValueList& models, const NDArray& weights) {
+Bytes sgd_average(const ValueList& models, const NDArray& weights) {
   if (static_cast<std::int64_t>(models.size()) != weights.size()) {
     throw std::invalid_argument("sgd_average: " + std::to_string(models.size()) + " models but " +
                                 std::to_string(weights.size()) + " weights");
@@ -79,16 +79,16 @@ Bytes average(const ValueList& models, const NDArray& weights) {
   for (const Value& m : models) {
     replicas.push_back(value_or_throw(ml_core::SgdModel::deserialize(value_or_throw(value_as<Bytes>(m)).view())));
   }
-  return Bytes::from_string(value_or_throw(ml_core::SgdModel::average(replicas, values(weights))).serialize());
+  return Bytes::from_string(value_or_throw(ml_core::SgdModel::average(replicas, sgd_values(weights))).serialize());
 }
 
 }  // namespace
 
 void register_sgd_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  must_register(registry.add_function("sgd_partial_fit", partial_fit));
-  must_register(registry.add_function("sgd_apply", apply));
-  must_register(registry.add_function("sgd_average", average));
+  must_register(registry.add_function("sgd_partial_fit", sgd_partial_fit));
+  must_register(registry.add_function("sgd_apply", sgd_apply));
+  must_register(registry.add_function("sgd_average", sgd_average));
 }
 
 }  // namespace dtask::ml_ops

@@ -11,7 +11,6 @@ using array_internal::fail;
 
 namespace {
 
-constexpr const char* kPrefix = "estimator__";
 
 internal::ChainPlan plan_of(const IncrementalOptions& o) {
   return {.what = "Incremental",
@@ -34,13 +33,13 @@ Params Incremental::get_params() const {
                 {"shuffle_blocks", options_.shuffle_blocks},
                 {"random_state", static_cast<long long>(options_.random_state)},
                 {"max_in_flight", static_cast<long long>(options_.max_in_flight)}};
-  for (const auto& [name, value] : estimator_->get_params()) out[kPrefix + name] = value;
+  for (const auto& [name, value] : estimator_->get_params()) out[internal::kEstimatorPrefix + name] = value;
   return out;
 }
 
 Incremental& Incremental::set_params(const Params& params_in) {
   Params params = params_in;
-  Params inner = internal::take_prefixed(params, kPrefix);
+  Params inner = internal::take_prefixed(params, internal::kEstimatorPrefix);
   for (const auto& [name, value] : params) {
     if (name == "epochs") {
       options_.epochs = internal::integer_option("Incremental", name, value);

@@ -9,12 +9,6 @@ namespace dtask::ml {
 
 using array_internal::fail;
 
-namespace {
-
-constexpr const char* kPrefix = "estimator__";
-
-}  // namespace
-
 ParameterAveraging::ParameterAveraging(const SGDEstimator& estimator, ParameterAveragingOptions options)
     : estimator_(estimator.clone_sgd()), options_(options) {}
 
@@ -26,13 +20,13 @@ Params ParameterAveraging::get_params() const {
                 {"random_state", static_cast<long long>(options_.random_state)},
                 {"max_in_flight", static_cast<long long>(options_.max_in_flight)},
                 {"fan_in", options_.fan_in}};
-  for (const auto& [name, value] : estimator_->get_params()) out[kPrefix + name] = value;
+  for (const auto& [name, value] : estimator_->get_params()) out[internal::kEstimatorPrefix + name] = value;
   return out;
 }
 
 ParameterAveraging& ParameterAveraging::set_params(const Params& params_in) {
   Params params = params_in;
-  Params inner = internal::take_prefixed(params, kPrefix);
+  Params inner = internal::take_prefixed(params, internal::kEstimatorPrefix);
   for (const auto& [name, value] : params) {
     auto integer = [&] { return internal::integer_option("ParameterAveraging", name, value); };
     if (name == "epochs") {

@@ -42,6 +42,9 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
 /// labels (one pass) for a classifier, none for a regressor.
 std::vector<double> classes_for(Client& client, bool classifier, const Array& y);
 
+/// The prefix of a wrapped estimator's parameters ("estimator__alpha").
+inline constexpr const char* kEstimatorPrefix = "estimator__";
+
 /// Parameters of a wrapped estimator, "estimator__name" -> name: removed from `params` and returned.
 Params take_prefixed(Params& params, const std::string& prefix);
 /// An integer option of a wrapper; ArrayError naming it otherwise.
