@@ -4,6 +4,7 @@
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/partial_fit_chains_internal.h"
+#include "ml_core/param_binding.h"
 
 namespace dtask::ml {
 
@@ -28,34 +29,23 @@ internal::ChainPlan plan_of(const IncrementalOptions& o) {
 Incremental::Incremental(const SGDEstimator& estimator, IncrementalOptions options)
     : estimator_(estimator.clone_sgd()), options_(options) {}
 
-Params Incremental::get_params() const {
-  Params out = {{"epochs", static_cast<long long>(options_.epochs)},
-                {"shuffle_blocks", options_.shuffle_blocks},
-                {"random_state", static_cast<long long>(options_.random_state)},
-                {"max_in_flight", static_cast<long long>(options_.max_in_flight)}};
-  for (const auto& [name, value] : estimator_->get_params()) out[internal::kEstimatorPrefix + name] = value;
-  return out;
+const ml_core::ParamBinding<IncrementalOptions>& incremental_binding() {
+  static const ml_core::ParamBinding<IncrementalOptions> table(
+      "Incremental",
+      {{"epochs", &IncrementalOptions::epochs},
+       {"shuffle_blocks", &IncrementalOptions::shuffle_blocks},
+       {"random_state", &IncrementalOptions::random_state},
+       {"max_in_flight", &IncrementalOptions::max_in_flight}},
+      {"estimator__<name>"});
+  return table;
 }
 
-Incremental& Incremental::set_params(const Params& params_in) {
-  Params params = params_in;
-  Params inner = internal::take_prefixed(params, internal::kEstimatorPrefix);
-  for (const auto& [name, value] : params) {
-    if (name == "epochs") {
-      options_.epochs = internal::integer_option("Incremental", name, value);
-    } else if (name == "random_state") {
-      options_.random_state = internal::integer_option("Incremental", name, value);
-    } else if (name == "max_in_flight") {
-      options_.max_in_flight = internal::integer_option("Incremental", name, value);
-    } else if (name == "shuffle_blocks" && value.is<bool>()) {
-      options_.shuffle_blocks = value.get<bool>();
-    } else {
-      fail("Invalid parameter '" + name +
-           "' for estimator Incremental. Valid parameters are: ['epochs', 'estimator__<name>', 'max_in_flight', "
-           "'random_state', 'shuffle_blocks'].");
-    }
-  }
-  if (!inner.empty()) estimator_->set_params(inner);
+Params Incremental::get_params() const {
+  return internal::wrapper_params(incremental_binding().get(options_), estimator_->get_params());
+}
+
+Incremental& Incremental::set_params(const Params& params) {
+  internal::set_wrapper_params(incremental_binding(), options_, *estimator_, params);
   return *this;
 }
 

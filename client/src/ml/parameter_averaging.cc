@@ -4,6 +4,7 @@
 
 #include "client/src/array_internal.h"
 #include "client/src/ml/partial_fit_chains_internal.h"
+#include "ml_core/param_binding.h"
 
 namespace dtask::ml {
 
@@ -12,44 +13,30 @@ using array_internal::fail;
 ParameterAveraging::ParameterAveraging(const SGDEstimator& estimator, ParameterAveragingOptions options)
     : estimator_(estimator.clone_sgd()), options_(options) {}
 
-Params ParameterAveraging::get_params() const {
-  Params out = {{"epochs", static_cast<long long>(options_.epochs)},
-                {"sync_every", static_cast<long long>(options_.sync_every)},
-                {"n_replicas", static_cast<long long>(options_.n_replicas)},
-                {"shuffle_blocks", options_.shuffle_blocks},
-                {"random_state", static_cast<long long>(options_.random_state)},
-                {"max_in_flight", static_cast<long long>(options_.max_in_flight)},
-                {"fan_in", options_.fan_in}};
-  for (const auto& [name, value] : estimator_->get_params()) out[internal::kEstimatorPrefix + name] = value;
-  return out;
+namespace {
+
+const ml_core::ParamBinding<ParameterAveragingOptions>& averaging_binding() {
+  using O = ParameterAveragingOptions;
+  static const ml_core::ParamBinding<O> table("ParameterAveraging",
+                                              {{"epochs", &O::epochs},
+                                               {"sync_every", &O::sync_every},
+                                               {"n_replicas", &O::n_replicas},
+                                               {"shuffle_blocks", &O::shuffle_blocks},
+                                               {"random_state", &O::random_state},
+                                               {"max_in_flight", &O::max_in_flight},
+                                               {"fan_in", &O::fan_in}},
+                                              {"estimator__<name>"});
+  return table;
 }
 
-ParameterAveraging& ParameterAveraging::set_params(const Params& params_in) {
-  Params params = params_in;
-  Params inner = internal::take_prefixed(params, internal::kEstimatorPrefix);
-  for (const auto& [name, value] : params) {
-    auto integer = [&] { return internal::integer_option("ParameterAveraging", name, value); };
-    if (name == "epochs") {
-      options_.epochs = integer();
-    } else if (name == "sync_every") {
-      options_.sync_every = integer();
-    } else if (name == "n_replicas") {
-      options_.n_replicas = integer();
-    } else if (name == "random_state") {
-      options_.random_state = integer();
-    } else if (name == "max_in_flight") {
-      options_.max_in_flight = integer();
-    } else if (name == "fan_in") {
-      options_.fan_in = static_cast<int>(integer());
-    } else if (name == "shuffle_blocks" && value.is<bool>()) {
-      options_.shuffle_blocks = value.get<bool>();
-    } else {
-      fail("Invalid parameter '" + name +
-           "' for estimator ParameterAveraging. Valid parameters are: ['epochs', 'estimator__<name>', 'fan_in', "
-           "'max_in_flight', 'n_replicas', 'random_state', 'shuffle_blocks', 'sync_every'].");
-    }
-  }
-  if (!inner.empty()) estimator_->set_params(inner);
+}  // namespace
+
+Params ParameterAveraging::get_params() const {
+  return internal::wrapper_params(averaging_binding().get(options_), estimator_->get_params());
+}
+
+ParameterAveraging& ParameterAveraging::set_params(const Params& params) {
+  internal::set_wrapper_params(averaging_binding(), options_, *estimator_, params);
   return *this;
 }
 

@@ -129,9 +129,9 @@ Params take_prefixed(Params& params, const std::string& prefix) {
   return inner;
 }
 
-std::int64_t integer_option(const std::string& estimator, const std::string& name, const ParamValue& value) {
-  if (!value.is<std::int64_t>()) fail(estimator + ": parameter '" + name + "' must be int, got " + value.repr());
-  return value.get<std::int64_t>();
+Params wrapper_params(Params own, const Params& estimator) {
+  for (const auto& [name, value] : estimator) own[kEstimatorPrefix + name] = value;
+  return own;
 }
 
 std::int64_t worker_count(Client& client) {

@@ -10,6 +10,7 @@
 
 #include "dtask/array.h"
 #include "dtask/ml/params.h"
+#include "ml_core/param_binding.h"
 
 namespace dtask::ml::internal {
 
@@ -47,8 +48,18 @@ inline constexpr const char* kEstimatorPrefix = "estimator__";
 
 /// Parameters of a wrapped estimator, "estimator__name" -> name: removed from `params` and returned.
 Params take_prefixed(Params& params, const std::string& prefix);
-/// An integer option of a wrapper; ArrayError naming it otherwise.
-std::int64_t integer_option(const std::string& estimator, const std::string& name, const ParamValue& value);
+/// A wrapper's get_params(): its own options and the estimator's as "estimator__name".
+Params wrapper_params(Params own, const Params& estimator);
+/// A wrapper's set_params(): "estimator__name" goes to `estimator`, the rest
+/// through the wrapper's binding (ArrayError on an unknown name or a wrong type).
+template <typename Options, typename Estimator>
+void set_wrapper_params(const ml_core::ParamBinding<Options>& binding, Options& options, Estimator& estimator,
+                        Params params) {
+  Params inner = take_prefixed(params, kEstimatorPrefix);
+  Status status = binding.set_all(options, params);
+  if (!status.ok()) throw ArrayError(status.message());
+  if (!inner.empty()) estimator.set_params(inner);
+}
 /// How many workers the scheduler has now (at least 1).
 std::int64_t worker_count(Client& client);
 
