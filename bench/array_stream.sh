@@ -22,11 +22,14 @@
 #                     thread fill the 2 cores; more would only contend)
 #   --memory-limit M  per worker, dtask and dask alike (default 512MiB)
 #   --chunk-mib C     chunk size for both (default 32)
+#   --cold-repeats K  cold passes per chunking with --cold (default 5)
 #   --cold            instead: cold-cache passes (needs root: the page cache is
 #                     dropped before each) of dtask with Array::from_npy's
 #                     default chunking and with 4, 16, 32, 64 and 128 MiB
-#                     chunks, numpy's memmap loop (100,000-row slices, one
-#                     thread) and dd iflag=direct. Last line:
+#                     chunks (the median of --cold-repeats passes each; the
+#                     best is taken over the explicit sizes), numpy's memmap
+#                     loop (100,000-row slices, one thread) and dd
+#                     iflag=direct. Last line:
 #                     array_stream_cold default_GBps=<a> best_GBps=<b> best_chunk=<c>
 #                     numpy_memmap_GBps=<n> disk_GBps=<d> default_vs_best=<a/b> default_vs_numpy=<a/n>
 #
@@ -42,6 +45,7 @@ NTHREADS=1
 MEMORY_LIMIT=512MiB
 CHUNK_MIB=32
 COLD=0
+COLD_REPEATS=5
 BUILD_DIR="${BUILD_DIR:-build}"
 COLS=16  # dask_array_stream.py create writes (rows, 16)
 while [[ $# -gt 0 ]]; do
@@ -62,7 +66,9 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
     --build-dir=*) BUILD_DIR="${1#*=}"; shift ;;
     --cold) COLD=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cold-repeats) COLD_REPEATS="$2"; shift 2 ;;
+    --cold-repeats=*) COLD_REPEATS="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "array_stream: unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -86,6 +92,12 @@ dd_rate() {  # dd arguments...
   line=$(LC_ALL=C dd "$@" of=/dev/null bs=16M 2>&1 | grep ' copied, ' | tail -n 1) || return 1
   awk -v l="$line" 'BEGIN { split(l, w, " "); n = w[1]; s = l; sub(/.* copied, /, "", s); sub(/ s,.*/, "", s);
                             if (s <= 0 || n <= 0) exit 1; printf "%.3f", n / s / 1e9 }'
+}
+
+# The median of its numeric arguments (the mean of the middle two for an even count).
+median_of() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1;
+    if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # How much of the file the page cache holds, as "R of S MiB" (fincore, util-linux).
@@ -121,22 +133,38 @@ if [[ $COLD == 1 ]]; then
   echo "== cold passes: the page cache is dropped before each; dtask-scheduler + 2 x dtask-worker" \
     "--nthreads $NTHREADS --memory-limit $MEMORY_LIMIT"
   bench_start_daemons 2 "$NTHREADS" "$MEMORY_LIMIT"
+  settings=(4 16 32 64 128 default)
+  declare -A rates=()  # setting -> its passes' GB/s, space-separated
+  # Rounds interleave the settings so that a burst of noise (another process,
+  # the host's own cache) lands on one pass of each, not on all of one; the
+  # median of a setting's passes is what is compared. The default goes last in
+  # a round: the first pass after start pays for fresh worker memory.
+  for ((round = 1; round <= COLD_REPEATS; round++)); do
+    for setting in "${settings[@]}"; do
+      drop_cache
+      if [[ $setting == default ]]; then chunking=(--default-chunks); else chunking=(--chunk-mib "$setting"); fi
+      "$BENCH" --scheduler "$bench_address" --path "$FILE" "${chunking[@]}" --workers 2 --repeats 0 >"$logs/cold.out"
+      rate=$(bench_value first_pass_GBps "$logs/cold.out")
+      rates[$setting]+="$rate "
+      echo "round $round: dtask cold, $setting$([[ $setting != default ]] && echo ' MiB') chunks" \
+        "($(grep -o 'chunks of about [0-9]* rows ([0-9]* MiB)' "$logs/cold.out")): $rate GB/s"
+    done
+  done
   best=0
   best_chunk=""
-  default_rate=""
-  for setting in 4 16 32 64 128 default; do  # default last: the first pass after start pays for fresh memory
-    drop_cache
-    if [[ $setting == default ]]; then chunking=(--default-chunks); else chunking=(--chunk-mib "$setting"); fi
-    "$BENCH" --scheduler "$bench_address" --path "$FILE" "${chunking[@]}" --workers 2 --repeats 0 >"$logs/cold.out"
-    rate=$(bench_value first_pass_GBps "$logs/cold.out")
-    echo "dtask cold, $setting$([[ $setting != default ]] && echo ' MiB') chunks ($(grep -o 'chunks of about [0-9]* rows ([0-9]* MiB)' "$logs/cold.out")): $rate GB/s"
-    if [[ $setting == default ]]; then default_rate=$rate; fi
-    if awk -v r="$rate" -v b="$best" 'BEGIN { exit !(r > b) }'; then best=$rate; best_chunk=$setting; fi
+  for setting in "${settings[@]}"; do
+    median=$(median_of ${rates[$setting]})
+    echo "dtask cold, $setting chunks: median $median GB/s of ${rates[$setting]}"
+    if [[ $setting == default ]]; then default_rate=$median; continue; fi
+    if awk -v r="$median" -v b="$best" 'BEGIN { exit !(r > b) }'; then best=$median; best_chunk=$setting; fi
   done
   bench_report_worker_rss
   bench_stop_daemons
-  drop_cache
-  numpy_rate=$(/usr/bin/python3 - "$FILE" <<'PY'
+  numpy_rates=""
+  disk_rates=""
+  for ((round = 1; round <= COLD_REPEATS; round++)); do
+    drop_cache
+    numpy_rates+="$(/usr/bin/python3 - "$FILE" <<'PY'
 import sys, time
 import numpy as np
 X = np.load(sys.argv[1], mmap_mode="r")
@@ -145,11 +173,14 @@ for lo in range(0, X.shape[0], 100_000):
     total += float(X[lo:lo + 100_000].sum())
 print(f"{X.nbytes / (time.perf_counter() - start) / 1e9:.3f}")
 PY
-)
-  echo "numpy memmap loop, cold, 100,000-row slices: $numpy_rate GB/s"
-  drop_cache
-  disk_rate=$(dd_rate if="$FILE" iflag=direct || echo 0)
-  echo "dd iflag=direct: $disk_rate GB/s"
+) "
+    drop_cache
+    disk_rates+="$(dd_rate if="$FILE" iflag=direct || echo 0) "
+  done
+  numpy_rate=$(median_of $numpy_rates)
+  disk_rate=$(median_of $disk_rates)
+  echo "numpy memmap loop, cold, 100,000-row slices: median $numpy_rate GB/s of $numpy_rates"
+  echo "dd iflag=direct: median $disk_rate GB/s of $disk_rates"
   awk -v a="$default_rate" -v b="$best" -v c="$best_chunk" -v n="$numpy_rate" -v d="$disk_rate" 'BEGIN {
     printf "array_stream_cold default_GBps=%.3f best_GBps=%.3f best_chunk=%s numpy_memmap_GBps=%.3f disk_GBps=%.3f default_vs_best=%.3f default_vs_numpy=%.3f\n",
       a, b, c, n, d, a / b, a / n
