@@ -1,13 +1,12 @@
 #include "common/value.h"
 
-#include <sys/mman.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "common/check.h"
+#include "common/large_buffer_pool.h"
 
 namespace dtask {
 
@@ -45,30 +44,8 @@ Result<DType> dtype_from_name(std::string_view name) {
   return Status::invalid("unknown dtype '" + std::string(name) + "'");
 }
 
-namespace {
-
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
-constexpr std::size_t kLargeBuffer = std::size_t{4} << 20;
-
-/// Chunk-sized buffers come straight from mmap, aligned to 2 MiB and marked
-/// for transparent huge pages: a fresh 32 MiB chunk then costs 16 page
-/// faults instead of 8192 (they were most of a streaming read's CPU time),
-/// and munmap returns it to the OS at once, so RSS follows the data.
-std::shared_ptr<Buffer> allocate_large(std::size_t size) {
-  std::size_t length = (size + kHugePage - 1) / kHugePage * kHugePage + kHugePage;  // room to align
-  void* region = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (region == MAP_FAILED) throw std::bad_alloc();
-  auto address = reinterpret_cast<std::uintptr_t>(region);
-  auto aligned = reinterpret_cast<std::byte*>((address + kHugePage - 1) / kHugePage * kHugePage);
-  ::madvise(aligned, length - kHugePage, MADV_HUGEPAGE);  // advice only: failure is harmless
-  std::shared_ptr<void> owner(region, [length](void* p) { ::munmap(p, length); });
-  return std::make_shared<Buffer>(std::move(owner), aligned, size);
-}
-
-}  // namespace
-
 std::shared_ptr<Buffer> Buffer::allocate(std::size_t size) {
-  if (size >= kLargeBuffer) return allocate_large(size);
+  if (size >= LargeBufferPool::kMinSize) return LargeBufferPool::instance().allocate(size);
   // Round up: aligned_alloc wants a multiple of the alignment, and a
   // zero-byte request must still give a distinct pointer.
   std::size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;

@@ -27,6 +27,7 @@
 #include <random>
 #include <set>
 
+#include "ml_core/finite_scan.h"
 #include "ml_core/linear_decision.h"
 #include "ml_core/random_state.h"
 
@@ -140,6 +141,7 @@ std::uint32_t binary_seed(RandomState rng) {
 }
 
 Status check_finite(const double* v, std::int64_t count, const char* what) {
+  if (all_finite(v, count)) return Status::success();
   for (std::int64_t i = 0; i < count; ++i) {
     if (std::isnan(v[i])) return Status::invalid(std::string("Input ") + what + " contains NaN.");
     if (!std::isfinite(v[i])) {

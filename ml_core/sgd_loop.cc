@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "ml_core/finite_scan.h"
+
 namespace dtask::ml_core {
 
 namespace {
@@ -99,13 +101,6 @@ void shuffle_index(std::vector<int>& index, std::uint32_t seed) {
     const unsigned j = i + our_rand_r(seed) % (n - i);
     std::swap(index[i], index[j]);
   }
-}
-
-bool all_finite(const double* w, std::int64_t d) {
-  for (std::int64_t j = 0; j < d; ++j) {
-    if (!std::isfinite(w[j])) return false;
-  }
-  return true;
 }
 
 }  // namespace

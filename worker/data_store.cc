@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/large_buffer_pool.h"
 #include "common/logging.h"
 #include "common/process_memory.h"
 
@@ -359,6 +360,12 @@ MemoryCheck DataStore::check_process_memory() {
   const double limit = static_cast<double>(options_.memory_limit);
   const MemoryPolicy& policy = options_.policy;
   std::uint64_t memory = measure();
+  if (policy.spill > 0 && static_cast<double>(memory) > policy.spill * limit &&
+      LargeBufferPool::instance().cached_bytes() > 0) {
+    // Recycled buffers are memory nobody holds: return them before spilling data.
+    LargeBufferPool::instance().release_all();
+    memory = measure();
+  }
   if (policy.spill > 0 && static_cast<double>(memory) > policy.spill * limit) {
     // As Dask does: spill until the process is back under the target.
     const double goal = (policy.target > 0 ? policy.target : policy.spill) * limit;
