@@ -130,6 +130,7 @@ struct Encoder {
       encode_resources(task.initResources(size_of(t.resources)), t.resources);
       encode_strings(task.initWorkers(size_of(t.workers)), t.workers);
       task.setRetries(t.retries);
+      task.setAllowOtherWorkers(t.allow_other_workers);
     }
     encode_strings(out.initWantedKeys(size_of(m.wanted_keys)), m.wanted_keys);
   }
@@ -446,6 +447,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         task.resources = resources(t.getResources());
         task.workers = strings(t.getWorkers());
         task.retries = t.getRetries();
+        task.allow_other_workers = t.getAllowOtherWorkers();
         out.tasks.push_back(std::move(task));
       }
       out.wanted_keys = strings(in.getWantedKeys());

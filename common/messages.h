@@ -69,6 +69,7 @@ struct TaskDef {
   ResourceList resources;
   std::vector<std::string> workers;
   std::uint32_t retries = 0;
+  bool allow_other_workers = false;
 };
 struct UpdateGraph {
   std::vector<TaskDef> tasks;

@@ -70,6 +70,11 @@ int main() {
   // Priorities and restrictions through SubmitOptions.
   auto pinned = client.submit<std::int64_t>(dtask::SubmitOptions{.priority = 10, .workers = {"local-1"}}, "add", 2, 2);
   EXPECT(pinned.result() == 4);
+  // A loose restriction: "absent" is not connected, so any worker may run it
+  // (a strict one would wait, no-worker, until a worker of that name joins).
+  auto preferred = client.submit<std::int64_t>(
+      dtask::SubmitOptions{.workers = {"absent"}, .allow_other_workers = true}, "add", 3, 3);
+  EXPECT(preferred.result() == 6);
 
   auto info = client.scheduler_info();
   EXPECT(info.ok() && info->find("\"workers\"") != std::string::npos);

@@ -64,6 +64,7 @@ struct TaskDef {
   resources @5 :List(Resource);
   workers @6 :List(Text);      # restrict to these worker names (empty: any)
   retries @7 :UInt32;
+  allowOtherWorkers @8 :Bool;  # workers is a preference: any worker when none of them is connected
 }
 
 struct UpdateGraph {

@@ -654,6 +654,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     task->priority = def->priority;
     task->resources = std::move(def->resources);
     task->worker_restrictions = std::move(def->workers);
+    task->loose_restrictions = def->allow_other_workers;
     task->retries = def->retries;
     if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
     join_group(*task, task->op);

@@ -86,6 +86,7 @@ msg::TaskDef task_def_of(const TaskState& task) {
   def.priority = task.priority;
   def.resources = task.resources;
   def.workers = task.worker_restrictions;
+  def.allow_other_workers = task.loose_restrictions;
   def.retries = task.retries;
   return def;
 }

@@ -5,16 +5,27 @@
 
 namespace dtask::scheduler {
 
-bool Placement::eligible(const TaskState& task, const WorkerState& worker) {
+namespace {
+
+bool named_in_restrictions(const TaskState& task, const WorkerState& worker) {
+  const auto& names = task.worker_restrictions;
+  return std::find(names.begin(), names.end(), worker.name) != names.end() ||
+         std::find(names.begin(), names.end(), worker.address) != names.end();
+}
+
+}  // namespace
+
+bool Placement::eligible(const TaskState& task, const WorkerState& worker, bool honour_restrictions) {
   if (worker.retiring) return false;
-  if (!task.worker_restrictions.empty() &&
-      std::find(task.worker_restrictions.begin(), task.worker_restrictions.end(), worker.name) ==
-          task.worker_restrictions.end() &&
-      std::find(task.worker_restrictions.begin(), task.worker_restrictions.end(), worker.address) ==
-          task.worker_restrictions.end()) {
-    return false;
-  }
+  if (honour_restrictions && !task.worker_restrictions.empty() && !named_in_restrictions(task, worker)) return false;
   return worker.can_ever_run(task);
+}
+
+bool Placement::restricted_worker_present(const TaskState& task,
+                                          const std::vector<std::unique_ptr<WorkerState>>& workers) {
+  return std::any_of(workers.begin(), workers.end(), [&](const auto& w) {
+    return !w->retiring && named_in_restrictions(task, *w);
+  });
 }
 
 std::uint64_t Placement::bytes_to_move(const TaskState& task, const WorkerState& worker) {
@@ -31,9 +42,13 @@ WorkerState* Placement::choose(const TaskState& task, const std::vector<std::uni
   bool best_paused = true;
   std::uint64_t best_bytes = std::numeric_limits<std::uint64_t>::max();
   double best_load = std::numeric_limits<double>::infinity();
+  // Loose restrictions lapse only when no named worker is connected at all,
+  // never because the named ones are busy (skip).
+  const bool honour = !task.loose_restrictions || task.worker_restrictions.empty() ||
+                      restricted_worker_present(task, workers);
   for (const auto& candidate : workers) {
     WorkerState& worker = *candidate;
-    if (!eligible(task, worker) || (skip && skip(worker))) continue;
+    if (!eligible(task, worker, honour) || (skip && skip(worker))) continue;
     // A paused worker (memory above its pause threshold) starts nothing until
     // memory falls: any running worker beats it, whatever the bytes to move.
     bool paused = worker.last_heartbeat.paused;

@@ -22,8 +22,12 @@ class Placement {
   WorkerState* choose(const TaskState& task, const std::vector<std::unique_ptr<WorkerState>>& workers,
                       const Skip& skip = {}) const;
 
-  /// Whether `worker` satisfies the task's name restrictions and resources.
-  static bool eligible(const TaskState& task, const WorkerState& worker);
+  /// Whether `worker` satisfies the task's name restrictions (unless told
+  /// to ignore them) and resources.
+  static bool eligible(const TaskState& task, const WorkerState& worker, bool honour_restrictions = true);
+  /// Whether a worker the task is restricted to is among `workers`.
+  static bool restricted_worker_present(const TaskState& task,
+                                        const std::vector<std::unique_ptr<WorkerState>>& workers);
   /// Bytes of the task's dependencies that `worker` would have to fetch.
   static std::uint64_t bytes_to_move(const TaskState& task, const WorkerState& worker);
 };

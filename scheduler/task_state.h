@@ -41,6 +41,7 @@ struct TaskState {
   Priority priority;
   ResourceList resources;
   std::vector<std::string> worker_restrictions;  // worker names; empty: any
+  bool loose_restrictions = false;  // any worker may run it while none of worker_restrictions is connected
   std::uint32_t retries = 0;
   std::uint32_t workers_died = 0;  // workers lost while running it (see SchedulerConfig::allowed_failures)
 

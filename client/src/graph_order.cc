@@ -16,6 +16,7 @@ msg::TaskDef to_task_def(const DelayedNode& node, int user_priority, std::uint64
   def.priority = Priority{node.options.priority != 0 ? node.options.priority : user_priority, generation, order};
   def.resources = node.options.resources;
   def.workers = node.options.workers;
+  def.allow_other_workers = node.options.allow_other_workers;
   def.retries = node.options.retries;
   return def;
 }

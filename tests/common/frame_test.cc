@@ -92,6 +92,7 @@ Message sample_message(std::size_t kind) {
       a.resources = {{"GPU", 1}, {"MEM", 2.5e9}};
       a.workers = {"w1", "tcp://10.0.0.2:9000"};
       a.retries = 3;
+      a.allow_other_workers = true;
       msg::TaskDef b;
       b.key = "sum";
       b.op = "sum";

@@ -140,6 +140,30 @@ TEST_F(PlacementTest, RestrictedTaskSkipsOtherWorkers) {
   EXPECT_EQ(choose(task), nullptr);
 }
 
+// Loose restrictions (allow_other_workers) are kept while a named worker is
+// connected, even a busy or skipped one, and lapse only when none is: then
+// the usual rule picks among all. Strict ones never lapse.
+TEST_F(PlacementTest, LooseRestrictionLapsesOnlyWithoutTheNamedWorker) {
+  WorkerState& named = add_worker("named", 1, 100.0);
+  WorkerState& idle = add_worker("idle", 1, 0.0);
+  TaskState& task = add_task("t");
+  task.worker_restrictions = {"named"};
+  task.loose_restrictions = true;
+  EXPECT_EQ(choose(task), &named) << "busy but connected: the preference holds";
+  EXPECT_EQ(choose(task, [&named](const WorkerState& w) { return &w == &named; }), nullptr)
+      << "saturated (skipped) is not gone: wait for it";
+
+  task.worker_restrictions = {"gone"};
+  EXPECT_EQ(choose(task), &idle) << "no named worker connected: any worker";
+  named.retiring = true;
+  task.worker_restrictions = {"named"};
+  EXPECT_EQ(choose(task), &idle) << "a retiring worker counts as gone";
+
+  task.loose_restrictions = false;
+  task.worker_restrictions = {"gone"};
+  EXPECT_EQ(choose(task), nullptr) << "strict restrictions never lapse";
+}
+
 // A task needing resources goes only to workers that declare at least that
 // much of every one; a worker lacking any is skipped.
 TEST_F(PlacementTest, InsufficientResourcesAreSkipped) {

@@ -28,6 +28,9 @@ struct SubmitOptions {
   ResourceList resources;            // e.g. {{"GPU", 1}}
   unsigned retries = 0;
   std::string key;  // empty: "<op>-<unique id>"
+  /// `workers` becomes a preference (Dask's allow_other_workers): while none
+  /// of them is connected, as after one died, any worker may run the task.
+  bool allow_other_workers = false;
 };
 
 class Delayed;

@@ -1,6 +1,11 @@
 // Replicated partial_fit chains: round by round, step by step across the
 // replicas (so the window never lets one replica starve the others), with
 // at most max_in_flight tasks per replica submitted ahead of the oldest.
+// With several replicas, replica r reads its chunks and fits them on worker
+// r: placement follows a chunk's bytes, so unpinned replicas hopped to
+// wherever their chunks happened to be read and often queued on one worker
+// while the other idled. The pin is loose (allow_other_workers): when that
+// worker dies the replica carries on elsewhere.
 #include "client/src/ml/partial_fit_chains_internal.h"
 
 #include <deque>
@@ -40,6 +45,35 @@ void check_shapes(const std::string& what, const Array& X, const Array& y) {
   if (X.rows() < 1 || X.n_chunks() < 1) fail(what + ".fit: X has no rows");
 }
 
+std::vector<std::string> worker_addresses(Client& client) {
+  auto info = client.scheduler_info();
+  if (!info.ok()) throw TaskError(info.status());
+  const nlohmann::json parsed = nlohmann::json::parse(*info);
+  std::vector<std::string> addresses;
+  for (const auto& worker : parsed.value("workers", nlohmann::json::array())) {
+    addresses.push_back(worker.at("address").get<std::string>());
+  }
+  return addresses;
+}
+
+SubmitOptions preferring(const std::string& worker) {
+  return SubmitOptions{.workers = {worker}, .allow_other_workers = true};
+}
+
+/// `chunk`'s task made to run on `worker` (by preference), when it is a task
+/// of its own, such as a file read, that has no dependencies; anything else
+/// (a persisted future, a task with inputs) is returned as it is.
+TaskArg read_on(const TaskArg& chunk, const std::string& worker) {
+  if (chunk.delayed_deps().size() != 1 || !chunk.future_deps().empty()) return chunk;
+  const dtask::internal::DelayedNode& node = *chunk.delayed_deps().front().node();
+  if (!node.delayed_deps.empty() || !node.future_deps.empty()) return chunk;
+  SubmitOptions options = node.options;
+  options.workers = {worker};
+  options.allow_other_workers = true;
+  options.key.clear();  // a new task: the original may be used elsewhere, unpinned
+  return TaskArg(DelayedOp(node.op, options).make(std::vector<TaskArg>(node.args.begin(), node.args.end())));
+}
+
 std::vector<std::int64_t> epoch_order(const ChainPlan& plan, ml_core::RandomState& rng, std::int64_t n_chunks) {
   if (plan.shuffle_blocks) return rng.permutation(n_chunks);
   std::vector<std::int64_t> order(static_cast<std::size_t>(n_chunks));
@@ -67,6 +101,8 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
   bool fitted = start_fitted;
   std::deque<FutureBase> in_flight;
   ChainResult result;
+  // One replica: no pin, so its chunk reads spread over every worker.
+  const std::vector<std::string> workers = p > 1 ? worker_addresses(client) : std::vector<std::string>{};
 
   for (std::int64_t epoch = 0; epoch < plan.epochs; ++epoch) {
     const std::vector<std::int64_t> order = epoch_order(plan, rng, n_chunks);
@@ -81,8 +117,15 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
         const auto r = static_cast<std::size_t>((j - round_begin) % p);
         const std::int64_t chunk = order[static_cast<std::size_t>(j)];
         const bool first_of_replica = !fitted && j - round_begin < p;
-        FutureBase next = client.submit<Bytes>("sgd_partial_fit", tip[r], X.chunk(chunk), y_chunks.chunk(chunk),
-                                               first_of_replica ? all_classes : no_classes);
+        const NDArray& classes_arg = first_of_replica ? all_classes : no_classes;
+        FutureBase next;
+        if (workers.empty()) {
+          next = client.submit<Bytes>("sgd_partial_fit", tip[r], X.chunk(chunk), y_chunks.chunk(chunk), classes_arg);
+        } else {
+          const std::string& worker = workers[r % workers.size()];
+          next = client.submit<Bytes>(preferring(worker), "sgd_partial_fit", tip[r], read_on(X.chunk(chunk), worker),
+                                      read_on(y_chunks.chunk(chunk), worker), classes_arg);
+        }
         tip[r] = next;
         tips[r] = next;
         in_flight.push_back(next);
@@ -135,10 +178,7 @@ Params wrapper_params(Params own, const Params& estimator) {
 }
 
 std::int64_t worker_count(Client& client) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) throw TaskError(info.status());
-  const nlohmann::json parsed = nlohmann::json::parse(*info);
-  return std::max<std::int64_t>(1, static_cast<std::int64_t>(parsed.value("workers", nlohmann::json::array()).size()));
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(worker_addresses(client).size()));
 }
 
 }  // namespace dtask::ml::internal
