@@ -32,6 +32,11 @@ packages=(
   libsvm-dev liblinear-dev
   # tests and benchmarks (openssl: the TLS tests make a throwaway CA with its CLI)
   libgtest-dev libgmock-dev libbenchmark-dev openssl
+  # deploy checks (tests/deploy): shellcheck on deploy/, systemd-analyze verify
+  # on deploy/systemd, PyYAML to read `kubectl kustomize deploy/kubernetes`.
+  # kubectl is preinstalled on this project's machines and not listed: Debian
+  # 12's kubernetes-client (1.20) would clash with it; the test skips without it.
+  shellcheck systemd python3-yaml
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev
