@@ -1,7 +1,7 @@
 // A tour of out-of-core SGD, run by CI: SGDClassifier and SGDRegressor
 // (dtask/ml/sgd.h: fit, partial_fit, predict, predict_proba, save/load),
-// Incremental (dtask/ml/incremental.h) streaming a .npy file through
-// partial_fit, ParameterAveraging (dtask/ml/parameter_averaging.h) with one
+// Incremental (dtask/ml/incremental.h) streaming a .npy file, and then a
+// client-side generator, through partial_fit, ParameterAveraging (dtask/ml/parameter_averaging.h) with one
 // replica per worker, and the tree_allreduce collective it uses
 // (dtask/collective.h). On a LocalCluster of two workers; exits non-zero if
 // anything is off.
@@ -12,7 +12,10 @@
 #include <dtask/ml/parameter_averaging.h>
 #include <dtask/ml/sgd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <vector>
 #include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
@@ -61,6 +64,31 @@ int main() {
               static_cast<long long>(inc.n_partial_fit_calls_), inc_accuracy);
   EXPECT(inc.n_partial_fit_calls_ == 2 * X.n_chunks());
   EXPECT(inc_accuracy > 0.7);
+
+  // 3b. Incremental over a generator: chunks made on the client (here cut
+  // from the same rows; a database cursor or a decoder in real use), each sent
+  // to a worker and fitted there, one pass in the generator's order.
+  const NDArray X_local = X.compute(client);
+  const NDArray y_local = y.compute(client);
+  const std::int64_t piece = 2'000, width = X_local.cols();
+  std::int64_t next_row = 0;
+  auto generator = [&]() -> std::optional<ml::XyChunk> {
+    if (next_row >= X_local.rows()) return std::nullopt;
+    const std::int64_t n = std::min(piece, X_local.rows() - next_row);
+    const double* x = X_local.data<double>() + next_row * width;
+    const double* t = y_local.data<double>() + next_row;
+    ml::XyChunk chunk{NDArray::from_vector(std::vector<double>(x, x + n * width), {n, width}),
+                      NDArray::from_vector(std::vector<double>(t, t + n), {n})};
+    next_row += n;
+    return chunk;
+  };
+  ml::Incremental streamed(ml::SGDClassifier({.random_state = 0}));
+  streamed.fit(client, generator, {0, 1});
+  const double streamed_accuracy = streamed.score(client, X, y);
+  std::printf("Incremental over a generator: %lld chunks, accuracy %.4f\n",
+              static_cast<long long>(streamed.n_partial_fit_calls_), streamed_accuracy);
+  EXPECT(streamed.n_partial_fit_calls_ == (X_local.rows() + piece - 1) / piece);
+  EXPECT(streamed_accuracy > 0.7);
 
   // 4. ParameterAveraging: a replica per worker, averaged every 2 chunks.
   ml::ParameterAveraging avg(ml::SGDClassifier({.random_state = 0}), {.epochs = 2, .sync_every = 2, .random_state = 0});

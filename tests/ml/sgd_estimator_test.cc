@@ -9,8 +9,10 @@
 #include <dtask/ml/sgd.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -157,6 +159,69 @@ TEST_F(SgdEstimatorTest, IncrementalMatchesScikitLearnPartialFitLoop) {
   Incremental reg(SGDRegressor({.random_state = 3}), {.shuffle_blocks = false, .max_in_flight = 1});
   reg.fit(client(), Xr_, yr_);
   expect_same_model(reg.estimator(), want_["inc_reg"], Xr_);
+}
+
+/// A generator over `X`/`y` in chunks of kChunk rows, in file order, that
+/// counts how many chunks it has made.
+ChunkGenerator chunks_of(const NDArray& X, const NDArray& y, std::int64_t& made) {
+  made = 0;
+  return [&X, &y, &made]() -> std::optional<XyChunk> {
+    const std::int64_t begin = made * kChunk;
+    if (begin >= X.rows()) return std::nullopt;
+    const std::int64_t end = std::min(X.rows(), begin + kChunk);
+    ++made;
+    return XyChunk{rows_of(X, begin, end), rows_of(y, begin, end)};
+  };
+}
+
+// Incremental over a client-side generator (fit, then partial_fit for the
+// second pass) equals scikit-learn's partial_fit loop over the same chunks
+// in the same order, as the Array path does.
+TEST_F(SgdEstimatorTest, GeneratorMatchesScikitLearnPartialFitLoop) {
+  const NDArray X = X_.compute(client());
+  const NDArray y = y_.compute(client());
+  std::int64_t made = 0;
+  Incremental inc(SGDClassifier({.random_state = 5, .average = true}), {.shuffle_blocks = false});
+  inc.fit(client(), chunks_of(X, y, made), {0, 1, 2});
+  EXPECT_EQ(made, X_.n_chunks());
+  EXPECT_EQ(inc.n_partial_fit_calls_, X_.n_chunks());
+  for (std::int64_t epoch = 1; epoch < kEpochs; ++epoch) inc.partial_fit(client(), chunks_of(X, y, made));
+  expect_same_model(inc.estimator(), want_["inc_ordered"], X_);
+}
+
+// A generator's bad chunk is named: a shape mismatch before anything is
+// sent, a NaN by the failed fit; an empty stream, missing classes and
+// epochs > 1 are refused.
+TEST_F(SgdEstimatorTest, GeneratorErrorsNameTheChunk) {
+  NDArray X = rows_of(X_.compute(client()), 0, X_.rows());  // a copy this test may write
+  const NDArray y = y_.compute(client());
+  X.mutable_data<double>()[2 * kChunk * 8 + 5] = std::nan("");
+  std::int64_t made = 0;
+  Incremental inc(SGDClassifier({.random_state = 0}), {.shuffle_blocks = false});
+  try {
+    inc.fit(client(), chunks_of(X, y, made), {0, 1, 2});
+    FAIL() << "expected a TaskError";
+  } catch (const TaskError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("generator chunk 2: "), std::string::npos) << message;
+    EXPECT_NE(message.find("Input X contains NaN."), std::string::npos) << message;
+  }
+  const NDArray short_y = rows_of(y, 0, kChunk - 1);
+  try {
+    inc.fit(client(), [&, n = 0]() mutable -> std::optional<XyChunk> {
+      if (n++ > 1) return std::nullopt;
+      return XyChunk{rows_of(X, 0, kChunk), n == 2 ? short_y : rows_of(y, 0, kChunk)};
+    }, {0, 1, 2});
+    FAIL() << "expected an ArrayError";
+  } catch (const ArrayError& e) {
+    EXPECT_NE(std::string(e.what()).find("generator chunk 1: y float64[" + std::to_string(kChunk - 1) + "]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(inc.fit(client(), [] { return std::optional<XyChunk>(); }, {0, 1, 2}), ArrayError);
+  EXPECT_THROW(inc.fit(client(), chunks_of(X, y, made), {}), ArrayError);  // a classifier needs classes
+  EXPECT_THROW(Incremental(SGDClassifier(), {.epochs = 2}).fit(client(), chunks_of(X, y, made), {0, 1, 2}),
+               ArrayError);
 }
 
 // partial_fit on the estimator itself continues from the model: two calls

@@ -77,6 +77,31 @@ Incremental& Incremental::partial_fit(Client& client, const Array& X, const Arra
   return *this;
 }
 
+Incremental& Incremental::fit(Client& client, const ChunkGenerator& chunks, const std::vector<double>& classes) {
+  if (options_.epochs != 1) {
+    fail("Incremental.fit: a generator is one pass, so epochs must be 1 (got " + std::to_string(options_.epochs) +
+         "); call partial_fit with a new generator for each further pass");
+  }
+  estimator_ = estimator_->clone_sgd();
+  if (estimator_->is_classifier() && classes.size() < 2) {
+    fail("Incremental.fit: a classifier fitted from a generator needs its classes (two or more), got " +
+         std::to_string(classes.size()));
+  }
+  auto result = internal::run_generator_chain(client, plan_of(options_), estimator_->model_state(), false, chunks,
+                                              classes);
+  estimator_->set_model_state(result.model);
+  n_partial_fit_calls_ = result.partial_fit_calls;
+  return *this;
+}
+
+Incremental& Incremental::partial_fit(Client& client, const ChunkGenerator& chunks) {
+  if (!estimator_->fitted()) fail("Incremental.partial_fit: call fit first");
+  auto result = internal::run_generator_chain(client, plan_of(options_), estimator_->model_state(), true, chunks, {});
+  estimator_->set_model_state(result.model);
+  n_partial_fit_calls_ = result.partial_fit_calls;
+  return *this;
+}
+
 Array Incremental::predict(const Array& X) const { return estimator_->predict(X); }
 
 }  // namespace dtask::ml

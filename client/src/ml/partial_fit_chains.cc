@@ -74,6 +74,37 @@ TaskArg read_on(const TaskArg& chunk, const std::string& worker) {
   return TaskArg(DelayedOp(node.op, options).make(std::vector<TaskArg>(node.args.begin(), node.args.end())));
 }
 
+/// The serialised model a finished chain's last task returned.
+std::string model_of(const FutureBase& last) {
+  Result<Value> value = last.value();
+  if (!value.ok()) throw TaskError(value.status());
+  auto bytes = value_as<Bytes>(*value);
+  if (!bytes.ok()) throw TaskError(bytes.status());
+  return std::string(bytes->view());
+}
+
+/// Waits for the oldest tasks until at most `limit` are unfinished; a failed one throws.
+void wait_down_to(std::deque<FutureBase>& in_flight, std::size_t limit) {
+  while (in_flight.size() > limit) {
+    Status status = in_flight.front().wait();
+    if (!status.ok()) throw TaskError(status);
+    in_flight.pop_front();
+  }
+}
+
+/// A generator's chunk, checked on the client before it is sent anywhere.
+void check_generated(const std::string& what, std::int64_t index, const XyChunk& chunk) {
+  const std::string where = what + ": generator chunk " + std::to_string(index);
+  if (!chunk.X.buffer || chunk.X.shape.size() != 2) {
+    fail(where + ": X must be a 2-d array, got " + (chunk.X.buffer ? chunk.X.describe() : std::string("none")));
+  }
+  if (!chunk.y.buffer || chunk.y.shape.size() != 1 || chunk.y.rows() != chunk.X.rows()) {
+    fail(where + ": y " + (chunk.y.buffer ? chunk.y.describe() : std::string("none")) + " does not match X " +
+         chunk.X.describe());
+  }
+  if (chunk.X.rows() < 1) fail(where + ": X has no rows");
+}
+
 std::vector<std::int64_t> epoch_order(const ChainPlan& plan, ml_core::RandomState& rng, std::int64_t n_chunks) {
   if (plan.shuffle_blocks) return rng.permutation(n_chunks);
   std::vector<std::int64_t> order(static_cast<std::size_t>(n_chunks));
@@ -130,11 +161,7 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
         tips[r] = next;
         in_flight.push_back(next);
         ++result.partial_fit_calls;
-        while (static_cast<std::int64_t>(in_flight.size()) > p * plan.max_in_flight) {
-          Status status = in_flight.front().wait();
-          if (!status.ok()) throw TaskError(status);
-          in_flight.pop_front();
-        }
+        wait_down_to(in_flight, static_cast<std::size_t>(p * plan.max_in_flight));
       }
       fitted = true;
       average = tree_allreduce(client, tips, "sgd_average", plan.fan_in);
@@ -145,11 +172,53 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
                 << result.partial_fit_calls << " partial_fit calls, " << result.rounds << " rounds\n";
     }
   }
-  Result<Value> final_model = average.value();
-  if (!final_model.ok()) throw TaskError(final_model.status());
-  auto bytes = value_as<Bytes>(*final_model);
-  if (!bytes.ok()) throw TaskError(bytes.status());
-  result.model = std::string(bytes->view());
+  result.model = model_of(average);
+  return result;
+}
+
+ChainResult run_generator_chain(Client& client, const ChainPlan& plan, const std::string& start_model,
+                                bool start_fitted, const ChunkGenerator& chunks, const std::vector<double>& classes) {
+  check_plan(plan);
+  const NDArray all_classes = float64_array(classes, {static_cast<std::int64_t>(classes.size())});
+  const NDArray no_classes = float64_array({}, {0});
+  TaskArg tip = Value(Bytes::from_string(start_model));
+  FutureBase last;
+  // Each entry: a fit and the chunk index it fits, so that a failure names the chunk.
+  std::deque<FutureBase> in_flight;
+  std::deque<std::int64_t> in_flight_chunks;
+  ChainResult result;
+  auto wait_for_room = [&](std::size_t limit) {
+    try {
+      while (in_flight.size() > limit) {
+        wait_down_to(in_flight, in_flight.size() - 1);
+        in_flight_chunks.pop_front();
+      }
+    } catch (const TaskError& e) {
+      throw TaskError(Status(e.status().code(), plan.what + ": generator chunk " +
+                                                    std::to_string(in_flight_chunks.front()) + ": " +
+                                                    e.status().message()));
+    }
+  };
+  for (std::int64_t index = 0;; ++index) {
+    // At most max_in_flight chunks on the cluster: the next one is made only when there is room.
+    wait_for_room(static_cast<std::size_t>(plan.max_in_flight - 1));
+    std::optional<XyChunk> chunk = chunks();
+    if (!chunk) break;
+    check_generated(plan.what, index, *chunk);
+    Future<Value> X = client.scatter(Value(std::move(chunk->X)));
+    Future<Value> y = client.scatter(Value(std::move(chunk->y)));
+    const bool first = !start_fitted && index == 0;
+    last = client.submit<Bytes>("sgd_partial_fit", tip, X, y, first ? all_classes : no_classes);
+    tip = last;
+    in_flight.push_back(last);
+    in_flight_chunks.push_back(index);
+    ++result.partial_fit_calls;
+  }
+  if (result.partial_fit_calls == 0) fail(plan.what + ".fit: the generator gave no chunks");
+  wait_for_room(0);
+  result.model = model_of(last);
+  result.rounds = 1;
+  if (plan.verbose) std::cerr << "[" << plan.what << "] generator: " << result.partial_fit_calls << " chunks\n";
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dtask/array.h"
+#include "dtask/ml/incremental.h"
 #include "dtask/ml/params.h"
 #include "ml_core/param_binding.h"
 
@@ -38,6 +39,12 @@ struct ChainResult {
 ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const std::string& start_model,
                                    bool start_fitted, const Array& X, const Array& y,
                                    const std::vector<double>& classes);
+
+/// One pass of a single chain over a client-side stream of chunks, each
+/// scattered and fitted with at most plan.max_in_flight on the cluster (the
+/// plan's epochs and shuffle do not apply). Same contract otherwise.
+ChainResult run_generator_chain(Client& client, const ChainPlan& plan, const std::string& start_model,
+                                bool start_fitted, const ChunkGenerator& chunks, const std::vector<double>& classes);
 
 /// The classes a wrapper's fit gives its first partial_fit calls: y's
 /// labels (one pass) for a classifier, none for a regressor.

@@ -13,10 +13,22 @@
 //
 // Chunk i of X pairs with chunk i of y; the chunk order of each epoch is
 // numpy's RandomState(random_state).permutation, drawn once per epoch.
+//
+// Data that is not in a file (a database cursor, a simulator, a decoder) comes
+// through a ChunkGenerator instead, as a Python generator feeds scikit-learn's
+// partial_fit loop: each chunk it returns is sent to a worker and fitted there.
+//
+//   std::int64_t next = 0;
+//   inc.fit(client, [&]() -> std::optional<dtask::ml::XyChunk> {
+//     if (next == 10) return std::nullopt;
+//     return make_chunk(next++);                   // X float64[n, d], y float64[n]
+//   }, {0.0, 1.0});
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +43,16 @@ struct IncrementalOptions {
   std::int64_t max_in_flight = 2;  ///< partial_fit tasks (so chunk reads) ahead of the model, >= 1
   bool verbose = false;            ///< a progress line per epoch on stderr
 };
+
+/// One chunk of a stream made on the client: X (2-d) and y (1-d, as many rows).
+struct XyChunk {
+  NDArray X;
+  NDArray y;
+};
+
+/// Returns the next chunk, or std::nullopt when the stream is over. Called
+/// on the thread that called fit, one chunk at a time.
+using ChunkGenerator = std::function<std::optional<XyChunk>()>;
 
 /// Thread-compatible.
 class Incremental : public Estimator {
@@ -47,6 +69,19 @@ class Incremental : public Estimator {
   Incremental& fit(Client& client, const Array& X, const Array& y, const std::vector<double>& classes);
   /// More epochs continuing from the fitted model (fit first).
   Incremental& partial_fit(Client& client, const Array& X, const Array& y);
+
+  /// One pass over `chunks`, in the generator's order, from an unfitted
+  /// clone: each chunk is scattered to a worker and fitted there, with at
+  /// most max_in_flight chunks on the cluster at a time. A generator is one
+  /// pass, so `epochs` must be 1 (call partial_fit with a fresh generator for
+  /// more) and `shuffle_blocks` does not apply. A classifier needs `classes`
+  /// (the stream cannot be read twice to find them). Errors name the chunk:
+  /// ArrayError for a bad shape, TaskError for a failed fit ("generator
+  /// chunk 3: ... Input X contains NaN."); an exception from the generator
+  /// propagates. An empty stream is an error.
+  Incremental& fit(Client& client, const ChunkGenerator& chunks, const std::vector<double>& classes = {});
+  /// One more pass over `chunks`, continuing the fitted model (fit first).
+  Incremental& partial_fit(Client& client, const ChunkGenerator& chunks);
 
   Array predict(const Array& X) const override;
   std::string estimator_name() const override { return "Incremental"; }
