@@ -1,10 +1,11 @@
 // A tour of out-of-core SGD, run by CI: SGDClassifier and SGDRegressor
 // (dtask/ml/sgd.h: fit, partial_fit, predict, predict_proba, save/load),
 // Incremental (dtask/ml/incremental.h) streaming a .npy file, and then a
-// client-side generator, through partial_fit, ParameterAveraging (dtask/ml/parameter_averaging.h) with one
-// replica per worker, and the tree_allreduce collective it uses
-// (dtask/collective.h). On a LocalCluster of two workers; exits non-zero if
-// anything is off.
+// client-side generator, through partial_fit, ParameterAveraging
+// (dtask/ml/parameter_averaging.h) with one replica per worker, the
+// tree_allreduce collective it uses and the ring_allreduce one for large
+// arrays (dtask/collective.h). On a LocalCluster of two workers; exits
+// non-zero if anything is off.
 #include <dtask/client.h>
 #include <dtask/collective.h>
 #include <dtask/datasets.h>
@@ -111,6 +112,23 @@ int main() {
   averaged.set_model_state(std::string(mean.result().get<Bytes>().view()));
   std::printf("tree_allreduce of 3 replicas: t_ = %.0f (the mean of theirs)\n", averaged.t_);
   EXPECT(averaged.t_ == 2'001);
+
+  // 5b. ring_allreduce, the collective for large arrays (small ones here):
+  // three vectors on the workers, summed along a ring among them; each of the
+  // three results holds the whole sum.
+  std::vector<FutureBase> vectors;
+  std::vector<double> want(1'000, 0.0);
+  for (int i = 0; i < 3; ++i) {
+    std::vector<double> v(want.size());
+    for (std::size_t j = 0; j < v.size(); ++j) want[j] += v[j] = static_cast<double>(i * 1'000 + j);
+    vectors.push_back(client.scatter(Value(NDArray::from_vector(v))));
+  }
+  std::vector<Future<Value>> sums = ring_allreduce(client, vectors, {.rows = 1'000});
+  for (auto& sum : sums) {
+    const NDArray got = sum.result().get<NDArray>();
+    EXPECT(got.size() == 1'000 && std::equal(want.begin(), want.end(), got.data<double>()));
+  }
+  std::printf("ring_allreduce of 3 vectors: %zu results, each the sum\n", sums.size());
 
   // 6. SGDRegressor, and a model saved and loaded.
   auto reg_data = datasets::make_regression({.n_samples = 5'000, .n_features = 10, .noise = 1.0, .random_state = 0,

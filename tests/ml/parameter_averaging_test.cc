@@ -66,6 +66,49 @@ TEST(ParameterAveragingTest, OneReplicaIsIncremental) {
 
 // tree_allreduce over 5 replicas (fan-in 2, so one input skips a level)
 // gives their mean, as SgdModel::average computes it here.
+// ring_allreduce: every result is the sum (or mean) of the parts, for 1-d and
+// 2-d parts, rows that do not divide by the part count, fewer rows than
+// parts, and one part. Integer-valued doubles, so any order of addition is exact.
+TEST(ParameterAveragingTest, RingAllreduceIsTheSumOfTheParts) {
+  Client client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1});
+  for (const std::vector<std::int64_t>& shape :
+       {std::vector<std::int64_t>{1001}, std::vector<std::int64_t>{7, 3}, std::vector<std::int64_t>{2}}) {
+    for (const int p : {1, 3, 4}) {
+      SCOPED_TRACE("shape[0] " + std::to_string(shape[0]) + ", " + std::to_string(p) + " parts");
+      std::int64_t size = 1;
+      for (std::int64_t d : shape) size *= d;
+      std::vector<double> want_sum(static_cast<std::size_t>(size), 0.0);
+      std::vector<FutureBase> parts;
+      for (int i = 0; i < p; ++i) {
+        std::vector<double> v(static_cast<std::size_t>(size));
+        for (std::int64_t j = 0; j < size; ++j) v[static_cast<std::size_t>(j)] = static_cast<double>((j * 7 + i * 13) % 101);
+        for (std::int64_t j = 0; j < size; ++j) want_sum[static_cast<std::size_t>(j)] += v[static_cast<std::size_t>(j)];
+        parts.push_back(client.scatter(Value(NDArray::from_vector(v, shape))));
+      }
+      for (const bool mean : {false, true}) {
+        std::vector<Future<Value>> results = ring_allreduce(
+            client, parts, {.rows = shape[0], .cols = shape.size() == 2 ? shape[1] : 0, .mean = mean});
+        ASSERT_EQ(results.size(), static_cast<std::size_t>(p));
+        for (auto& result : results) {
+          const NDArray got = result.result().get<NDArray>();
+          ASSERT_EQ(got.shape, shape);
+          for (std::int64_t j = 0; j < size; ++j) {
+            const double want = want_sum[static_cast<std::size_t>(j)] / (mean && p > 1 ? p : 1);
+            ASSERT_DOUBLE_EQ(got.data<double>()[j], want) << "element " << j << (mean ? " (mean)" : " (sum)");
+          }
+        }
+      }
+    }
+  }
+  EXPECT_THROW(ring_allreduce(client, {}, {.rows = 1}), ArrayError);
+  EXPECT_THROW(ring_allreduce(client, {client.scatter(Value(1.0))}, {.rows = 0}), ArrayError);
+  // Parts of different lengths: the failing add says so.
+  std::vector<FutureBase> mismatched = {client.scatter(Value(NDArray::from_vector(std::vector<double>(5, 1.0)))),
+                                        client.scatter(Value(NDArray::from_vector(std::vector<double>(4, 1.0))))};
+  auto bad = ring_allreduce(client, mismatched, {.rows = 5});
+  EXPECT_FALSE(bad[0].wait().ok());
+}
+
 TEST(ParameterAveragingTest, TreeAllreduceIsTheMeanOfTheReplicas) {
   Client client(LocalClusterOptions{.n_workers = 2, .threads_per_worker = 1});
   auto d = data();

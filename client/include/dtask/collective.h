@@ -9,14 +9,18 @@
 //   Future<Value> mean = dtask::tree_allreduce(client, replicas, "sgd_average");
 //   client.submit("sgd_partial_fit", mean, X.chunk(0), ...);  // every user fetches it
 //
-// Why a tree, not a ring: the vectors we reduce are models of KiBs to a few
-// MiB, and rounds are latency-bound. A binary tree takes ceil(log2 p) task
-// steps and moves each value once per level (Rabit's tree allreduce); a ring
-// (Horovod's, bandwidth-optimal at 2 (p-1)/p of the vector per worker) takes
-// 2 (p-1) steps of task latency (~100 us each here), which pays only for
-// vectors of tens of MiB and more. A ring is not built yet.
+// Which one: a tree for small values, a ring for large arrays. The models
+// SGD averages are KiBs to a few MiB, and their rounds are latency-bound: a
+// binary tree takes ceil(log2 p) task steps and moves each value once per
+// level (Rabit's tree allreduce), but the worker at the root receives a whole
+// vector per level. A ring (Horovod's) cuts the arrays into p segments and
+// moves only segments: each worker sends and receives 2 (p-1)/p of the
+// array in all, whatever p, at the price of 2 (p-1) task steps of latency
+// (~100 us each here). By these costs it pays for arrays of tens of MiB and
+// more; the crossover has not been measured yet.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,5 +38,23 @@ class Client;
 /// no parts or fan_in < 2. Thread-compatible.
 Future<Value> tree_allreduce(Client& client, const std::vector<FutureBase>& parts, const std::string& combine_op,
                              int fan_in = 2);
+
+struct RingOptions {
+  std::int64_t rows = 0;  ///< rows of every part (a 1-d part's length); > 0, the same for all
+  std::int64_t cols = 0;  ///< columns of 2-d parts; 0 for 1-d parts
+  bool mean = false;      ///< the mean of the parts instead of their sum
+};
+
+/// Sums (or averages) `parts`, float arrays of one shape, by a ring: each
+/// part is cut into min(p, rows) row segments ("slice_block" where the part
+/// is held); segment s is summed along the ring, one "elemwise add" per step
+/// starting from part s + 1, so each step moves one segment; then each result
+/// is joined from the reduced segments ("assemble_rows"). Returns one future
+/// per part (result i for the holder of part i to use), all of equal value;
+/// a task step stands where one of its inputs is, so no worker receives more
+/// than 2 (p-1)/p of the array. One part comes back as it is. Throws
+/// ArrayError for no parts or rows < 1; a shape or dtype mismatch is the
+/// failing task's error. Thread-compatible.
+std::vector<Future<Value>> ring_allreduce(Client& client, const std::vector<FutureBase>& parts, RingOptions options);
 
 }  // namespace dtask
