@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "common/scheduler_file.h"
 #include "common/security.h"
 #include "scheduler/scheduler_server.h"
 
@@ -68,6 +70,10 @@ int main(int argc, char** argv) {
   int journal_sync_ms = 100;
   double recovery_timeout = 30;
   double client_resume_timeout = 120;
+  std::string scheduler_file;
+  app.add_option("--scheduler-file", scheduler_file,
+                 "Write the address (JSON, as Dask's) to this file once listening, for dtask-worker --scheduler-file "
+                 "on a shared file system; removed on a clean stop");
   app.add_option("--journal", options.journal_directory,
                  "Directory for a write-ahead journal of graphs, client futures and finished results: a scheduler "
                  "restarted with the same directory carries on where the last one stopped, and clients and workers "
@@ -145,9 +151,20 @@ int main(int argc, char** argv) {
   }
   std::printf("dtask-scheduler listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
+  if (!scheduler_file.empty()) {
+    Status written = write_scheduler_file(scheduler_file, (*server)->address(), (*server)->dashboard_address());
+    if (!written.ok()) {
+      std::fprintf(stderr, "dtask-scheduler: --scheduler-file: %s\n", written.message().c_str());
+      return 1;
+    }
+  }
   (*logger)->info("scheduler at {}, dashboard at {}", (*server)->address(),
                   (*server)->dashboard_address().empty() ? "none" : (*server)->dashboard_address());
   io.run();
+  if (!scheduler_file.empty()) {
+    std::error_code ignored;  // already gone is fine
+    std::filesystem::remove(scheduler_file, ignored);
+  }
   (*logger)->info("scheduler stopped");
   return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "common/scheduler_file.h"
 #include "common/security.h"
 #include "worker/nanny.h"
 #include "worker/op_registry.h"
@@ -72,7 +73,16 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string dashboard_address = "none";
   int port = 0;
-  app.add_option("scheduler", scheduler_address, "Scheduler address, e.g. tcp://10.0.0.1:8786")->required();
+  std::string scheduler_file;
+  double scheduler_file_timeout = 60;
+  auto* address_option = app.add_option("scheduler", scheduler_address, "Scheduler address, e.g. tcp://10.0.0.1:8786");
+  auto* file_option = app.add_option("--scheduler-file", scheduler_file,
+                                     "Read the scheduler's address from this file (dtask-scheduler --scheduler-file), "
+                                     "waiting for it to appear");
+  address_option->excludes(file_option);
+  app.add_option("--scheduler-file-timeout", scheduler_file_timeout, "Seconds to wait for --scheduler-file")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--nthreads", options.nthreads, "Threads running tasks")->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
   app.add_option("--memory-limit", memory_limit,
@@ -132,6 +142,15 @@ int main(int argc, char** argv) {
 
   auto logger = make_logger("worker", log_level);
   if (!logger.ok()) return fail(logger.status().message());
+  if (scheduler_address.empty() && scheduler_file.empty()) {
+    return fail("give the scheduler's address or --scheduler-file (see --help)");
+  }
+  if (!scheduler_file.empty()) {
+    auto from_file = read_scheduler_file(
+        scheduler_file, std::chrono::milliseconds(std::llround(scheduler_file_timeout * 1000)));
+    if (!from_file.ok()) return fail("--scheduler-file: " + from_file.status().message());
+    scheduler_address = *from_file;
+  }
   auto scheduler = parse_address(scheduler_address);
   if (!scheduler.ok()) return fail(scheduler.status().message());
   auto limit = parse_byte_size(memory_limit);

@@ -7,6 +7,10 @@
 #include <unistd.h>
 
 #include <dtask/client.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "common/address.h"
@@ -228,6 +232,52 @@ TEST(DaemonCli, BadOptionsAreRejected) {
   EXPECT_NE(run_command(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--memory-limit", "lots"}).first, 0);
   EXPECT_NE(run_command(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--resources", "GPU"}).first, 0);
   EXPECT_NE(run_command(DTASK_SCHEDULER_BIN, {"--port", "99999"}).first, 0);
+}
+
+// --scheduler-file on both daemons (as Dask's): a worker started first waits
+// for the file, the scheduler writes its address there once it listens, the
+// worker connects and runs tasks; a clean stop removes the file. A missing
+// file (past --scheduler-file-timeout) or a malformed one fails the worker
+// with a non-zero exit; an address and a file together are refused.
+TEST(SchedulerFile, WorkersFindTheSchedulerThroughIt) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("dtask-scheduler-file-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string file = (dir / "scheduler.json").string();
+  auto worker_started = std::async(std::launch::async, [&] {
+    return DaemonProcess::start(DTASK_WORKER_BIN, {"--scheduler-file", file, "--host", "127.0.0.1", "--nthreads", "1",
+                                                   "--name", "from-file", "--log-level", "warn"});
+  });
+  std::vector<std::string> scheduler_args = testing::test_scheduler_args();
+  scheduler_args.insert(scheduler_args.end(), {"--scheduler-file", file});
+  auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, scheduler_args);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
+  auto worker = worker_started.get();
+  ASSERT_TRUE(worker.ok()) << worker.status().to_string();
+  {
+    std::ifstream in(file);
+    const nlohmann::json written = nlohmann::json::parse(in);
+    EXPECT_EQ(written.at("type"), "Scheduler");
+    EXPECT_EQ(written.at("address"), scheduler->address());
+    EXPECT_EQ(written.at("dashboard"), scheduler->dashboard_address());
+  }
+  auto client = Client::connect(scheduler->address());
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+  ASSERT_TRUE(wait_until([&] { return testing::scheduler_info(**client)["workers"].size() == 1; }));
+  EXPECT_EQ((*client)->submit<std::int64_t>("add", 20, 22).result(), 42);
+  client->reset();
+  EXPECT_EQ(worker->stop(), 0);
+  EXPECT_EQ(scheduler->stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(file)) << "a clean stop removes the scheduler file";
+
+  EXPECT_NE(run_command(DTASK_WORKER_BIN, {"--scheduler-file", file, "--scheduler-file-timeout", "0.2"}).first, 0)
+      << "no file: the worker gives up after the timeout";
+  std::ofstream(file) << "{\"type\": \"Scheduler\"}\n";
+  EXPECT_NE(run_command(DTASK_WORKER_BIN, {"--scheduler-file", file, "--scheduler-file-timeout", "0.2"}).first, 0)
+      << "a file without an address";
+  EXPECT_NE(run_command(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--scheduler-file", file}).first, 0);
+  EXPECT_NE(run_command(DTASK_WORKER_BIN, {"--nthreads", "1"}).first, 0) << "neither an address nor a file";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
