@@ -37,6 +37,8 @@ packages=(
   # kubectl is preinstalled on this project's machines and not listed: Debian
   # 12's kubernetes-client (1.20) would clash with it; the test skips without it.
   shellcheck systemd python3-yaml
+  # the Slurm test (tests/deploy/slurm_test.sh): a one-node munged + slurmctld + slurmd
+  slurm-wlm munge
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev

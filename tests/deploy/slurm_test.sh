@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# deploy/slurm/dtask-cluster.sbatch on a real Slurm: starts munged, slurmctld
+# and slurmd (one node: this machine) from a config written into a temp dir,
+# submits the script with `sbatch --wait` for two workers running
+# examples/cluster_sum, and checks the client's answer, the job's exit code,
+# and that no dtask daemon of the job is left running.
+#
+#   bash tests/deploy/slurm_test.sh DTASK_SCHEDULER DTASK_WORKER CLUSTER_SUM SBATCH_SCRIPT
+#
+# Exits 77 (ctest: skipped) where Slurm is not installed, where it is not
+# root (slurmd must be), or where the daemons cannot start.
+set -euo pipefail
+
+scheduler_bin=$(realpath "$1")
+worker_bin=$(realpath "$2")
+client=$(realpath "$3")
+script=$(realpath "$4")
+
+skip() { echo "SKIP: $*" >&2; exit 77; }
+for tool in munged slurmctld slurmd sbatch sinfo; do
+  command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (Debian: slurm-wlm, munge)"
+done
+[[ $(id -u) == 0 ]] || skip "slurmd must run as root"
+
+work=$(mktemp -d /tmp/dtask-slurm-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  for pid_file in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munge/pid"; do
+    if [[ -s $pid_file ]]; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
+  done
+  # The daemons remove their pid files as they exit: wait (bounded) for that.
+  for _ in $(seq 50); do
+    [[ -e $work/slurmd.pid || -e $work/slurmctld.pid ]] || break
+    sleep 0.1
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+host=$(hostname -s)
+mkdir -p "$work/state" "$work/spool" "$work/munge" "$work/munge-socket" "$work/submit" "$work/bin"
+# The sbatch script finds both daemons in one DTASK_BIN_DIR, as an install has them.
+ln -s "$scheduler_bin" "$work/bin/dtask-scheduler"
+ln -s "$worker_bin" "$work/bin/dtask-worker"
+bin_dir="$work/bin"
+chmod 700 "$work/munge"  # the key's; munged wants its socket's folder open to all
+chmod 755 "$work/munge-socket"
+head -c 1024 /dev/urandom >"$work/munge/munge.key"
+chmod 400 "$work/munge/munge.key"
+munged --key-file="$work/munge/munge.key" --socket="$work/munge-socket/socket" --pid-file="$work/munge/pid" \
+  --log-file="$work/munge/log" --seed-file="$work/munge/seed" || skip "munged did not start"
+
+cat >"$work/slurm.conf" <<EOF
+ClusterName=dtasktest
+SlurmctldHost=$host
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=$(free_port)
+SlurmdPort=$(free_port)
+AuthType=auth/munge
+AuthInfo=socket=$work/munge-socket/socket
+CredType=cred/munge
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool
+SlurmctldPidFile=$work/slurmctld.pid
+SlurmdPidFile=$work/slurmd.pid
+SlurmctldLogFile=$work/slurmctld.log
+SlurmdLogFile=$work/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+ReturnToService=2
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName=$host CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+EOF
+export SLURM_CONF="$work/slurm.conf"
+slurmctld -c -i || skip "slurmctld did not start: $(tail -3 "$work/slurmctld.log" 2>/dev/null)"
+slurmd || skip "slurmd did not start: $(tail -3 "$work/slurmd.log" 2>/dev/null)"
+idle=0
+for _ in $(seq 300); do  # up to 30 s for the node to come up idle
+  if sinfo -h -o %T 2>/dev/null | grep -qx idle; then idle=1; break; fi
+  sleep 0.1
+done
+[[ $idle == 1 ]] || skip "the Slurm node did not come up: $(tail -3 "$work/slurmd.log" 2>/dev/null)"
+
+cd "$work/submit"
+status=0
+DTASK_BIN_DIR="$bin_dir" DTASK_SCHEDULER_PORT=0 DTASK_DASHBOARD_ADDRESS=127.0.0.1:0 DTASK_NTHREADS=1 \
+  DTASK_MEMORY_LIMIT=512MiB DTASK_WORKER_TIMEOUT=60 \
+  sbatch --wait --ntasks-per-node=2 --time=5 --output="$work/job.out" "$script" "$client" 2000 \
+  >"$work/sbatch.out" || status=$?
+job=$(grep -o '[0-9]*' "$work/sbatch.out" | head -1)
+echo "--- job $job output" >&2
+cat "$work/job.out" >&2 || true
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$work"/submit/dtask-*/*.log; do echo "--- $log" >&2; tail -20 "$log" >&2; done
+  exit 1
+}
+[[ $status == 0 ]] || fail "sbatch --wait exited $status"
+grep -q "cluster_sum: N=2000 sum=2001000 workers=2" "$work/job.out" || fail "the client's answer is missing or wrong"
+[[ -s $work/submit/dtask-$job/scheduler.log ]] || fail "no scheduler log in the job's directory"
+if pgrep -f "slurm-$job-" >/dev/null || pgrep -f "dtask-$job/scheduler.json" >/dev/null; then
+  pgrep -af "dtask-" >&2 || true
+  fail "dtask daemons of job $job are still running"
+fi
+[[ ! -e $work/submit/dtask-$job/scheduler.json ]] || fail "the scheduler file is left behind (not a clean stop)"
+echo "PASS: job $job ran cluster_sum on 2 Slurm-started workers and left nothing running"
