@@ -4,15 +4,20 @@
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
 
 #include "common/byte_size.h"
+#include "common/duration.h"
 #include "common/logging.h"
 #include "common/scheduler_file.h"
 #include "common/security.h"
@@ -52,6 +57,15 @@ std::vector<std::string> child_command_line(int argc, char** argv) {
     if (std::string(argv[i]) != "--nanny") out.emplace_back(argv[i]);
   }
   return out;
+}
+
+/// `base` moved by a uniform random amount in [-stagger, +stagger] (as
+/// dask-worker's --lifetime-stagger), never below zero.
+std::chrono::milliseconds staggered(std::chrono::milliseconds base, std::chrono::milliseconds stagger) {
+  if (stagger.count() == 0) return base;
+  std::random_device entropy;
+  std::uniform_int_distribution<long long> spread(-stagger.count(), stagger.count());
+  return std::chrono::milliseconds(std::max<long long>(0, base.count() + spread(entropy)));
 }
 
 int fail(const std::string& message) {
@@ -134,6 +148,14 @@ int main(int argc, char** argv) {
                  "it is closed")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  std::string lifetime;
+  std::string lifetime_stagger = "0s";
+  app.add_option("--lifetime", lifetime,
+                 "Retire gracefully after this long, e.g. 55m (results only it holds move to other workers first): "
+                 "set it below a batch job's walltime. Under --nanny a fresh worker then takes its place");
+  app.add_option("--lifetime-stagger", lifetime_stagger,
+                 "Random spread of --lifetime, +- this much, so a pool's workers do not all leave at once")
+      ->capture_default_str();
   bool nanny = false;
   app.add_flag("--nanny", nanny,
                "Run the worker under a supervisor process that restarts it when it dies or passes 95% of "
@@ -159,6 +181,14 @@ int main(int argc, char** argv) {
     auto token = read_auth_token_file(auth_token_file);
     if (!token.ok()) return fail("--auth-token-file: " + token.status().message());
     options.auth_token = *token;
+  }
+  std::optional<std::chrono::milliseconds> retire_after;
+  if (!lifetime.empty()) {
+    auto base = parse_duration(lifetime);
+    if (!base.ok()) return fail("--lifetime: " + base.status().message());
+    auto stagger = parse_duration(lifetime_stagger);
+    if (!stagger.ok()) return fail("--lifetime-stagger: " + stagger.status().message());
+    retire_after = staggered(*base, *stagger);
   }
   auto resource_list = parse_resources(resources);
   if (!resource_list.ok()) return fail("--resources: " + resource_list.status().message());
@@ -202,9 +232,20 @@ int main(int argc, char** argv) {
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
+  asio::steady_timer lifetime_timer(io);
+  if (retire_after) {
+    (*logger)->info("lifetime: retiring in {:.1f} s", static_cast<double>(retire_after->count()) / 1000);
+    lifetime_timer.expires_after(*retire_after);
+    lifetime_timer.async_wait([&](const std::error_code& ec) {
+      if (ec) return;
+      (*logger)->info("lifetime reached, retiring");
+      w.retire(std::chrono::seconds(40));
+    });
+  }
   w.start([&](const Status& why) {
     if (why.code() != StatusCode::kCancelled) exit_code = 1;
     signals.cancel();
+    lifetime_timer.cancel();
     io.stop();
   });
   // Tests and scripts read these lines to learn the bound ports (metrics first).

@@ -13,6 +13,7 @@
 
 #include "common/address.h"
 #include "common/byte_size.h"
+#include "common/duration.h"
 
 namespace dtask {
 namespace {
@@ -281,6 +282,23 @@ TEST(ByteSizeTest, AutoIsSystemMemoryShared) {
 }
 
 // Garbage, negative, non-finite and unknown units are Invalid, naming the input.
+// Durations as --lifetime takes them: units summed, a bare number is seconds.
+TEST(DurationTest, ParsesUnitsAndRejectsTheRest) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(*parse_duration("55m"), milliseconds(55 * 60'000));
+  EXPECT_EQ(*parse_duration("2h"), milliseconds(7'200'000));
+  EXPECT_EQ(*parse_duration("90"), milliseconds(90'000));
+  EXPECT_EQ(*parse_duration("1h30m"), milliseconds(5'400'000));
+  EXPECT_EQ(*parse_duration("1.5s"), milliseconds(1'500));
+  EXPECT_EQ(*parse_duration("250ms"), milliseconds(250));
+  EXPECT_EQ(*parse_duration("0s"), milliseconds(0));
+  for (const char* bad : {"", "soon", "-5m", "5 m", "5x", "1h30", "m", "nan", "inf"}) {
+    auto parsed = parse_duration(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    if (!parsed.ok()) EXPECT_NE(parsed.status().message().find("duration"), std::string::npos) << bad;
+  }
+}
+
 TEST(ByteSizeTest, RejectsBadInput) {
   for (const char* text : {"", "GiB", "abc", "-1", "-5GB", "nan", "inf", "5 XB", "5 GiBs", "12 bytes", "1,000"}) {
     auto parsed = parse_byte_size(text);

@@ -106,6 +106,10 @@ fail() {
 [[ $status == 0 ]] || fail "sbatch --wait exited $status"
 grep -q "cluster_sum: N=2000 sum=2001000 workers=2" "$work/job.out" || fail "the client's answer is missing or wrong"
 [[ -s $work/submit/dtask-$job/scheduler.log ]] || fail "no scheduler log in the job's directory"
+# --time=5 leaves under 300 s: the margin is half the time left, so each
+# worker was told to retire about 2.5 minutes in (the job ends long before).
+[[ $(cat "$work"/submit/dtask-"$job"/worker-*.log | grep -c "lifetime: retiring in 1[0-9][0-9]\.") == 2 ]] ||
+  fail "the workers were not given a --lifetime from the job's time limit"
 if pgrep -f "slurm-$job-" >/dev/null || pgrep -f "dtask-$job/scheduler.json" >/dev/null; then
   pgrep -af "dtask-" >&2 || true
   fail "dtask daemons of job $job are still running"

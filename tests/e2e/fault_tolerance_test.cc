@@ -241,6 +241,27 @@ TEST_F(FaultToleranceTest, SigtermRetiresGracefully) {
   start_worker();
 }
 
+// --lifetime (a batch job's walltime drain): the worker retires by itself
+// when its lifetime ends, moving what only it holds first; it exits 0 and
+// nothing it held is recomputed.
+TEST_F(FaultToleranceTest, LifetimeRetiresGracefully) {
+  start_worker({"--lifetime", "4s", "--lifetime-stagger", "100ms"});
+  const std::string name = "w" + std::to_string(next_worker_ - 1);
+  ASSERT_TRUE(wait_for_workers(4));
+  std::vector<Future<Value>> results;
+  SubmitOptions on_it{.workers = {name}};
+  for (int i = 0; i < 20; ++i) results.push_back(client_->submit<Value>(on_it, "arange", std::int64_t{1000 + i}));
+  for (auto& f : results) ASSERT_TRUE(f.wait().ok());
+  const std::uint64_t completed = tasks_completed();
+  EXPECT_EQ(workers_.back().wait_exit(std::chrono::seconds(30)), 0) << "the worker retires and exits 0 by itself";
+  workers_.pop_back();
+  ASSERT_TRUE(wait_for_workers(3));
+  expect_results_intact(results);
+  EXPECT_EQ(tasks_completed(), completed) << "moved, not recomputed";
+  EXPECT_NE(testing::run_command(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--lifetime", "soon"}).first, 0);
+  start_worker();
+}
+
 /// The pids of `parent`'s children (Linux /proc).
 std::vector<pid_t> children_of(pid_t parent) {
   std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
