@@ -26,7 +26,7 @@ packages=(
   build-essential g++ cmake ninja-build ccache pkg-config
   # libraries
   libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
-  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libyaml-cpp-dev libssl-dev
   libblosc-dev libzstd-dev zlib1g-dev
   # kernel and linear SVMs (the two solvers scikit-learn's SVC and LinearSVC wrap)
   libsvm-dev liblinear-dev

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "common/byte_size.h"
+#include "common/daemon_config.h"
 #include "common/logging.h"
 #include "common/scheduler_file.h"
 #include "common/security.h"
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
                  "Seconds a restarted scheduler keeps the futures of clients that have not reconnected")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  DaemonConfig config(app, "dtask-scheduler", "DTASK_SCHEDULER_");
+  if (auto exit_code = config.parse(argc, argv)) return *exit_code;
   options.journal_sync_interval = std::chrono::milliseconds(journal_sync_ms);
   auto compact_bytes = parse_byte_size(journal_compact_size);
   if (!compact_bytes.ok()) {

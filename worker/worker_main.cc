@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/byte_size.h"
+#include "common/daemon_config.h"
 #include "common/duration.h"
 #include "common/logging.h"
 #include "common/scheduler_file.h"
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
   app.add_flag("--nanny", nanny,
                "Run the worker under a supervisor process that restarts it when it dies or passes 95% of "
                "--memory-limit");
-  CLI11_PARSE(app, argc, argv);
+  DaemonConfig config(app, "dtask-worker", "DTASK_WORKER_");
+  if (auto exit_code = config.parse(argc, argv)) return *exit_code;
 
   auto logger = make_logger("worker", log_level);
   if (!logger.ok()) return fail(logger.status().message());

@@ -280,5 +280,58 @@ TEST(SchedulerFile, WorkersFindTheSchedulerThroughIt) {
   std::filesystem::remove_all(dir);
 }
 
+// --config FILE (YAML or JSON) and DTASK_WORKER_* / DTASK_SCHEDULER_*
+// variables reach every option. Precedence: command line, then the file,
+// then the environment. An unknown key, a refused value and an unreadable
+// file each stop the daemon before it starts, naming the file.
+TEST(DaemonConfigTest, FileEnvironmentAndCommandLineInThatOrder) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("dtask-config-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string scheduler_json = (dir / "scheduler.json").string();
+  std::ofstream(scheduler_json) << R"({"host": "127.0.0.1", "port": 0, "dashboard-address": "127.0.0.1:0",
+                                       "log-level": "warn", "heartbeat-interval-ms": 100})";
+  auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, {"--config", scheduler_json});
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
+  auto client = Client::connect(scheduler->address());
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+
+  const std::string worker_yaml = (dir / "worker.yaml").string();
+  std::ofstream(worker_yaml) << "host: 127.0.0.1\nnthreads: 3\nlog-level: warn\n";
+  std::vector<DaemonProcess> workers;
+  auto start = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {scheduler->address(), "--name", name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
+    ASSERT_TRUE(worker.ok()) << worker.status().to_string();
+    workers.push_back(std::move(*worker));
+  };
+  ::setenv("DTASK_WORKER_NTHREADS", "2", 1);
+  ::setenv("DTASK_WORKER_HOST", "127.0.0.1", 1);
+  ::setenv("DTASK_WORKER_LOG_LEVEL", "warn", 1);
+  start("env-only", {});
+  start("file-over-env", {"--config", worker_yaml});
+  start("command-line-first", {"--config", worker_yaml, "--nthreads", "1"});
+  ::unsetenv("DTASK_WORKER_NTHREADS");
+  ::unsetenv("DTASK_WORKER_HOST");
+  ::unsetenv("DTASK_WORKER_LOG_LEVEL");
+  ASSERT_TRUE(wait_until([&] { return testing::scheduler_info(**client)["workers"].size() == 3; }));
+  EXPECT_EQ(testing::worker_info(**client, "env-only")["nthreads"], 2);
+  EXPECT_EQ(testing::worker_info(**client, "file-over-env")["nthreads"], 3);
+  EXPECT_EQ(testing::worker_info(**client, "command-line-first")["nthreads"], 1);
+
+  const std::string unknown = (dir / "unknown.yaml").string();
+  std::ofstream(unknown) << "nthread: 3\n";
+  const std::string refused = (dir / "refused.json").string();
+  std::ofstream(refused) << R"({"nthreads": 0})";
+  for (const std::string& file : {unknown, refused, (dir / "missing.yaml").string()}) {
+    EXPECT_NE(run_command(DTASK_WORKER_BIN, {scheduler->address(), "--config", file}).first, 0) << file;
+  }
+  client->reset();
+  for (auto& worker : workers) EXPECT_EQ(worker.stop(), 0);
+  EXPECT_EQ(scheduler->stop(), 0);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace dtask
