@@ -16,6 +16,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <cstdint>
 #include <vector>
 
 #include "common/status.h"
@@ -64,13 +65,29 @@ Value call_typed(const std::string& op, F& fn, const std::vector<Value>& args, s
 }
 }  // namespace internal
 
+/// The version of the plugin interface (OpRegistry, Value, NDArray as a
+/// plugin sees them). A worker refuses a plugin built against another one:
+/// the layouts would not match, and the first call would crash.
+inline constexpr std::uint32_t kPluginAbiVersion = 1;
+
+/// Put once in a plugin's source, next to dtask_register_ops(): exports the
+/// ABI version the plugin was built against, which the worker checks.
+#define DTASK_PLUGIN_ABI                                                                  \
+  extern "C" __attribute__((visibility("default"))) std::uint32_t dtask_plugin_abi_version() { \
+    return ::dtask::kPluginAbiVersion;                                                   \
+  }
+
 /// Ops by name. Build one per worker (or LocalCluster) and pass it by
 /// reference; there is no global registry. Thread-safe for concurrent
 /// lookups once populated; registering is not thread-safe.
 class OpRegistry {
  public:
-  /// Registers an op taking its arguments as Values. Fails on a duplicate name.
+  /// Registers an op taking its arguments as Values. Fails on a duplicate
+  /// name; the failure is also kept for take_errors(), so that a plugin that
+  /// ignores the Status still cannot drop an op silently.
   Status add(const std::string& name, OpFunction fn);
+  /// The failed registrations since the last call, and forgets them.
+  std::vector<std::string> take_errors();
 
   /// Registers a function with typed parameters, e.g.
   ///   registry.add_function("add", [](std::int64_t a, std::int64_t b) { return a + b; });
@@ -91,13 +108,17 @@ class OpRegistry {
 
  private:
   std::map<std::string, OpFunction, std::less<>> ops_;
+  std::vector<std::string> errors_;
 };
 
 /// Ops every worker has: arithmetic on scalars and arrays, sum of a list,
 /// identity, and a few for tests (fail, sleep). See builtin_ops.cc.
 void register_builtin_ops(OpRegistry& registry);
 
-/// Loads a plugin library and calls its dtask_register_ops().
+/// Loads a plugin library: checks its DTASK_PLUGIN_ABI version, calls its
+/// dtask_register_ops(), and fails, naming the plugin, on a missing or
+/// different version, a registration that failed (a duplicate op name), or
+/// no ops at all.
 Status load_plugin(OpRegistry& registry, const std::string& path);
 
 }  // namespace dtask

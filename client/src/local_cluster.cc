@@ -55,7 +55,13 @@ class LocalCluster::Impl {
     unsigned n = options.n_workers == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.n_workers;
     DTASK_ASSIGN_OR_RETURN(auto logger, make_logger("local-cluster", options.log_level));
     register_builtin_ops(registry_);
-    if (options.register_ops) options.register_ops(registry_);
+    (void)registry_.take_errors();
+    if (options.register_ops) {
+      options.register_ops(registry_);
+      // As for a worker's plugin: a failed registration (a duplicate name) is an error, not a dropped op.
+      std::vector<std::string> errors = registry_.take_errors();
+      if (!errors.empty()) return Status::invalid("LocalClusterOptions::register_ops: " + errors.front());
+    }
 
     scheduler::SchedulerOptions scheduler_options;
     scheduler_options.listen = Address{"127.0.0.1", 0};

@@ -6,6 +6,9 @@
 
 #include "worker/op_registry.h"
 
+// The plugin ABI this library was built against: the worker checks it.
+DTASK_PLUGIN_ABI
+
 extern "C" void dtask_register_ops(dtask::OpRegistry& registry) {
   // Typed registration: argument conversion and arity checks come for free.
   (void)registry.add_function("example.square", [](std::int64_t x) { return x * x; });

@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "common/address.h"
+#include "worker/op_registry.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 
@@ -138,6 +140,37 @@ TEST_F(ClusterTest, PluginOp) {
   auto wrong = client_->submit(SubmitOptions{.workers = {"plugged"}}, "example.square", "twelve").try_result();
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("argument 0 of op 'example.square'"), std::string::npos);
+}
+
+// A plugin without DTASK_PLUGIN_ABI, with another ABI version, or whose
+// registration fails (a built-in op's name again, its Status ignored) stops
+// the worker at start, and its log names the plugin and the reason.
+TEST(PluginLoading, BadPluginsAreRefusedWithTheReason) {
+  const std::string log = (std::filesystem::temp_directory_path() /
+                           ("dtask-plugin-test-" + std::to_string(::getpid()) + ".log")).string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {DTASK_PLUGIN_NO_ABI, "has no ABI version: add DTASK_PLUGIN_ABI"},
+      {DTASK_PLUGIN_OTHER_ABI, "was built for plugin ABI " + std::to_string(kPluginAbiVersion + 1)},
+      {DTASK_PLUGIN_DUPLICATE_OP, "op 'add' is already registered"}};
+  for (const auto& [plugin, reason] : cases) {
+    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {"tcp://127.0.0.1:1", "--plugin", plugin},
+                                       std::chrono::seconds(20), log);
+    EXPECT_FALSE(worker.ok()) << plugin << " was loaded";
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find(plugin), std::string::npos) << text;
+    EXPECT_NE(text.find(reason), std::string::npos) << text;
+  }
+  std::filesystem::remove(log);
+  // The same for a LocalCluster's register_ops: a duplicate name fails the start.
+  try {
+    Client local(LocalClusterOptions{.n_workers = 1, .register_ops = [](OpRegistry& registry) {
+      (void)registry.add_function("add", [](std::int64_t a, std::int64_t b) { return a - b; });
+    }});
+    ADD_FAILURE() << "a LocalCluster started with a duplicate op";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("op 'add' is already registered"), std::string::npos) << e.what();
+  }
 }
 
 // A task needing GPU=1 waits in no-worker until a worker with a GPU joins, then runs there.
