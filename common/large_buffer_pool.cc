@@ -94,11 +94,6 @@ void LargeBufferPool::set_limit(std::size_t bytes) {
   unmap(evicted);
 }
 
-std::size_t LargeBufferPool::limit() const {
-  std::lock_guard lock(mutex_);
-  return limit_;
-}
-
 std::size_t LargeBufferPool::cached_bytes() const {
   std::lock_guard lock(mutex_);
   return cached_bytes_;

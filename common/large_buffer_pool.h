@@ -37,7 +37,6 @@ class LargeBufferPool {
 
   /// At most `bytes` of freed regions are kept (0: none, every free unmaps).
   void set_limit(std::size_t bytes);
-  std::size_t limit() const;
   std::size_t cached_bytes() const;
   /// Unmaps every kept region.
   void release_all();
