@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

@@ -12,7 +12,7 @@
 
 #include "common/frame.h"
 #include "common/messages.h"
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

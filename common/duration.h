@@ -5,7 +5,7 @@
 #include <chrono>
 #include <string_view>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask {
 

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "common/status.h"
-#include "common/value.h"
+#include "dtask/status.h"
+#include "dtask/value.h"
 
 namespace dtask {
 

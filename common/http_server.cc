@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "common/address.h"
-#include "common/security.h"
+#include "dtask/security.h"
 
 namespace dtask {
 

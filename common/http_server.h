@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace spdlog {
 class logger;

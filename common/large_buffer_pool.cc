@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <new>
 
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace spdlog {
 class logger;

@@ -9,7 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "common/value.h"
+#include "dtask/resources.h"
+#include "dtask/value.h"
 
 namespace dtask {
 
@@ -36,8 +37,6 @@ struct Priority {
     return order < other.order;
   }
 };
-
-using ResourceList = std::vector<std::pair<std::string, double>>;
 
 namespace msg {
 

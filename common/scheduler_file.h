@@ -9,7 +9,7 @@
 #include <chrono>
 #include <string>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

@@ -1,4 +1,4 @@
-#include "common/security.h"
+#include "dtask/security.h"
 
 #include <openssl/ssl.h>
 

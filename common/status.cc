@@ -1,4 +1,4 @@
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

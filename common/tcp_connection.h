@@ -10,7 +10,7 @@
 
 #include "common/address.h"
 #include "common/connection.h"
-#include "common/security.h"
+#include "dtask/security.h"
 
 namespace spdlog {
 class logger;

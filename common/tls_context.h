@@ -4,7 +4,7 @@
 
 #include <asio/ssl/context.hpp>
 
-#include "common/security.h"
+#include "dtask/security.h"
 
 namespace dtask {
 

@@ -1,4 +1,4 @@
-#include "common/value.h"
+#include "dtask/value.h"
 
 #include <cstdint>
 #include <cstdlib>

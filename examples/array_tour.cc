@@ -5,10 +5,9 @@
 #include <dtask/array.h>
 #include <dtask/client.h>
 #include <dtask/datasets.h>
+#include <dtask/ops.h>  // to register the example's own op on in-process workers
 #include <dtask/random.h>
 #include <unistd.h>
-
-#include "worker/op_registry.h"  // to register the example's own op on in-process workers
 
 #include <cmath>
 #include <cstdio>

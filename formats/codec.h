@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::formats {
 

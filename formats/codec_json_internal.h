@@ -5,7 +5,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string_view>
 
-#include "common/status.h"
+#include "dtask/status.h"
 #include "formats/codec.h"
 
 namespace dtask::formats::internal {

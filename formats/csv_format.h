@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
-#include "common/value.h"
+#include "dtask/status.h"
+#include "dtask/value.h"
 
 namespace dtask::formats {
 

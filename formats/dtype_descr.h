@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
-#include "common/value.h"
+#include "dtask/status.h"
+#include "dtask/value.h"
 
 namespace dtask::formats {
 

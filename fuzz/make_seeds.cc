@@ -17,7 +17,7 @@
 #include "common/frame.h"
 #include "common/message_codec.h"
 #include "common/messages.h"
-#include "common/value.h"
+#include "dtask/value.h"
 #include "formats/codec.h"
 #include "formats/npy_format.h"
 #include "formats/zarr_format.h"

@@ -17,7 +17,7 @@
 #include "common/frame.h"
 #include "common/message_codec.h"
 #include "common/messages.h"
-#include "common/value.h"
+#include "dtask/value.h"
 #include "fuzz/fuzz_support_internal.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
-#include "common/value.h"
+#include "dtask/status.h"
+#include "dtask/value.h"
 #include "ml_core/glm_config.h"
 
 namespace dtask::ml_core {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask::ml_core {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/status.h"
+#include "dtask/status.h"
 #include "ml_core/glm_solvers.h"
 #include "ml_core/param_binding.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 
 namespace dtask::ml_core {
 namespace {

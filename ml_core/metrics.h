@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::ml_core {
 

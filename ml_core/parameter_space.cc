@@ -1,4 +1,4 @@
-#include "ml_core/parameter_space.h"
+#include "dtask/ml/core/parameter_space.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 
 #include <charconv>
 #include <cmath>

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::ml_core {
 

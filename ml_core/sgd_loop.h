@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::ml_core {
 

@@ -1,4 +1,4 @@
-#include "ml_core/splitters.h"
+#include "dtask/ml/core/splitters.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <numeric>
 #include <random>
 
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 #include "ml_core/random_state.h"
 
 namespace dtask::ml_core {

@@ -24,7 +24,7 @@
 
 #include "common/check.h"
 #include "ml_core/linear_decision.h"
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 
 namespace dtask::ml_core {
 namespace {

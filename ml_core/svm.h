@@ -29,7 +29,8 @@
 #include <variant>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/ml/core/svm_options.h"
+#include "dtask/status.h"
 
 namespace dtask::ml_core {
 
@@ -114,20 +115,6 @@ class SvcModel {
   struct Impl;
   explicit SvcModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;  // never null, except in a moved-from model
-};
-
-/// sklearn.svm.LinearSVC's parameters (multi_class='ovr'), with sklearn's defaults.
-struct LinearSvcParams {
-  double C = 1.0;
-  std::string loss = "squared_hinge";  ///< or "hinge"
-  std::string penalty = "l2";          ///< or "l1"
-  bool dual = true;
-  double tol = 1e-4;
-  /// Only 1000: Debian's liblinear 2.3 fixes its solvers' limit at 1000.
-  int max_iter = 1000;
-  bool fit_intercept = true;
-  double intercept_scaling = 1.0;
-  std::string class_weight;  ///< "" (all 1) or "balanced"
 };
 
 /// The liblinear solver_type sklearn's _get_liblinear_solver_type picks

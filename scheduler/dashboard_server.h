@@ -14,7 +14,7 @@
 
 #include "common/http_server.h"
 #include "common/snapshot_slot.h"
-#include "common/status.h"
+#include "dtask/status.h"
 #include "scheduler/dashboard_snapshot.h"
 
 namespace spdlog {

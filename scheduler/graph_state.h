@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "common/status.h"
+#include "dtask/status.h"
 #include "scheduler/placement.h"
 #include "scheduler/task_group.h"
 #include "scheduler/task_state.h"

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace spdlog {
 class logger;

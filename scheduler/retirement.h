@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "common/status.h"
+#include "dtask/status.h"
 #include "scheduler/graph_state.h"
 
 namespace dtask::scheduler {

@@ -15,7 +15,7 @@
 #include "common/daemon_config.h"
 #include "common/logging.h"
 #include "common/scheduler_file.h"
-#include "common/security.h"
+#include "dtask/security.h"
 #include "scheduler/scheduler_server.h"
 
 int main(int argc, char** argv) {

@@ -12,8 +12,8 @@
 #include "common/address.h"
 #include "common/connection.h"
 #include "common/frame.h"
-#include "common/security.h"
-#include "common/status.h"
+#include "dtask/security.h"
+#include "dtask/status.h"
 #include "scheduler/dashboard_snapshot.h"
 #include "scheduler/graph_state.h"
 

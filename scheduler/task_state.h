@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask::scheduler {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "common/value.h"
+#include "dtask/value.h"
 #include "worker/data_store.h"
 #include "worker/op_registry.h"
 

@@ -1,115 +1,14 @@
-// Named operations a worker can run. Tasks name an op and carry small
-// arguments; C++ cannot ship closures, so every op a graph uses must be
-// registered here (built in, by the program that starts in-process workers,
-// or by a plugin library loaded with `dtask-worker --plugin`).
-//
-// A plugin is a shared library exporting
-//   extern "C" void dtask_register_ops(dtask::OpRegistry& registry);
-// See examples/plugin/ for one.
+// The worker's side of the op registry: the built-in ops and plugin
+// loading. The registration API itself (OpRegistry, DTASK_PLUGIN_ABI) is
+// public, in dtask/ops.h.
 #pragma once
 
-#include <functional>
-#include <map>
-#include <stdexcept>
 #include <string>
-#include <string_view>
-#include <tuple>
-#include <type_traits>
-#include <utility>
-#include <cstdint>
-#include <vector>
 
-#include "common/status.h"
-#include "common/value.h"
+#include "dtask/ops.h"
+#include "dtask/status.h"
 
 namespace dtask {
-
-/// An op: takes the task's arguments (dependencies already replaced by their
-/// values) and returns its result. It may throw; the worker turns an exception
-/// into a task error carrying the op name, key and message.
-using OpFunction = std::function<Value(const std::vector<Value>& args)>;
-
-namespace internal {
-template <typename F>
-struct FunctionTraits : FunctionTraits<decltype(&F::operator())> {};
-template <typename C, typename R, typename... A>
-struct FunctionTraits<R (C::*)(A...) const> {
-  using Return = R;
-  using Args = std::tuple<std::decay_t<A>...>;
-};
-template <typename C, typename R, typename... A>
-struct FunctionTraits<R (C::*)(A...)> : FunctionTraits<R (C::*)(A...) const> {};
-template <typename R, typename... A>
-struct FunctionTraits<R (*)(A...)> {
-  using Return = R;
-  using Args = std::tuple<std::decay_t<A>...>;
-};
-
-template <typename T>
-T convert_argument(const std::string& op, std::size_t index, const Value& value) {
-  auto converted = value_as<T>(value);
-  if (!converted.ok()) {
-    throw std::invalid_argument("argument " + std::to_string(index) + " of op '" + op +
-                                "': " + converted.status().message());
-  }
-  return std::move(converted).value();
-}
-
-template <typename F, typename Tuple, std::size_t... I>
-Value call_typed(const std::string& op, F& fn, const std::vector<Value>& args, std::index_sequence<I...>) {
-  if (args.size() != sizeof...(I)) {
-    throw std::invalid_argument("op '" + op + "' takes " + std::to_string(sizeof...(I)) + " arguments, got " +
-                                std::to_string(args.size()));
-  }
-  return Value(fn(convert_argument<std::tuple_element_t<I, Tuple>>(op, I, args[I])...));
-}
-}  // namespace internal
-
-/// The version of the plugin interface (OpRegistry, Value, NDArray as a
-/// plugin sees them). A worker refuses a plugin built against another one:
-/// the layouts would not match, and the first call would crash.
-inline constexpr std::uint32_t kPluginAbiVersion = 1;
-
-/// Put once in a plugin's source, next to dtask_register_ops(): exports the
-/// ABI version the plugin was built against, which the worker checks.
-#define DTASK_PLUGIN_ABI                                                                  \
-  extern "C" __attribute__((visibility("default"))) std::uint32_t dtask_plugin_abi_version() { \
-    return ::dtask::kPluginAbiVersion;                                                   \
-  }
-
-/// Ops by name. Build one per worker (or LocalCluster) and pass it by
-/// reference; there is no global registry. Thread-safe for concurrent
-/// lookups once populated; registering is not thread-safe.
-class OpRegistry {
- public:
-  /// Registers an op taking its arguments as Values. Fails on a duplicate
-  /// name; the failure is also kept for take_errors(), so that a plugin that
-  /// ignores the Status still cannot drop an op silently.
-  Status add(const std::string& name, OpFunction fn);
-  /// The failed registrations since the last call, and forgets them.
-  std::vector<std::string> take_errors();
-
-  /// Registers a function with typed parameters, e.g.
-  ///   registry.add_function("add", [](std::int64_t a, std::int64_t b) { return a + b; });
-  /// Arity and argument types are checked at run time with clear errors.
-  template <typename F>
-  Status add_function(const std::string& name, F fn) {
-    using Traits = internal::FunctionTraits<std::decay_t<F>>;
-    using Args = typename Traits::Args;
-    return add(name, [name, fn = std::move(fn)](const std::vector<Value>& args) mutable {
-      return internal::call_typed<F, Args>(name, fn, args, std::make_index_sequence<std::tuple_size_v<Args>>{});
-    });
-  }
-
-  /// The op, or nullptr.
-  const OpFunction* find(std::string_view name) const;
-  std::vector<std::string> names() const;
-  std::size_t size() const { return ops_.size(); }
-
- private:
-  std::map<std::string, OpFunction, std::less<>> ops_;
-  std::vector<std::string> errors_;
-};
 
 /// Ops every worker has: arithmetic on scalars and arrays, sum of a list,
 /// identity, and a few for tests (fail, sleep). See builtin_ops.cc.

@@ -14,8 +14,8 @@
 #include "common/connection.h"
 #include "common/frame.h"
 #include "common/messages.h"
-#include "common/security.h"
-#include "common/status.h"
+#include "dtask/security.h"
+#include "dtask/status.h"
 #include "worker/data_store.h"
 #include "worker/op_registry.h"
 

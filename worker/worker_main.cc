@@ -21,7 +21,7 @@
 #include "common/duration.h"
 #include "common/logging.h"
 #include "common/scheduler_file.h"
-#include "common/security.h"
+#include "dtask/security.h"
 #include "worker/nanny.h"
 #include "worker/op_registry.h"
 #include "worker/worker.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "worker/op_registry.h"
+#include "dtask/ops.h"
 
 // The plugin ABI this library was built against: the worker checks it.
 DTASK_PLUGIN_ABI

@@ -19,7 +19,7 @@
 
 #include "common/message_codec.h"
 #include "common/messages.h"
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask {
 namespace {

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask {
 namespace {

@@ -1,5 +1,5 @@
 // Address schemes, TLS settings and the auth token helpers, without sockets.
-#include "common/security.h"
+#include "dtask/security.h"
 
 #include <gtest/gtest.h>
 

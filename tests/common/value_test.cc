@@ -1,6 +1,6 @@
 // Values, arrays and buffers, value_as conversions, and the two parsers of
 // user input in common/: byte sizes and addresses.
-#include "common/value.h"
+#include "dtask/value.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask::formats::testing {
 

@@ -1,7 +1,7 @@
 // ParameterGrid and sample_parameters against scikit-learn 1.2.1's
 // ParameterGrid and ParameterSampler (with scipy 1.10's distributions), asked
 // in the same run.
-#include "ml_core/parameter_space.h"
+#include "dtask/ml/core/parameter_space.h"
 
 #include <gtest/gtest.h>
 

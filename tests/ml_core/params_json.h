@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <variant>
 
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 
 namespace dtask::ml_core::testing {
 

@@ -1,6 +1,6 @@
 // ParamValue: typed values and Python's repr (the verbose lines and
 // cv_results_ export print parameters as scikit-learn does).
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 
 #include <gtest/gtest.h>
 

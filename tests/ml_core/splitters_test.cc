@@ -1,7 +1,7 @@
 // KFold, StratifiedKFold, ShuffleSplit and StratifiedShuffleSplit against
 // scikit-learn 1.2.1 in the same run: every split's indices, the warnings and
 // the error texts.
-#include "ml_core/splitters.h"
+#include "dtask/ml/core/splitters.h"
 
 #include <gtest/gtest.h>
 

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 #include "tests/ml_core/params_json.h"
 #include "tests/support/python_oracle.h"
 

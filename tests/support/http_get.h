@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/address.h"
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::testing {
 

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::testing {
 

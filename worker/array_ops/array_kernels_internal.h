@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "common/value.h"
+#include "dtask/value.h"
 
 namespace dtask::array_ops {
 

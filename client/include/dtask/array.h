@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/chunk_grid.h"
 #include "dtask/delayed.h"
 

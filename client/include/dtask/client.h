@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/security.h"
-#include "common/status.h"
-#include "common/value.h"
+#include "dtask/security.h"
+#include "dtask/status.h"
+#include "dtask/value.h"
 #include "dtask/delayed.h"
 #include "dtask/future.h"
 #include "dtask/local_cluster.h"

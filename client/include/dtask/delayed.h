@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/messages.h"
-#include "common/value.h"
+#include "dtask/resources.h"
+#include "dtask/value.h"
 #include "dtask/future.h"
 
 namespace dtask {

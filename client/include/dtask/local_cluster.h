@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "common/messages.h"
-#include "common/security.h"
-#include "common/status.h"
+#include "dtask/resources.h"
+#include "dtask/security.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 #include "dtask/future.h"
 
 namespace dtask {

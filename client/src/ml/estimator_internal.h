@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/ml/estimator.h"
 #include "dtask/ml/params.h"
 #include "ml_core/glm_chunk.h"

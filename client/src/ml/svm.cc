@@ -6,7 +6,7 @@
 #include "client/src/array_internal.h"
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
-#include "ml_core/svm.h"
+#include "ml_core/svm_config.h"
 
 namespace dtask::ml {
 

@@ -1,6 +1,6 @@
 // A plugin that registers a built-in op's name again and ignores the
 // Status: the worker must still refuse it rather than drop the op silently.
-#include "worker/op_registry.h"
+#include "dtask/ops.h"
 
 DTASK_PLUGIN_ABI
 

@@ -1,5 +1,5 @@
 // A plugin that claims another ABI version than the worker's: refused.
-#include "worker/op_registry.h"
+#include "dtask/ops.h"
 
 extern "C" __attribute__((visibility("default"))) std::uint32_t dtask_plugin_abi_version() {
   return dtask::kPluginAbiVersion + 1;

@@ -16,7 +16,7 @@
 #include <string>
 #include <variant>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/array.h"
 #include "dtask/ml/params.h"
 

@@ -28,7 +28,7 @@
 #include <memory>
 #include <string>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/array.h"
 #include "dtask/ml/estimator.h"
 #include "dtask/ml/params.h"

@@ -44,8 +44,8 @@
 #include "dtask/array.h"
 #include "dtask/ml/estimator.h"
 #include "dtask/ml/params.h"
-#include "ml_core/parameter_space.h"
-#include "ml_core/splitters.h"
+#include "dtask/ml/core/parameter_space.h"
+#include "dtask/ml/core/splitters.h"
 
 namespace dtask::ml {
 

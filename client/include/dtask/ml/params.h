@@ -11,7 +11,7 @@
 // estimator's parameters.
 #pragma once
 
-#include "ml_core/params.h"
+#include "dtask/ml/core/params.h"
 
 namespace dtask::ml {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/array.h"
 #include "dtask/ml/estimator.h"
 

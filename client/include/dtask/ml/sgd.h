@@ -18,10 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/array.h"
 #include "dtask/ml/estimator.h"
-#include "ml_core/sgd.h"
+#include "dtask/ml/core/sgd_options.h"
+
+namespace dtask::ml_core {
+class SgdModel;  // ml_core/sgd.h: the model the worker fits (internal)
+}
 
 namespace dtask::ml {
 

@@ -16,10 +16,10 @@
 #include <memory>
 #include <string>
 
-#include "common/value.h"
+#include "dtask/value.h"
 #include "dtask/array.h"
 #include "dtask/ml/estimator.h"
-#include "ml_core/svm_config.h"
+#include "dtask/ml/core/svm_options.h"
 
 namespace dtask::ml {
 

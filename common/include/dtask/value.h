@@ -12,7 +12,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask {
 

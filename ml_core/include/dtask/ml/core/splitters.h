@@ -13,7 +13,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::ml_core {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <variant>
 
-#include "common/status.h"
+#include "dtask/status.h"
 
 namespace dtask::ml_core {
 

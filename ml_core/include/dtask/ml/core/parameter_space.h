@@ -14,8 +14,8 @@
 #include <variant>
 #include <vector>
 
-#include "common/status.h"
-#include "ml_core/params.h"
+#include "dtask/status.h"
+#include "dtask/ml/core/params.h"
 
 namespace dtask::ml_core {
 
