@@ -174,6 +174,12 @@ struct Encoder {
     out.setMemoryLimit(m.memory_limit);
     encode_resources(out.initResources(size_of(m.resources)), m.resources);
     encode_key_infos(out.initHeld(size_of(m.held)), m.held);
+    if (m.gpu) {
+      auto gpu = out.initGpu();
+      gpu.setIndex(m.gpu->index);
+      gpu.setName(text(m.gpu->name));
+      gpu.setMemory(m.gpu->memory);
+    }
   }
   void operator()(const msg::WorkerRegistered& m) {
     root.initWorkerRegistered().setHeartbeatIntervalMs(m.heartbeat_interval_ms);
@@ -476,8 +482,13 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     }
     case wire::Message::REGISTER_WORKER: {
       auto in = root.getRegisterWorker();
-      return Message(msg::RegisterWorker{str(in.getName()), str(in.getDataAddress()), in.getNthreads(),
-                                         in.getMemoryLimit(), resources(in.getResources()), key_infos(in.getHeld())});
+      msg::RegisterWorker out{str(in.getName()), str(in.getDataAddress()), in.getNthreads(),
+                              in.getMemoryLimit(), resources(in.getResources()), key_infos(in.getHeld()), {}};
+      if (in.hasGpu()) {  // workers before the field, and workers without --device, send none
+        auto gpu = in.getGpu();
+        out.gpu = msg::GpuDevice{gpu.getIndex(), str(gpu.getName()), gpu.getMemory()};
+      }
+      return Message(std::move(out));
     }
     case wire::Message::WORKER_REGISTERED:
       return Message(msg::WorkerRegistered{root.getWorkerRegistered().getHeartbeatIntervalMs()});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -110,6 +111,14 @@ struct KeyStatusBatch {
   std::vector<KeyStatus> statuses;
 };
 
+/// The GPU a worker is bound to (dtask-worker --device). `name` is empty
+/// (and `memory` 0) when the worker was built without CUDA or found no device.
+struct GpuDevice {
+  std::uint32_t index = 0;  // --device as given; inside the worker it is CUDA device 0
+  std::string name;
+  std::uint64_t memory = 0;  // bytes
+  bool operator==(const GpuDevice&) const = default;
+};
 struct RegisterWorker {
   std::string name;
   std::string data_address;
@@ -118,6 +127,8 @@ struct RegisterWorker {
   ResourceList resources;
   /// Results the worker still holds when it re-registers with a restarted scheduler.
   std::vector<KeyInfo> held;
+  /// Set only by a worker bound to one GPU.
+  std::optional<GpuDevice> gpu;
 };
 struct WorkerRegistered {
   std::uint32_t heartbeat_interval_ms = 1000;

@@ -68,7 +68,8 @@ Message sample_message(std::size_t kind) {
     case 8:
       return msg::KeyStatusBatch{{{"k", KeyOutcome::kMemory, {"w1"}, "", "", "", 8, "int64"},
                                   {"e", KeyOutcome::kErred, {}, "fail", "e", "boom", 0, ""}}};
-    case 9: return msg::RegisterWorker{"w1", "tcp://127.0.0.1:9000", 2, 1 << 30, {{"GPU", 1}}, {{"x-1", 8, "int64"}}};
+    case 9: return msg::RegisterWorker{"w1", "tcp://127.0.0.1:9000", 2, 1 << 30, {{"GPU", 1}}, {{"x-1", 8, "int64"}},
+                                       msg::GpuDevice{0, "NVIDIA H200", 150ull << 30}};
     case 10: return msg::WorkerRegistered{500};
     case 11: {
       msg::ComputeTask task{"t", "add", sample_values(), {0, 1, 2}, {{"MEM", 1e9}}, {{"d", {"w2"}, 16}}};

@@ -122,6 +122,15 @@ struct RegisterWorker {
   memoryLimit @3 :UInt64;
   resources @4 :List(Resource);
   held @5 :List(KeyInfo);      # results it still holds: re-registering after the scheduler restarted
+  gpu @6 :GpuDevice;           # set only by a worker bound to one GPU (dtask-worker --device)
+}
+
+# The GPU a worker is bound to. name and memory are empty when the worker
+# was built without CUDA or found no device: the index alone is then known.
+struct GpuDevice {
+  index @0 :UInt32;            # --device, as the worker was given it
+  name @1 :Text;               # e.g. "NVIDIA H200"
+  memory @2 :UInt64;           # total device memory, bytes
 }
 
 struct WorkerRegistered {

@@ -9,6 +9,7 @@ namespace dtask::scheduler {
 
 namespace {
 
+using internal::gpu_json;
 using internal::resources_json;
 using nlohmann::json;
 
@@ -49,6 +50,7 @@ json worker_json(const WorkerRow& worker) {
           {"memory_limit", worker.memory_limit},
           {"resources", resources_json(worker.resources)},
           {"resources_used", resources_json(worker.resources_used)},
+          {"gpu", gpu_json(worker.gpu)},
           {"processing", worker.processing},
           {"has_what", worker.has_what},
           {"nbytes", worker.nbytes},

@@ -25,7 +25,7 @@ TaskRow task_row(const TaskState& task) {
 
 WorkerRow worker_row(const WorkerState& worker) {
   return {worker.name,           worker.address,  worker.nthreads,  worker.memory_limit,
-          worker.resources,      worker.resources_used, worker.processing.size(), worker.has_what.size(),
+          worker.resources,      worker.resources_used, worker.gpu, worker.processing.size(), worker.has_what.size(),
           worker.nbytes,         worker.occupancy, worker.tasks_done, worker.last_heartbeat,
           worker.last_seen};
 }

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct WorkerRow {
   std::uint64_t memory_limit = 0;
   ResourceList resources;
   ResourceList resources_used;
+  std::optional<msg::GpuDevice> gpu;
   std::size_t processing = 0;
   std::size_t has_what = 0;
   std::uint64_t nbytes = 0;

@@ -581,6 +581,7 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
   worker->nthreads = std::max<std::uint32_t>(registration.nthreads, 1);
   worker->memory_limit = registration.memory_limit;
   worker->resources = registration.resources;
+  worker->gpu = registration.gpu;
   worker->stream_id = stream_.intern_worker(worker->name);
   WorkerState* raw = worker.get();
   workers_.push_back(std::move(worker));

@@ -8,6 +8,7 @@ namespace dtask::scheduler {
 
 namespace {
 
+using internal::gpu_json;
 using internal::resources_json;
 
 /// A few keys in a state, for seeing what is stuck (no-worker, say).
@@ -70,6 +71,7 @@ std::string snapshot_json(const GraphState& graph, const std::string& scheduler_
         {"memory_limit", worker->memory_limit},
         {"resources", resources_json(worker->resources)},
         {"resources_used", resources_json(worker->resources_used)},
+        {"gpu", gpu_json(worker->gpu)},
         {"processing", worker->processing.size()},
         {"has_what", worker->has_what.size()},
         {"nbytes", worker->nbytes},

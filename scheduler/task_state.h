@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -81,6 +82,7 @@ struct WorkerState {
   std::uint64_t memory_limit = 0;
   ResourceList resources;       // declared totals
   ResourceList resources_used;  // held by tasks processing here
+  std::optional<msg::GpuDevice> gpu;  // the GPU it is bound to (dtask-worker --device), for display
 
   std::unordered_set<TaskState*> processing;
   std::unordered_set<TaskState*> has_what;

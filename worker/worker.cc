@@ -154,7 +154,7 @@ class Worker::Impl {
                       [this](const Status& why) { on_scheduler_lost(why); });
     scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, options_.auth_token});
     msg::RegisterWorker registration{options_.name, data_address_, options_.nthreads, options_.memory_limit,
-                                     options_.resources, {}};
+                                     options_.resources, {}, options_.gpu};
     for (msg::KeyInfo& info : store_->list()) {
       // Copies fetched for local tasks are not results this worker owns.
       if (fetched_refs_.count(info.key) == 0) registration.held.push_back(std::move(info));

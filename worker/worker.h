@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/address.h"
@@ -50,6 +51,10 @@ struct WorkerOptions {
   /// How often process memory is checked (spill, pause, resume).
   std::chrono::milliseconds memory_monitor_interval{100};
   ResourceList resources;
+  /// The GPU this worker's process is bound to (dtask-worker --device; see
+  /// worker/gpu_binding.h), reported to the scheduler when it registers.
+  /// The worker does nothing else with it. Empty: none.
+  std::optional<msg::GpuDevice> gpu;
   FrameLimits limits;
   std::chrono::milliseconds connect_timeout{30000};
   /// A scheduler that keeps a journal (--journal) may come back after dying:

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <random>
@@ -22,6 +23,7 @@
 #include "common/logging.h"
 #include "common/scheduler_file.h"
 #include "dtask/security.h"
+#include "worker/gpu_binding.h"
 #include "worker/nanny.h"
 #include "worker/op_registry.h"
 #include "worker/worker.h"
@@ -117,6 +119,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--name", options.name, "Worker name (default: its address)");
   app.add_option("--resources", resources, "Abstract resources tasks may require, e.g. \"GPU=1 MEM=16e9\"");
+  std::string device;
+  auto* device_option = app.add_option("--device", device,
+                 "Bind this worker to one GPU (needs --resources GPU=...): CUDA_VISIBLE_DEVICES is set to that "
+                 "device before any CUDA call, so it is device 0 inside the worker; when CUDA_VISIBLE_DEVICES is "
+                 "already set, N counts among the devices it lists. The device shows in the scheduler's worker info")
+      ->type_name("N");
   app.add_option("--plugin", plugins, "Shared library exporting dtask_register_ops() (repeatable)");
   app.add_option("--host", options.host, "Interface for the data port (default: all, advertising the IP that reaches the scheduler)");
   app.add_option("--port", port, "Data port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
@@ -166,6 +174,18 @@ int main(int argc, char** argv) {
 
   auto logger = make_logger("worker", log_level);
   if (!logger.ok()) return fail(logger.status().message());
+  // Options that need no I/O are checked first: a bad one fails at once,
+  // not after waiting for a scheduler file.
+  auto resource_list = parse_resources(resources);
+  if (!resource_list.ok()) return fail("--resources: " + resource_list.status().message());
+  std::optional<std::uint32_t> device_index;
+  if (device_option->count() > 0) {  // given, even as "" (which is refused)
+    auto index = worker::parse_device_option(device, *resource_list);
+    if (!index.ok()) return fail(index.status().message());
+    auto visible = worker::cuda_visible_devices_for(*index, std::getenv("CUDA_VISIBLE_DEVICES"));
+    if (!visible.ok()) return fail(visible.status().message());
+    device_index = *index;
+  }
   if (scheduler_address.empty() && scheduler_file.empty()) {
     return fail("give the scheduler's address or --scheduler-file (see --help)");
   }
@@ -192,9 +212,7 @@ int main(int argc, char** argv) {
     if (!stagger.ok()) return fail("--lifetime-stagger: " + stagger.status().message());
     retire_after = staggered(*base, *stagger);
   }
-  auto resource_list = parse_resources(resources);
-  if (!resource_list.ok()) return fail("--resources: " + resource_list.status().message());
-  if (nanny) {
+  if (nanny) {  // the child binds the GPU: it gets the same --device
     worker::NannyOptions nanny_options;
     nanny_options.child_argv = child_command_line(argc, argv);
     nanny_options.memory_limit = *limit;
@@ -203,6 +221,20 @@ int main(int argc, char** argv) {
   options.scheduler = *scheduler;
   options.memory_limit = *limit;
   options.resources = *resource_list;
+  if (device_index) {
+    // Before anything in this process calls CUDA: the runtime reads
+    // CUDA_VISIBLE_DEVICES once, at its first call.
+    auto binding = worker::bind_to_gpu(*device_index);
+    if (!binding.ok()) return fail(binding.status().message());
+    options.gpu = binding->device;
+    if (binding->no_device.empty()) {
+      (*logger)->info("bound to GPU {} (CUDA_VISIBLE_DEVICES={}): {}, {} GiB", binding->device.index,
+                      binding->visible_devices, binding->device.name, binding->device.memory >> 30);
+    } else {
+      (*logger)->info("bound to GPU {} (CUDA_VISIBLE_DEVICES={}); its name and memory are unknown: {}",
+                      binding->device.index, binding->visible_devices, binding->no_device);
+    }
+  }
   options.port = static_cast<std::uint16_t>(port);
   options.dashboard_address = dashboard_address;
   options.reconnect_timeout = std::chrono::milliseconds(static_cast<long long>(reconnect_timeout * 1000));

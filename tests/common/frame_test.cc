@@ -116,7 +116,8 @@ Message sample_message(std::size_t kind) {
       return m;
     }
     case 9: return msg::RegisterWorker{"w9", "tcp://10.1.2.3:4567", 16, 64ull << 30, {{"GPU", 2}, {"SSD", 1}},
-                                               {{"x-1", 800, "array"}, {"y-2", 8, "int64"}}};
+                                               {{"x-1", 800, "array"}, {"y-2", 8, "int64"}},
+                                               msg::GpuDevice{3, "NVIDIA H200", 150ull << 30}};
     case 10: return msg::WorkerRegistered{250};
     case 11: {
       msg::ComputeTaskBatch m;
@@ -379,6 +380,29 @@ TEST_F(FrameTest, StreamedDecodeSlicesOneAlignedBulkAllocation) {
       EXPECT_LE(data, bulk->data() + bulk->size()) << "array bytes were copied out of the bulk section";
     }
   }
+}
+
+// RegisterWorker's GPU is optional: absent stays absent (CPU workers, and
+// workers older than the field), and a device known by index alone (no CUDA,
+// or no device found) still arrives as a device.
+TEST_F(FrameTest, RegisterWorkerGpuIsOptional) {
+  msg::RegisterWorker cpu{"cpu", "tcp://10.0.0.1:1", 2, 0, {}, {}, std::nullopt};
+  Result<Message> got = decode(encode(cpu));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_FALSE(std::get<msg::RegisterWorker>(*got).gpu.has_value());
+
+  msg::RegisterWorker bound{"gpu", "tcp://10.0.0.1:2", 1, 0, {{"GPU", 1}}, {}, msg::GpuDevice{0, "", 0}};
+  got = decode(encode(bound));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  const auto& gpu = std::get<msg::RegisterWorker>(*got).gpu;
+  ASSERT_TRUE(gpu.has_value());
+  EXPECT_EQ(*gpu, (msg::GpuDevice{0, "", 0}));
+
+  const Message sample_frame = sample_message(9);
+  const msg::RegisterWorker& sample = std::get<msg::RegisterWorker>(sample_frame);
+  got = decode(encode(sample));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(std::get<msg::RegisterWorker>(*got).gpu, sample.gpu);
 }
 
 // A body that is not 8-byte aligned is refused (Cap'n Proto reads words).

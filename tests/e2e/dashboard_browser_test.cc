@@ -2,7 +2,7 @@
 // chromium, installed by `deploy/install-deps.sh --with-browser`) loads the
 // page of a real dtask-scheduler while a graph runs; its JavaScript polls
 // the JSON API and draws the page; the test checks the rendered DOM for the
-// worker rows and a progress bar with completed tasks, and keeps a
+// worker rows (with their GPU column) and a progress bar with completed tasks, and keeps a
 // screenshot under the build directory (test-artifacts/).
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -38,9 +38,11 @@ class DashboardBrowserTest : public ::testing::Test {
     ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
     scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
     for (const char* name : {"alpha", "beta"}) {
-      auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {scheduler_->address(), "--host", "127.0.0.1", "--nthreads",
-                                                            "2", "--name", name, "--memory-limit", "512MiB",
-                                                            "--log-level", "warn"});
+      std::vector<std::string> args = {scheduler_->address(), "--host", "127.0.0.1", "--nthreads", "2", "--name",
+                                       name, "--memory-limit", "512MiB", "--log-level", "warn"};
+      // beta is bound to a GPU (by index alone on a machine without one): the GPU column shows it.
+      if (std::string(name) == "beta") args.insert(args.end(), {"--resources", "GPU=1", "--device", "0"});
+      auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
       ASSERT_TRUE(worker.ok()) << worker.status().to_string();
       workers_.push_back(std::move(*worker));
     }
@@ -80,7 +82,7 @@ TEST_F(DashboardBrowserTest, StatusPageShowsWorkersAndProgress) {
   std::vector<FutureBase> held;
   for (int i = 0; i < 60; ++i) held.push_back(client_->submit("inc", i));
   for (int i = 0; i < 4; ++i) held.push_back(client_->submit("fail", "broken input " + std::to_string(i)));
-  auto gpu = client_->submit(SubmitOptions{.resources = {{"GPU", 1}}}, "noop");
+  auto gpu = client_->submit(SubmitOptions{.resources = {{"GPU", 2}}}, "noop");  // more than beta has
   held.push_back(gpu);
   held.push_back(client_->submit("identity", gpu));
   for (int i = 0; i < 4; ++i) held.push_back(client_->submit("sleep", 1.5));
@@ -104,6 +106,20 @@ TEST_F(DashboardBrowserTest, StatusPageShowsWorkersAndProgress) {
       << dom;
   EXPECT_EQ(std::stoi(match[1]), 60);
   EXPECT_NE(dom.find("broken input"), std::string::npos) << "the errors table lists the failures";
+  // The workers table's GPU column: "-" for alpha; beta's index, with the
+  // device's name and memory where its worker could ask CUDA.
+  EXPECT_NE(dom.find("<th>GPU</th>"), std::string::npos) << dom;
+  const std::string& page = dom;
+  auto gpu_cell = [&page](const std::string& worker) {
+    auto row = page.find("<tr class=\"worker-row\" data-worker=\"" + worker + "\"");
+    auto cell = row == std::string::npos ? row : page.find("<td class=\"gpu\">", row);
+    if (cell == std::string::npos || cell > page.find("</tr>", row)) return std::string("(no GPU cell)");
+    cell += std::string("<td class=\"gpu\">").size();
+    return page.substr(cell, page.find("</td>", cell) - cell);
+  };
+  EXPECT_EQ(gpu_cell("alpha"), "-");
+  const std::string beta_gpu = gpu_cell("beta");
+  EXPECT_TRUE(beta_gpu == "0" || std::regex_match(beta_gpu, std::regex("0: .+, \\d+ GiB"))) << beta_gpu;
 
   const std::filesystem::path artifacts = DTASK_TEST_ARTIFACT_DIR;
   std::filesystem::create_directories(artifacts);
