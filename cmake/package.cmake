@@ -18,7 +18,8 @@ install(DIRECTORY common/include/ ml_core/include/ worker/include/ client/includ
 
 set_target_properties(dtask-scheduler PROPERTIES EXPORT_NAME scheduler)
 set_target_properties(dtask-worker PROPERTIES EXPORT_NAME worker)
-install(TARGETS dtask-scheduler dtask-worker dtask_client_shared dtask_ops
+set_target_properties(dtask-adapt PROPERTIES EXPORT_NAME adapt)
+install(TARGETS dtask-scheduler dtask-worker dtask-adapt dtask_client_shared dtask_ops
         EXPORT dtaskTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -19,13 +19,34 @@ namespace {
 // keep-alive short (it also bounds how long stop() waits for a thread).
 constexpr std::size_t kPoolThreads = 4;
 constexpr time_t kKeepAliveSeconds = 1;
+// The only bodies are small JSON requests (POST /api/v1/retire_workers).
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 
 HttpRequest to_request(const httplib::Request& in) {
   HttpRequest out;
   out.path = in.path;
   for (const auto& match : in.matches) out.matches.push_back(match.str());
   for (const auto& [name, value] : in.params) out.params.try_emplace(name, value);
+  out.body = in.body;
   return out;
+}
+
+// An HttpHandler as httplib calls it: an exception costs one response (500),
+// never the daemon, and no answer is cached.
+httplib::Server::Handler wrap(HttpHandler handler, std::shared_ptr<spdlog::logger> logger) {
+  return [handler = std::move(handler), logger = std::move(logger)](const httplib::Request& in,
+                                                                    httplib::Response& out) {
+    HttpResponse response;
+    try {
+      response = handler(to_request(in));
+    } catch (const std::exception& e) {
+      if (logger) logger->error("HTTP {} failed: {}", in.path, e.what());
+      response = {500, "text/plain", std::string("internal error: ") + e.what() + "\n"};
+    }
+    out.status = response.status;
+    out.set_header("Cache-Control", "no-store");
+    out.set_content(std::move(response.body), response.content_type.c_str());
+  };
 }
 
 }  // namespace
@@ -44,6 +65,7 @@ class HttpServer::Impl {
   explicit Impl(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {
     server_.new_task_queue = [] { return new httplib::ThreadPool(kPoolThreads); };
     server_.set_keep_alive_timeout(kKeepAliveSeconds);
+    server_.set_payload_max_length(kMaxBodyBytes);
   }
 
   httplib::Server server_;
@@ -75,21 +97,11 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl, std::string host, std::uint16
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::get(const std::string& pattern, HttpHandler handler) {
-  auto logger = impl_->logger_;
-  impl_->server_.Get(pattern, [handler = std::move(handler), logger](const httplib::Request& in,
-                                                                      httplib::Response& out) {
-    HttpResponse response;
-    try {
-      response = handler(to_request(in));
-    } catch (const std::exception& e) {
-      // A rendering bug costs one response, never the daemon.
-      if (logger) logger->error("HTTP {} failed: {}", in.path, e.what());
-      response = {500, "text/plain", std::string("internal error: ") + e.what() + "\n"};
-    }
-    out.status = response.status;
-    out.set_header("Cache-Control", "no-store");
-    out.set_content(std::move(response.body), response.content_type.c_str());
-  });
+  impl_->server_.Get(pattern, wrap(std::move(handler), impl_->logger_));
+}
+
+void HttpServer::post(const std::string& pattern, HttpHandler handler) {
+  impl_->server_.Post(pattern, wrap(std::move(handler), impl_->logger_));
 }
 
 namespace {

@@ -26,6 +26,8 @@ struct HttpRequest {
   std::vector<std::string> matches;
   /// Query parameters (the first value of each).
   std::map<std::string, std::string> params;
+  /// The request's body (POST).
+  std::string body;
 
   /// The parameter or `fallback` when absent.
   std::string param(const std::string& name, const std::string& fallback = "") const;
@@ -56,6 +58,8 @@ class HttpServer {
   /// Routes GET requests whose path fully matches the ECMAScript regex
   /// `pattern`. Call before start().
   void get(const std::string& pattern, HttpHandler handler);
+  /// Routes POST requests the same way. Call before start().
+  void post(const std::string& pattern, HttpHandler handler);
   /// Every request but GET /health must then carry `token`, as the header
   /// "Authorization: Bearer TOKEN", the query "?token=TOKEN", or the cookie
   /// "dtask_token" that a request with the query sets (HttpOnly, SameSite=Strict),

@@ -237,4 +237,42 @@ std::string task_detail_json(const TaskState& task) {
   return out.dump();
 }
 
+std::string adaptive_target_json(const AdaptiveTarget& target, const AdaptiveLoad& load) {
+  json to_close = json::array();
+  for (const WorkerLoad& w : target.to_close) to_close.push_back({{"name", w.name}, {"address", w.address}});
+  return json{{"target", target.target},
+              {"workers", target.workers},
+              {"threads", target.threads},
+              {"memory_pressure", target.memory_pressure},
+              {"ready_tasks", load.ready_tasks},
+              {"no_worker_tasks", load.no_worker_tasks},
+              {"occupancy_seconds", load.occupancy},
+              {"to_close", to_close}}
+      .dump();
+}
+
+Result<RetireRequest> parse_retire_request(const std::string& body) {
+  const char* usage = "expected {\"workers\": [names or addresses]} or {\"n\": count}";
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return Status::invalid(std::string("retire_workers: not a JSON object; ") + usage);
+  RetireRequest request;
+  const bool has_workers = doc.contains("workers"), has_n = doc.contains("n");
+  if (has_workers == has_n) return Status::invalid(std::string("retire_workers: ") + usage);
+  if (has_n) {
+    if (!doc["n"].is_number_unsigned()) return Status::invalid("retire_workers: \"n\" must be a count (0 or more)");
+    request.n = doc["n"].get<std::size_t>();
+    return request;
+  }
+  if (!doc["workers"].is_array()) return Status::invalid(std::string("retire_workers: ") + usage);
+  for (const json& name : doc["workers"]) {
+    if (!name.is_string()) return Status::invalid("retire_workers: each worker is a name or address string");
+    request.workers.push_back(name.get<std::string>());
+  }
+  return request;
+}
+
+std::string error_json(const std::string& message) { return json{{"error", message}}.dump(); }
+
+std::string retired_json(const std::vector<std::string>& names) { return json{{"retired", names}}.dump(); }
+
 }  // namespace dtask::scheduler

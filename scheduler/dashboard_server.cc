@@ -21,7 +21,7 @@ constexpr auto kLookupDeadline = std::chrono::seconds(2);
 HttpResponse json_response(std::string body) { return {200, "application/json", std::move(body)}; }
 
 HttpResponse error_response(int status, const std::string& message) {
-  return {status, "application/json", "{\"error\":\"" + message + "\"}"};
+  return {status, "application/json", error_json(message)};
 }
 
 std::size_t size_param(const HttpRequest& request, const std::string& name, std::size_t fallback) {
@@ -36,17 +36,17 @@ std::size_t size_param(const HttpRequest& request, const std::string& name, std:
 
 Result<std::unique_ptr<DashboardServer>> DashboardServer::make(const std::string& address,
                                                                const SnapshotSlot<DashboardSnapshot>& snapshots,
-                                                               TaskLookup lookup,
+                                                               DashboardActions actions,
                                                                std::shared_ptr<spdlog::logger> logger) {
   DTASK_ASSIGN_OR_RETURN(auto http, HttpServer::make(address, std::move(logger)));
-  std::unique_ptr<DashboardServer> server(new DashboardServer(std::move(http), snapshots, std::move(lookup)));
+  std::unique_ptr<DashboardServer> server(new DashboardServer(std::move(http), snapshots, std::move(actions)));
   server->add_routes();
   return server;
 }
 
 DashboardServer::DashboardServer(std::unique_ptr<HttpServer> http, const SnapshotSlot<DashboardSnapshot>& snapshots,
-                                 TaskLookup lookup)
-    : http_(std::move(http)), snapshots_(snapshots), lookup_(std::move(lookup)) {}
+                                 DashboardActions actions)
+    : http_(std::move(http)), snapshots_(snapshots), actions_(std::move(actions)) {}
 
 HttpResponse DashboardServer::with_snapshot(
     const std::function<HttpResponse(const DashboardSnapshot&)>& render) const {
@@ -88,7 +88,7 @@ void DashboardServer::add_routes() {
     return with_snapshot([](const DashboardSnapshot& s) { return json_response(graph_json(s)); });
   });
   http_->get("/api/task/(.+)", [this](const HttpRequest& request) {
-    std::future<std::optional<std::string>> answer = lookup_(request.matches.at(1));
+    std::future<std::optional<std::string>> answer = actions_.lookup(request.matches.at(1));
     if (answer.wait_for(kLookupDeadline) != std::future_status::ready) {
       return error_response(503, "the scheduler did not answer in time");
     }
@@ -99,6 +99,32 @@ void DashboardServer::add_routes() {
     return with_snapshot([](const DashboardSnapshot& s) {
       return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", scheduler_metrics_text(s)};
     });
+  });
+  add_scaling_routes();
+}
+
+void DashboardServer::add_scaling_routes() {
+  // Dask's /api/v1 names, for dtask-adapt and any autoscaler: how many
+  // workers the load wants (threads_per_worker: the size of the workers a
+  // pool would add; default the connected workers' mean), and retiring.
+  http_->get("/api/v1/adaptive_target", [this](const HttpRequest& request) {
+    const auto threads_per_worker = static_cast<std::uint32_t>(size_param(request, "threads_per_worker", 0));
+    return with_snapshot([threads_per_worker](const DashboardSnapshot& s) {
+      AdaptiveTarget target = adaptive_target(s.adaptive_load, s.adaptive_config, threads_per_worker);
+      return json_response(adaptive_target_json(target, s.adaptive_load));
+    });
+  });
+  http_->post("/api/v1/retire_workers", [this](const HttpRequest& request) {
+    Result<RetireRequest> parsed = parse_retire_request(request.body);
+    if (!parsed.ok()) return error_response(400, parsed.status().message());
+    auto answer = actions_.retire(parsed->workers, parsed->n);
+    const auto deadline = std::chrono::steady_clock::now() + actions_.retire_deadline;
+    while (answer.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (stopping_) return error_response(503, "the scheduler is stopping");
+      if (std::chrono::steady_clock::now() >= deadline) return error_response(503, "the workers did not retire in time");
+    }
+    Result<std::vector<std::string>> retired = answer.get();
+    return retired.ok() ? json_response(retired_json(*retired)) : error_response(400, retired.status().message());
   });
 }
 

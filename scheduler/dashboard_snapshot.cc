@@ -107,6 +107,8 @@ std::shared_ptr<DashboardSnapshot> build_dashboard_snapshot(const GraphState& gr
   add_task_samples(graph, options.tasks_per_state, *out);
   out->graph_is_small = graph.task_count() <= options.graph_task_limit;
   if (out->graph_is_small) add_small_graph(graph, *out);
+  out->adaptive_config = options.adaptive;
+  out->adaptive_load = measure_adaptive_load(graph, options.adaptive);
   return out;
 }
 

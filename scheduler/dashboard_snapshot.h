@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/messages.h"
+#include "scheduler/adaptive.h"
 #include "scheduler/graph_state.h"
 #include "scheduler/task_state.h"
 #include "scheduler/task_stream.h"
@@ -75,6 +76,8 @@ struct SnapshotOptions {
   std::size_t tasks_per_state = 200;
   /// /graph draws single tasks up to this many, task groups beyond.
   std::size_t graph_task_limit = 300;
+  /// Adaptive scaling's rule (GET /api/v1/adaptive_target).
+  AdaptiveConfig adaptive;
 };
 
 /// Read-only once published; shared by every HTTP thread.
@@ -109,6 +112,10 @@ struct DashboardSnapshot {
   /// Filled only when the graph has at most graph_task_limit tasks.
   SmallGraph small_graph;
   bool graph_is_small = false;
+
+  /// What adaptive scaling needs, measured with this rule.
+  AdaptiveLoad adaptive_load;
+  AdaptiveConfig adaptive_config;
 };
 
 /// What the strand carries from one snapshot to the next (for rates).

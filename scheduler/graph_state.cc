@@ -510,10 +510,14 @@ msg::KeyStatus GraphState::status_of(const TaskState& task) const {
   return status;
 }
 
-double GraphState::estimate_duration(const std::string& op) const {
+std::optional<double> GraphState::measured_duration(const std::string& op) const {
   auto it = op_durations_.find(op);
-  if (it == op_durations_.end() || it->second.second == 0) return config_.default_task_duration;
+  if (it == op_durations_.end() || it->second.second == 0) return std::nullopt;
   return it->second.first / static_cast<double>(it->second.second);
+}
+
+double GraphState::estimate_duration(const std::string& op) const {
+  return measured_duration(op).value_or(config_.default_task_duration);
 }
 
 TaskState* GraphState::get_or_create(const std::string& key, bool* created) {

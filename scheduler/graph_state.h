@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -163,6 +164,8 @@ class GraphState {
   const TaskStream& stream() const { return stream_; }
   /// The latest errors reported by workers, oldest first.
   const std::deque<ErrorRecord>& recent_errors() const { return recent_errors_; }
+  /// The mean run time of `op`'s completed tasks; nullopt before the first.
+  std::optional<double> measured_duration(const std::string& op) const;
   /// Bytes workers fetched from each other, ever.
   std::uint64_t transfer_bytes() const { return transfer_bytes_; }
 

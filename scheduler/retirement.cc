@@ -11,8 +11,18 @@ Retirements::Retirements(GraphState& graph, Effects effects, std::chrono::millis
                          std::shared_ptr<spdlog::logger> logger)
     : graph_(graph), effects_(std::move(effects)), timeout_(timeout), logger_(std::move(logger)) {}
 
-Status Retirements::start(const std::vector<std::string>& names, ClientState* client, std::uint64_t request_id) {
-  Pending pending{{}, {}, client, request_id, Clock::now() + timeout_};
+Status Retirements::start(const std::vector<std::string>& names, ClientState& client, std::uint64_t request_id) {
+  return start(names, &client, [this, client = &client, request_id](std::vector<std::string> retired) {
+    effects_.reply(*client, {request_id, std::move(retired), ""});
+  });
+}
+
+Status Retirements::start(const std::vector<std::string>& names, Done done) {
+  return start(names, nullptr, std::move(done));
+}
+
+Status Retirements::start(const std::vector<std::string>& names, ClientState* client, Done done) {
+  Pending pending{{}, {}, client, std::move(done), Clock::now() + timeout_};
   for (const std::string& name : names) {
     WorkerState* worker = graph_.find_worker(name);
     if (worker == nullptr) return Status::not_found("no worker named or at '" + name + "'");
@@ -24,7 +34,7 @@ Status Retirements::start(const std::vector<std::string>& names, ClientState* cl
   return Status::success();
 }
 
-void Retirements::start(WorkerState& worker) { begin({{&worker}, {}, nullptr, 0, Clock::now() + timeout_}); }
+void Retirements::start(WorkerState& worker) { begin({{&worker}, {}, nullptr, {}, Clock::now() + timeout_}); }
 
 void Retirements::begin(Pending pending) {
   // Mark them all first, so that no retiring worker is chosen as a copy target.
@@ -88,8 +98,10 @@ void Retirements::poll(Clock::time_point now) {
       ++it;
       continue;
     }
-    if (p.client != nullptr) effects_.reply(*p.client, {p.request_id, p.retired, ""});
+    Done done = std::move(p.done);
+    std::vector<std::string> retired = std::move(p.retired);
     it = pending_.erase(it);
+    if (done) done(std::move(retired));
   }
 }
 
@@ -104,7 +116,10 @@ void Retirements::worker_gone(WorkerState& worker) {
 
 void Retirements::client_gone(ClientState& client) {
   for (Pending& p : pending_) {
-    if (p.client == &client) p.client = nullptr;
+    if (p.client == &client) {
+      p.client = nullptr;
+      p.done = nullptr;
+    }
   }
 }
 

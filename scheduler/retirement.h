@@ -4,7 +4,8 @@
 // to the target, which fetches them from the retiring worker); once nothing
 // unique is left, or the deadline passes, or no other worker exists, the
 // worker is removed without counting its running tasks as failures (they are
-// rescheduled), told to close (CloseWorker), and the client gets its reply.
+// rescheduled), told to close (CloseWorker), and the requester gets its reply:
+// a client (RetireWorkers), or the dashboard's POST /api/v1/retire_workers.
 #pragma once
 
 #include <chrono>
@@ -34,9 +35,14 @@ class Retirements {
   Retirements(GraphState& graph, Effects effects, std::chrono::milliseconds timeout,
               std::shared_ptr<spdlog::logger> logger);
 
+  /// Called once every worker of a request is gone, with their names.
+  using Done = std::function<void(std::vector<std::string> retired)>;
+
   /// Starts retiring the workers named (names or addresses; an unknown one is
-  /// an error and nothing starts). `client` is null when a worker retires itself.
-  Status start(const std::vector<std::string>& names, ClientState* client, std::uint64_t request_id);
+  /// an error and nothing starts); the client gets a RetireWorkersReply.
+  Status start(const std::vector<std::string>& names, ClientState& client, std::uint64_t request_id);
+  /// The same for a requester that is not a client (the dashboard's API).
+  Status start(const std::vector<std::string>& names, Done done);
   /// Retires `worker` itself (its own request).
   void start(WorkerState& worker);
   /// Finishes the retirements that can finish: after reports, and on a timer.
@@ -51,11 +57,12 @@ class Retirements {
   struct Pending {
     std::vector<WorkerState*> workers;  // still to go
     std::vector<std::string> retired;   // names, for the reply
-    ClientState* client = nullptr;
-    std::uint64_t request_id = 0;
+    ClientState* client = nullptr;      // the requesting client, if one (client_gone drops `done`)
+    Done done;                          // empty: no reply owed
     Clock::time_point deadline;
   };
 
+  Status start(const std::vector<std::string>& names, ClientState* client, Done done);
   void begin(Pending pending);
   /// Asks live, non-retiring workers to copy what only `worker` holds.
   void copy_unique_results(WorkerState& worker);

@@ -59,9 +59,12 @@ class SchedulerServer::Impl {
   /// Binds the dashboard's port unless it is turned off.
   Status open_dashboard() {
     if (http_address_disabled(options_.dashboard_address)) return Status::success();
-    auto lookup = [this](const std::string& key) { return lookup_task(key); };
+    DashboardActions actions;
+    actions.lookup = [this](const std::string& key) { return lookup_task(key); };
+    actions.retire = [this](const std::vector<std::string>& names, std::size_t n) { return retire_from_http(names, n); };
+    actions.retire_deadline = options_.retire_timeout + std::chrono::seconds(5);
     DTASK_ASSIGN_OR_RETURN(dashboard_,
-                           DashboardServer::make(options_.dashboard_address, snapshots_, std::move(lookup), logger_));
+                           DashboardServer::make(options_.dashboard_address, snapshots_, std::move(actions), logger_));
     if (options_.dashboard_requires_token) {
       if (options_.auth_token.empty()) {
         return Status::invalid("the dashboard can require the auth token only when one is given (--auth-token-file)");
@@ -314,7 +317,7 @@ class SchedulerServer::Impl {
     } else if (auto* resume = std::get_if<msg::ResumeSession>(&message)) {
       graph_.resume_client(client, resume->keys);
     } else if (auto* retire = std::get_if<msg::RetireWorkers>(&message)) {
-      Status started = retirements_.start(retire->workers, &client, retire->request_id);
+      Status started = retirements_.start(retire->workers, client, retire->request_id);
       if (!started.ok()) peer.connection->send(msg::RetireWorkersReply{retire->request_id, {}, started.message()});
     } else if (auto* info = std::get_if<msg::InfoRequest>(&message)) {
       peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_)});
@@ -485,6 +488,27 @@ class SchedulerServer::Impl {
       latency_max_ = std::max(latency_max_, latency_);
       publish_snapshot();
     });
+  }
+
+  /// Runs on an HTTP thread; the retirement runs on the strand. With `n`,
+  /// the workers are chosen there, from the live state, so that a worker
+  /// given work since the caller looked is never closed.
+  std::future<Result<std::vector<std::string>>> retire_from_http(const std::vector<std::string>& names, std::size_t n) {
+    auto promise = std::make_shared<std::promise<Result<std::vector<std::string>>>>();
+    auto answer = promise->get_future();
+    asio::post(io_, [this, names, n, promise] {
+      std::vector<std::string> chosen = names;
+      if (n > 0) {
+        for (const WorkerLoad& w : workers_to_close(worker_loads(graph_), n)) chosen.push_back(w.address);
+      }
+      if (chosen.empty()) return promise->set_value(std::vector<std::string>{});
+      Status started = retirements_.start(chosen, [promise](std::vector<std::string> retired) {
+        promise->set_value(std::move(retired));
+      });
+      if (!started.ok()) promise->set_value(started);
+      flush();  // the copies the retirement asked for
+    });
+    return answer;
   }
 
   /// Runs on an HTTP thread; the lookup itself runs on the strand.

@@ -1105,7 +1105,7 @@ TEST_F(RetirementTest, CopiesUniqueResultsThenCloses) {
   finish(w2, sent.computed_keys("w2").at(0));
   drain();
   pending.clear();
-  ASSERT_TRUE(retirements.start({"w1"}, client, 7).ok());
+  ASSERT_TRUE(retirements.start({"w1"}, *client, 7).ok());
   ASSERT_EQ(acquires.size(), 1u);
   EXPECT_EQ(acquires[0].first, "w2");
   EXPECT_EQ(acquires[0].second.holder, address_of("w1"));
@@ -1138,8 +1138,8 @@ TEST_F(RetirementTest, GoesAnywayWithoutATargetOrAfterTheDeadline) {
   finish(w1, "a");
   drain();
   pending.clear();
-  EXPECT_FALSE(retirements.start({"nobody"}, client, 1).ok());
-  ASSERT_TRUE(retirements.start({"w1"}, client, 2).ok());
+  EXPECT_FALSE(retirements.start({"nobody"}, *client, 1).ok());
+  ASSERT_TRUE(retirements.start({"w1"}, *client, 2).ok());
   EXPECT_EQ(closed, std::vector<std::string>{"w1: retired with no other worker to copy to"});
 
   WorkerState* w2 = add_worker("w2");
