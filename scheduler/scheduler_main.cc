@@ -44,6 +44,11 @@ int main(int argc, char** argv) {
   app.add_option("--worker-saturation", saturation,
                  "Root tasks sent per worker thread before the rest wait in 'queued' (inf: no queuing)")
       ->capture_default_str();
+  app.add_option("--adaptive-target-duration", options.snapshot.adaptive.target_duration,
+                 "Adaptive scaling (GET /api/v1/adaptive_target, dtask-adapt): seconds of queued work per worker "
+                 "thread it aims for")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--heartbeat-interval-ms", options.heartbeat_interval_ms, "How often workers report")
       ->capture_default_str();
   app.add_option("--worker-ttl", options.worker_ttl_seconds, "Seconds without a heartbeat before a worker is removed")
