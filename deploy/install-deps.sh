@@ -2,26 +2,31 @@
 # Installs (with apt-get, Debian 12) everything needed to build and test dtask.
 #   --with-peers    also the benchmark peers (dask.distributed, dask, scikit-learn)
 #   --with-browser  also chromium (dashboard browser tests)
+#   --build-only    only the toolchain and libraries that building dtask with
+#                   -DDTASK_BUILD_TESTS=OFF -DDTASK_BUILD_BENCH=OFF needs
+#                   (deploy/Dockerfile's build stage)
 # Already-installed packages are detected with dpkg-query, so a repeat run that
 # has nothing to do returns at once without touching apt.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 [--with-peers] [--with-browser]" >&2
+  echo "usage: $0 [--with-peers] [--with-browser] [--build-only]" >&2
 }
 
 with_peers=0
 with_browser=0
+build_only=0
 for arg in "$@"; do
   case "$arg" in
     --with-peers) with_peers=1 ;;
     --with-browser) with_browser=1 ;;
+    --build-only) build_only=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install-deps: unknown option: $arg" >&2; usage; exit 2 ;;
   esac
 done
 
-packages=(
+build_packages=(
   # toolchain
   build-essential g++ cmake ninja-build ccache pkg-config
   # libraries
@@ -30,6 +35,9 @@ packages=(
   libblosc-dev libzstd-dev zlib1g-dev
   # kernel and linear SVMs (the two solvers scikit-learn's SVC and LinearSVC wrap)
   libsvm-dev liblinear-dev
+)
+packages=(
+  "${build_packages[@]}"
   # tests and benchmarks (openssl: the TLS tests make a throwaway CA with its CLI)
   libgtest-dev libgmock-dev libbenchmark-dev openssl
   # deploy checks (tests/deploy): shellcheck on deploy/, systemd-analyze verify
@@ -48,6 +56,13 @@ packages=(
   # parameters), computed in the same run; pandas reads the cv_results_ files dtask writes
   python3 python3-numpy python3-zarr python3-sklearn python3-pandas
 )
+if [[ $build_only == 1 ]]; then
+  if [[ $with_peers == 1 || $with_browser == 1 ]]; then
+    echo "install-deps: --build-only cannot be combined with --with-peers or --with-browser" >&2
+    exit 2
+  fi
+  packages=("${build_packages[@]}")
+fi
 if [[ $with_peers == 1 ]]; then
   packages+=(python3-distributed python3-dask)
 fi

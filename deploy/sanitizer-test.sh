@@ -41,9 +41,9 @@ export ASAN_OPTIONS="log_path=$reports/asan:detect_stack_use_after_return=1:chec
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export TSAN_OPTIONS="log_path=$reports/tsan:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 
-echo "+ ctest --test-dir $build_dir --output-on-failure -j2 --timeout 600  (sanitizer reports: $reports)"
+echo "+ ctest --test-dir $build_dir --output-on-failure -j2 --timeout 600 -LE container  (sanitizer reports: $reports)"
 rc=0
-ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 600 || rc=$?
+ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 600 -LE container || rc=$?
 
 found=$(find "$reports" -type f | sort)
 if [[ -n $found ]]; then

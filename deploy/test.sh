@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # THE test command (README and CI): install dependencies (with chromium, for
 # the dashboard's browser test, and clang, for the fuzzers), build, run every
-# test, then the fuzz smoke (fuzz/smoke.sh: a Clang build in build-fuzz, each
-# libFuzzer target for a few seconds; DTASK_FUZZ_SMOKE=0 skips it), then the
-# whole suite again under ASan + UBSan (deploy/sanitizer-test.sh address, in
-# build-asan; DTASK_CI_ASAN=0 skips it). DTASK_CI_TSAN=1 adds the suite under
-# TSan (build-tsan), which is off by default to keep CI within its time.
+# test but the container image's (label `container`: it builds an image;
+# `ctest -L container` runs it), then the fuzz smoke (fuzz/smoke.sh: a Clang
+# build in build-fuzz, each libFuzzer target for a few seconds;
+# DTASK_FUZZ_SMOKE=0 skips it), then the whole suite again under ASan + UBSan
+# (deploy/sanitizer-test.sh address, in build-asan; DTASK_CI_ASAN=0 skips it).
+# DTASK_CI_TSAN=1 adds the suite under TSan (build-tsan), which is off by
+# default to keep CI within its time.
 # Extra arguments go to the cmake configure step of the plain build.
 # BUILD_DIR as in build.sh.
 set -euo pipefail
@@ -16,8 +18,8 @@ export BUILD_DIR
 
 bash deploy/install-deps.sh --with-browser
 bash deploy/build.sh "$@"
-echo "+ ctest --test-dir $BUILD_DIR --output-on-failure -j2 --timeout 300"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300
+echo "+ ctest --test-dir $BUILD_DIR --output-on-failure -j2 --timeout 300 -LE container"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300 -LE container
 if [[ "${DTASK_FUZZ_SMOKE:-1}" != 0 ]]; then
   echo "+ bash fuzz/smoke.sh"
   bash fuzz/smoke.sh
