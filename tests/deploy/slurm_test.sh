@@ -3,18 +3,24 @@
 # and slurmd (one node: this machine) from a config written into a temp dir,
 # submits the script with `sbatch --wait` for two workers running
 # examples/cluster_sum, and checks the client's answer, the job's exit code,
-# and that no dtask daemon of the job is left running.
+# and that no dtask daemon of the job is left running. Then many allocations
+# feeding one scheduler: dtask-adapt submits deploy/slurm/dtask-worker.sbatch
+# jobs while cluster_sum runs, and once it is idle retires the workers, whose
+# jobs then end by themselves.
 #
-#   bash tests/deploy/slurm_test.sh DTASK_SCHEDULER DTASK_WORKER CLUSTER_SUM SBATCH_SCRIPT
+#   bash tests/deploy/slurm_test.sh DTASK_SCHEDULER DTASK_WORKER CLUSTER_SUM SBATCH_SCRIPT DTASK_ADAPT WORKER_SBATCH
 #
 # Exits 77 (ctest: skipped) where Slurm is not installed, where it is not
-# root (slurmd must be), or where the daemons cannot start.
+# root (slurmd must be), or where the daemons cannot start. DTASK_KEEP_TEST_DIR=1
+# keeps the temp folder (logs, the Slurm config) for a look afterwards.
 set -euo pipefail
 
 scheduler_bin=$(realpath "$1")
 worker_bin=$(realpath "$2")
 client=$(realpath "$3")
 script=$(realpath "$4")
+adapt_bin=$(realpath "$5")
+worker_script=$(realpath "$6")
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
 for tool in munged slurmctld slurmd sbatch sinfo; do
@@ -24,7 +30,10 @@ done
 
 work=$(mktemp -d /tmp/dtask-slurm-test.XXXXXX)
 chmod 755 "$work"
+pids=()
 cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  scancel --user=root 2>/dev/null || true
   for pid_file in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munge/pid"; do
     if [[ -s $pid_file ]]; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
   done
@@ -33,7 +42,7 @@ cleanup() {
     [[ -e $work/slurmd.pid || -e $work/slurmctld.pid ]] || break
     sleep 0.1
   done
-  rm -rf "$work"
+  [[ -n ${DTASK_KEEP_TEST_DIR:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -115,4 +124,44 @@ if pgrep -f "slurm-$job-" >/dev/null || pgrep -f "dtask-$job/scheduler.json" >/d
   fail "dtask daemons of job $job are still running"
 fi
 [[ ! -e $work/submit/dtask-$job/scheduler.json ]] || fail "the scheduler file is left behind (not a clean stop)"
-echo "PASS: job $job ran cluster_sum on 2 Slurm-started workers and left nothing running"
+echo "ok: job $job ran cluster_sum on 2 Slurm-started workers and left nothing running"
+
+# ---- many allocations, one scheduler: dtask-adapt submits worker jobs ----
+shared="$work/shared"
+mkdir -p "$shared"
+"$scheduler_bin" --host 127.0.0.1 --port 0 --dashboard-address 127.0.0.1:0 --scheduler-file "$shared/scheduler.json" \
+  --adaptive-target-duration 0.01 >"$work/adapt-scheduler.out" 2>"$work/adapt-scheduler.log" &
+pids+=($!)
+for _ in $(seq 200); do
+  [[ -s $shared/scheduler.json ]] && grep -q 'dashboard at' "$work/adapt-scheduler.out" && break
+  sleep 0.05
+done
+dashboard=$(grep -o 'dashboard at [^ ]*' "$work/adapt-scheduler.out" | cut -d' ' -f3)
+address=$(grep -o 'listening on [^ ]*' "$work/adapt-scheduler.out" | cut -d' ' -f3)
+[[ -n $dashboard && -n $address ]] || fail "the shared scheduler did not start: $(cat "$work/adapt-scheduler.log")"
+# What sbatch passes on to dtask-worker.sbatch.
+export DTASK_SCHEDULER_FILE="$shared/scheduler.json" DTASK_BIN_DIR="$bin_dir" DTASK_NTHREADS=1 \
+  DTASK_MEMORY_LIMIT=512MiB
+scale_up="for i in \$(seq \"\$DTASK_ADAPT_COUNT\"); do sbatch --parsable --time=5 --output=$work/adapt-job-%j.out $worker_script >>$work/adapt-jobs.txt; done"
+"$adapt_bin" --dashboard "$dashboard" --minimum 0 --maximum 2 --interval 200ms --wait-count 3 --cooldown 1s \
+  --threads-per-worker 1 --scale-up "$scale_up" >"$work/adapt.log" 2>&1 &
+pids+=($!)
+adapt_fail() {
+  echo "--- dtask-adapt" >&2
+  cat "$work/adapt.log" >&2
+  for log in "$shared"/worker-*.log; do echo "--- $log" >&2; tail -20 "$log" >&2; done
+  fail "$@"
+}
+# The graph waits in no-worker until the jobs' workers join.
+answer=$(timeout 120 "$client" 2000 "$address") || adapt_fail "cluster_sum against the adaptive pool failed"
+[[ $answer == *"sum=2001000"* ]] || adapt_fail "wrong answer from the adaptive pool: $answer"
+# Idle: the workers are retired and their jobs end without a scancel.
+drained=0
+for _ in $(seq 600); do  # up to 60 s
+  if [[ -s $work/adapt-jobs.txt && -z $(squeue -h -o %i 2>/dev/null) ]]; then drained=1; break; fi
+  sleep 0.1
+done
+[[ $drained == 1 ]] || adapt_fail "worker jobs still queued or running: $(squeue -h 2>&1)"
+grep -q "retired slurm-" "$work/adapt.log" || adapt_fail "dtask-adapt retired no Slurm worker"
+jobs_run=$(wc -l <"$work/adapt-jobs.txt")
+echo "PASS: dtask-adapt ran cluster_sum on $jobs_run worker allocations and retired them; their jobs ended"
