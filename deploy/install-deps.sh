@@ -47,6 +47,11 @@ packages=(
   shellcheck systemd python3-yaml
   # the Slurm test (tests/deploy/slurm_test.sh): a one-node munged + slurmctld + slurmd
   slurm-wlm munge
+  # the container test (tests/deploy/container_test.sh): podman with runc (crun
+  # cannot start containers on these machines' mixed cgroups), and debootstrap
+  # for a local base image (no image registry is reachable); iproute2 for the
+  # network-namespace test
+  podman runc debootstrap iproute2
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev
