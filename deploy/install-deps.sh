@@ -39,6 +39,8 @@ packages=(
   shellcheck systemd python3-yaml
   # the Slurm test (tests/deploy/slurm_test.sh): a one-node munged + slurmctld + slurmd
   slurm-wlm munge
+  # the network-namespace test (tests/deploy/netns_tls_test.sh): ip netns, veth, bridge; curl for /metrics
+  iproute2 curl
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev
