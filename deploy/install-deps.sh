@@ -49,9 +49,10 @@ packages=(
   slurm-wlm munge
   # the container test (tests/deploy/container_test.sh): podman with runc (crun
   # cannot start containers on these machines' mixed cgroups), and debootstrap
-  # for a local base image (no image registry is reachable); iproute2 for the
-  # network-namespace test
-  podman runc debootstrap iproute2
+  # for a local base image (no image registry is reachable)
+  podman runc debootstrap
+  # the network-namespace test (tests/deploy/netns_tls_test.sh): ip netns, veth, bridge; curl for /metrics
+  iproute2 curl
   # fuzz smoke (fuzz/smoke.sh): clang, and libFuzzer + sanitizer runtimes
   # (only recommended by clang, so not pulled in with --no-install-recommends)
   clang libclang-rt-14-dev

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every shell script under DIR (deploy/, tests/CMakeLists.txt passes it),
-# found by its .sh or .bash name or by a #! line naming sh, bash, dash or ksh,
-# passes shellcheck at every severity (style included):
+# Every shell script under each DIR (deploy/ and tests/deploy/, as
+# tests/CMakeLists.txt passes them), found by its .sh or .bash name or by a
+# #! line naming sh, bash, dash or ksh, passes shellcheck at every severity (style included):
 #   bash shellcheck_test.sh DIR [DIR...]
 # A deliberate pattern is marked where it stands with a "disable=SCxxxx"
 # directive for shellcheck and the reason. Exits 77 (ctest: skipped) where
