@@ -25,4 +25,9 @@ double wall_clock_seconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+double steady_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace dtask

@@ -19,5 +19,8 @@ Result<std::shared_ptr<spdlog::logger>> make_logger(const std::string& name, std
 
 /// Seconds since the epoch, for task timings that cross machines.
 double wall_clock_seconds();
+/// Seconds on the monotonic clock, for timeouts and liveness: unlike the
+/// wall clock it never jumps (NTP, a suspended VM, an operator's date -s).
+double steady_seconds();
 
 }  // namespace dtask

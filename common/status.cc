@@ -1,5 +1,8 @@
 #include "dtask/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace dtask {
 
 const char* status_code_name(StatusCode code) {
@@ -22,5 +25,15 @@ std::string Status::to_string() const {
   if (ok()) return "OK";
   return std::string(status_code_name(code_)) + ": " + message_;
 }
+
+namespace internal {
+
+void result_misuse(const char* what, const Status& status) {
+  std::fprintf(stderr, "dtask: %s (%s)\n", what, status.to_string().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace internal
 
 }  // namespace dtask

@@ -605,8 +605,10 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
 }
 
 void GraphState::remove_worker(WorkerState* worker, const std::string& reason, bool graceful) {
-  logger_->warn("removing worker {} ({}): {}; {} tasks processing, {} results held", worker->name, worker->address,
-                reason, worker->processing.size(), worker->has_what.size());
+  // A worker lost is news; one retired, or disconnected by the scheduler's own stop, is not.
+  logger_->log(graceful ? spdlog::level::info : spdlog::level::warn,
+               "removing worker {} ({}): {}; {} tasks processing, {} results held", worker->name, worker->address,
+               reason, worker->processing.size(), worker->has_what.size());
   // Out of the pool first: releasing its tasks frees its slots, and
   // fill_free_slots must not hand queued tasks to a worker that is going away.
   auto it = std::find_if(workers_.begin(), workers_.end(), [worker](const auto& w) { return w.get() == worker; });

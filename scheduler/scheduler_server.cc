@@ -187,8 +187,9 @@ class SchedulerServer::Impl {
     if (peer->worker != nullptr) {
       worker_peers_.erase(peer->worker);
       retirements_.worker_gone(*peer->worker);
-      // A retiring worker that leaves on its own has not died under its tasks.
-      graph_.remove_worker(peer->worker, why.message(), peer->worker->retiring);
+      // A retiring worker that leaves on its own has not died under its
+      // tasks, nor has one the scheduler's own stop disconnects.
+      graph_.remove_worker(peer->worker, why.message(), peer->worker->retiring || stopped_);
       retirements_.poll(Retirements::Clock::now());
     }
     flush();
@@ -294,6 +295,7 @@ class SchedulerServer::Impl {
     peer.role = Peer::Role::kWorker;
     peer.worker = *worker;
     peer.worker->last_seen = wall_clock_seconds();
+    peer.worker->last_heard = steady_seconds();
     worker_peers_[peer.worker] = &peer;
     peer.connection->send(msg::WorkerRegistered{heartbeat_interval_ms(graph_.workers().size())});
     logger_->info("worker {} registered: {} threads, data at {}", peer.worker->name, peer.worker->nthreads,
@@ -329,6 +331,7 @@ class SchedulerServer::Impl {
   void on_worker_message(Peer& peer, const Message& message) {
     WorkerState& worker = *peer.worker;
     worker.last_seen = wall_clock_seconds();
+    worker.last_heard = steady_seconds();
     if (const auto* report = std::get_if<msg::WorkerReport>(&message)) {
       graph_.worker_report(worker, *report);
       if (!report->acquired.empty() && !retirements_.empty()) retirements_.poll(Retirements::Clock::now());
@@ -421,9 +424,9 @@ class SchedulerServer::Impl {
         retirements_.poll(Retirements::Clock::now());
         flush();
       }
-      double now = wall_clock_seconds();
+      const double now = steady_seconds();
       for (auto& [worker, peer] : worker_peers_) {
-        if (now - worker->last_seen > options_.worker_ttl_seconds) {
+        if (worker->silent_for(now, options_.worker_ttl_seconds)) {
           peer->connection->close(Status::timed_out("no heartbeat from worker " + worker->name + " for " +
                                                     std::to_string(options_.worker_ttl_seconds) + " s"));
         }

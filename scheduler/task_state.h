@@ -90,7 +90,13 @@ struct WorkerState {
   std::uint64_t nbytes = 0;
   std::uint64_t root_tasks_processing = 0;
   msg::Heartbeat last_heartbeat;
-  double last_seen = 0;  // wall clock seconds
+  double last_seen = 0;   // wall clock seconds, for display
+  /// Steady-clock seconds of its last message: what liveness (--worker-ttl)
+  /// is measured against, so a wall-clock jump never drops a worker.
+  double last_heard = 0;
+
+  /// No message for more than `ttl` seconds as of steady-clock `now`.
+  bool silent_for(double now, double ttl) const { return now - last_heard > ttl; }
   std::uint64_t tasks_done = 0;
   bool retiring = false;  // being retired gracefully: gets no new tasks
   std::uint32_t stream_id = 0;  // its name's id in the TaskStream

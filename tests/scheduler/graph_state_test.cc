@@ -1404,3 +1404,19 @@ TEST_F(GraphStateTest, RecentErrorsNameOpKeyWorkerAndMessage) {
 
 }  // namespace
 }  // namespace dtask::scheduler
+
+namespace dtask::scheduler {
+namespace {
+
+// --worker-ttl reads the steady clock: a wall clock set back (or forward)
+// by hours says nothing about whether the worker is alive.
+TEST(WorkerLivenessTest, SilenceIsMeasuredOnTheSteadyClock) {
+  WorkerState worker;
+  worker.last_seen = 1e9;  // wall clock, since jumped
+  worker.last_heard = 100;
+  EXPECT_FALSE(worker.silent_for(130, 60));
+  EXPECT_TRUE(worker.silent_for(161, 60));
+}
+
+}  // namespace
+}  // namespace dtask::scheduler

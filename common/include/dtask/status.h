@@ -54,27 +54,46 @@ class [[nodiscard]] Status {
 
 const char* status_code_name(StatusCode code);
 
-/// Either a value or the Status saying why there is none.
+namespace internal {
+/// Prints what went wrong with a Result and aborts: a programming error
+/// (as Arrow's Result does), never a value made up.
+[[noreturn]] void result_misuse(const char* what, const Status& status);
+}  // namespace internal
+
+/// Either a value or the Status saying why there is none. Building one from
+/// an OK Status, or reading the value of one that holds an error, aborts
+/// with the error's text: either would otherwise be "success" with no value.
 template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}  // NOLINT
-  Result(StatusCode code, std::string message) : status_(code, std::move(message)) {}
+  Result(Status status) : status_(std::move(status)) {  // NOLINT
+    if (status_.ok()) internal::result_misuse("a Result built from an OK Status has no value", status_);
+  }
+  Result(StatusCode code, std::string message) : Result(Status(code, std::move(message))) {}
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
+  T& value() & { return checked(); }
+  const T& value() const& { return checked(); }
+  T&& value() && { return std::move(checked()); }
+  T& operator*() & { return checked(); }
+  const T& operator*() const& { return checked(); }
+  T* operator->() { return &checked(); }
+  const T* operator->() const { return &checked(); }
   /// The value, or `fallback` when this holds an error.
   T value_or(T fallback) const& { return ok() ? *value_ : std::move(fallback); }
 
  private:
+  T& checked() {
+    if (!value_) internal::result_misuse("the value of a Result that holds an error was read", status_);
+    return *value_;
+  }
+  const T& checked() const {
+    if (!value_) internal::result_misuse("the value of a Result that holds an error was read", status_);
+    return *value_;
+  }
+
   Status status_;  // ok exactly when value_ is set
   std::optional<T> value_;
 };
