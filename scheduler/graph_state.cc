@@ -605,8 +605,11 @@ Result<WorkerState*> GraphState::add_worker(const msg::RegisterWorker& registrat
 }
 
 void GraphState::remove_worker(WorkerState* worker, const std::string& reason, bool graceful) {
-  // A worker lost is news; one retired, or disconnected by the scheduler's own stop, is not.
-  logger_->log(graceful ? spdlog::level::info : spdlog::level::warn,
+  // A worker lost with work on it is news; one retired, disconnected by the
+  // scheduler's own stop, or leaving with nothing to lose (a LocalCluster
+  // stopping its workers) is not.
+  const bool loses_work = !worker->processing.empty() || !worker->has_what.empty();
+  logger_->log(!graceful && loses_work ? spdlog::level::warn : spdlog::level::info,
                "removing worker {} ({}): {}; {} tasks processing, {} results held", worker->name, worker->address,
                reason, worker->processing.size(), worker->has_what.size());
   // Out of the pool first: releasing its tasks frees its slots, and

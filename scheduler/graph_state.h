@@ -96,7 +96,7 @@ class GraphState {
   /// still needs them, and are freed on the worker otherwise.
   Result<WorkerState*> add_worker(const msg::RegisterWorker& registration);
   /// Reschedules its processing tasks and recomputes results only it held.
-  /// Logged as a warning unless `graceful`. Unless `graceful` (the worker
+  /// Logged as a warning when not `graceful` and it had tasks or results. Unless `graceful` (the worker
   /// was retired, or the scheduler is stopping), each task processing there
   /// counts one worker death; past allowed_failures it errs with "worker
   /// killed while running <op> <key>".
