@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds dtask (RelWithDebInfo, ccache). Extra arguments go to
 # the cmake configure step, e.g. `bash deploy/build.sh -DDTASK_SANITIZE=address`.
-# BUILD_DIR picks the build folder (default: build). DTASK_UNITY=1 makes it a
+# BUILD_DIR picks the build folder (default: build); BUILD_TARGET builds only
+# that target (and what it links) instead of everything. DTASK_UNITY=1 makes it a
 # unity build (-DDTASK_UNITY_BUILD=ON, see CMakeLists.txt), as CI's are; the
 # default, 0, compiles every .cc on its own, which suits editing.
 # A new build folder uses Ninja where it is installed: it compiles a target's
@@ -27,5 +28,7 @@ fi
 echo "+ cmake -S . -B $BUILD_DIR ${generator[*]} -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDTASK_UNITY_BUILD=$unity ${launcher[*]} $*"
 cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDTASK_UNITY_BUILD=$unity \
   "${launcher[@]}" "$@"
-echo "+ cmake --build $BUILD_DIR -j$JOBS"
-cmake --build "$BUILD_DIR" -j"$JOBS"
+target=()
+[[ -n ${BUILD_TARGET:-} ]] && target=(--target "$BUILD_TARGET")
+echo "+ cmake --build $BUILD_DIR -j$JOBS ${target[*]}"
+cmake --build "$BUILD_DIR" -j"$JOBS" "${target[@]}"
