@@ -150,6 +150,7 @@ podman run --rm "$image" sh -c '! command -v g++ && ! command -v cmake' >/dev/nu
   fail "the runtime image holds a compiler or cmake"
 podman run --rm "$image" dtask-scheduler --help >/dev/null || fail "dtask-scheduler --help failed in the image"
 podman run --rm "$image" worker --help >/dev/null || fail "the entrypoint's 'worker --help' failed"
+podman run --rm "$image" dtask-adapt --help >/dev/null || fail "dtask-adapt --help failed in the image"
 rc=0
 podman run --rm "$image" >/dev/null 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "the image without a command exited $rc, not 2 (usage)"
@@ -207,7 +208,9 @@ cluster() {
   step "$client 1000 tcp://127.0.0.1:$port"
   out=$(timeout 120 "$client" 1000 "tcp://127.0.0.1:$port") || fail "cluster_sum failed: $out"
   echo "  $out"
-  [[ $out == "cluster_sum: N=1000 sum=500500 workers=1" ]] || fail "unexpected answer: $out"
+  # Its first line is the fan-out's answer; the next ones the array sum and the workers.
+  [[ $(head -1 <<<"$out") == "cluster_sum: N=1000 sum=500500 workers=1" ]] || fail "unexpected answer: $out"
+  grep -qx "cluster_sum: array of 1000 in 8 chunks sum=499500" <<<"$out" || fail "unexpected array sum: $out"
 
   # SIGTERM to each container's main process, the daemon: the worker
   # retires (exit 0), then the scheduler stops (exit 0).

@@ -11,6 +11,9 @@
 #    gives them.
 # 5. The entrypoint script is executable, and runs the paths the daemons are
 #    installed at.
+# 6. Every folder the top-level CMakeLists.txt reads (add_subdirectory, and
+#    include() of a file in the tree) is copied, but tests/, bench/ and fuzz/,
+#    which the image's build turns off.
 set -euo pipefail
 
 if [[ $# -ne 3 ]]; then
@@ -56,6 +59,7 @@ ignored() {  # ignored PATH: a .dockerignore pattern matches PATH or a folder ab
   return 1
 }
 copies=0
+copied=()
 while read -r -a words; do
   [[ ${words[0]^^} == COPY ]] || continue
   sources=("${words[@]:1:${#words[@]}-2}")
@@ -64,6 +68,7 @@ while read -r -a words; do
     [[ $src == --* ]] && continue
     copies=$((copies + 1))
     src=${src%/}
+    copied+=("$src")
     [[ -e $source_dir/$src ]] || fail "COPY $src: no such file or folder in $source_dir"
     if ignored "$src"; then fail "COPY $src: .dockerignore leaves it out of the build context"; fi
   done
@@ -111,6 +116,17 @@ else
       fail "the build stage does not install /usr/local/bin/$daemon"
   done
 fi
+
+# 6. What the configure step reads.
+read_by_cmake=$(grep -oE '^[[:space:]]*(add_subdirectory|include)\([^)$]+\)' "$source_dir/CMakeLists.txt" |
+  sed -E 's/.*\(([^ )]+).*/\1/' | cut -d/ -f1 | sort -u)
+for folder in $read_by_cmake; do
+  case "$folder" in tests | bench | fuzz | GNUInstallDirs | CMakePackageConfigHelpers) continue ;; esac
+  [[ -e $source_dir/$folder ]] || continue  # a CMake module, not a folder of ours
+  found=0
+  for src in "${copied[@]}"; do [[ $src == "$folder" ]] && found=1; done
+  [[ $found == 1 ]] || fail "CMakeLists.txt reads $folder/, which no COPY puts in the build stage"
+done
 
 if [[ $failures -gt 0 ]]; then
   echo "dockerfile_test: $failures failure(s)" >&2

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <deque>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "client/src/array_internal.h"
+#include "client/src/cluster_workers.h"
 #include "client/src/ml/estimator_internal.h"
 #include "common/check.h"
 #include "dtask/client.h"
@@ -123,11 +123,8 @@ constexpr std::int64_t kAheadPerModel = 2;
 Array one_chunk(const Array& a) { return a.n_chunks() == 1 ? a : a.rechunk(a.rows()); }
 
 std::int64_t worker_threads(Client& client) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) throw TaskError(info.status());
-  const nlohmann::json snapshot = nlohmann::json::parse(*info);
   std::int64_t threads = 0;
-  for (const auto& w : snapshot.at("workers")) threads += std::max<std::int64_t>(1, w.value("nthreads", 1));
+  for (const ::dtask::internal::ClusterWorker& w : ::dtask::internal::cluster_workers(client)) threads += w.nthreads;
   if (threads == 0) fail("the search needs at least one worker, and the cluster has none");
   return threads;
 }

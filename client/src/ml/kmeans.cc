@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/src/array_internal.h"
+#include "client/src/cluster_workers.h"
 #include "client/src/ml/estimator_internal.h"
 #include "client/src/ml/kmeans_passes_internal.h"
 #include "dtask/client.h"
@@ -90,11 +91,8 @@ void validate(const Array& X, const KMeansOptions& o) {
 /// device = "gpu" needs a worker declaring the GPU resource; without one
 /// the tasks would wait in no-worker forever.
 void require_gpu_worker(Client& client) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) throw TaskError(info.status());
-  nlohmann::json snapshot = nlohmann::json::parse(*info);
-  for (const auto& worker : snapshot["workers"]) {
-    if (worker["resources"].value("GPU", 0.0) >= 1) return;
+  for (const ::dtask::internal::ClusterWorker& worker : ::dtask::internal::cluster_workers(client)) {
+    if (worker.resource("GPU") >= 1) return;
   }
   fail("KMeans(device=\"gpu\"): no worker declares the GPU resource (start one with dtask-worker --resources GPU=1)");
 }

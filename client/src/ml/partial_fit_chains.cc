@@ -10,10 +10,10 @@
 
 #include <deque>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <random>
 
 #include "client/src/array_internal.h"
+#include "client/src/cluster_workers.h"
 #include "client/src/ml/chunk_passes_internal.h"
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
@@ -46,13 +46,8 @@ void check_shapes(const std::string& what, const Array& X, const Array& y) {
 }
 
 std::vector<std::string> worker_addresses(Client& client) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) throw TaskError(info.status());
-  const nlohmann::json parsed = nlohmann::json::parse(*info);
   std::vector<std::string> addresses;
-  for (const auto& worker : parsed.value("workers", nlohmann::json::array())) {
-    addresses.push_back(worker.at("address").get<std::string>());
-  }
+  for (const ::dtask::internal::ClusterWorker& worker : ::dtask::internal::cluster_workers(client)) addresses.push_back(worker.address);
   return addresses;
 }
 

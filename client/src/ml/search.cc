@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "client/src/array_internal.h"
+#include "client/src/cluster_workers.h"
 #include "client/src/ml/estimator_internal.h"
 #include "client/src/ml/fold_arrays_internal.h"
 #include "client/src/ml/search_checkpoint_internal.h"
@@ -78,15 +79,12 @@ std::vector<CandidateSpec> candidate_specs(const Estimator& estimator, const std
 }
 
 std::vector<WorkerSlot> workers_of(Client& client, int tasks_per_thread) {
-  auto info = client.scheduler_info();
-  if (!info.ok()) throw TaskError(info.status());
   std::vector<WorkerSlot> out;
-  const Json snapshot = Json::parse(*info);  // must outlive the loop over its workers
-  for (const Json& w : snapshot.at("workers")) {
+  for (const ::dtask::internal::ClusterWorker& w : ::dtask::internal::cluster_workers(client)) {
     WorkerSlot slot;
-    slot.address = w.at("address").get<std::string>();
-    slot.nthreads = std::max<std::int64_t>(1, w.value("nthreads", 1));
-    slot.memory_limit = w.value("memory_limit", std::uint64_t{0});
+    slot.address = w.address;
+    slot.nthreads = w.nthreads;
+    slot.memory_limit = w.memory_limit;
     slot.capacity = tasks_per_thread * slot.nthreads;
     out.push_back(std::move(slot));
   }
