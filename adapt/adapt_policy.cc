@@ -14,10 +14,9 @@ Result<AdaptPolicy> AdaptPolicy::make(AdaptPolicyOptions options) {
 }
 
 ScaleDecision AdaptPolicy::observe(std::size_t target, std::size_t workers, double now) {
-  // Launched workers that joined are no longer pending; ones that never came
-  // are given up on after the startup timeout.
-  if (workers >= expected_ || now - pending_since_ > options_.startup_timeout_seconds) expected_ = workers;
-  pending_ = expected_ - workers;
+  account(observed_ && workers > last_workers_ ? workers - last_workers_ : 0, now);
+  last_workers_ = workers;
+  observed_ = true;
   const std::size_t wanted = std::clamp(target, options_.minimum, options_.maximum);
   const std::size_t present = workers + pending_;
 
@@ -42,9 +41,21 @@ ScaleDecision AdaptPolicy::observe(std::size_t target, std::size_t workers, doub
               " observations, " + std::to_string(workers) + " workers"};
 }
 
+void AdaptPolicy::account(std::size_t joined, double now) {
+  while (joined > 0 && !launches_.empty()) {
+    const std::size_t taken = std::min(joined, launches_.front().waiting);
+    launches_.front().waiting -= taken;
+    joined -= taken;
+    if (launches_.front().waiting == 0) launches_.pop_front();
+  }
+  while (!launches_.empty() && now - launches_.front().time > options_.startup_timeout_seconds) launches_.pop_front();
+  pending_ = 0;
+  for (const Launch& launch : launches_) pending_ += launch.waiting;
+}
+
 void AdaptPolicy::launched(std::size_t count, double now) {
-  if (pending_ == 0) pending_since_ = now;
-  expected_ += count;
+  if (count == 0) return;
+  launches_.push_back({now, count});
   pending_ += count;
   last_scale_up_ = now;
 }
@@ -52,7 +63,9 @@ void AdaptPolicy::launched(std::size_t count, double now) {
 Status AdaptPolicy::validate() const {
   if (pending_ > options_.maximum) return Status::invalid("more workers pending than --maximum");
   if (down_streak_ >= options_.wait_count) return Status::invalid("scale-down streak not reset");
-  if (expected_ < pending_) return Status::invalid("fewer workers expected than pending");
+  std::size_t waiting = 0;
+  for (const Launch& launch : launches_) waiting += launch.waiting;
+  if (waiting != pending_) return Status::invalid("pending is not what the launches wait for");
   return Status::success();
 }
 

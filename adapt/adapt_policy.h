@@ -5,12 +5,15 @@
 //    for fewer workers, and not within `cooldown` of the last scale-up;
 //  - workers it launched and that have not joined yet count as present, so
 //    it does not launch them again while they start (until `startup_timeout`:
-//    then it stops waiting for them);
+//    then it stops waiting for them). Joins are counted from the rise in the
+//    worker count, so workers that leave (retired, or lost) never look like
+//    launches still on their way;
 //  - the target is clamped to [minimum, maximum].
 // Socket-free and clock-free (time is passed in), so tests drive it directly.
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 
 #include "dtask/status.h"
@@ -45,16 +48,26 @@ class AdaptPolicy {
 
   /// Workers launched and not yet seen, as of the last observation.
   std::size_t pending() const { return pending_; }
-  /// The invariants: pending within maximum, the streak below wait_count.
+  /// The invariants: pending is what the launches still wait for, within
+  /// maximum; the streak is below wait_count.
   Status validate() const;
 
  private:
   explicit AdaptPolicy(AdaptPolicyOptions options) : options_(options) {}
 
+  struct Launch {
+    double time = 0;
+    std::size_t waiting = 0;  // workers of this launch not seen yet
+  };
+  /// Takes `joined` new workers off the oldest launches, and forgets the
+  /// launches older than the startup timeout.
+  void account(std::size_t joined, double now);
+
   AdaptPolicyOptions options_;
-  std::size_t expected_ = 0;   // workers there will be once the pending ones join
-  std::size_t pending_ = 0;    // expected_ - workers, while waiting for them
-  double pending_since_ = 0;
+  std::deque<Launch> launches_;  // oldest first
+  std::size_t pending_ = 0;      // the sum of launches_' waiting
+  std::size_t last_workers_ = 0;
+  bool observed_ = false;
   double last_scale_up_ = -1e300;
   std::size_t down_streak_ = 0;
 };

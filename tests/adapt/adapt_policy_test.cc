@@ -89,6 +89,22 @@ TEST(AdaptPolicyTest, KeepsTheTargetWithinMinimumAndMaximum) {
   EXPECT_EQ(down.count, 3u);  // down to the minimum, not to zero
 }
 
+// Workers that leave are not launches still on their way: after a burst was
+// retired, the next burst scales up at once.
+TEST(AdaptPolicyTest, RetiredWorkersDoNotCountAsStarting) {
+  AdaptPolicy policy = make({.maximum = 10, .wait_count = 1, .cooldown_seconds = 0, .startup_timeout_seconds = 600});
+  policy.launched(observe(policy, 4, 0, 0).count, 0);
+  EXPECT_EQ(observe(policy, 4, 4, 1).kind, Kind::kNone);  // all four joined
+  ScaleDecision down = observe(policy, 0, 4, 2);
+  ASSERT_EQ(down.kind, Kind::kDown);
+  EXPECT_EQ(down.count, 4u);
+  EXPECT_EQ(observe(policy, 0, 0, 3).kind, Kind::kNone);  // they left
+  EXPECT_EQ(policy.pending(), 0u);
+  ScaleDecision again = observe(policy, 3, 0, 4);
+  ASSERT_EQ(again.kind, Kind::kUp);
+  EXPECT_EQ(again.count, 3u);
+}
+
 TEST(AdaptPolicyTest, RefusesBadOptions) {
   EXPECT_FALSE(AdaptPolicy::make({.minimum = 3, .maximum = 2}).ok());
   EXPECT_FALSE(AdaptPolicy::make({.wait_count = 0}).ok());
