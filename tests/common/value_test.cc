@@ -295,7 +295,9 @@ TEST(DurationTest, ParsesUnitsAndRejectsTheRest) {
   for (const char* bad : {"", "soon", "-5m", "5 m", "5x", "1h30", "m", "nan", "inf"}) {
     auto parsed = parse_duration(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
-    if (!parsed.ok()) EXPECT_NE(parsed.status().message().find("duration"), std::string::npos) << bad;
+    if (!parsed.ok()) {
+      EXPECT_NE(parsed.status().message().find("duration"), std::string::npos) << bad;
+    }
   }
 }
 

@@ -33,7 +33,7 @@ datasets::Classification data() {
 TEST(ParameterAveragingTest, AccuracyWithinOnePercentOfASingleModel) {
   for (const int workers : {2, 4}) {
     SCOPED_TRACE(std::to_string(workers) + " workers");
-    Client client(LocalClusterOptions{.n_workers = workers, .threads_per_worker = 1});
+    Client client(LocalClusterOptions{.n_workers = static_cast<unsigned>(workers), .threads_per_worker = 1});
     auto d = data();
     Incremental single(SGDClassifier({.random_state = 0}), {.random_state = 0});
     single.fit(client, d.X, d.y);
