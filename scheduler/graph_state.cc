@@ -157,10 +157,14 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
   }
   set_status(task, S::kWaiting);
   const TaskState* erred_dependency = nullptr;
+  // A task lost with its worker comes back here still registered.
+  bool register_waiter = !task.registered_as_waiter;
+  task.registered_as_waiter = true;
+  task.waiting_count = 0;
   for (TaskState* dep : task.dependencies) {
-    dep->waiters.insert(&task);
+    if (register_waiter) dep->waiters.push_back(&task);
     if (dep->status == S::kMemory) continue;
-    task.waiting_on.insert(dep);
+    ++task.waiting_count;
     if (dep->status == S::kErred) {
       erred_dependency = dep;
     } else if (dep->status == S::kReleased) {
@@ -170,7 +174,7 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
   if (erred_dependency != nullptr) {
     inherit_error(task, *erred_dependency);
     out.emplace_back(&task, S::kErred);
-  } else if (task.waiting_on.empty()) {
+  } else if (task.waiting_count == 0) {
     out.emplace_back(&task, S::kProcessing);
   }
 }
@@ -179,10 +183,11 @@ void GraphState::released_to_forgotten(TaskState& task, Recommendations& out) {
   DTASK_CHECK(task.dependents.empty() && task.who_wants.empty() && task.waiters.empty())
       << "forgetting " << task.key << " while it is still needed";
   for (TaskState* dep : task.dependencies) {
-    dep->dependents.erase(&task);
-    dep->waiters.erase(&task);
+    erase_one(dep->dependents, &task);
+    if (task.registered_as_waiter) erase_one(dep->waiters, &task);
     if (dep->dependents.empty()) recommend_release_if_unneeded(*dep, out);
   }
+  task.registered_as_waiter = false;
   set_status(task, S::kForgotten);
   if (record_changes_) outbox_.forgotten.push_back(task.key);
   leave_group(task);
@@ -316,7 +321,7 @@ void GraphState::memory_to_released(TaskState& task, Recommendations& out) {
   // to waiting, and this task is recomputed from its lineage.
   for (TaskState* waiter : task.waiters) {
     if (waiter->status == S::kWaiting) {
-      waiter->waiting_on.insert(&task);
+      ++waiter->waiting_count;
     } else if (waiter->status != S::kErred && waiter->status != S::kMemory) {
       out.emplace_back(waiter, S::kWaiting);
     }
@@ -417,9 +422,9 @@ void GraphState::add_replica(TaskState& task, WorkerState& worker) {
 }
 
 void GraphState::wake_dependents(TaskState& task, Recommendations& out) {
+  // A waiting dependent counts every dependency not in memory, this one among them.
   for (TaskState* dependent : task.dependents) {
-    if (dependent->waiting_on.erase(&task) > 0 && dependent->waiting_on.empty() &&
-        dependent->status == S::kWaiting) {
+    if (dependent->status == S::kWaiting && dependent->waiting_count > 0 && --dependent->waiting_count == 0) {
       out.emplace_back(dependent, S::kProcessing);
     }
   }
@@ -434,9 +439,11 @@ void GraphState::remove_replica(TaskState& task, WorkerState& worker) {
 }
 
 void GraphState::stop_waiting_on_dependencies(TaskState& task, Recommendations& out) {
-  task.waiting_on.clear();
+  task.waiting_count = 0;
+  if (!task.registered_as_waiter) return;
+  task.registered_as_waiter = false;
   for (TaskState* dep : task.dependencies) {
-    if (dep->waiters.erase(&task) > 0) recommend_release_if_unneeded(*dep, out);
+    if (erase_one(dep->waiters, &task)) recommend_release_if_unneeded(*dep, out);
   }
 }
 
@@ -520,11 +527,14 @@ double GraphState::estimate_duration(const std::string& op) const {
   return measured_duration(op).value_or(config_.default_task_duration);
 }
 
-TaskState* GraphState::get_or_create(const std::string& key, bool* created) {
-  auto [it, inserted] = tasks_.try_emplace(key);
+TaskState* GraphState::get_or_create(std::string key, bool* created) {
+  auto it = tasks_.find(key);
+  bool inserted = it == tasks_.end();
   if (inserted) {
-    it->second = std::make_unique<TaskState>();
-    it->second->key = key;
+    auto task = std::make_unique<TaskState>();
+    task->key = std::move(key);
+    // The table's key views the task's own key: one copy of each key.
+    it = tasks_.emplace(std::string_view(task->key), std::move(task)).first;
     ++status_counts_[static_cast<int>(S::kReleased)];
     link_status(*it->second, S::kReleased);
   }
@@ -561,7 +571,7 @@ ClientState* GraphState::find_client(const std::string& session) const {
 void GraphState::remove_client(ClientState* client) {
   Recommendations out;
   for (TaskState* task : client->wants) {
-    task->who_wants.erase(client);
+    erase_one(task->who_wants, client);
     recommend_release_if_unneeded(*task, out);
   }
   client->wants.clear();
@@ -652,9 +662,10 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   Recommendations out;
   std::vector<std::pair<TaskState*, msg::TaskDef*>> defined;
   defined.reserve(graph.tasks.size());
+  tasks_.reserve(tasks_.size() + graph.tasks.size());
   for (msg::TaskDef& def : graph.tasks) {
     bool created = false;
-    TaskState* task = get_or_create(def.key, &created);
+    TaskState* task = get_or_create(std::move(def.key), &created);
     // A key already known names the same computation: keep what we have.
     if (created) defined.emplace_back(task, &def);
   }
@@ -676,11 +687,15 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
         continue;
       }
       TaskState* dependency = dep->second.get();
-      if (dependency->dependents.insert(task).second) {
+      // A key named twice among the dependencies counts once (this task's
+      // edges are added together, so a repeat is the last one added).
+      if (dependency->dependents.empty() || dependency->dependents.back() != task) {
+        dependency->dependents.push_back(task);
         task->dependencies.push_back(dependency);
         if (dependency->group != nullptr) ++task->group->dependencies[dependency->group];
       }
     }
+    std::vector<std::string>().swap(def->dependencies);  // a big graph's peak is lower when each goes now
   }
   for (const std::string& key : graph.wanted_keys) {
     auto it = tasks_.find(key);
@@ -689,7 +704,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       continue;
     }
     TaskState& task = *it->second;
-    task.who_wants.insert(&client);
+    insert_unique(task.who_wants, &client);
     client.wants.insert(&task);
     if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
     if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
@@ -718,7 +733,7 @@ void GraphState::release_keys(ClientState& client, const std::vector<std::string
     if (it == tasks_.end()) continue;
     TaskState& task = *it->second;
     if (client.wants.erase(&task) == 0) continue;
-    task.who_wants.erase(&client);
+    erase_one(task.who_wants, &client);
     recommend_release_if_unneeded(task, out);
   }
   transitions(std::move(out));
@@ -737,7 +752,7 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
   for (const msg::KeyInfo& info : scattered.keys) {
     TaskState* task = get_or_create(info.key);
     if (task->group == nullptr) join_group(*task, "scattered");
-    task->who_wants.insert(&client);
+    insert_unique(task->who_wants, &client);
     client.wants.insert(task);
     if (task->status == S::kMemory) {
       add_replica(*task, *worker);
@@ -818,7 +833,7 @@ void GraphState::restore_scattered(ClientState& client, const msg::KeysScattered
   for (const msg::KeyInfo& info : scattered.keys) {
     TaskState* task = get_or_create(info.key);
     if (task->group == nullptr) join_group(*task, "scattered");
-    task->who_wants.insert(&client);
+    insert_unique(task->who_wants, &client);
     client.wants.insert(task);
     if (task->status != S::kReleased) continue;
     task->nbytes = info.nbytes;
@@ -847,7 +862,7 @@ void GraphState::resume_client(ClientState& client, const std::vector<std::strin
     }
     TaskState& task = *it->second;
     if (client.wants.insert(&task).second) {
-      task.who_wants.insert(&client);
+      insert_unique(task.who_wants, &client);
       if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
     }
     if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
@@ -1024,6 +1039,37 @@ Status GraphState::validate_lists_and_groups() const {
   return Status::success();
 }
 
+// The waiting count, the waiter registrations and the edge lists agree.
+Status GraphState::validate_waiting(const TaskState& task) const {
+  if (task.status == S::kWaiting) {
+    std::uint32_t missing = 0;
+    for (const TaskState* dep : task.dependencies) missing += dep->status == S::kMemory ? 0 : 1;
+    if (task.waiting_count == 0) return violation(task, "waiting on nothing");
+    if (task.waiting_count != missing) {
+      return violation(task, "waits on " + std::to_string(task.waiting_count) + " dependencies, but " +
+                                 std::to_string(missing) + " are not in memory");
+    }
+  } else if (task.waiting_count != 0) {
+    return violation(task, "waiting_count while not waiting");
+  }
+  for (const TaskState* dep : task.dependencies) {
+    if (contains(dep->waiters, &task) != task.registered_as_waiter) {
+      return violation(task, "registered_as_waiter disagrees with the waiters of " + dep->key);
+    }
+  }
+  if (task.status == S::kWaiting && !task.registered_as_waiter) return violation(task, "waiting, not a waiter");
+  auto unique = [](std::vector<const void*> items) {
+    std::sort(items.begin(), items.end());
+    return std::adjacent_find(items.begin(), items.end()) == items.end();
+  };
+  if (!unique({task.dependents.begin(), task.dependents.end()}) || !unique({task.waiters.begin(), task.waiters.end()}) ||
+      !unique({task.who_wants.begin(), task.who_wants.end()}) ||
+      !unique({task.dependencies.begin(), task.dependencies.end()})) {
+    return violation(task, "an edge list holds an element twice");
+  }
+  return Status::success();
+}
+
 Status GraphState::validate() const {
   std::size_t counts[kTaskStatusCount] = {};
   for (const auto& [key, owned] : tasks_) {
@@ -1038,11 +1084,7 @@ Status GraphState::validate() const {
     for (const WorkerState* worker : task.who_has) {
       if (worker->has_what.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "not in has_what");
     }
-    if (task.status == S::kWaiting && task.waiting_on.empty()) return violation(task, "waiting on nothing");
-    if (task.status != S::kWaiting && !task.waiting_on.empty()) return violation(task, "waiting_on while not waiting");
-    for (const TaskState* dep : task.waiting_on) {
-      if (dep->status == S::kMemory) return violation(task, "waits on " + dep->key + " which is in memory");
-    }
+    DTASK_RETURN_NOT_OK(validate_waiting(task));
     if ((task.status == S::kQueued) != (queued_.count(const_cast<TaskState*>(&task)) > 0)) {
       return violation(task, "queued set disagrees with state");
     }
@@ -1050,9 +1092,7 @@ Status GraphState::validate() const {
       return violation(task, "no-worker set disagrees with state");
     }
     for (const TaskState* dep : task.dependencies) {
-      if (dep->dependents.count(const_cast<TaskState*>(&task)) == 0) {
-        return violation(task, "not among the dependents of " + dep->key);
-      }
+      if (!contains(dep->dependents, &task)) return violation(task, "not among the dependents of " + dep->key);
     }
     for (const ClientState* client : task.who_wants) {
       if (client->wants.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "client wants disagree");

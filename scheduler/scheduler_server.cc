@@ -5,9 +5,11 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
 #include <unordered_map>
 
 #include "common/logging.h"
+#include "common/message_codec.h"
 #include "common/snapshot_slot.h"
 #include "common/tcp_connection.h"
 #include "scheduler/dashboard_json.h"
@@ -225,6 +227,7 @@ class SchedulerServer::Impl {
   }
 
   void on_message(Peer& peer, Message&& message) {
+    auto start = std::chrono::steady_clock::now();
     switch (peer.role) {
       case Peer::Role::kUnknown: on_handshake(peer, message); break;
       case Peer::Role::kWorkerPending: on_register(peer, message); break;
@@ -232,7 +235,14 @@ class SchedulerServer::Impl {
       case Peer::Role::kWorker: on_worker_message(peer, message); break;
       case Peer::Role::kRetired: break;  // it was told to close; late reports change nothing
     }
+    transition_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     flush();
+  }
+
+  SchedulerCpuCounters cpu_counters() const {
+    const CodecCounters& codec = codec_counters();
+    return {transition_seconds_, 1e-9 * static_cast<double>(codec.decode_ns.load(std::memory_order_relaxed)),
+            1e-9 * static_cast<double>(codec.encode_ns.load(std::memory_order_relaxed))};
   }
 
   void on_handshake(Peer& peer, const Message& message) {
@@ -322,7 +332,7 @@ class SchedulerServer::Impl {
       Status started = retirements_.start(retire->workers, client, retire->request_id);
       if (!started.ok()) peer.connection->send(msg::RetireWorkersReply{retire->request_id, {}, started.message()});
     } else if (auto* info = std::get_if<msg::InfoRequest>(&message)) {
-      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_)});
+      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_, cpu_counters())});
     } else {
       drop(peer, std::string("unexpected ") + message_kind_name(message.index()) + " from a client");
     }
@@ -547,6 +557,7 @@ class SchedulerServer::Impl {
   std::string dashboard_url_;
   std::string address_;
   bool stopped_ = false;
+  double transition_seconds_ = 0;  // in on_message, for SchedulerCpuCounters
   std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
   std::unordered_map<WorkerState*, Peer*> worker_peers_;
   std::unordered_map<ClientState*, Peer*> client_peers_;

@@ -47,11 +47,17 @@ struct TaskState {
   std::uint32_t workers_died = 0;  // workers lost while running it (see SchedulerConfig::allowed_failures)
 
   TaskStatus status = TaskStatus::kReleased;
+  // Vectors, not hash sets: most tasks have one or two of each, and a
+  // million-task graph must fit in about a kilobyte a task. Each holds an
+  // element at most once; GraphState keeps that (see validate()).
   std::vector<TaskState*> dependencies;
-  std::unordered_set<TaskState*> dependents;
-  std::unordered_set<TaskState*> waiting_on;  // dependencies not in memory (while waiting)
-  std::unordered_set<TaskState*> waiters;     // dependents that still need this result
-  std::unordered_set<ClientState*> who_wants;
+  std::vector<TaskState*> dependents;
+  /// While waiting: how many dependencies are not in memory. Otherwise 0.
+  std::uint32_t waiting_count = 0;
+  /// Set while this task is among its dependencies' `waiters` (all or none of them).
+  bool registered_as_waiter = false;
+  std::vector<TaskState*> waiters;  // dependents that still need this result
+  std::vector<ClientState*> who_wants;
 
   std::vector<WorkerState*> who_has;
   WorkerState* processing_on = nullptr;
@@ -71,9 +77,41 @@ struct TaskState {
   TaskState* status_next = nullptr;
 
   bool is_root() const { return dependencies.empty(); }
+  bool is_needed() const { return !who_wants.empty() || !waiters.empty(); }
   bool is_scattered() const { return op.empty(); }
   bool held_by(const WorkerState* worker) const;
 };
+
+/// Appends `item` unless `items` already holds it. For short vectors.
+template <class T>
+bool insert_unique(std::vector<T*>& items, T* item) {
+  for (T* existing : items) {
+    if (existing == item) return false;
+  }
+  items.push_back(item);
+  return true;
+}
+
+/// Removes `item` from `items`, keeping the order: tasks tend to leave in
+/// the order they came, so the search ends near the front. False when absent.
+template <class T>
+bool erase_one(std::vector<T*>& items, const T* item) {
+  for (auto it = items.begin(); it != items.end(); ++it) {
+    if (*it == item) {
+      items.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class T>
+bool contains(const std::vector<T*>& items, const T* item) {
+  for (const T* existing : items) {
+    if (existing == item) return true;
+  }
+  return false;
+}
 
 struct WorkerState {
   std::string name;
