@@ -23,11 +23,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "bench_client.h"
 
@@ -49,6 +53,21 @@ std::uint64_t proc_status_bytes(int pid, const std::string& field) {
     return kib * 1024;
   }
   return 0;
+}
+
+/// User + system CPU seconds of a process so far (/proc/PID/stat); 0 when unreadable.
+double proc_cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -184,6 +203,9 @@ int main(int argc, char** argv) {
   std::vector<std::uint64_t> before;
   for (int pid : pids) before.push_back(proc_status_bytes(pid, "VmRSS"));
   nlohmann::json counters_before = scheduler_counters(*client);
+  std::vector<double> cpu_before;
+  for (int pid : pids) cpu_before.push_back(proc_cpu_seconds(pid));
+  double client_cpu_before = proc_cpu_seconds(getpid());
 
   auto start = Clock::now();
   std::int64_t ran = run(*client, tasks);
@@ -196,18 +218,31 @@ int main(int argc, char** argv) {
     double spent = counter(counters_after, name) - counter(counters_before, name);
     std::printf("sched_%s_us_per_task=%.2f\n", name, 1e6 * spent / ran);
   }
+  // Where the CPU went: this client, the scheduler, the workers.
+  std::printf("client_cpu_us_per_task=%.2f\n", 1e6 * (proc_cpu_seconds(getpid()) - client_cpu_before) / ran);
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    std::printf("%s_%zu_cpu_us_per_task=%.2f\n", i == 0 ? "sched" : "worker", i,
+                1e6 * (proc_cpu_seconds(pids[i]) - cpu_before[i]) / ran);
+  }
   if (pids.empty()) return 0;
 
   std::uint64_t peak = proc_status_bytes(pids[0], "VmHWM");
   std::printf("sched_rss_before_MiB=%.1f\nsched_peak_MiB=%.1f\nsched_bytes_per_task=%.0f\n", before[0] / 1048576.0,
               peak / 1048576.0, static_cast<double>(peak - std::min(peak, before[0])) / ran);
   wait_released(*client);
+  // The daemons hand freed memory back on their next heartbeat
+  // (common/memory_trim.h): watch RSS for a few seconds, keep the lowest.
+  std::vector<std::uint64_t> after(pids.size(), std::numeric_limits<std::uint64_t>::max());
+  auto settle = Clock::now() + std::chrono::seconds(5);
+  do {
+    for (std::size_t i = 0; i < pids.size(); ++i) after[i] = std::min(after[i], proc_status_bytes(pids[i], "VmRSS"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (Clock::now() < settle);
   double growth = -1e18;
   for (std::size_t i = 0; i < pids.size(); ++i) {
-    std::uint64_t after = proc_status_bytes(pids[i], "VmRSS");
-    double delta = (static_cast<double>(after) - static_cast<double>(before[i])) / 1048576.0;
+    double delta = (static_cast<double>(after[i]) - static_cast<double>(before[i])) / 1048576.0;
     std::printf("%s_%zu_rss_before_MiB=%.1f\n%s_%zu_rss_after_MiB=%.1f\n", i == 0 ? "sched" : "worker", i,
-                before[i] / 1048576.0, i == 0 ? "sched" : "worker", i, after / 1048576.0);
+                before[i] / 1048576.0, i == 0 ? "sched" : "worker", i, after[i] / 1048576.0);
     growth = std::max(growth, delta);
   }
   std::printf("rss_growth_MiB=%.1f\n", growth);

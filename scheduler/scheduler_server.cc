@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/logging.h"
+#include "common/memory_trim.h"
 #include "common/message_codec.h"
 #include "common/snapshot_slot.h"
 #include "common/tcp_connection.h"
@@ -441,8 +442,16 @@ class SchedulerServer::Impl {
                                                     std::to_string(options_.worker_ttl_seconds) + " s"));
         }
       }
+      trim_memory();
       check_heartbeats();
     });
+  }
+
+  /// After a big graph is forgotten, hand its memory back (common/memory_trim.h).
+  void trim_memory() {
+    if (trimmer_.maybe_trim(graph_.count(TaskStatus::kForgotten))) {
+      logger_->debug("returned freed memory to the system in {:.1f} ms", 1e3 * trimmer_.last_trim_seconds());
+    }
   }
 
   // ---- restart -----------------------------------------------------------------
@@ -557,7 +566,8 @@ class SchedulerServer::Impl {
   std::string dashboard_url_;
   std::string address_;
   bool stopped_ = false;
-  double transition_seconds_ = 0;  // in on_message, for SchedulerCpuCounters
+  double transition_seconds_ = 0;
+  MemoryTrimmer trimmer_;  // in on_message, for SchedulerCpuCounters
   std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
   std::unordered_map<WorkerState*, Peer*> worker_peers_;
   std::unordered_map<ClientState*, Peer*> client_peers_;
