@@ -296,8 +296,9 @@ void ClientCore::on_scheduler_message(Message&& message) {
         case KeyOutcome::kMemory: state->error = Status::success(); break;
         case KeyOutcome::kErred: {
           std::string where = status.failed_key == status.key ? "" : " (its dependency " + status.failed_key + " failed)";
-          state->error = Status::task_error("task " + status.key + where + ": op '" + status.op +
-                                            "' raised: " + status.message);
+          // No op: the scheduler refused the task itself (a redefined or unknown key), nothing raised.
+          std::string what = status.op.empty() ? ": " : ": op '" + status.op + "' raised: ";
+          state->error = Status::task_error("task " + status.key + where + what + status.message);
           break;
         }
         case KeyOutcome::kCancelled: state->error = Status::cancelled("task " + status.key + " was cancelled"); break;
