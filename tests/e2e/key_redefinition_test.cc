@@ -18,7 +18,6 @@ namespace dtask {
 namespace {
 
 using testing::DaemonProcess;
-using testing::wait_until;
 
 class KeyRedefinitionTest : public ::testing::Test {
  protected:
@@ -56,7 +55,7 @@ class KeyRedefinitionTest : public ::testing::Test {
   static inline DaemonProcess* worker_ = nullptr;
 };
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has_text(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The same key with the same definition, from a second client, reuses the result: nothing runs again.
 TEST_F(KeyRedefinitionTest, IdenticalDefinitionReusesTheResult) {
@@ -98,8 +97,8 @@ TEST_F(KeyRedefinitionTest, RedefinedKeyFailsClearly) {
     Result<std::int64_t> result = future.try_result(std::chrono::seconds(30));
     ASSERT_FALSE(result.ok()) << what << ": the old result was reused for a new definition";
     const std::string& message = result.status().message();
-    EXPECT_TRUE(contains(message, "key 'redef-x' already names a task of op 'inc'")) << what << ": " << message;
-    EXPECT_TRUE(contains(message, "give a new definition a new key")) << message;
+    EXPECT_TRUE(has_text(message, "key 'redef-x' already names a task of op 'inc'")) << what << ": " << message;
+    EXPECT_TRUE(has_text(message, "give a new definition a new key")) << message;
     EXPECT_NE(result.status().code(), StatusCode::kTimedOut) << message;
   }
   // A graph whose inner task redefines the key fails as a whole, naming the key.
@@ -107,8 +106,8 @@ TEST_F(KeyRedefinitionTest, RedefinedKeyFailsClearly) {
   Future<std::int64_t> outer = second->compute<std::int64_t>(delayed("add")(inner, 1));
   Result<std::int64_t> refused = outer.try_result(std::chrono::seconds(30));
   ASSERT_FALSE(refused.ok());
-  EXPECT_TRUE(contains(refused.status().message(), "graph refused: key 'redef-x'")) << refused.status().message();
-  EXPECT_TRUE(contains(refused.status().message(), "task " + outer.key())) << refused.status().message();
+  EXPECT_TRUE(has_text(refused.status().message(), "graph refused: key 'redef-x'")) << refused.status().message();
+  EXPECT_TRUE(has_text(refused.status().message(), "task " + outer.key())) << refused.status().message();
 
   EXPECT_EQ(original.result(std::chrono::seconds(30)), 2);
   EXPECT_EQ(first->submit<std::int64_t>(named("redef-x"), "inc", 1).result(std::chrono::seconds(30)), 2);
