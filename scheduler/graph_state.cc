@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/logging.h"
+#include "scheduler/task_fingerprint.h"
 
 namespace dtask::scheduler {
 
@@ -659,15 +660,33 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
 }
 
 void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
+  // A key names one computation. Sent again with the same definition it
+  // reuses what we have; with another, reusing would hand the client the old
+  // result as if it were the new one, so the whole graph is refused.
+  std::vector<std::uint64_t> fingerprints;
+  fingerprints.reserve(graph.tasks.size());
+  for (const msg::TaskDef& def : graph.tasks) {
+    fingerprints.push_back(task_fingerprint(def));
+    auto known = tasks_.find(def.key);
+    if (known != tasks_.end() && known->second->fingerprint != fingerprints.back()) {
+      return refuse_graph(client, graph, redefinition_error(*known->second, def));
+    }
+  }
   Recommendations out;
   std::vector<std::pair<TaskState*, msg::TaskDef*>> defined;
   defined.reserve(graph.tasks.size());
   tasks_.reserve(tasks_.size() + graph.tasks.size());
-  for (msg::TaskDef& def : graph.tasks) {
+  for (std::size_t i = 0; i < graph.tasks.size(); ++i) {
     bool created = false;
-    TaskState* task = get_or_create(std::move(def.key), &created);
-    // A key already known names the same computation: keep what we have.
-    if (created) defined.emplace_back(task, &def);
+    // Moved: the task keeps the one copy of its key.
+    TaskState* task = get_or_create(std::move(graph.tasks[i].key), &created);
+    if (created) {
+      task->fingerprint = fingerprints[i];
+      defined.emplace_back(task, &graph.tasks[i]);
+    } else if (task->fingerprint != fingerprints[i]) {
+      // Named twice in this graph by different tasks: the first one errs.
+      task->error_message = "key '" + task->key + "' is defined twice in one graph, by different tasks";
+    }
   }
   for (auto& [task, def] : defined) {
     task->op = std::move(def->op);
@@ -724,6 +743,13 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     }
   }
   transitions(std::move(out));
+}
+
+void GraphState::refuse_graph(ClientState& client, const msg::UpdateGraph& graph, const std::string& why) {
+  logger_->warn("refusing a graph of {} tasks from client {}: {}", graph.tasks.size(), client.name, why);
+  for (const std::string& key : graph.wanted_keys) {
+    notify(client, {key, KeyOutcome::kErred, {}, "", key, "graph refused: " + why, 0, ""});
+  }
 }
 
 void GraphState::release_keys(ClientState& client, const std::vector<std::string>& keys) {

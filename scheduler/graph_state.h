@@ -102,6 +102,9 @@ class GraphState {
   /// counts one worker death; past allowed_failures it errs with "worker
   /// killed while running <op> <key>".
   void remove_worker(WorkerState* worker, const std::string& reason, bool graceful = false);
+  /// Adds the graph's new tasks and makes the client want its wanted keys.
+  /// A key already known with another definition (task_fingerprint) refuses
+  /// the whole graph: each wanted key errs for the client, naming that key.
   void update_graph(ClientState& client, msg::UpdateGraph graph);
   /// The client dropped its last future for each key.
   void release_keys(ClientState& client, const std::vector<std::string>& keys);
@@ -190,6 +193,8 @@ class GraphState {
   void record_report(WorkerState& worker, const msg::WorkerReport& report);
   void take_held_results(WorkerState& worker, const std::vector<msg::KeyInfo>& held, Recommendations& out);
   void wake_dependents(TaskState& task, Recommendations& out);
+  /// Fails every wanted key of `graph` for `client` with `why`; changes no task.
+  void refuse_graph(ClientState& client, const msg::UpdateGraph& graph, const std::string& why);
 
   // One function per edge of the state machine.
   void released_to_waiting(TaskState& task, Recommendations& out);

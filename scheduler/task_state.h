@@ -39,6 +39,9 @@ struct TaskState {
   std::string key;
   std::string op;                // empty for data scattered by a client
   std::vector<Value> args;
+  /// task_fingerprint() of its definition (0: scattered data): a key sent
+  /// again with another definition is refused by comparing this.
+  std::uint64_t fingerprint = 0;
   Priority priority;
   ResourceList resources;
   std::vector<std::string> worker_restrictions;  // worker names; empty: any
