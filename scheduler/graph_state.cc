@@ -140,8 +140,8 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
   if (task.is_scattered() && recovering_keys_.count(task.key) == 0) {
     // Data a client scattered has no lineage to recompute it from.
     set_status(task, S::kErred);
-    task.error_message = "data scattered by the client was lost with its worker";
-    task.exception_blame_key = task.key;
+    task.rare().error_message = "data scattered by the client was lost with its worker";
+    task.rare().exception_blame_key = task.key;
     for (ClientState* client : task.who_wants) {
       msg::KeyStatus status = status_of(task);
       status.state = KeyOutcome::kLost;
@@ -223,7 +223,7 @@ void GraphState::waiting_to_no_worker(TaskState& task, Recommendations&) {
   set_status(task, S::kNoWorker);
   unrunnable_.insert(&task);
   logger_->debug("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
-                task.resources.empty() ? "" : " (it needs resources no worker declared)");
+                task.resources().empty() ? "" : " (it needs resources no worker declared)");
 }
 
 void GraphState::ready_to_processing(TaskState& task, Recommendations&) {
@@ -282,7 +282,7 @@ void GraphState::processing_to_erred(TaskState& task, Recommendations& out) {
   if (task.retries > 0) {
     --task.retries;
     logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op, task.retries,
-                  task.error_message);
+                  task.error_message());
     set_status(task, S::kReleased);
     out.emplace_back(&task, S::kWaiting);
   } else {
@@ -331,9 +331,7 @@ void GraphState::memory_to_released(TaskState& task, Recommendations& out) {
 }
 
 void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
-  task.error_op.clear();
-  task.error_message.clear();
-  task.exception_blame_key.clear();
+  task.clear_error();
   set_status(task, S::kReleased);
   recommend_release_if_unneeded(task, out);
 }
@@ -373,7 +371,7 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
   task.estimated_duration = estimate_duration(task.op);
   worker.processing.insert(&task);
   worker.occupancy += task.estimated_duration;
-  for (const auto& [name, amount] : task.resources) add_resource(worker.resources_used, name, amount);
+  for (const auto& [name, amount] : task.resources()) add_resource(worker.resources_used, name, amount);
   set_status(task, S::kProcessing);
 
   msg::ComputeTask compute;
@@ -381,7 +379,7 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
   compute.op = task.op;
   compute.args = task.args;
   compute.priority = task.priority;
-  compute.resources = task.resources;
+  compute.resources = task.resources();
   compute.dependencies.reserve(task.dependencies.size());
   for (const TaskState* dep : task.dependencies) {
     msg::DependencyLocation location{dep->key, {}, dep->nbytes};
@@ -397,7 +395,7 @@ void GraphState::unassign(TaskState& task) {
   worker->processing.erase(&task);
   worker->occupancy = std::max(0.0, worker->occupancy - task.estimated_duration);
   if (worker->processing.empty()) worker->occupancy = 0;  // no drift from rounding
-  for (const auto& [name, amount] : task.resources) add_resource(worker->resources_used, name, -amount);
+  for (const auto& [name, amount] : task.resources()) add_resource(worker->resources_used, name, -amount);
   task.processing_on = nullptr;
   task.estimated_duration = 0;
 }
@@ -458,13 +456,13 @@ void GraphState::recommend_release_if_unneeded(TaskState& task, Recommendations&
 }
 
 void GraphState::inherit_error(TaskState& task, const TaskState& failed) {
-  task.error_op = failed.error_op;
-  task.error_message = failed.error_message;
-  task.exception_blame_key = failed.exception_blame_key;
+  task.rare().error_op = failed.error_op();
+  task.rare().error_message = failed.error_message();
+  task.rare().exception_blame_key = failed.exception_blame_key();
 }
 
 void GraphState::propagate_error(TaskState& task, Recommendations& out) {
-  if (task.exception_blame_key.empty()) task.exception_blame_key = task.key;
+  if (task.exception_blame_key().empty()) task.rare().exception_blame_key = task.key;
   for (TaskState* dependent : task.dependents) {
     if (dependent->status == S::kWaiting || dependent->status == S::kQueued ||
         dependent->status == S::kNoWorker) {
@@ -511,9 +509,9 @@ msg::KeyStatus GraphState::status_of(const TaskState& task) const {
     status.type_name = task.type_name;
   } else {
     status.state = KeyOutcome::kErred;
-    status.op = task.error_op;
-    status.failed_key = task.exception_blame_key;
-    status.message = task.error_message;
+    status.op = task.error_op();
+    status.failed_key = task.exception_blame_key();
+    status.message = task.error_message();
   }
   return status;
 }
@@ -633,13 +631,13 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
     if (!graceful && ++task->workers_died > config_.allowed_failures) {
-      task->error_op = task->op;
-      task->error_message = "worker killed while running " + task->op + " " + task->key + " (" +
+      task->rare().error_op = task->op;
+      task->rare().error_message = "worker killed while running " + task->op + " " + task->key + " (" +
                             std::to_string(task->workers_died) + " workers died running it; allowed failures: " +
                             std::to_string(config_.allowed_failures) + "); last: " + worker->name + ": " + reason;
-      task->exception_blame_key = task->key;
+      task->rare().exception_blame_key = task->key;
       task->retries = 0;  // retries are for raised errors, not for killed workers
-      logger_->error("task {}: {}", task->key, task->error_message);
+      logger_->error("task {}: {}", task->key, task->error_message());
       transition(*task, S::kErred, out);
     } else {
       transition(*task, S::kReleased, out);
@@ -685,24 +683,27 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       defined.emplace_back(task, &graph.tasks[i]);
     } else if (task->fingerprint != fingerprints[i]) {
       // Named twice in this graph by different tasks: the first one errs.
-      task->error_message = "key '" + task->key + "' is defined twice in one graph, by different tasks";
+      task->rare().error_message = "key '" + task->key + "' is defined twice in one graph, by different tasks";
     }
   }
   for (auto& [task, def] : defined) {
     task->op = std::move(def->op);
     task->args = std::move(def->args);
     task->priority = def->priority;
-    task->resources = std::move(def->resources);
-    task->worker_restrictions = std::move(def->workers);
-    task->loose_restrictions = def->allow_other_workers;
+    if (!def->resources.empty() || !def->workers.empty() || def->allow_other_workers) {
+      TaskRare& rare = task->rare();
+      rare.resources = std::move(def->resources);
+      rare.worker_restrictions = std::move(def->workers);
+      rare.loose_restrictions = def->allow_other_workers;
+    }
     task->retries = def->retries;
     if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
     join_group(*task, task->op);
     for (const std::string& dep_key : def->dependencies) {
       auto dep = tasks_.find(dep_key);
       if (dep == tasks_.end()) {
-        task->error_op = task->op;
-        task->error_message = "unknown dependency key '" + dep_key + "'";
+        task->rare().error_op = task->op;
+        task->rare().error_message = "unknown dependency key '" + dep_key + "'";
         continue;
       }
       TaskState* dependency = dep->second.get();
@@ -729,7 +730,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
   }
   for (auto& [task, def] : defined) {
-    if (!task->error_message.empty() && task->status != S::kErred) {
+    if (!task->error_message().empty() && task->status != S::kErred) {
       // Bad graph input: fail this task (and what depends on it) with the reason.
       // Drop the `waiting` queued for it if wanted: it would route it through
       // released (clearing the error) and run it without its dependency.
@@ -928,9 +929,9 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     if (it == tasks_.end()) continue;
     TaskState& task = *it->second;
     if (task.status != S::kProcessing || task.processing_on != &worker) continue;
-    task.error_op = erred.op;
-    task.error_message = erred.message;
-    task.exception_blame_key = task.key;
+    task.rare().error_op = erred.op;
+    task.rare().error_message = erred.message;
+    task.rare().exception_blame_key = task.key;
     logger_->info("task {} ({}) raised on {}: {}", task.key, erred.op, worker.name, erred.message);
     recent_errors_.push_back({wall_clock_seconds(), task.key, erred.op, worker.name, erred.message});
     if (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();

@@ -84,9 +84,9 @@ msg::TaskDef task_def_of(const TaskState& task) {
   def.args = task.args;
   for (const TaskState* dep : task.dependencies) def.dependencies.push_back(dep->key);
   def.priority = task.priority;
-  def.resources = task.resources;
-  def.workers = task.worker_restrictions;
-  def.allow_other_workers = task.loose_restrictions;
+  def.resources = task.resources();
+  def.workers = task.worker_restrictions();
+  def.allow_other_workers = task.loose_restrictions();
   def.retries = task.retries;
   return def;
 }

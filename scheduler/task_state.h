@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -35,6 +36,18 @@ struct WorkerState;
 struct ClientState;
 struct TaskGroup;
 
+/// What few tasks have: resource needs, worker restrictions, an error. Out
+/// of line, so that a plain task pays one pointer for them.
+struct TaskRare {
+  ResourceList resources;
+  std::vector<std::string> worker_restrictions;  // worker names; empty: any
+  bool loose_restrictions = false;  // any worker may run it while none of worker_restrictions is connected
+  // Set when erred: the task whose op raised (this one or an ancestor).
+  std::string exception_blame_key;
+  std::string error_op;
+  std::string error_message;
+};
+
 struct TaskState {
   std::string key;
   std::string op;                // empty for data scattered by a client
@@ -43,9 +56,6 @@ struct TaskState {
   /// again with another definition is refused by comparing this.
   std::uint64_t fingerprint = 0;
   Priority priority;
-  ResourceList resources;
-  std::vector<std::string> worker_restrictions;  // worker names; empty: any
-  bool loose_restrictions = false;  // any worker may run it while none of worker_restrictions is connected
   std::uint32_t retries = 0;
   std::uint32_t workers_died = 0;  // workers lost while running it (see SchedulerConfig::allowed_failures)
 
@@ -68,16 +78,25 @@ struct TaskState {
   std::uint64_t nbytes = 0;
   std::string type_name;
 
-  // Set when erred: the task whose op raised (this one or an ancestor).
-  std::string exception_blame_key;
-  std::string error_op;
-  std::string error_message;
 
   TaskGroup* group = nullptr;  // its op's group (owned by GraphState)
   // Links in GraphState's list of tasks in the same status, so that a page
   // of tasks in one state costs the page, not a walk over every task.
   TaskState* status_prev = nullptr;
   TaskState* status_next = nullptr;
+
+  std::unique_ptr<TaskRare> rare_;  // null: none of TaskRare's fields is set
+
+  /// TaskRare's fields, to write; creates it.
+  TaskRare& rare();
+  const ResourceList& resources() const;
+  const std::vector<std::string>& worker_restrictions() const;
+  bool loose_restrictions() const { return rare_ != nullptr && rare_->loose_restrictions; }
+  const std::string& exception_blame_key() const;
+  const std::string& error_op() const;
+  const std::string& error_message() const;
+  bool has_error() const { return rare_ != nullptr && !rare_->error_message.empty(); }
+  void clear_error();
 
   bool is_root() const { return dependencies.empty(); }
   bool is_needed() const { return !who_wants.empty() || !waiters.empty(); }
