@@ -16,8 +16,10 @@ class MemoryTrimmer {
   /// Trim once at least `churn_threshold` objects were freed since the last trim.
   explicit MemoryTrimmer(std::uint64_t churn_threshold = 10000) : threshold_(churn_threshold) {}
 
-  /// `freed_total`: objects freed so far (a running total). Returns true when
-  /// it trimmed. Not thread-safe: call it from one timer.
+  /// `freed_total`: objects freed so far (a running total). Trims after
+  /// `churn_threshold` frees, or after any once a call finds nothing more
+  /// freed (the burst is over). Returns true when it trimmed. Not
+  /// thread-safe: call it from one timer.
   bool maybe_trim(std::uint64_t freed_total);
 
   /// Seconds the last trim took (for a debug log line).
@@ -26,6 +28,7 @@ class MemoryTrimmer {
  private:
   std::uint64_t threshold_;
   std::uint64_t freed_at_last_trim_ = 0;
+  std::uint64_t freed_at_last_call_ = 0;
   double last_seconds_ = 0;
 };
 
