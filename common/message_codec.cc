@@ -134,6 +134,7 @@ struct Encoder {
       task.setAllowOtherWorkers(t.allow_other_workers);
     }
     encode_strings(out.initWantedKeys(size_of(m.wanted_keys)), m.wanted_keys);
+    out.setMore(m.more);
   }
   void operator()(const msg::KeysScattered& m) {
     auto out = root.initKeysScattered();
@@ -458,6 +459,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         out.tasks.push_back(std::move(task));
       }
       out.wanted_keys = strings(in.getWantedKeys());
+      out.more = in.getMore();
       return Message(std::move(out));
     }
     case wire::Message::KEYS_SCATTERED: {

@@ -74,6 +74,9 @@ struct TaskDef {
 struct UpdateGraph {
   std::vector<TaskDef> tasks;
   std::vector<std::string> wanted_keys;
+  /// More parts of this graph follow; the last part (more = false) brings
+  /// wanted_keys. Parts come in dependency order.
+  bool more = false;
 };
 struct KeyInfo {
   std::string key;

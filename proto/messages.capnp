@@ -70,6 +70,9 @@ struct TaskDef {
 struct UpdateGraph {
   tasks @0 :List(TaskDef);
   wantedKeys @1 :List(Text);   # keys the client holds futures for
+  # More parts of this graph follow (a big graph goes in parts, each under
+  # the message size limit); wantedKeys come with the last part.
+  more @2 :Bool;
 }
 
 struct KeyInfo {

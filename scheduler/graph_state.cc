@@ -447,7 +447,7 @@ void GraphState::stop_waiting_on_dependencies(TaskState& task, Recommendations& 
 }
 
 void GraphState::recommend_release_if_unneeded(TaskState& task, Recommendations& out) {
-  if (!task.who_wants.empty() || !task.waiters.empty()) return;
+  if (!task.who_wants.empty() || !task.waiters.empty() || task.in_pending_graph) return;
   if (task.status == S::kReleased) {
     if (task.dependents.empty()) out.emplace_back(&task, S::kForgotten);
   } else if (task.status != S::kForgotten) {
@@ -568,6 +568,7 @@ ClientState* GraphState::find_client(const std::string& session) const {
 }
 
 void GraphState::remove_client(ClientState* client) {
+  drop_pending_graph(*client);
   Recommendations out;
   for (TaskState* task : client->wants) {
     erase_one(task->who_wants, client);
@@ -670,6 +671,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       return refuse_graph(client, graph, redefinition_error(*known->second, def));
     }
   }
+  if (!client.graph_refusal.empty()) return refuse_graph(client, graph, client.graph_refusal);
   Recommendations out;
   std::vector<std::pair<TaskState*, msg::TaskDef*>> defined;
   defined.reserve(graph.tasks.size());
@@ -717,6 +719,17 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     }
     std::vector<std::string>().swap(def->dependencies);  // a big graph's peak is lower when each goes now
   }
+  if (graph.more) {
+    // Nothing is recommended yet: the tasks wait, released, for the last part.
+    for (auto& [task, def] : defined) {
+      task->in_pending_graph = true;
+      client.pending_graph.push_back(task);
+    }
+    return;
+  }
+  std::vector<TaskState*> new_tasks = std::exchange(client.pending_graph, {});
+  for (TaskState* task : new_tasks) task->in_pending_graph = false;
+  for (auto& [task, def] : defined) new_tasks.push_back(task);
   for (const std::string& key : graph.wanted_keys) {
     auto it = tasks_.find(key);
     if (it == tasks_.end()) {
@@ -729,7 +742,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
     if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
   }
-  for (auto& [task, def] : defined) {
+  for (TaskState* task : new_tasks) {
     if (!task->error_message().empty() && task->status != S::kErred) {
       // Bad graph input: fail this task (and what depends on it) with the reason.
       // Drop the `waiting` queued for it if wanted: it would route it through
@@ -747,10 +760,30 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
 }
 
 void GraphState::refuse_graph(ClientState& client, const msg::UpdateGraph& graph, const std::string& why) {
-  logger_->warn("refusing a graph of {} tasks from client {}: {}", graph.tasks.size(), client.name, why);
+  if (graph.more) {
+    // The parts still to come are refused with this one.
+    if (client.graph_refusal.empty()) logger_->warn("refusing a graph from client {}: {}", client.name, why);
+    client.graph_refusal = why;
+    return;
+  }
+  if (client.graph_refusal.empty()) {
+    logger_->warn("refusing a graph of {} tasks from client {}: {}", graph.tasks.size(), client.name, why);
+  }
+  client.graph_refusal.clear();
+  drop_pending_graph(client);
   for (const std::string& key : graph.wanted_keys) {
     notify(client, {key, KeyOutcome::kErred, {}, "", key, "graph refused: " + why, 0, ""});
   }
+}
+
+// The tasks of a graph whose last part never came, or was refused: nobody
+// wants them, so they go.
+void GraphState::drop_pending_graph(ClientState& client) {
+  Recommendations out;
+  std::vector<TaskState*> pending = std::exchange(client.pending_graph, {});
+  for (TaskState* task : pending) task->in_pending_graph = false;
+  for (TaskState* task : pending) recommend_release_if_unneeded(*task, out);
+  transitions(std::move(out));
 }
 
 void GraphState::release_keys(ClientState& client, const std::vector<std::string>& keys) {
@@ -1126,7 +1159,9 @@ Status GraphState::validate() const {
     }
     bool needed = !task.who_wants.empty() || !task.waiters.empty();
     if (!needed && task.status != S::kReleased) return violation(task, "nobody needs it but it was not released");
-    if (!needed && task.dependents.empty()) return violation(task, "released, unneeded, but not forgotten");
+    if (!needed && task.dependents.empty() && !task.in_pending_graph) {
+      return violation(task, "released, unneeded, but not forgotten");
+    }
   }
   if (counts[static_cast<int>(S::kForgotten)] != 0) return Status::internal("a forgotten task is still in the table");
   for (int i = 0; i < kTaskStatusCount; ++i) {

@@ -229,6 +229,7 @@ class GraphState {
   /// replica and reschedule the task.
   void task_missing_data(WorkerState& worker, const msg::TaskMissingData& missing, Recommendations& out);
   void retry_unrunnable(Recommendations& out);
+  void drop_pending_graph(ClientState& client);
   void notify_wanted(TaskState& task);
   void notify(ClientState& client, msg::KeyStatus status);
   msg::KeyStatus status_of(const TaskState& task) const;

@@ -69,6 +69,8 @@ struct TaskState {
   std::uint32_t waiting_count = 0;
   /// Set while this task is among its dependencies' `waiters` (all or none of them).
   bool registered_as_waiter = false;
+  /// In its client's pending_graph: not released for want of a client yet.
+  bool in_pending_graph = false;
   std::vector<TaskState*> waiters;  // dependents that still need this result
   std::vector<ClientState*> who_wants;
 
@@ -171,6 +173,11 @@ struct ClientState {
   std::string name;
   std::string session;  // the client's own id (Handshake.session): how a journal names it
   std::unordered_set<TaskState*> wants;
+  /// A graph arriving in parts (msg::UpdateGraph::more): the tasks of the
+  /// parts so far, held released until the last part names what is wanted.
+  std::vector<TaskState*> pending_graph;
+  /// Set when a part was refused: the rest of that graph is refused with it.
+  std::string graph_refusal;
 };
 
 }  // namespace dtask::scheduler

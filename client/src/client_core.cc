@@ -67,6 +67,32 @@ ClientCore::ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spd
       tls_(std::move(tls)),
       auth_token_(std::move(auth_token)) {}
 
+namespace {
+
+/// Tasks per UpdateGraph message. A graph of millions of tasks goes in
+/// parts, each far under the scheduler's --max-message-size (512 MiB by
+/// default; 100,000 small tasks encode to about 15 MB), and the scheduler
+/// decodes one part at a time instead of holding the whole graph twice.
+constexpr std::size_t kTasksPerGraphPart = 100000;
+
+/// Sends `message`; a big graph goes in parts (msg::UpdateGraph::more), in
+/// order, so each part's dependencies are in it or before it.
+void send_in_parts(Connection& connection, const Message& message) {
+  const auto* graph = std::get_if<msg::UpdateGraph>(&message);
+  if (graph == nullptr || graph->tasks.size() <= kTasksPerGraphPart) return connection.send(message);
+  for (std::size_t start = 0; start < graph->tasks.size(); start += kTasksPerGraphPart) {
+    std::size_t end = std::min(graph->tasks.size(), start + kTasksPerGraphPart);
+    msg::UpdateGraph part;
+    part.tasks.assign(graph->tasks.begin() + static_cast<std::ptrdiff_t>(start),
+                      graph->tasks.begin() + static_cast<std::ptrdiff_t>(end));
+    part.more = end < graph->tasks.size();
+    if (!part.more) part.wanted_keys = graph->wanted_keys;
+    connection.send(part);
+  }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<ClientCore>> ClientCore::connect(const std::string& address, const ClientOptions& options) {
   DTASK_ASSIGN_OR_RETURN(Address parsed, parse_address(address));
   DTASK_ASSIGN_OR_RETURN(auto logger, make_logger("client", options.log_level));
@@ -180,8 +206,8 @@ void ClientCore::resume_session() {
   // goes last: it names every key still wanted, so it settles whatever order
   // the graphs and releases arrive in.
   std::lock_guard lock(send_mutex_);
-  for (const auto& [id, retained] : retained_) scheduler_->send(retained.graph);
-  for (const Message& queued : outage_queue_) scheduler_->send(queued);
+  for (const auto& [id, retained] : retained_) send_in_parts(*scheduler_, retained.graph);
+  for (const Message& queued : outage_queue_) send_in_parts(*scheduler_, queued);
   outage_queue_.clear();
   reconnecting_ = false;
   flush_releases_locked();
@@ -252,7 +278,7 @@ void ClientCore::send(const Message& message) {
     return;
   }
   flush_releases_locked();
-  scheduler_->send(message);
+  send_in_parts(*scheduler_, message);
 }
 
 void ClientCore::retain_locked(const msg::UpdateGraph& graph) {

@@ -339,6 +339,63 @@ TEST_F(GraphStateTest, KnownKeyInMemoryIsReportedAtOnceAndSharedBetweenClients) 
 
 // A task defined but not wanted, and not needed by a wanted task, is
 // forgotten at once and never sent.
+/// A graph sent in parts (UpdateGraph::more): parts before the last.
+void submit_part(GraphState& graph, ClientState& client, std::vector<msg::TaskDef> tasks) {
+  msg::UpdateGraph part;
+  part.tasks = std::move(tasks);
+  part.more = true;
+  graph.update_graph(client, std::move(part));
+}
+
+TEST_F(GraphStateTest, GraphInPartsWaitsForItsLastPartThenRuns) {
+  WorkerState* w = add_worker("w");
+  submit_part(graph, *client, {task_def("a"), task_def("b")});
+  Sent first = drain();  // validate() holds: the parts' tasks are held, not leaked
+  EXPECT_EQ(first.compute_count(), 0u);
+  EXPECT_EQ(graph.task_count(), 2u);
+  EXPECT_EQ(graph.find("a")->status, TaskStatus::kReleased);
+  submit_part(graph, *client, {task_def("c", {"a", "b"}, "add")});
+  EXPECT_EQ(drain().compute_count(), 0u);
+  submit({task_def("d", {"c"})}, {"d"});  // the last part: wanted keys come with it
+  run_to_completion();
+  ASSERT_NE(last_status("d"), nullptr);
+  EXPECT_EQ(last_status("d")->state, KeyOutcome::kMemory);
+  EXPECT_EQ(w->tasks_done, 4u);
+  release_all_and_check_no_leaks();
+}
+
+TEST_F(GraphStateTest, GraphWhoseLastPartNeverComesGoesWithItsClient) {
+  add_worker("w");
+  submit_part(graph, *client, {task_def("a"), task_def("b", {"a"})});
+  drain();
+  EXPECT_EQ(graph.task_count(), 2u);
+  graph.remove_client(client);
+  drain();
+  EXPECT_EQ(graph.task_count(), 0u);
+}
+
+TEST_F(GraphStateTest, RefusedPartRefusesTheRestOfItsGraph) {
+  add_worker("w");
+  submit({task_def("x")}, {"x"});
+  run_to_completion();
+  submit_part(graph, *client, {task_def("y")});
+  msg::TaskDef redefined = task_def("x", {}, "noop");  // a different definition of a known key
+  submit_part(graph, *client, {redefined});
+  submit({task_def("z", {"y"})}, {"z"});
+  drain();
+  ASSERT_NE(last_status("z"), nullptr);
+  EXPECT_EQ(last_status("z")->state, KeyOutcome::kErred);
+  EXPECT_NE(last_status("z")->message.find("graph refused"), std::string::npos) << last_status("z")->message;
+  EXPECT_EQ(graph.find("y"), nullptr);  // the accepted part went with the refusal
+  EXPECT_EQ(graph.find("z"), nullptr);
+  EXPECT_EQ(graph.find("x")->status, TaskStatus::kMemory);  // the first definition keeps its result
+  // The next graph is judged on its own.
+  submit({task_def("w2")}, {"w2"});
+  run_to_completion();
+  EXPECT_EQ(last_status("w2")->state, KeyOutcome::kMemory);
+  release_all_and_check_no_leaks();
+}
+
 TEST_F(GraphStateTest, UnwantedTasksAreForgottenWithoutRunning) {
   add_worker("w1");
   submit({task_def("a"), task_def("b", {"a"}), task_def("x"), task_def("y", {"x"})}, {"b"});
