@@ -109,12 +109,16 @@ class DeadlineStream final : public httplib::Stream {
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
-    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) numeric_name(address, length, ip, port);
+    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      numeric_name(address, length, ip, port);
+    }
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
-    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) numeric_name(address, length, ip, port);
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      numeric_name(address, length, ip, port);
+    }
   }
   socket_t socket() const override { return fd_; }
 
@@ -301,9 +305,8 @@ class BoundedServer final : public httplib::Server {
   bool evict_longest_waiting() {
     auto oldest = conns_.end();
     for (auto it = conns_.begin(); it != conns_.end(); ++it) {
-      if (it->second.state == State::kWaiting && (oldest == conns_.end() || it->second.deadline < oldest->second.deadline)) {
-        oldest = it;
-      }
+      if (it->second.state != State::kWaiting) continue;
+      if (oldest == conns_.end() || it->second.deadline < oldest->second.deadline) oldest = it;
     }
     if (oldest == conns_.end()) return false;
     if (logger_) logger_->debug("HTTP: {} connections open: closed the one idle longest", conns_.size());

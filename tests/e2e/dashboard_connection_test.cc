@@ -247,7 +247,8 @@ TEST_F(DashboardConnectionTest, KeepAliveAndPipelinedRequestsWork) {
   EXPECT_TRUE(kept.closed_by_peer()) << "an idle keep-alive connection was never timed out";
 
   RawSocket pipelined(host_port(dashboard()));
-  ASSERT_TRUE(pipelined.send(request + request + "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  const std::string last = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  ASSERT_TRUE(pipelined.send(request + request + last));
   auto [replies, closed] = pipelined.read_until_closed();
   EXPECT_TRUE(closed) << "not closed after Connection: close";
   EXPECT_EQ(count_of(replies, "HTTP/1.1 200"), 3u) << replies;
