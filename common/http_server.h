@@ -3,8 +3,16 @@
 // large header out of everything else and gives the daemons one way to bind
 // "--dashboard-address" ("host:port", ":port" for all interfaces, port 0 for
 // any free port, "none" for no server).
+//
+// Connections are bounded and timed out (issue 17): a connection waits for
+// its request on one poller thread, costing a descriptor but no pool thread,
+// and only a connection whose whole request header has arrived is handed to
+// the pool. So idle, keep-alive and slow-loris connections cannot starve
+// /health, and at most kMaxConnections are open at once.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,6 +55,21 @@ bool http_address_disabled(const std::string& address);
 
 class HttpServer {
  public:
+  /// Open connections at most (waiting for a request, or being served). A
+  /// connection accepted beyond it closes the one that has waited longest for
+  /// a request (as nginx reuses idle keep-alive connections); when every one
+  /// is being served, the new one is refused (a best-effort 503, then closed).
+  static constexpr std::size_t kMaxConnections = 128;
+  /// A connection has this long, from its accept or from its previous
+  /// response, to send a whole request header; then it is closed.
+  static constexpr std::chrono::seconds kIdleTimeout{5};
+  /// Once its header is in, a request has this long to send its body, and
+  /// its response as long again to be written (a pool thread waits on them).
+  static constexpr std::chrono::seconds kIoTimeout{5};
+  /// Pool threads that run handlers. A dashboard needs no more, and the
+  /// daemon's own threads must keep the cores.
+  static constexpr std::size_t kPoolThreads = 4;
+
   /// Binds `address` ("host:port", ":port", "tcp://host:port"; port 0: any).
   /// Fails when the address is malformed or taken.
   static Result<std::unique_ptr<HttpServer>> make(const std::string& address, std::shared_ptr<spdlog::logger> logger);
@@ -66,8 +89,8 @@ class HttpServer {
   /// so a browser opened on "/?token=..." keeps polling the API. Others get
   /// 401. The token is compared in constant time. Call before start().
   void require_token(std::string token);
-  /// Serves on a listener thread and a small pool (a dashboard needs no more,
-  /// and the daemon's own threads must keep the cores).
+  /// Serves on a listener thread, a poller thread (connections waiting for a
+  /// request) and kPoolThreads pool threads (requests).
   void start();
   /// Stops serving and joins the threads. Idempotent; thread-safe.
   void stop();
