@@ -4,7 +4,8 @@
 // fresh daemons and prints the ratios.
 //
 // Shapes (--graph):
-//   fanout     N `inc` tasks, then one `sum` over all of them (N+1 tasks)
+//   fanout     N `inc` tasks, then one `sum` over all of them (N+1 tasks;
+//              past 1M, one partial sum per million first: see kMaxFanIn)
 //   realistic  a chunked-array reduction tree (N leaves, `sum` of 32 at a
 //              time) next to a shuffle-like all-to-all between two layers of
 //              1,000 tasks (each of the second layer reads every one of the
@@ -94,12 +95,27 @@ Delayed reduce_tree(std::vector<Delayed> level, std::size_t fan_in) {
 }
 
 /// Tasks in the graph; the time from submit to result is the caller's.
+/// One task's inputs at most: a task reading 4M results would be a message
+/// over the daemons' 512 MiB limit (--max-message-size), so past 1M the sum
+/// is one partial sum per million, then their sum.
+constexpr std::int64_t kMaxFanIn = 1000000;
+
 std::int64_t run_fanout(dtask::Client& client, std::int64_t n) {
   std::vector<Delayed> parts;
   parts.reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) parts.push_back(dtask::delayed("inc")(i));
+  std::int64_t tasks = n + 1;
+  if (n > kMaxFanIn) {
+    std::vector<Delayed> partial;
+    for (std::int64_t i = 0; i < n; i += kMaxFanIn) {
+      auto end = parts.begin() + std::min(n, i + kMaxFanIn);
+      partial.push_back(dtask::delayed("sum")(std::vector<Delayed>(parts.begin() + i, end)));
+    }
+    tasks += static_cast<std::int64_t>(partial.size());
+    parts = std::move(partial);
+  }
   check_sum(client.compute<std::int64_t>(dtask::delayed("sum")(parts)).result(), n * (n - 1) / 2 + n);
-  return n + 1;
+  return tasks;
 }
 
 std::int64_t run_realistic(dtask::Client& client, std::int64_t n) {

@@ -45,7 +45,7 @@ bench_wait_address() {  # $1 = log file, $2 = pid
 }
 
 # Starts dtask-scheduler and $1 dtask-workers (--nthreads $2, --memory-limit $3);
-# sets $bench_address and $bench_worker_pids.
+# sets $bench_address and $bench_worker_pids. Extra worker flags: BENCH_WORKER_ARGS.
 bench_start_daemons() {  # $1 = workers, $2 = threads per worker, $3 = memory limit; scheduler flags in BENCH_SCHEDULER_ARGS
   # Emptied here, not only by the background job's redirection: that runs
   # in the forked child, possibly after bench_wait_address has read the
@@ -60,7 +60,7 @@ bench_start_daemons() {  # $1 = workers, $2 = threads per worker, $3 = memory li
   local i
   for ((i = 0; i < $1; i++)); do
     "$BUILD_DIR/worker/dtask-worker" "$bench_address" --host 127.0.0.1 --nthreads "$2" --memory-limit "$3" \
-      --name "w$i" --local-directory "$logs/spill-$i" --log-level warn >"$logs/worker-$i.log" 2>&1 &
+      --name "w$i" --local-directory "$logs/spill-$i" --log-level warn ${BENCH_WORKER_ARGS:-} >"$logs/worker-$i.log" 2>&1 &
     bench_pids+=($!)
     bench_worker_pids+=($!)
   done
