@@ -338,6 +338,19 @@ void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
 
 // ---- helpers ---------------------------------------------------------------
 
+void GraphState::shrink_empty_tables() {
+  auto shrink = [](auto& table) {
+    if (table.empty() && table.bucket_count() > 1024) std::remove_reference_t<decltype(table)>().swap(table);
+  };
+  shrink(tasks_);
+  if (graveyard_.empty()) graveyard_.shrink_to_fit();
+  for (auto& worker : workers_) {
+    shrink(worker->processing);
+    shrink(worker->has_what);
+  }
+  for (auto& [id, client] : clients_) shrink(client->wants);
+}
+
 GraphState::PlaceOutcome GraphState::place(TaskState& task) {
   // Its result may come back with a worker that held it before the restart.
   if (recovering_ && recovering_keys_.count(task.key) > 0) return PlaceOutcome::kNoWorker;

@@ -148,6 +148,11 @@ class GraphState {
   /// What the events since the last call want sent.
   Outbox take_outbox();
 
+  /// Hash tables keep their buckets when emptied: drops those of empty
+  /// tables (the task table after a 4M-task graph holds 64 MB of them), so
+  /// that a trim (common/memory_trim.h) can give the memory back.
+  void shrink_empty_tables();
+
   // ---- inspection ----------------------------------------------------------
   /// Checks the structural invariants of every task, worker and client.
   /// Returns the first violation found.

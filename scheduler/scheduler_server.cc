@@ -449,6 +449,7 @@ class SchedulerServer::Impl {
 
   /// After a big graph is forgotten, hand its memory back (common/memory_trim.h).
   void trim_memory() {
+    graph_.shrink_empty_tables();
     if (trimmer_.maybe_trim(graph_.count(TaskStatus::kForgotten))) {
       logger_->debug("returned freed memory to the system in {:.1f} ms", 1e3 * trimmer_.last_trim_seconds());
     }
