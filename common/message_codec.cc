@@ -4,10 +4,10 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
-#include <chrono>
 #include <cstring>
 #include <string>
 
+#include "common/cpu_clock.h"
 #include "messages.capnp.h"
 
 namespace dtask {
@@ -605,21 +605,17 @@ namespace {
 
 CodecCounters codec_totals;
 
-/// Adds the time from its construction to its destruction to `total`.
+/// Adds the thread's CPU time from its construction to its destruction to `total`.
 class ScopedNanoseconds {
  public:
-  explicit ScopedNanoseconds(std::atomic<std::uint64_t>& total)
-      : total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~ScopedNanoseconds() {
-    auto spent = std::chrono::steady_clock::now() - start_;
-    total_.fetch_add(static_cast<std::uint64_t>(std::chrono::nanoseconds(spent).count()), std::memory_order_relaxed);
-  }
+  explicit ScopedNanoseconds(std::atomic<std::uint64_t>& total) : total_(total), start_(thread_cpu_nanoseconds()) {}
+  ~ScopedNanoseconds() { total_.fetch_add(thread_cpu_nanoseconds() - start_, std::memory_order_relaxed); }
   ScopedNanoseconds(const ScopedNanoseconds&) = delete;
   ScopedNanoseconds& operator=(const ScopedNanoseconds&) = delete;
 
  private:
   std::atomic<std::uint64_t>& total_;
-  std::chrono::steady_clock::time_point start_;
+  std::uint64_t start_;
 };
 
 }  // namespace

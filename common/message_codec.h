@@ -13,8 +13,8 @@
 
 namespace dtask {
 
-/// CPU time this process spent encoding and decoding messages, ever (all
-/// threads). The scheduler reports its own in scheduler_info's "counters",
+/// CPU time (common/cpu_clock.h) this process spent encoding and decoding
+/// messages, ever (all threads). The scheduler reports its own in scheduler_info's "counters",
 /// so a benchmark can say what a task costs in encode and decode.
 struct CodecCounters {
   std::atomic<std::uint64_t> encode_ns{0};
