@@ -551,6 +551,9 @@ Status WorkerState::validate() const {
                               std::to_string(counts_[s]) + ", but " + std::to_string(counts[s]) + " are");
     }
   }
+  for (const WorkerTask* task : ready_) {
+    if (task->status != S::kReady) return worker_violation(*task, "in the ready queue");
+  }
   if (ready_.size() != count(S::kReady)) return Status::internal("the ready queue disagrees with the ready count");
   return validate_threads();
 }
@@ -560,8 +563,8 @@ Status WorkerState::validate_task(const WorkerTask& task) const {
   const bool assigned = is_assigned(task.status);
   if (assigned != task.run.has_value()) return worker_violation(task, "has a run spec iff assigned");
   if (!assigned && !task.dependencies.empty()) return worker_violation(task, "has dependencies but is not assigned");
-  if ((task.status == S::kReady) != (ready_.count(const_cast<WorkerTask*>(&task)) > 0)) {
-    return worker_violation(task, "the ready queue disagrees with its state");
+  if (task.status == S::kReady && ready_.count(const_cast<WorkerTask*>(&task)) == 0) {
+    return worker_violation(task, "ready but not in the ready queue");
   }
   for (const WorkerTask* dep : task.dependencies) {
     auto it = tasks_.find(dep->key);
