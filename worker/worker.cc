@@ -466,8 +466,12 @@ class Worker::Impl {
         store_->put(item.key, std::move(item.value), SpillOnPut::kLater);
         apply(state_.data_put(item.key, value_bytes, std::move(type_name)));
       }
-      spill_soon();
-      connection.send(msg::PutDataReply{put->request_id, true, ""});
+      // Answered once the store is back under its target, as when put() spilled
+      // inline: a client scattering more than fits then waits for the disk.
+      on_disk([this] { store_->spill_to_target(); return true; },
+              [connection = served->second.connection, id = put->request_id](bool) {
+                connection->send(msg::PutDataReply{id, true, ""});
+              });
     } else {
       logger_->warn("closing data connection from {}: unexpected {}", connection.peer(),
                     message_kind_name(message.index()));
