@@ -35,7 +35,7 @@ class SpillHeartbeatTest : public ::testing::Test {
  protected:
   static constexpr std::uint64_t kOneMiB = 1 << 20;
   static constexpr std::size_t kChunkBytes = 64 * kOneMiB;
-  static constexpr int kChunksPerScatter = 4;  // one PutData of 256 MiB
+  static constexpr int kChunksPerScatter = 8;  // one PutData of 512 MiB
   static constexpr int kHeartbeatMs = 200;
   static constexpr double kMaxSilence = 5.0 * kHeartbeatMs / 1000;  // seconds
 
@@ -89,8 +89,12 @@ class SpillHeartbeatTest : public ::testing::Test {
   void TearDown() override {
     client_.reset();
     watcher_.reset();
-    if (worker_) EXPECT_EQ(worker_->stop(), 0);
-    if (scheduler_) EXPECT_EQ(scheduler_->stop(), 0);
+    if (worker_) {
+      EXPECT_EQ(worker_->stop(), 0);
+    }
+    if (scheduler_) {
+      EXPECT_EQ(scheduler_->stop(), 0);
+    }
     std::filesystem::remove_all(local_directory_);
   }
 
