@@ -485,7 +485,7 @@ class Worker::Impl {
   void serve_get(const ConnectionPtr& connection, msg::GetData request) {
     msg::DataReply reply{request.request_id, {}};
     reply.values.reserve(request.keys.size());
-    for (std::string& key : request.keys) {
+    for (const std::string& key : request.keys) {  // not moved: a spilled key hands the whole request on
       bool spilled = false;
       auto value = store_->get_in_memory(key, &spilled);
       if (spilled) {
@@ -500,7 +500,7 @@ class Worker::Impl {
         });
         return;
       }
-      reply.values.push_back({std::move(key), value.has_value(), value ? std::move(*value) : Value()});
+      reply.values.push_back({key, value.has_value(), value ? std::move(*value) : Value()});
     }
     connection->send(reply);
   }
