@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -598,7 +599,33 @@ const char* message_kind_name(std::size_t kind) {
   return kind < kMessageKindCount ? kNames[kind] : "Unknown";
 }
 
+namespace {
+
+CodecCounters codec_totals;
+
+/// Adds the time from its construction to its destruction to `total`.
+class ScopedNanoseconds {
+ public:
+  explicit ScopedNanoseconds(std::atomic<std::uint64_t>& total)
+      : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~ScopedNanoseconds() {
+    auto spent = std::chrono::steady_clock::now() - start_;
+    total_.fetch_add(static_cast<std::uint64_t>(std::chrono::nanoseconds(spent).count()), std::memory_order_relaxed);
+  }
+  ScopedNanoseconds(const ScopedNanoseconds&) = delete;
+  ScopedNanoseconds& operator=(const ScopedNanoseconds&) = delete;
+
+ private:
+  std::atomic<std::uint64_t>& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+const CodecCounters& codec_counters() { return codec_totals; }
+
 EncodedFrame encode_frame(const Message& message) {
+  ScopedNanoseconds timed(codec_totals.encode_ns);
   auto storage = std::make_shared<FrameStorage>();
   BulkWriter bulk;
   std::visit(Encoder{storage->builder.initRoot<wire::Message>(), bulk}, message);
@@ -651,6 +678,7 @@ Result<Message> decode_frame_body(const FrameHeader& header, std::span<const std
   if (reinterpret_cast<std::uintptr_t>(body.data()) % sizeof(capnp::word) != 0) {
     return Status::internal("frame body is not word-aligned");
   }
+  ScopedNanoseconds timed(codec_totals.decode_ns);
   BulkReader reader{std::move(bulk), {}, slices};
   std::uint64_t offset = 0;
   for (std::uint64_t length : slices) {

@@ -2,6 +2,8 @@
 // proto classes; everything else sees the structs of common/messages.h.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
@@ -10,6 +12,15 @@
 #include "common/messages.h"
 
 namespace dtask {
+
+/// CPU time this process spent encoding and decoding messages, ever (all
+/// threads). The scheduler reports its own in scheduler_info's "counters",
+/// so a benchmark can say what a task costs in encode and decode.
+struct CodecCounters {
+  std::atomic<std::uint64_t> encode_ns{0};
+  std::atomic<std::uint64_t> decode_ns{0};
+};
+const CodecCounters& codec_counters();
 
 /// Encodes one message into a frame. Never fails for a well-formed Message.
 /// Thread-safe (no shared state).

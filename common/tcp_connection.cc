@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <array>
 #include <asio/connect.hpp>
 #include <asio/ip/host_name.hpp>
@@ -13,6 +15,8 @@
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -437,6 +441,97 @@ void async_connect_tcp(asio::io_context& io, const Address& address, const Frame
       });
 }
 
+namespace {
+
+/// Bounds Asio's blocking connect and TLS handshake, which have no timeout
+/// of their own: past the deadline it shuts the watched socket down from its
+/// own thread, and the blocked call returns with an error. The socket is
+/// named by descriptor, so it is watched only while open: watch(-1) before
+/// closing it, or a reused descriptor could be shut down.
+class ShutdownAtDeadline {
+ public:
+  explicit ShutdownAtDeadline(Clock::time_point deadline)
+      : thread_([this, deadline] {
+          std::unique_lock lock(mutex_);
+          if (stopped_.wait_until(lock, deadline, [this] { return done_; })) return;
+          fired_ = true;
+          if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+        }) {}
+  ~ShutdownAtDeadline() { disarm(); }
+  ShutdownAtDeadline(const ShutdownAtDeadline&) = delete;
+  ShutdownAtDeadline& operator=(const ShutdownAtDeadline&) = delete;
+
+  void watch(int fd) {
+    std::lock_guard lock(mutex_);
+    fd_ = fd;
+    if (fired_ && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+  /// Stops watching; true when the deadline passed first (the socket is shut down).
+  bool disarm() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    stopped_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return fired_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  bool done_ = false;   // under mutex_
+  bool fired_ = false;  // under mutex_ until the thread is joined
+  int fd_ = -1;         // under mutex_
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
+/// One connect (and TLS handshake) attempt, all of it by `deadline`.
+/// `refused` is set when the peer refused the connection in time (worth retrying).
+Result<ConnectionPtr> connect_once(asio::io_context& io, const asio::ip::tcp::resolver::results_type& endpoints,
+                                   const Address& address, const FrameLimits& limits,
+                                   const std::shared_ptr<spdlog::logger>& logger, const TlsContextPtr& tls,
+                                   Clock::time_point deadline, std::chrono::milliseconds timeout, bool* refused) {
+  std::error_code ec = asio::error::host_not_found;
+  std::error_code ignored;
+  asio::ip::tcp::socket socket(io);
+  ShutdownAtDeadline watchdog(deadline);
+  for (const auto& entry : endpoints) {
+    watchdog.watch(-1);
+    socket.close(ignored);
+    socket.open(entry.endpoint().protocol(), ec);
+    if (ec) continue;
+    watchdog.watch(socket.native_handle());
+    socket.connect(entry.endpoint(), ec);
+    if (!ec) break;
+  }
+  const std::string budget = std::to_string(timeout.count()) + " ms";
+  if (ec) {
+    if (watchdog.disarm()) return Status::timed_out("cannot connect to " + address.to_string() + " within " + budget);
+    *refused = true;
+    return Status::io_error("cannot connect to " + address.to_string() + ": " + ec.message());
+  }
+  if (!tls) {
+    if (watchdog.disarm()) return Status::timed_out("cannot connect to " + address.to_string() + " within " + budget);
+    return make_tcp_connection(std::move(socket), limits, logger);
+  }
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  std::string peer = describe_endpoint(socket);
+  TlsStream stream(std::move(socket), tls->native());
+  stream.handshake(asio::ssl::stream_base::client, ec);
+  if (watchdog.disarm()) {
+    return Status::timed_out("TLS handshake with " + address.to_string() + " did not finish within " + budget +
+                             ": the server accepted the connection but did not answer (is it stalled, or not a "
+                             "dtask daemon?)");
+  }
+  if (ec) {
+    return Status::io_error("TLS handshake with " + address.to_string() + " failed: " + tls_failure(ec, /*client_side=*/true));
+  }
+  return make_tls_connection(std::move(stream), limits, logger, std::move(peer));
+}
+
+}  // namespace
+
 Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& given, const FrameLimits& limits,
                                   std::shared_ptr<spdlog::logger> logger, std::chrono::milliseconds timeout,
                                   const TlsContextPtr& tls) {
@@ -449,24 +544,10 @@ Result<ConnectionPtr> connect_tcp(asio::io_context& io, const Address& given, co
   auto endpoints = resolver.resolve(address.host, std::to_string(address.port), ec);
   if (ec) return Status::io_error("cannot resolve " + address.to_string() + ": " + ec.message());
   while (true) {
-    asio::ip::tcp::socket socket(io);
-    asio::connect(socket, endpoints, ec);
-    if (!ec && !secure) return make_tcp_connection(std::move(socket), limits, logger);
-    if (!ec) {
-      std::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-      std::string peer = describe_endpoint(socket);
-      TlsStream stream(std::move(socket), tls->native());
-      stream.handshake(asio::ssl::stream_base::client, ec);
-      if (ec) {
-        return Status::io_error("TLS handshake with " + address.to_string() +
-                                " failed: " + tls_failure(ec, /*client_side=*/true));
-      }
-      return make_tls_connection(std::move(stream), limits, std::move(logger), std::move(peer));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::io_error("cannot connect to " + address.to_string() + ": " + ec.message());
-    }
+    bool refused = false;
+    Result<ConnectionPtr> connection =
+        connect_once(io, endpoints, address, limits, logger, secure ? tls : nullptr, deadline, timeout, &refused);
+    if (connection.ok() || !refused || std::chrono::steady_clock::now() >= deadline) return connection;
     // Back off before retrying: the peer may still be starting.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

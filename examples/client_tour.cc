@@ -38,6 +38,15 @@ int main() {
   auto total = client.compute<std::int64_t>(dtask::delayed("sum")(parts));
   EXPECT(total.result() == 5050);
 
+  // map: one call per position of the lists, in one message; typed futures.
+  auto incremented = client.map<std::int64_t>("inc", std::vector<int>{1, 2, 3});
+  EXPECT(client.gather(incremented, std::chrono::seconds(60)) == (std::vector<std::int64_t>{2, 3, 4}));
+  // compute<T> of several graphs: one typed future per graph.
+  auto graphs = client.compute<std::int64_t>(std::vector<dtask::Delayed>{dtask::delayed("inc")(1), dtask::delayed("inc")(2)});
+  EXPECT(graphs[1].result(std::chrono::seconds(60)) == 3);
+  // wait_any: the index of one that is done (each call scans them all).
+  EXPECT(client.wait_any({graphs.begin(), graphs.end()}, std::chrono::seconds(60)).ok());
+
   // persist: results stay on the workers, held by the future.
   auto kept = client.persist<double>(dtask::delayed("array_sum")(dtask::delayed("arange")(1000)));
   EXPECT(kept.result() == 499500.0);

@@ -220,7 +220,7 @@ std::string task_detail_json(const TaskState& task) {
               {"state", task_status_name(task.status)},
               {"group", task.group != nullptr ? task.group->name : ""},
               {"priority", {task.priority.user, task.priority.generation, task.priority.order}},
-              {"resources", resources_json(task.resources)},
+              {"resources", resources_json(task.resources())},
               {"processing_on", task.processing_on != nullptr ? task.processing_on->name : ""},
               {"who_has", who_has},
               {"nbytes", task.nbytes},
@@ -232,7 +232,7 @@ std::string task_detail_json(const TaskState& task) {
               {"dependents_count", task.dependents.size()},
               {"wanted_by_clients", task.who_wants.size()}};
   if (task.status == TaskStatus::kErred) {
-    out["error"] = {{"op", task.error_op}, {"key", task.exception_blame_key}, {"message", task.error_message}};
+    out["error"] = {{"op", task.error_op()}, {"key", task.exception_blame_key()}, {"message", task.error_message()}};
   }
   return out.dump();
 }

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/logging.h"
+#include "scheduler/task_fingerprint.h"
 
 namespace dtask::scheduler {
 
@@ -139,8 +140,8 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
   if (task.is_scattered() && recovering_keys_.count(task.key) == 0) {
     // Data a client scattered has no lineage to recompute it from.
     set_status(task, S::kErred);
-    task.error_message = "data scattered by the client was lost with its worker";
-    task.exception_blame_key = task.key;
+    task.rare().error_message = "data scattered by the client was lost with its worker";
+    task.rare().exception_blame_key = task.key;
     for (ClientState* client : task.who_wants) {
       msg::KeyStatus status = status_of(task);
       status.state = KeyOutcome::kLost;
@@ -157,10 +158,14 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
   }
   set_status(task, S::kWaiting);
   const TaskState* erred_dependency = nullptr;
+  // A task lost with its worker comes back here still registered.
+  bool register_waiter = !task.registered_as_waiter;
+  task.registered_as_waiter = true;
+  task.waiting_count = 0;
   for (TaskState* dep : task.dependencies) {
-    dep->waiters.insert(&task);
+    if (register_waiter) dep->waiters.push_back(&task);
     if (dep->status == S::kMemory) continue;
-    task.waiting_on.insert(dep);
+    ++task.waiting_count;
     if (dep->status == S::kErred) {
       erred_dependency = dep;
     } else if (dep->status == S::kReleased) {
@@ -170,7 +175,7 @@ void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
   if (erred_dependency != nullptr) {
     inherit_error(task, *erred_dependency);
     out.emplace_back(&task, S::kErred);
-  } else if (task.waiting_on.empty()) {
+  } else if (task.waiting_count == 0) {
     out.emplace_back(&task, S::kProcessing);
   }
 }
@@ -179,10 +184,11 @@ void GraphState::released_to_forgotten(TaskState& task, Recommendations& out) {
   DTASK_CHECK(task.dependents.empty() && task.who_wants.empty() && task.waiters.empty())
       << "forgetting " << task.key << " while it is still needed";
   for (TaskState* dep : task.dependencies) {
-    dep->dependents.erase(&task);
-    dep->waiters.erase(&task);
+    erase_one(dep->dependents, &task);
+    if (task.registered_as_waiter) erase_one(dep->waiters, &task);
     if (dep->dependents.empty()) recommend_release_if_unneeded(*dep, out);
   }
+  task.registered_as_waiter = false;
   set_status(task, S::kForgotten);
   if (record_changes_) outbox_.forgotten.push_back(task.key);
   leave_group(task);
@@ -217,7 +223,7 @@ void GraphState::waiting_to_no_worker(TaskState& task, Recommendations&) {
   set_status(task, S::kNoWorker);
   unrunnable_.insert(&task);
   logger_->debug("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
-                task.resources.empty() ? "" : " (it needs resources no worker declared)");
+                task.resources().empty() ? "" : " (it needs resources no worker declared)");
 }
 
 void GraphState::ready_to_processing(TaskState& task, Recommendations&) {
@@ -276,7 +282,7 @@ void GraphState::processing_to_erred(TaskState& task, Recommendations& out) {
   if (task.retries > 0) {
     --task.retries;
     logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op, task.retries,
-                  task.error_message);
+                  task.error_message());
     set_status(task, S::kReleased);
     out.emplace_back(&task, S::kWaiting);
   } else {
@@ -316,7 +322,7 @@ void GraphState::memory_to_released(TaskState& task, Recommendations& out) {
   // to waiting, and this task is recomputed from its lineage.
   for (TaskState* waiter : task.waiters) {
     if (waiter->status == S::kWaiting) {
-      waiter->waiting_on.insert(&task);
+      ++waiter->waiting_count;
     } else if (waiter->status != S::kErred && waiter->status != S::kMemory) {
       out.emplace_back(waiter, S::kWaiting);
     }
@@ -325,9 +331,7 @@ void GraphState::memory_to_released(TaskState& task, Recommendations& out) {
 }
 
 void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
-  task.error_op.clear();
-  task.error_message.clear();
-  task.exception_blame_key.clear();
+  task.clear_error();
   set_status(task, S::kReleased);
   recommend_release_if_unneeded(task, out);
 }
@@ -367,7 +371,7 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
   task.estimated_duration = estimate_duration(task.op);
   worker.processing.insert(&task);
   worker.occupancy += task.estimated_duration;
-  for (const auto& [name, amount] : task.resources) add_resource(worker.resources_used, name, amount);
+  for (const auto& [name, amount] : task.resources()) add_resource(worker.resources_used, name, amount);
   set_status(task, S::kProcessing);
 
   msg::ComputeTask compute;
@@ -375,7 +379,7 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
   compute.op = task.op;
   compute.args = task.args;
   compute.priority = task.priority;
-  compute.resources = task.resources;
+  compute.resources = task.resources();
   compute.dependencies.reserve(task.dependencies.size());
   for (const TaskState* dep : task.dependencies) {
     msg::DependencyLocation location{dep->key, {}, dep->nbytes};
@@ -391,7 +395,7 @@ void GraphState::unassign(TaskState& task) {
   worker->processing.erase(&task);
   worker->occupancy = std::max(0.0, worker->occupancy - task.estimated_duration);
   if (worker->processing.empty()) worker->occupancy = 0;  // no drift from rounding
-  for (const auto& [name, amount] : task.resources) add_resource(worker->resources_used, name, -amount);
+  for (const auto& [name, amount] : task.resources()) add_resource(worker->resources_used, name, -amount);
   task.processing_on = nullptr;
   task.estimated_duration = 0;
 }
@@ -417,9 +421,9 @@ void GraphState::add_replica(TaskState& task, WorkerState& worker) {
 }
 
 void GraphState::wake_dependents(TaskState& task, Recommendations& out) {
+  // A waiting dependent counts every dependency not in memory, this one among them.
   for (TaskState* dependent : task.dependents) {
-    if (dependent->waiting_on.erase(&task) > 0 && dependent->waiting_on.empty() &&
-        dependent->status == S::kWaiting) {
+    if (dependent->status == S::kWaiting && dependent->waiting_count > 0 && --dependent->waiting_count == 0) {
       out.emplace_back(dependent, S::kProcessing);
     }
   }
@@ -434,9 +438,11 @@ void GraphState::remove_replica(TaskState& task, WorkerState& worker) {
 }
 
 void GraphState::stop_waiting_on_dependencies(TaskState& task, Recommendations& out) {
-  task.waiting_on.clear();
+  task.waiting_count = 0;
+  if (!task.registered_as_waiter) return;
+  task.registered_as_waiter = false;
   for (TaskState* dep : task.dependencies) {
-    if (dep->waiters.erase(&task) > 0) recommend_release_if_unneeded(*dep, out);
+    if (erase_one(dep->waiters, &task)) recommend_release_if_unneeded(*dep, out);
   }
 }
 
@@ -450,13 +456,13 @@ void GraphState::recommend_release_if_unneeded(TaskState& task, Recommendations&
 }
 
 void GraphState::inherit_error(TaskState& task, const TaskState& failed) {
-  task.error_op = failed.error_op;
-  task.error_message = failed.error_message;
-  task.exception_blame_key = failed.exception_blame_key;
+  task.rare().error_op = failed.error_op();
+  task.rare().error_message = failed.error_message();
+  task.rare().exception_blame_key = failed.exception_blame_key();
 }
 
 void GraphState::propagate_error(TaskState& task, Recommendations& out) {
-  if (task.exception_blame_key.empty()) task.exception_blame_key = task.key;
+  if (task.exception_blame_key().empty()) task.rare().exception_blame_key = task.key;
   for (TaskState* dependent : task.dependents) {
     if (dependent->status == S::kWaiting || dependent->status == S::kQueued ||
         dependent->status == S::kNoWorker) {
@@ -503,9 +509,9 @@ msg::KeyStatus GraphState::status_of(const TaskState& task) const {
     status.type_name = task.type_name;
   } else {
     status.state = KeyOutcome::kErred;
-    status.op = task.error_op;
-    status.failed_key = task.exception_blame_key;
-    status.message = task.error_message;
+    status.op = task.error_op();
+    status.failed_key = task.exception_blame_key();
+    status.message = task.error_message();
   }
   return status;
 }
@@ -520,11 +526,14 @@ double GraphState::estimate_duration(const std::string& op) const {
   return measured_duration(op).value_or(config_.default_task_duration);
 }
 
-TaskState* GraphState::get_or_create(const std::string& key, bool* created) {
-  auto [it, inserted] = tasks_.try_emplace(key);
+TaskState* GraphState::get_or_create(std::string key, bool* created) {
+  auto it = tasks_.find(key);
+  bool inserted = it == tasks_.end();
   if (inserted) {
-    it->second = std::make_unique<TaskState>();
-    it->second->key = key;
+    auto task = std::make_unique<TaskState>();
+    task->key = std::move(key);
+    // The table's key views the task's own key: one copy of each key.
+    it = tasks_.emplace(std::string_view(task->key), std::move(task)).first;
     ++status_counts_[static_cast<int>(S::kReleased)];
     link_status(*it->second, S::kReleased);
   }
@@ -561,7 +570,7 @@ ClientState* GraphState::find_client(const std::string& session) const {
 void GraphState::remove_client(ClientState* client) {
   Recommendations out;
   for (TaskState* task : client->wants) {
-    task->who_wants.erase(client);
+    erase_one(task->who_wants, client);
     recommend_release_if_unneeded(*task, out);
   }
   client->wants.clear();
@@ -622,13 +631,13 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
     if (!graceful && ++task->workers_died > config_.allowed_failures) {
-      task->error_op = task->op;
-      task->error_message = "worker killed while running " + task->op + " " + task->key + " (" +
+      task->rare().error_op = task->op;
+      task->rare().error_message = "worker killed while running " + task->op + " " + task->key + " (" +
                             std::to_string(task->workers_died) + " workers died running it; allowed failures: " +
                             std::to_string(config_.allowed_failures) + "); last: " + worker->name + ": " + reason;
-      task->exception_blame_key = task->key;
+      task->rare().exception_blame_key = task->key;
       task->retries = 0;  // retries are for raised errors, not for killed workers
-      logger_->error("task {}: {}", task->key, task->error_message);
+      logger_->error("task {}: {}", task->key, task->error_message());
       transition(*task, S::kErred, out);
     } else {
       transition(*task, S::kReleased, out);
@@ -649,38 +658,64 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
 }
 
 void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
+  // A key names one computation. Sent again with the same definition it
+  // reuses what we have; with another, reusing would hand the client the old
+  // result as if it were the new one, so the whole graph is refused.
+  std::vector<std::uint64_t> fingerprints;
+  fingerprints.reserve(graph.tasks.size());
+  for (const msg::TaskDef& def : graph.tasks) {
+    fingerprints.push_back(task_fingerprint(def));
+    auto known = tasks_.find(def.key);
+    if (known != tasks_.end() && known->second->fingerprint != fingerprints.back()) {
+      return refuse_graph(client, graph, redefinition_error(*known->second, def));
+    }
+  }
   Recommendations out;
   std::vector<std::pair<TaskState*, msg::TaskDef*>> defined;
   defined.reserve(graph.tasks.size());
-  for (msg::TaskDef& def : graph.tasks) {
+  tasks_.reserve(tasks_.size() + graph.tasks.size());
+  for (std::size_t i = 0; i < graph.tasks.size(); ++i) {
     bool created = false;
-    TaskState* task = get_or_create(def.key, &created);
-    // A key already known names the same computation: keep what we have.
-    if (created) defined.emplace_back(task, &def);
+    // Moved: the task keeps the one copy of its key.
+    TaskState* task = get_or_create(std::move(graph.tasks[i].key), &created);
+    if (created) {
+      task->fingerprint = fingerprints[i];
+      defined.emplace_back(task, &graph.tasks[i]);
+    } else if (task->fingerprint != fingerprints[i]) {
+      // Named twice in this graph by different tasks: the first one errs.
+      task->rare().error_message = "key '" + task->key + "' is defined twice in one graph, by different tasks";
+    }
   }
   for (auto& [task, def] : defined) {
     task->op = std::move(def->op);
     task->args = std::move(def->args);
     task->priority = def->priority;
-    task->resources = std::move(def->resources);
-    task->worker_restrictions = std::move(def->workers);
-    task->loose_restrictions = def->allow_other_workers;
+    if (!def->resources.empty() || !def->workers.empty() || def->allow_other_workers) {
+      TaskRare& rare = task->rare();
+      rare.resources = std::move(def->resources);
+      rare.worker_restrictions = std::move(def->workers);
+      rare.loose_restrictions = def->allow_other_workers;
+    }
     task->retries = def->retries;
     if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
     join_group(*task, task->op);
     for (const std::string& dep_key : def->dependencies) {
       auto dep = tasks_.find(dep_key);
       if (dep == tasks_.end()) {
-        task->error_op = task->op;
-        task->error_message = "unknown dependency key '" + dep_key + "'";
+        task->rare().error_op = task->op;
+        task->rare().error_message = "unknown dependency key '" + dep_key + "'";
         continue;
       }
       TaskState* dependency = dep->second.get();
-      if (dependency->dependents.insert(task).second) {
+      // A key named twice among the dependencies counts once (this task's
+      // edges are added together, so a repeat is the last one added).
+      if (dependency->dependents.empty() || dependency->dependents.back() != task) {
+        dependency->dependents.push_back(task);
         task->dependencies.push_back(dependency);
         if (dependency->group != nullptr) ++task->group->dependencies[dependency->group];
       }
     }
+    std::vector<std::string>().swap(def->dependencies);  // a big graph's peak is lower when each goes now
   }
   for (const std::string& key : graph.wanted_keys) {
     auto it = tasks_.find(key);
@@ -689,13 +724,13 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       continue;
     }
     TaskState& task = *it->second;
-    task.who_wants.insert(&client);
+    insert_unique(task.who_wants, &client);
     client.wants.insert(&task);
     if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
     if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
   }
   for (auto& [task, def] : defined) {
-    if (!task->error_message.empty() && task->status != S::kErred) {
+    if (!task->error_message().empty() && task->status != S::kErred) {
       // Bad graph input: fail this task (and what depends on it) with the reason.
       // Drop the `waiting` queued for it if wanted: it would route it through
       // released (clearing the error) and run it without its dependency.
@@ -711,6 +746,13 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   transitions(std::move(out));
 }
 
+void GraphState::refuse_graph(ClientState& client, const msg::UpdateGraph& graph, const std::string& why) {
+  logger_->warn("refusing a graph of {} tasks from client {}: {}", graph.tasks.size(), client.name, why);
+  for (const std::string& key : graph.wanted_keys) {
+    notify(client, {key, KeyOutcome::kErred, {}, "", key, "graph refused: " + why, 0, ""});
+  }
+}
+
 void GraphState::release_keys(ClientState& client, const std::vector<std::string>& keys) {
   Recommendations out;
   for (const std::string& key : keys) {
@@ -718,7 +760,7 @@ void GraphState::release_keys(ClientState& client, const std::vector<std::string
     if (it == tasks_.end()) continue;
     TaskState& task = *it->second;
     if (client.wants.erase(&task) == 0) continue;
-    task.who_wants.erase(&client);
+    erase_one(task.who_wants, &client);
     recommend_release_if_unneeded(task, out);
   }
   transitions(std::move(out));
@@ -737,7 +779,7 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
   for (const msg::KeyInfo& info : scattered.keys) {
     TaskState* task = get_or_create(info.key);
     if (task->group == nullptr) join_group(*task, "scattered");
-    task->who_wants.insert(&client);
+    insert_unique(task->who_wants, &client);
     client.wants.insert(task);
     if (task->status == S::kMemory) {
       add_replica(*task, *worker);
@@ -818,7 +860,7 @@ void GraphState::restore_scattered(ClientState& client, const msg::KeysScattered
   for (const msg::KeyInfo& info : scattered.keys) {
     TaskState* task = get_or_create(info.key);
     if (task->group == nullptr) join_group(*task, "scattered");
-    task->who_wants.insert(&client);
+    insert_unique(task->who_wants, &client);
     client.wants.insert(task);
     if (task->status != S::kReleased) continue;
     task->nbytes = info.nbytes;
@@ -847,7 +889,7 @@ void GraphState::resume_client(ClientState& client, const std::vector<std::strin
     }
     TaskState& task = *it->second;
     if (client.wants.insert(&task).second) {
-      task.who_wants.insert(&client);
+      insert_unique(task.who_wants, &client);
       if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
     }
     if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
@@ -887,9 +929,9 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     if (it == tasks_.end()) continue;
     TaskState& task = *it->second;
     if (task.status != S::kProcessing || task.processing_on != &worker) continue;
-    task.error_op = erred.op;
-    task.error_message = erred.message;
-    task.exception_blame_key = task.key;
+    task.rare().error_op = erred.op;
+    task.rare().error_message = erred.message;
+    task.rare().exception_blame_key = task.key;
     logger_->info("task {} ({}) raised on {}: {}", task.key, erred.op, worker.name, erred.message);
     recent_errors_.push_back({wall_clock_seconds(), task.key, erred.op, worker.name, erred.message});
     if (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
@@ -1024,6 +1066,37 @@ Status GraphState::validate_lists_and_groups() const {
   return Status::success();
 }
 
+// The waiting count, the waiter registrations and the edge lists agree.
+Status GraphState::validate_waiting(const TaskState& task) const {
+  if (task.status == S::kWaiting) {
+    std::uint32_t missing = 0;
+    for (const TaskState* dep : task.dependencies) missing += dep->status == S::kMemory ? 0 : 1;
+    if (task.waiting_count == 0) return violation(task, "waiting on nothing");
+    if (task.waiting_count != missing) {
+      return violation(task, "waits on " + std::to_string(task.waiting_count) + " dependencies, but " +
+                                 std::to_string(missing) + " are not in memory");
+    }
+  } else if (task.waiting_count != 0) {
+    return violation(task, "waiting_count while not waiting");
+  }
+  for (const TaskState* dep : task.dependencies) {
+    if (contains(dep->waiters, &task) != task.registered_as_waiter) {
+      return violation(task, "registered_as_waiter disagrees with the waiters of " + dep->key);
+    }
+  }
+  if (task.status == S::kWaiting && !task.registered_as_waiter) return violation(task, "waiting, not a waiter");
+  auto unique = [](std::vector<const void*> items) {
+    std::sort(items.begin(), items.end());
+    return std::adjacent_find(items.begin(), items.end()) == items.end();
+  };
+  if (!unique({task.dependents.begin(), task.dependents.end()}) || !unique({task.waiters.begin(), task.waiters.end()}) ||
+      !unique({task.who_wants.begin(), task.who_wants.end()}) ||
+      !unique({task.dependencies.begin(), task.dependencies.end()})) {
+    return violation(task, "an edge list holds an element twice");
+  }
+  return Status::success();
+}
+
 Status GraphState::validate() const {
   std::size_t counts[kTaskStatusCount] = {};
   for (const auto& [key, owned] : tasks_) {
@@ -1038,11 +1111,7 @@ Status GraphState::validate() const {
     for (const WorkerState* worker : task.who_has) {
       if (worker->has_what.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "not in has_what");
     }
-    if (task.status == S::kWaiting && task.waiting_on.empty()) return violation(task, "waiting on nothing");
-    if (task.status != S::kWaiting && !task.waiting_on.empty()) return violation(task, "waiting_on while not waiting");
-    for (const TaskState* dep : task.waiting_on) {
-      if (dep->status == S::kMemory) return violation(task, "waits on " + dep->key + " which is in memory");
-    }
+    DTASK_RETURN_NOT_OK(validate_waiting(task));
     if ((task.status == S::kQueued) != (queued_.count(const_cast<TaskState*>(&task)) > 0)) {
       return violation(task, "queued set disagrees with state");
     }
@@ -1050,9 +1119,7 @@ Status GraphState::validate() const {
       return violation(task, "no-worker set disagrees with state");
     }
     for (const TaskState* dep : task.dependencies) {
-      if (dep->dependents.count(const_cast<TaskState*>(&task)) == 0) {
-        return violation(task, "not among the dependents of " + dep->key);
-      }
+      if (!contains(dep->dependents, &task)) return violation(task, "not among the dependents of " + dep->key);
     }
     for (const ClientState* client : task.who_wants) {
       if (client->wants.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "client wants disagree");

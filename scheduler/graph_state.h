@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -101,6 +102,9 @@ class GraphState {
   /// counts one worker death; past allowed_failures it errs with "worker
   /// killed while running <op> <key>".
   void remove_worker(WorkerState* worker, const std::string& reason, bool graceful = false);
+  /// Adds the graph's new tasks and makes the client want its wanted keys.
+  /// A key already known with another definition (task_fingerprint) refuses
+  /// the whole graph: each wanted key errs for the client, naming that key.
   void update_graph(ClientState& client, msg::UpdateGraph graph);
   /// The client dropped its last future for each key.
   void release_keys(ClientState& client, const std::vector<std::string>& keys);
@@ -157,7 +161,8 @@ class GraphState {
   std::vector<ClientState*> clients() const;
   std::uint64_t tasks_completed() const { return tasks_completed_; }
   std::uint64_t tasks_erred() const { return tasks_erred_; }
-  const std::unordered_map<std::string, std::unique_ptr<TaskState>>& tasks() const { return tasks_; }
+  /// Every task by key (the key views TaskState::key).
+  const std::unordered_map<std::string_view, std::unique_ptr<TaskState>>& tasks() const { return tasks_; }
   /// The first task in `status` (follow TaskState::status_next); null when none.
   const TaskState* first_with_status(TaskStatus status) const { return status_heads_[static_cast<int>(status)]; }
   /// Task groups by op name; a group goes when its last task is forgotten.
@@ -176,6 +181,7 @@ class GraphState {
 
   void build_transition_table();
   Status validate_lists_and_groups() const;
+  Status validate_waiting(const TaskState& task) const;
   /// Runs recommendations to a fixed point.
   void transitions(Recommendations recommendations);
   void transition(TaskState& task, TaskStatus to, Recommendations& out);
@@ -187,6 +193,8 @@ class GraphState {
   void record_report(WorkerState& worker, const msg::WorkerReport& report);
   void take_held_results(WorkerState& worker, const std::vector<msg::KeyInfo>& held, Recommendations& out);
   void wake_dependents(TaskState& task, Recommendations& out);
+  /// Fails every wanted key of `graph` for `client` with `why`; changes no task.
+  void refuse_graph(ClientState& client, const msg::UpdateGraph& graph, const std::string& why);
 
   // One function per edge of the state machine.
   void released_to_waiting(TaskState& task, Recommendations& out);
@@ -226,13 +234,13 @@ class GraphState {
   msg::KeyStatus status_of(const TaskState& task) const;
   bool is_saturated(const WorkerState& worker) const;
   double estimate_duration(const std::string& op) const;
-  TaskState* get_or_create(const std::string& key, bool* created = nullptr);
+  TaskState* get_or_create(std::string key, bool* created = nullptr);
 
   SchedulerConfig config_;
   std::shared_ptr<spdlog::logger> logger_;
   std::map<std::pair<TaskStatus, TaskStatus>, Edge> table_;
 
-  std::unordered_map<std::string, std::unique_ptr<TaskState>> tasks_;
+  std::unordered_map<std::string_view, std::unique_ptr<TaskState>> tasks_;
   std::vector<std::unique_ptr<TaskState>> graveyard_;  // forgotten this round; freed after it
   std::vector<std::unique_ptr<WorkerState>> workers_;
   std::unordered_map<std::uint64_t, std::unique_ptr<ClientState>> clients_;

@@ -84,9 +84,9 @@ msg::TaskDef task_def_of(const TaskState& task) {
   def.args = task.args;
   for (const TaskState* dep : task.dependencies) def.dependencies.push_back(dep->key);
   def.priority = task.priority;
-  def.resources = task.resources;
-  def.workers = task.worker_restrictions;
-  def.allow_other_workers = task.loose_restrictions;
+  def.resources = task.resources();
+  def.workers = task.worker_restrictions();
+  def.allow_other_workers = task.loose_restrictions();
   def.retries = task.retries;
   return def;
 }
@@ -123,7 +123,7 @@ std::vector<JournalRecord> journal_snapshot(const GraphState& graph) {
   std::unordered_map<std::string, std::vector<msg::KeyInfo>> by_holder;
   for (const auto& [key, task] : graph.tasks()) {
     if (task->status != TaskStatus::kMemory) continue;
-    for (const WorkerState* holder : task->who_has) by_holder[holder->address].push_back({key, task->nbytes, task->type_name});
+    for (const WorkerState* holder : task->who_has) by_holder[holder->address].push_back({task->key, task->nbytes, task->type_name});
   }
   // Results a restarted scheduler still waits for stay expected.
   for (const auto& [key, holders] : graph.recovering_results()) {

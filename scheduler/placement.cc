@@ -8,7 +8,7 @@ namespace dtask::scheduler {
 namespace {
 
 bool named_in_restrictions(const TaskState& task, const WorkerState& worker) {
-  const auto& names = task.worker_restrictions;
+  const auto& names = task.worker_restrictions();
   return std::find(names.begin(), names.end(), worker.name) != names.end() ||
          std::find(names.begin(), names.end(), worker.address) != names.end();
 }
@@ -17,7 +17,7 @@ bool named_in_restrictions(const TaskState& task, const WorkerState& worker) {
 
 bool Placement::eligible(const TaskState& task, const WorkerState& worker, bool honour_restrictions) {
   if (worker.retiring) return false;
-  if (honour_restrictions && !task.worker_restrictions.empty() && !named_in_restrictions(task, worker)) return false;
+  if (honour_restrictions && !task.worker_restrictions().empty() && !named_in_restrictions(task, worker)) return false;
   return worker.can_ever_run(task);
 }
 
@@ -44,7 +44,7 @@ WorkerState* Placement::choose(const TaskState& task, const std::vector<std::uni
   double best_load = std::numeric_limits<double>::infinity();
   // Loose restrictions lapse only when no named worker is connected at all,
   // never because the named ones are busy (skip).
-  const bool honour = !task.loose_restrictions || task.worker_restrictions.empty() ||
+  const bool honour = !task.loose_restrictions() || task.worker_restrictions().empty() ||
                       restricted_worker_present(task, workers);
   for (const auto& candidate : workers) {
     WorkerState& worker = *candidate;

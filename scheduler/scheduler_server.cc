@@ -5,9 +5,12 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
 #include <unordered_map>
 
 #include "common/logging.h"
+#include "common/memory_trim.h"
+#include "common/message_codec.h"
 #include "common/snapshot_slot.h"
 #include "common/tcp_connection.h"
 #include "scheduler/dashboard_json.h"
@@ -225,6 +228,7 @@ class SchedulerServer::Impl {
   }
 
   void on_message(Peer& peer, Message&& message) {
+    auto start = std::chrono::steady_clock::now();
     switch (peer.role) {
       case Peer::Role::kUnknown: on_handshake(peer, message); break;
       case Peer::Role::kWorkerPending: on_register(peer, message); break;
@@ -232,7 +236,14 @@ class SchedulerServer::Impl {
       case Peer::Role::kWorker: on_worker_message(peer, message); break;
       case Peer::Role::kRetired: break;  // it was told to close; late reports change nothing
     }
+    transition_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     flush();
+  }
+
+  SchedulerCpuCounters cpu_counters() const {
+    const CodecCounters& codec = codec_counters();
+    return {transition_seconds_, 1e-9 * static_cast<double>(codec.decode_ns.load(std::memory_order_relaxed)),
+            1e-9 * static_cast<double>(codec.encode_ns.load(std::memory_order_relaxed))};
   }
 
   void on_handshake(Peer& peer, const Message& message) {
@@ -322,7 +333,7 @@ class SchedulerServer::Impl {
       Status started = retirements_.start(retire->workers, client, retire->request_id);
       if (!started.ok()) peer.connection->send(msg::RetireWorkersReply{retire->request_id, {}, started.message()});
     } else if (auto* info = std::get_if<msg::InfoRequest>(&message)) {
-      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_)});
+      peer.connection->send(msg::InfoReply{info->request_id, snapshot_json(graph_, address_, dashboard_url_, cpu_counters())});
     } else {
       drop(peer, std::string("unexpected ") + message_kind_name(message.index()) + " from a client");
     }
@@ -431,8 +442,16 @@ class SchedulerServer::Impl {
                                                     std::to_string(options_.worker_ttl_seconds) + " s"));
         }
       }
+      trim_memory();
       check_heartbeats();
     });
+  }
+
+  /// After a big graph is forgotten, hand its memory back (common/memory_trim.h).
+  void trim_memory() {
+    if (trimmer_.maybe_trim(graph_.count(TaskStatus::kForgotten))) {
+      logger_->debug("returned freed memory to the system in {:.1f} ms", 1e3 * trimmer_.last_trim_seconds());
+    }
   }
 
   // ---- restart -----------------------------------------------------------------
@@ -547,6 +566,8 @@ class SchedulerServer::Impl {
   std::string dashboard_url_;
   std::string address_;
   bool stopped_ = false;
+  double transition_seconds_ = 0;
+  MemoryTrimmer trimmer_;  // in on_message, for SchedulerCpuCounters
   std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
   std::unordered_map<WorkerState*, Peer*> worker_peers_;
   std::unordered_map<ClientState*, Peer*> client_peers_;

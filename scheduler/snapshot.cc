@@ -26,7 +26,7 @@ nlohmann::json sample_keys(const GraphState& graph, TaskStatus status, std::size
 }  // namespace
 
 std::string snapshot_json(const GraphState& graph, const std::string& scheduler_address,
-                          const std::string& dashboard_address) {
+                          const std::string& dashboard_address, const SchedulerCpuCounters& counters) {
   nlohmann::json out;
   out["address"] = scheduler_address;
   out["dashboard_address"] = dashboard_address;
@@ -35,6 +35,9 @@ std::string snapshot_json(const GraphState& graph, const std::string& scheduler_
   out["tasks_completed"] = graph.tasks_completed();
   out["tasks_erred"] = graph.tasks_erred();
   out["transfer_bytes"] = graph.transfer_bytes();
+  out["counters"] = {{"transition_seconds", counters.transition_seconds},
+                     {"decode_seconds", counters.decode_seconds},
+                     {"encode_seconds", counters.encode_seconds}};
   nlohmann::json states = nlohmann::json::object();
   for (int i = 0; i < kTaskStatusCount; ++i) {
     auto status = static_cast<TaskStatus>(i);

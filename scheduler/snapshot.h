@@ -9,8 +9,17 @@
 
 namespace dtask::scheduler {
 
-/// Task counts by state, workers with their load and memory, totals.
+/// CPU seconds the scheduler spent, ever: handling events (the graph's
+/// transitions), and decoding and encoding messages (common/message_codec.h).
+struct SchedulerCpuCounters {
+  double transition_seconds = 0;
+  double decode_seconds = 0;
+  double encode_seconds = 0;
+};
+
+/// Task counts by state, workers with their load and memory, totals, and
+/// "counters" (SchedulerCpuCounters).
 std::string snapshot_json(const GraphState& graph, const std::string& scheduler_address,
-                          const std::string& dashboard_address);
+                          const std::string& dashboard_address, const SchedulerCpuCounters& counters = {});
 
 }  // namespace dtask::scheduler

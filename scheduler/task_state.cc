@@ -18,6 +18,30 @@ const char* task_status_name(TaskStatus status) {
   return "unknown";
 }
 
+namespace {
+const TaskRare kNoRare;
+}  // namespace
+
+TaskRare& TaskState::rare() {
+  if (rare_ == nullptr) rare_ = std::make_unique<TaskRare>();
+  return *rare_;
+}
+const ResourceList& TaskState::resources() const { return (rare_ ? *rare_ : kNoRare).resources; }
+const std::vector<std::string>& TaskState::worker_restrictions() const {
+  return (rare_ ? *rare_ : kNoRare).worker_restrictions;
+}
+const std::string& TaskState::exception_blame_key() const { return (rare_ ? *rare_ : kNoRare).exception_blame_key; }
+const std::string& TaskState::error_op() const { return (rare_ ? *rare_ : kNoRare).error_op; }
+const std::string& TaskState::error_message() const { return (rare_ ? *rare_ : kNoRare).error_message; }
+
+void TaskState::clear_error() {
+  if (rare_ == nullptr) return;
+  rare_->exception_blame_key.clear();
+  rare_->error_op.clear();
+  rare_->error_message.clear();
+  if (rare_->resources.empty() && rare_->worker_restrictions.empty() && !rare_->loose_restrictions) rare_.reset();
+}
+
 bool TaskState::held_by(const WorkerState* worker) const {
   return std::find(who_has.begin(), who_has.end(), worker) != who_has.end();
 }
@@ -30,7 +54,7 @@ double WorkerState::resource_total(const std::string& resource) const {
 }
 
 bool WorkerState::can_ever_run(const TaskState& task) const {
-  for (const auto& [name, amount] : task.resources) {
+  for (const auto& [name, amount] : task.resources()) {
     if (resource_total(name) < amount) return false;
   }
   return true;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -35,23 +36,41 @@ struct WorkerState;
 struct ClientState;
 struct TaskGroup;
 
+/// What few tasks have: resource needs, worker restrictions, an error. Out
+/// of line, so that a plain task pays one pointer for them.
+struct TaskRare {
+  ResourceList resources;
+  std::vector<std::string> worker_restrictions;  // worker names; empty: any
+  bool loose_restrictions = false;  // any worker may run it while none of worker_restrictions is connected
+  // Set when erred: the task whose op raised (this one or an ancestor).
+  std::string exception_blame_key;
+  std::string error_op;
+  std::string error_message;
+};
+
 struct TaskState {
   std::string key;
   std::string op;                // empty for data scattered by a client
   std::vector<Value> args;
+  /// task_fingerprint() of its definition (0: scattered data): a key sent
+  /// again with another definition is refused by comparing this.
+  std::uint64_t fingerprint = 0;
   Priority priority;
-  ResourceList resources;
-  std::vector<std::string> worker_restrictions;  // worker names; empty: any
-  bool loose_restrictions = false;  // any worker may run it while none of worker_restrictions is connected
   std::uint32_t retries = 0;
   std::uint32_t workers_died = 0;  // workers lost while running it (see SchedulerConfig::allowed_failures)
 
   TaskStatus status = TaskStatus::kReleased;
+  // Vectors, not hash sets: most tasks have one or two of each, and a
+  // million-task graph must fit in about a kilobyte a task. Each holds an
+  // element at most once; GraphState keeps that (see validate()).
   std::vector<TaskState*> dependencies;
-  std::unordered_set<TaskState*> dependents;
-  std::unordered_set<TaskState*> waiting_on;  // dependencies not in memory (while waiting)
-  std::unordered_set<TaskState*> waiters;     // dependents that still need this result
-  std::unordered_set<ClientState*> who_wants;
+  std::vector<TaskState*> dependents;
+  /// While waiting: how many dependencies are not in memory. Otherwise 0.
+  std::uint32_t waiting_count = 0;
+  /// Set while this task is among its dependencies' `waiters` (all or none of them).
+  bool registered_as_waiter = false;
+  std::vector<TaskState*> waiters;  // dependents that still need this result
+  std::vector<ClientState*> who_wants;
 
   std::vector<WorkerState*> who_has;
   WorkerState* processing_on = nullptr;
@@ -59,10 +78,6 @@ struct TaskState {
   std::uint64_t nbytes = 0;
   std::string type_name;
 
-  // Set when erred: the task whose op raised (this one or an ancestor).
-  std::string exception_blame_key;
-  std::string error_op;
-  std::string error_message;
 
   TaskGroup* group = nullptr;  // its op's group (owned by GraphState)
   // Links in GraphState's list of tasks in the same status, so that a page
@@ -70,10 +85,55 @@ struct TaskState {
   TaskState* status_prev = nullptr;
   TaskState* status_next = nullptr;
 
+  std::unique_ptr<TaskRare> rare_;  // null: none of TaskRare's fields is set
+
+  /// TaskRare's fields, to write; creates it.
+  TaskRare& rare();
+  const ResourceList& resources() const;
+  const std::vector<std::string>& worker_restrictions() const;
+  bool loose_restrictions() const { return rare_ != nullptr && rare_->loose_restrictions; }
+  const std::string& exception_blame_key() const;
+  const std::string& error_op() const;
+  const std::string& error_message() const;
+  bool has_error() const { return rare_ != nullptr && !rare_->error_message.empty(); }
+  void clear_error();
+
   bool is_root() const { return dependencies.empty(); }
+  bool is_needed() const { return !who_wants.empty() || !waiters.empty(); }
   bool is_scattered() const { return op.empty(); }
   bool held_by(const WorkerState* worker) const;
 };
+
+/// Appends `item` unless `items` already holds it. For short vectors.
+template <class T>
+bool insert_unique(std::vector<T*>& items, T* item) {
+  for (T* existing : items) {
+    if (existing == item) return false;
+  }
+  items.push_back(item);
+  return true;
+}
+
+/// Removes `item` from `items`, keeping the order: tasks tend to leave in
+/// the order they came, so the search ends near the front. False when absent.
+template <class T>
+bool erase_one(std::vector<T*>& items, const T* item) {
+  for (auto it = items.begin(); it != items.end(); ++it) {
+    if (*it == item) {
+      items.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class T>
+bool contains(const std::vector<T*>& items, const T* item) {
+  for (const T* existing : items) {
+    if (existing == item) return true;
+  }
+  return false;
+}
 
 struct WorkerState {
   std::string name;

@@ -17,6 +17,7 @@
 #include "common/http_server.h"
 #include "common/large_buffer_pool.h"
 #include "common/logging.h"
+#include "common/memory_trim.h"
 #include "common/process_memory.h"
 #include "common/snapshot_slot.h"
 #include "common/tcp_connection.h"
@@ -239,7 +240,10 @@ class Worker::Impl {
   /// Copies results a retiring worker holds alone (graceful retire).
   void on_acquire(const msg::AcquireReplicas& request) { apply(state_.acquire(request.holder, request.keys)); }
 
-  void on_free(const std::vector<std::string>& keys) { apply(state_.free_keys(keys)); }
+  void on_free(const std::vector<std::string>& keys) {
+    keys_released_ += keys.size();
+    apply(state_.free_keys(keys));
+  }
 
   void on_task_done(TaskOutcome outcome) {
     ++tasks_finished_;
@@ -510,6 +514,10 @@ class Worker::Impl {
   void heartbeat() {
     if (stopped_) return;
     send_heartbeat();
+    // Tasks run and results dropped leave glibc holding their memory.
+    if (trimmer_.maybe_trim(tasks_finished_ + keys_released_)) {
+      logger_->debug("returned freed memory to the system in {:.1f} ms", 1e3 * trimmer_.last_trim_seconds());
+    }
     heartbeat_timer_.expires_after(heartbeat_interval_);
     heartbeat_timer_.async_wait([this](const std::error_code& ec) {
       if (!ec) heartbeat();
@@ -663,6 +671,8 @@ class Worker::Impl {
   std::unique_ptr<HttpServer> http_;  // null without --dashboard-address
   SnapshotSlot<WorkerMetrics> metrics_;
   std::uint64_t tasks_finished_ = 0;
+  std::uint64_t keys_released_ = 0;  // by the scheduler (FreeKeys), for trimmer_
+  MemoryTrimmer trimmer_;
   std::uint64_t transfer_bytes_ = 0;
   std::uint64_t transfers_ = 0;
   WorkerState state_;  // every key this worker knows, and what it is doing with it

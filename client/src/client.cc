@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "client/src/client_core.h"
+#include "client/src/deadline.h"
 #include "client/src/graph_order.h"
 
 namespace dtask {
@@ -63,6 +64,19 @@ FutureBase Client::submit_task(const std::string& op, const SubmitOptions& optio
   return compute_graph({task}, options.priority).front();
 }
 
+std::vector<FutureBase> Client::map_tasks(const std::string& op, const SubmitOptions& options,
+                                          std::vector<std::vector<TaskArg>> calls) {
+  if (!options.key.empty()) {
+    throw TaskError(Status::invalid("map(\"" + op + "\"): SubmitOptions::key '" + options.key +
+                                    "' would name every call; map gives each call its own key"));
+  }
+  const DelayedOp task(op, options);
+  std::vector<Delayed> graphs;
+  graphs.reserve(calls.size());
+  for (std::vector<TaskArg>& args : calls) graphs.push_back(task.make(std::move(args)));
+  return compute_graph(graphs, options.priority);
+}
+
 std::vector<FutureBase> Client::compute_graph(const std::vector<Delayed>& graphs, int priority) {
   msg::UpdateGraph update;
   update.tasks = internal::order_graph(graphs, priority, next_generation());
@@ -76,18 +90,40 @@ std::vector<FutureBase> Client::compute_graph(const std::vector<Delayed>& graphs
   return futures;
 }
 
+std::chrono::milliseconds Client::result_timeout() const { return core_->result_timeout(); }
+
 Result<std::vector<Value>> Client::gather_values(const std::vector<FutureBase>& futures) {
+  return gather_values(futures, core_->result_timeout());
+}
+
+Result<std::vector<Value>> Client::gather_values(const std::vector<FutureBase>& futures,
+                                                 std::chrono::milliseconds timeout) {
+  const internal::Deadline deadline = internal::Deadline::in(timeout);
   std::vector<std::shared_ptr<internal::FutureState>> states;
   states.reserve(futures.size());
-  for (const FutureBase& future : futures) {
-    DTASK_RETURN_NOT_OK(future.wait());
-    states.push_back(future.state_);
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    if (!futures[i].valid()) return Status::invalid("gather of an empty future (index " + std::to_string(i) + ")");
+    Status done = core_->wait_done(*futures[i].state_, deadline);
+    if (done.code() == StatusCode::kTimedOut) {
+      std::size_t pending = 0;
+      for (const FutureBase& future : futures) pending += future.done() ? 0 : 1;
+      return Status::timed_out("gather of " + std::to_string(futures.size()) + " futures timed out with " +
+                               std::to_string(pending) + " not finished: " + done.message());
+    }
+    DTASK_RETURN_NOT_OK(done);
+    states.push_back(futures[i].state_);
   }
-  return core_->fetch(states);
+  return core_->fetch(states, deadline.capped(core_->request_timeout()));
 }
 
 Result<std::vector<Future<Value>>> Client::scatter(const std::vector<Value>& values) {
-  DTASK_ASSIGN_OR_RETURN(auto workers, core_->worker_addresses());
+  return scatter(values, core_->request_timeout());
+}
+
+Result<std::vector<Future<Value>>> Client::scatter(const std::vector<Value>& values,
+                                                   std::chrono::milliseconds timeout) {
+  const internal::Deadline deadline = internal::Deadline::in(timeout);
+  DTASK_ASSIGN_OR_RETURN(auto workers, core_->worker_addresses(deadline));
   if (workers.empty()) return Status::not_found("no workers to scatter data to");
   // Round robin: one PutData per worker with its share of the values.
   std::vector<std::vector<msg::KeyValue>> shares(workers.size());
@@ -103,7 +139,7 @@ Result<std::vector<Future<Value>>> Client::scatter(const std::vector<Value>& val
     for (const msg::KeyValue& item : shares[w]) {
       scattered.keys.push_back({item.key, item.value.nbytes(), item.value.type_name()});
     }
-    DTASK_RETURN_NOT_OK(core_->put_data(workers[w], std::move(shares[w])));
+    DTASK_RETURN_NOT_OK(core_->put_data(workers[w], std::move(shares[w]), deadline));
     core_->send(scattered);
   }
   return futures;
@@ -119,21 +155,28 @@ void Client::cancel(const std::vector<FutureBase>& futures) {
   core_->send(cancel);
 }
 
+Status Client::wait(const std::vector<FutureBase>& futures) { return wait(futures, core_->result_timeout()); }
+
 Status Client::wait(const std::vector<FutureBase>& futures, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const internal::Deadline deadline = internal::Deadline::in(timeout);
   for (const FutureBase& future : futures) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    DTASK_RETURN_NOT_OK(future.wait(std::max(left, std::chrono::milliseconds(0))));
+    if (!future.valid()) return Status::invalid("waiting on an empty future");
+    DTASK_RETURN_NOT_OK(core_->wait_done(*future.state_, deadline));
   }
   return Status::success();
 }
 
+Result<std::size_t> Client::wait_any(const std::vector<FutureBase>& futures) {
+  return wait_any(futures, core_->result_timeout());
+}
+
 Result<std::size_t> Client::wait_any(const std::vector<FutureBase>& futures, std::chrono::milliseconds timeout) {
   if (futures.empty()) return Status::invalid("wait_any on no futures");
+  const internal::Deadline deadline = internal::Deadline::in(timeout);
   auto& signal = *core_->signal();
   std::unique_lock lock(signal.mutex);
   std::size_t found = 0;
-  bool ok = signal.changed.wait_for(lock, timeout, [&] {
+  bool ok = signal.changed.wait_until(lock, deadline.at, [&] {
     for (std::size_t i = 0; i < futures.size(); ++i) {
       if (futures[i].state_ && futures[i].state_->done) {
         found = i;
@@ -142,11 +185,16 @@ Result<std::size_t> Client::wait_any(const std::vector<FutureBase>& futures, std
     }
     return false;
   });
-  if (!ok) return Status::timed_out("no future finished in time");
+  if (!ok) {
+    return Status::timed_out("none of " + std::to_string(futures.size()) + " futures (first " + futures.front().key() +
+                             ") finished within " + deadline.describe());
+  }
   return found;
 }
 
-Result<std::string> Client::scheduler_info() { return core_->info(); }
+Result<std::string> Client::scheduler_info() {
+  return core_->info(internal::Deadline::in(core_->request_timeout()));
+}
 Result<std::vector<std::string>> Client::retire_workers(const std::vector<std::string>& workers) {
   return core_->retire_workers(workers);
 }

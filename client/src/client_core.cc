@@ -20,6 +20,22 @@ namespace dtask::internal {
 namespace {
 constexpr const char* kSchedulerPeer = "scheduler";
 
+/// What a key's reported outcome means for its futures, naming the key.
+Status outcome_status(const msg::KeyStatus& status) {
+  switch (status.state) {
+    case KeyOutcome::kMemory: return Status::success();
+    case KeyOutcome::kErred: {
+      std::string where = status.failed_key == status.key ? "" : " (its dependency " + status.failed_key + " failed)";
+      // No op: the scheduler refused the task itself (a redefined or unknown key); nothing raised.
+      std::string what = status.op.empty() ? ": " : ": op '" + status.op + "' raised: ";
+      return Status::task_error("task " + status.key + where + what + status.message);
+    }
+    case KeyOutcome::kCancelled: return Status::cancelled("task " + status.key + " was cancelled");
+    case KeyOutcome::kLost: return Status::not_found("result of " + status.key + " was lost: " + status.message);
+  }
+  return Status::internal("task " + status.key + ": unknown outcome");
+}
+
 /// 128 random bits in hex: names this client to a scheduler across restarts.
 std::string new_session_id() {
   std::random_device entropy;
@@ -28,6 +44,16 @@ std::string new_session_id() {
   return id;
 }
 }  // namespace
+
+void FutureState::finish_locked(Status why) {
+  error = std::move(why);
+  if (done) return;  // reported again (new holders): already handed out
+  done = true;
+  for (auto& [weak, index] : watchers) {
+    if (auto queue = weak.lock()) queue->finished.push_back(index);
+  }
+  watchers.clear();
+}
 
 FutureState::~FutureState() {
   if (auto owner = core.lock()) owner->release(key);
@@ -56,6 +82,8 @@ Result<std::shared_ptr<ClientCore>> ClientCore::connect(const std::string& addre
   core->name_ = options.name;
   core->session_ = new_session_id();
   core->reconnect_timeout_ = options.reconnect_timeout;
+  core->result_timeout_ = options.result_timeout;
+  core->request_timeout_ = options.request_timeout;
   core->start(std::move(scheduler), options);
   // A refusal (wrong token, untrusted certificate) is this call's error, not
   // a later surprise on the first future.
@@ -193,8 +221,7 @@ void ClientCore::fail_pending(const std::string& why) {
   for (auto& [key, weak] : states_) {
     if (auto state = weak.lock(); state && !state->done) {
       touched.push_back(state);
-      state->done = true;
-      state->error = Status::disconnected(key + ": " + why);
+      state->finish_locked(Status::disconnected(key + ": " + why));
     }
   }
   signal_->changed.notify_all();
@@ -290,19 +317,8 @@ void ClientCore::on_scheduler_message(Message&& message) {
       auto state = it->second.lock();
       if (!state) continue;
       touched.push_back(state);
-      state->done = true;
       state->who_has = std::move(status.who_has);
-      switch (status.state) {
-        case KeyOutcome::kMemory: state->error = Status::success(); break;
-        case KeyOutcome::kErred: {
-          std::string where = status.failed_key == status.key ? "" : " (its dependency " + status.failed_key + " failed)";
-          state->error = Status::task_error("task " + status.key + where + ": op '" + status.op +
-                                            "' raised: " + status.message);
-          break;
-        }
-        case KeyOutcome::kCancelled: state->error = Status::cancelled("task " + status.key + " was cancelled"); break;
-        case KeyOutcome::kLost: state->error = Status::not_found("result of " + status.key + " was lost: " + status.message); break;
-      }
+      state->finish_locked(outcome_status(status));
     }
     signal_->changed.notify_all();
     if (resumable_) {
@@ -388,15 +404,18 @@ void ClientCore::on_scheduler_closed(const Status& why) {
   fail_pending("lost connection to scheduler " + address_ + ": " + why.message());
 }
 
-Result<ConnectionPtr> ClientCore::data_connection(const std::string& address) {
+Result<ConnectionPtr> ClientCore::data_connection(const std::string& address, const Deadline& deadline) {
   {
     std::lock_guard lock(requests_mutex_);
     auto it = data_connections_.find(address);
     if (it != data_connections_.end()) return it->second;
   }
   DTASK_ASSIGN_OR_RETURN(Address parsed, parse_address(address));
+  // connect_tcp retries a refused connection until its timeout: a dead
+  // holder must not cost more than 10 s before the next one is tried.
+  const Deadline connect_by = deadline.capped(std::chrono::seconds(10));
   DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection,
-                         connect_tcp(*io_, parsed, limits_, logger_, std::chrono::milliseconds(10000), tls_));
+                         connect_tcp(*io_, parsed, limits_, logger_, connect_by.left(), tls_));
   std::weak_ptr<ClientCore> weak = weak_from_this();
   connection->start(
       [weak, address](Message&& message) {
@@ -450,6 +469,17 @@ void ClientCore::on_data_closed(const std::string& address, const Status& why) {
   }
 }
 
+Result<Message> ClientCore::await_reply(std::uint64_t request_id, std::future<Result<Message>>& reply,
+                                        const Deadline& deadline, const std::string& what) {
+  if (reply.wait_until(deadline.at) == std::future_status::ready) return reply.get();
+  {
+    std::lock_guard lock(requests_mutex_);
+    if (requests_.erase(request_id) == 0) return reply.get();  // answered just now
+    request_peer_.erase(request_id);
+  }
+  return Status::timed_out(what + " within " + deadline.describe());
+}
+
 std::future<Result<Message>> ClientCore::expect_reply(std::uint64_t request_id, const std::string& peer) {
   std::promise<Result<Message>> promise;
   std::future<Result<Message>> reply = promise.get_future();
@@ -459,7 +489,17 @@ std::future<Result<Message>> ClientCore::expect_reply(std::uint64_t request_id, 
   return reply;
 }
 
-Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<FutureState>>& states) {
+Status ClientCore::wait_done(const FutureState& state, const Deadline& deadline) const {
+  std::unique_lock lock(state.signal->mutex);
+  if (!state.signal->changed.wait_until(lock, deadline.at, [&] { return state.done; })) {
+    return Status::timed_out("task " + state.key + " did not finish within " + deadline.describe() +
+                             " (still waiting for its dependencies, queued, running, or no worker can run it)");
+  }
+  return state.error;
+}
+
+Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<FutureState>>& states,
+                                             const Deadline& deadline) {
   // A holder can die between the scheduler's report and our request. The
   // scheduler then recomputes what only it held (or moves a copy) and
   // reports the key again with its new holders: wait for that, and retry.
@@ -468,13 +508,13 @@ Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<F
   std::set<std::string> failed;  // holders that failed a request: skipped from now on
   for (int attempt = 1;; ++attempt) {
     std::string failed_worker;
-    Result<std::vector<Value>> values = fetch_once(states, failed, &failed_worker);
+    Result<std::vector<Value>> values = fetch_once(states, failed, &failed_worker, deadline);
     if (values.ok() || failed_worker.empty() || attempt == kAttempts) return values;
     failed.insert(failed_worker);
     logger_->info("fetch from {} failed ({}); retrying from other holders", failed_worker,
                   values.status().to_string());
     std::unique_lock lock(signal_->mutex);
-    const bool held = signal_->changed.wait_for(lock, kNewHolderWait, [&] {
+    const bool held = signal_->changed.wait_until(lock, deadline.capped(kNewHolderWait).at, [&] {
       for (const auto& state : states) {
         if (!state->error.ok()) return true;
         const bool alive = std::any_of(state->who_has.begin(), state->who_has.end(),
@@ -488,7 +528,8 @@ Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<F
 }
 
 Result<std::vector<Value>> ClientCore::fetch_once(const std::vector<std::shared_ptr<FutureState>>& states,
-                                                  const std::set<std::string>& skip, std::string* failed_worker) {
+                                                  const std::set<std::string>& skip, std::string* failed_worker,
+                                                  const Deadline& deadline) {
   // Group the keys by a worker holding each, then one request per worker.
   std::unordered_map<std::string, std::vector<std::size_t>> by_worker;
   {
@@ -503,49 +544,66 @@ Result<std::vector<Value>> ClientCore::fetch_once(const std::vector<std::shared_
       by_worker[holders[i % holders.size()]].push_back(i);
     }
   }
-  std::vector<std::tuple<std::string, std::vector<std::size_t>*, std::future<Result<Message>>>> replies;
+  struct Pending {
+    std::string address;
+    std::vector<std::size_t>* indexes;
+    std::uint64_t request_id;
+    std::future<Result<Message>> reply;
+  };
+  std::vector<Pending> replies;
   for (auto& [address, indexes] : by_worker) {
-    Result<ConnectionPtr> connection = data_connection(address);
+    Result<ConnectionPtr> connection = data_connection(address, deadline);
     if (!connection.ok()) {
       *failed_worker = address;
       return connection.status();
     }
     msg::GetData request{next_request_id(), {}};
     for (std::size_t i : indexes) request.keys.push_back(states[i]->key);
-    replies.emplace_back(address, &indexes, expect_reply(request.request_id, address));
+    replies.push_back({address, &indexes, request.request_id, expect_reply(request.request_id, address)});
     (*connection)->send(request);
   }
   std::vector<Value> values(states.size());
   Status first_failure;
-  for (auto& [address, indexes, future] : replies) {
-    Result<Message> reply = future.get();  // every reply is awaited: none is left pending
+  for (Pending& pending : replies) {
+    const std::string& first_key = states[pending.indexes->front()]->key;
+    const std::string what = "fetching " + first_key +
+                             (pending.indexes->size() > 1 ? " (and " + std::to_string(pending.indexes->size() - 1) +
+                                                                " more keys)" : "") +
+                             ": worker " + pending.address + " did not answer";
+    // Every reply is awaited or forgotten: none is left pending.
+    Result<Message> reply = await_reply(pending.request_id, pending.reply, deadline, what);
     if (!first_failure.ok()) continue;
     if (!reply.ok()) {
-      *failed_worker = address;
+      if (reply.status().code() != StatusCode::kTimedOut) *failed_worker = pending.address;
       first_failure = reply.status();
       continue;
     }
     auto& data = std::get<msg::DataReply>(*reply);
-    if (data.values.size() != indexes->size()) return Status::internal("worker answered the wrong number of keys");
-    for (std::size_t j = 0; j < indexes->size(); ++j) {
+    if (data.values.size() != pending.indexes->size()) {
+      return Status::internal("worker answered the wrong number of keys");
+    }
+    for (std::size_t j = 0; j < pending.indexes->size(); ++j) {
       if (!data.values[j].found) {
-        *failed_worker = address;
+        *failed_worker = pending.address;
         first_failure = Status::not_found("worker no longer holds " + data.values[j].key);
         break;
       }
-      values[(*indexes)[j]] = std::move(data.values[j].value);
+      values[(*pending.indexes)[j]] = std::move(data.values[j].value);
     }
   }
   if (!first_failure.ok()) return first_failure;
   return values;
 }
 
-Status ClientCore::put_data(const std::string& worker, std::vector<msg::KeyValue> values) {
-  DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(worker));
+Status ClientCore::put_data(const std::string& worker, std::vector<msg::KeyValue> values, const Deadline& deadline) {
+  DTASK_ASSIGN_OR_RETURN(ConnectionPtr connection, data_connection(worker, deadline));
+  const std::string what = "scattering " + std::to_string(values.size()) + " values (first " +
+                           (values.empty() ? std::string() : values.front().key) + "): worker " + worker +
+                           " did not take them";
   msg::PutData request{next_request_id(), std::move(values)};
   std::future<Result<Message>> reply = expect_reply(request.request_id, worker);
   connection->send(request);
-  DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
+  DTASK_ASSIGN_OR_RETURN(Message message, await_reply(request.request_id, reply, deadline, what));
   const auto& put = std::get<msg::PutDataReply>(message);
   if (!put.ok) return Status::io_error("worker " + worker + " refused the data: " + put.error);
   return Status::success();
@@ -565,22 +623,25 @@ Result<std::vector<std::string>> ClientCore::retire_workers(const std::vector<st
   msg::RetireWorkers request{next_request_id(), workers};
   std::future<Result<Message>> reply = expect_reply(request.request_id, kSchedulerPeer);
   send(request);
-  DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
+  // Retiring moves data, so it gets as long as a task would, not a request's time.
+  DTASK_ASSIGN_OR_RETURN(Message message, await_reply(request.request_id, reply, Deadline::in(result_timeout_),
+                                                      "retire_workers: scheduler " + address_ + " did not answer"));
   auto& answer = std::get<msg::RetireWorkersReply>(message);
   if (!answer.error.empty()) return Status::invalid("retire_workers: " + answer.error);
   return std::move(answer.retired);
 }
 
-Result<std::string> ClientCore::info() {
+Result<std::string> ClientCore::info(const Deadline& deadline) {
   msg::InfoRequest request{next_request_id()};
   std::future<Result<Message>> reply = expect_reply(request.request_id, kSchedulerPeer);
   send(request);
-  DTASK_ASSIGN_OR_RETURN(Message message, reply.get());
+  DTASK_ASSIGN_OR_RETURN(Message message, await_reply(request.request_id, reply, deadline,
+                                                      "scheduler_info: scheduler " + address_ + " did not answer"));
   return std::get<msg::InfoReply>(message).json;
 }
 
-Result<std::vector<std::string>> ClientCore::worker_addresses() {
-  DTASK_ASSIGN_OR_RETURN(std::string json, info());
+Result<std::vector<std::string>> ClientCore::worker_addresses(const Deadline& deadline) {
+  DTASK_ASSIGN_OR_RETURN(std::string json, info(deadline));
   std::vector<std::string> out;
   nlohmann::json parsed = nlohmann::json::parse(json);  // must outlive the loop
   for (const auto& worker : parsed.at("workers")) {

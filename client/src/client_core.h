@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <map>
 #include <memory>
@@ -13,10 +14,12 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/address.h"
 #include "common/connection.h"
+#include "client/src/deadline.h"
 #include "common/messages.h"
 #include "dtask/client.h"
 
@@ -36,6 +39,16 @@ struct FutureSignal {
   std::condition_variable changed;
 };
 
+/// Where as_completed (CompletionOrder) learns that its futures finished:
+/// each future's index is pushed here once, as its status arrives.
+struct CompletionQueue {
+  std::shared_ptr<FutureSignal> signal;
+  std::weak_ptr<ClientCore> core;  // for ClientOptions::result_timeout
+  // Guarded by signal->mutex.
+  std::deque<std::size_t> finished;  // indexes done and not yet taken, in finishing order
+  std::size_t remaining = 0;         // indexes not yet taken
+};
+
 struct FutureState {
   std::string key;
   std::weak_ptr<ClientCore> core;
@@ -44,6 +57,12 @@ struct FutureState {
   bool done = false;
   Status error;  // ok when the result is in memory
   std::vector<std::string> who_has;
+  /// Completion queues waiting for this future, with its index in each.
+  std::vector<std::pair<std::weak_ptr<CompletionQueue>, std::size_t>> watchers;
+
+  /// Marks it done (error: ok when in memory) and tells its watchers, once.
+  /// Call with signal->mutex held; the caller notifies signal->changed.
+  void finish_locked(Status why);
 
   ~FutureState();
 };
@@ -64,26 +83,35 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// Called by ~FutureState: the last future for `key` is gone.
   void release(const std::string& key);
 
-  /// Fetches values from the workers that hold them (futures must be done).
-  /// Fetches the values from workers holding them; when a holder is gone,
-  /// waits (bounded) for the scheduler to report new holders and retries.
-  Result<std::vector<Value>> fetch(const std::vector<std::shared_ptr<FutureState>>& states);
-  Status put_data(const std::string& worker, std::vector<msg::KeyValue> values);
-  Result<std::string> info();
+  /// ClientOptions::result_timeout and request_timeout.
+  std::chrono::milliseconds result_timeout() const { return result_timeout_; }
+  std::chrono::milliseconds request_timeout() const { return request_timeout_; }
+
+  /// Waits until `state` is done or `deadline` passes (TimedOut naming the key).
+  Status wait_done(const FutureState& state, const Deadline& deadline) const;
+  /// Fetches the values (futures must be done) from workers holding them;
+  /// when a holder is gone, waits (bounded) for the scheduler to report new
+  /// holders and retries. A worker that has not answered by `deadline`
+  /// fails it with TimedOut naming the worker and a key.
+  Result<std::vector<Value>> fetch(const std::vector<std::shared_ptr<FutureState>>& states, const Deadline& deadline);
+  Status put_data(const std::string& worker, std::vector<msg::KeyValue> values, const Deadline& deadline);
+  /// scheduler_info(); bounded by `deadline`.
+  Result<std::string> info(const Deadline& deadline);
   /// Graceful retire (see Client::retire_workers); blocks until the scheduler answers.
   Result<std::vector<std::string>> retire_workers(const std::vector<std::string>& workers);
   /// The dashboard URL from the scheduler's handshake reply (waits for it up
   /// to `timeout`); empty when the scheduler serves no dashboard.
   Result<std::string> dashboard_address(std::chrono::milliseconds timeout);
-  Result<std::vector<std::string>> worker_addresses();
+  Result<std::vector<std::string>> worker_addresses(const Deadline& deadline);
 
   void close();
 
  private:
-  /// One attempt of fetch(); names the worker that failed it, if one did.
-  /// One attempt of fetch(), from holders not in `skip`; names the worker that failed it, if one did.
+  /// One attempt of fetch(), from holders not in `skip`; names the worker
+  /// that failed it, if one did (none for a timeout: there is no time left to retry).
   Result<std::vector<Value>> fetch_once(const std::vector<std::shared_ptr<FutureState>>& states,
-                                        const std::set<std::string>& skip, std::string* failed_worker);
+                                        const std::set<std::string>& skip, std::string* failed_worker,
+                                        const Deadline& deadline);
   ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spdlog::logger> logger, std::string address,
              TlsContextPtr tls, std::string auth_token);
   /// Waits for the scheduler's handshake reply; its refusal (or the
@@ -105,13 +133,18 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// Finishes every future still pending with a Disconnected error.
   void fail_pending(const std::string& why);
   void flush_releases_locked();
-  Result<ConnectionPtr> data_connection(const std::string& address);
+  /// The connection to a worker's data port, made (within `deadline`, 10 s at most) if none is open.
+  Result<ConnectionPtr> data_connection(const std::string& address, const Deadline& deadline);
   void on_data_message(const std::string& address, Message&& message);
   void on_data_closed(const std::string& address, const Status& why);
   std::uint64_t next_request_id() { return next_request_id_.fetch_add(1); }
   /// Registers a request before it is sent; the reply (or the failure of the
   /// connection to `peer`) completes the returned future.
   std::future<Result<Message>> expect_reply(std::uint64_t request_id, const std::string& peer);
+  /// Waits for the reply to `request_id` until `deadline`; past it the
+  /// request is forgotten (a late reply is dropped) and `what` says what timed out.
+  Result<Message> await_reply(std::uint64_t request_id, std::future<Result<Message>>& reply,
+                              const Deadline& deadline, const std::string& what);
   /// Fulfils the promise of a request/reply exchange with the scheduler.
   void answer(std::uint64_t request_id, Message reply);
 
@@ -160,6 +193,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::string session_;       // this client's id for life (Handshake.session)
   Address scheduler_parsed_;  // where to reconnect
   std::chrono::milliseconds reconnect_timeout_{0};
+  std::chrono::milliseconds result_timeout_{std::chrono::hours(24)};
+  std::chrono::milliseconds request_timeout_{std::chrono::seconds(120)};
   std::chrono::steady_clock::time_point reconnect_deadline_;  // io thread only
   std::atomic<bool> resumable_{false};  // the scheduler said it keeps a journal
 };

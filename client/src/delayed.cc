@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 namespace dtask {
@@ -31,13 +32,23 @@ TaskArg::TaskArg(const std::vector<TaskArg>& items) {
 namespace internal {
 
 std::string unique_key(const std::string& op) {
-  // A per-process random prefix keeps keys from different clients apart.
-  static const std::uint64_t salt = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
+  // A per-process salt of 128 random bits keeps keys of different clients
+  // apart: with 32 bits, two of a few thousand client processes sharing a
+  // scheduler over its life would likely draw the same salt, and the second
+  // would silently get the first one's results. The counter keeps this
+  // process's keys apart; the salt is fixed width, so the two never blur.
+  static const std::string salt = [] {
+    std::random_device entropy;
+    char hex[33];
+    for (int i = 0; i < 4; ++i) std::snprintf(hex + 8 * i, 9, "%08x", static_cast<unsigned>(entropy()));
+    return std::string(hex, 32);
+  }();
   static std::atomic<std::uint64_t> counter{0};
-  char suffix[40];
-  std::snprintf(suffix, sizeof(suffix), "-%08llx%llx", static_cast<unsigned long long>(salt & 0xffffffffu),
-                static_cast<unsigned long long>(counter.fetch_add(1)));
-  return op + suffix;
+  char suffix[24];
+  std::snprintf(suffix, sizeof(suffix), "%llx", static_cast<unsigned long long>(counter.fetch_add(1)));
+  std::string key;
+  key.reserve(op.size() + 1 + salt.size() + std::strlen(suffix));
+  return key.append(op).append("-").append(salt).append(suffix);
 }
 
 }  // namespace internal

@@ -2,7 +2,11 @@
 // openssl command line) and the shared auth token, on real dtask-scheduler
 // and dtask-worker processes over 127.0.0.1 with ephemeral ports. Every
 // refusal is followed by a check that the daemons keep serving.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <httplib.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -420,6 +424,38 @@ TEST(TlsMismatch, TlsClientToPlainSchedulerFailsClearly) {
   auto plain = Client::connect(scheduler->address());
   ASSERT_TRUE(plain.ok()) << plain.status().to_string();
   EXPECT_EQ(scheduler->stop(), 0);
+}
+
+// A TLS handshake with a server that accepts and never answers (a plain
+// TCP listener that never even accepts: the kernel completes the
+// connection) fails within connect_timeout with TimedOut naming it.
+TEST(TlsMismatch, HandshakeWithSilentServerTimesOut) {
+  TestPki pki;
+  Status made = pki.make();
+  ASSERT_TRUE(made.ok()) << made.to_string();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string address = "tls://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  ClientOptions options;
+  options.tls = {pki.client.cert, pki.client.key, pki.ca};
+  options.connect_timeout = std::chrono::milliseconds(500);
+  auto started = std::chrono::steady_clock::now();
+  auto client = Client::connect(address, options);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), StatusCode::kTimedOut) << client.status().to_string();
+  EXPECT_TRUE(contains(client.status().message(), "TLS handshake with " + address + " did not finish within 500 ms"))
+      << client.status().message();
+  EXPECT_GE(took, std::chrono::milliseconds(500));
+  EXPECT_LT(took, std::chrono::seconds(20));
 }
 
 // A LocalCluster with TLS and a token: its own Client inherits both.

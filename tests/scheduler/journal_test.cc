@@ -322,8 +322,8 @@ TEST_F(JournalReplayTest, SnapshotReplaysIntoTheSameState) {
   GraphState replayed(SchedulerConfig{}, quiet_logger());
   replay_journal(replayed, journal_snapshot(live));
   std::set<std::string> live_keys, replayed_keys;
-  for (const auto& [key, task] : live.tasks()) live_keys.insert(key);
-  for (const auto& [key, task] : replayed.tasks()) replayed_keys.insert(key);
+  for (const auto& [key, task] : live.tasks()) live_keys.emplace(key);
+  for (const auto& [key, task] : replayed.tasks()) replayed_keys.emplace(key);
   EXPECT_EQ(replayed_keys, live_keys);
   for (const std::string session : {"session-1", "session-2"}) {
     std::set<std::string> live_wants, replayed_wants;

@@ -127,16 +127,16 @@ TEST_F(PlacementTest, RestrictedTaskSkipsOtherWorkers) {
   WorkerState& by_address = add_worker("by_address", 1, 60.0);
   TaskState& dep = add_result("dep", 1'000'000, {&holder});
   TaskState& task = add_task("t", {&dep});
-  task.worker_restrictions = {"allowed"};
+  task.rare().worker_restrictions = {"allowed"};
   EXPECT_FALSE(Placement::eligible(task, holder));
   EXPECT_TRUE(Placement::eligible(task, allowed));
   EXPECT_EQ(choose(task), &allowed);
 
-  task.worker_restrictions = {by_address.address};
+  task.rare().worker_restrictions = {by_address.address};
   EXPECT_TRUE(Placement::eligible(task, by_address));
   EXPECT_EQ(choose(task), &by_address);
 
-  task.worker_restrictions = {"absent"};
+  task.rare().worker_restrictions = {"absent"};
   EXPECT_EQ(choose(task), nullptr);
 }
 
@@ -147,20 +147,20 @@ TEST_F(PlacementTest, LooseRestrictionLapsesOnlyWithoutTheNamedWorker) {
   WorkerState& named = add_worker("named", 1, 100.0);
   WorkerState& idle = add_worker("idle", 1, 0.0);
   TaskState& task = add_task("t");
-  task.worker_restrictions = {"named"};
-  task.loose_restrictions = true;
+  task.rare().worker_restrictions = {"named"};
+  task.rare().loose_restrictions = true;
   EXPECT_EQ(choose(task), &named) << "busy but connected: the preference holds";
   EXPECT_EQ(choose(task, [&named](const WorkerState& w) { return &w == &named; }), nullptr)
       << "saturated (skipped) is not gone: wait for it";
 
-  task.worker_restrictions = {"gone"};
+  task.rare().worker_restrictions = {"gone"};
   EXPECT_EQ(choose(task), &idle) << "no named worker connected: any worker";
   named.retiring = true;
-  task.worker_restrictions = {"named"};
+  task.rare().worker_restrictions = {"named"};
   EXPECT_EQ(choose(task), &idle) << "a retiring worker counts as gone";
 
-  task.loose_restrictions = false;
-  task.worker_restrictions = {"gone"};
+  task.rare().loose_restrictions = false;
+  task.rare().worker_restrictions = {"gone"};
   EXPECT_EQ(choose(task), nullptr) << "strict restrictions never lapse";
 }
 
@@ -172,7 +172,7 @@ TEST_F(PlacementTest, InsufficientResourcesAreSkipped) {
   WorkerState& gpu_no_mem = add_worker("gpu_no_mem", 1, 0.0, {{"GPU", 1}});
   WorkerState& gpu = add_worker("gpu", 1, 10.0, {{"GPU", 1}, {"MEM", 16}});
   TaskState& task = add_task("train");
-  task.resources = {{"GPU", 1}, {"MEM", 16}};
+  task.rare().resources = {{"GPU", 1}, {"MEM", 16}};
   EXPECT_FALSE(Placement::eligible(task, cpu));
   EXPECT_FALSE(Placement::eligible(task, half_gpu));
   EXPECT_FALSE(Placement::eligible(task, gpu_no_mem));

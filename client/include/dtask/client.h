@@ -17,6 +17,7 @@
 #include "dtask/security.h"
 #include "dtask/status.h"
 #include "dtask/value.h"
+#include "dtask/as_completed.h"
 #include "dtask/delayed.h"
 #include "dtask/future.h"
 #include "dtask/local_cluster.h"
@@ -24,8 +25,21 @@
 namespace dtask {
 
 struct ClientOptions {
-  /// Also bounds how long dashboard_link() waits for the scheduler's handshake reply.
+  /// Bounds connecting to the scheduler: the TCP connect, the TLS handshake
+  /// and the scheduler's handshake reply (a server that accepts and says
+  /// nothing fails the constructor with TimedOut). Also bounds how long
+  /// dashboard_link() waits for that reply.
   std::chrono::milliseconds connect_timeout{30000};
+  /// How long result(), value(), wait(), gather(), wait_any() and
+  /// as_completed wait for tasks to finish when the call is given no timeout
+  /// of its own (as Dask's `timeout=`). Tasks may rightly run for hours, so
+  /// this is long; it is there so that nothing blocks forever.
+  std::chrono::milliseconds result_timeout{std::chrono::hours(24)};
+  /// Bounds each exchange with a worker or the scheduler inside a call: a
+  /// fetch of finished results, a scatter's hand-over of its values,
+  /// scheduler_info(), and connecting to a worker. A peer that accepts but
+  /// never answers fails the call with TimedOut naming it.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(120)};
   std::string name = "client";
   std::string log_level = "warn";
   /// TLS for the scheduler and worker connections. Needed for a tls://
@@ -70,13 +84,43 @@ class Client {
     return Future<T>(submit_task(op, options, {TaskArg(std::forward<A>(args))...}));
   }
 
+  /// Runs op once per position of the input lists, all in one message, as
+  /// Dask's `client.map`: `map<double>("add", xs, ys)` runs add(xs[i], ys[i])
+  /// for every i and returns one future per call, in order. Items are what
+  /// submit takes (values, Futures, Delayed); the lists are std::vector (or
+  /// anything with size() and operator[]). Throws TaskError (Invalid) when
+  /// the lists differ in length or `options.key` is set (each call gets its
+  /// own key).
+  template <typename T = Value, typename... Lists>
+  std::vector<Future<T>> map(const std::string& op, const Lists&... inputs) {
+    return map<T>(SubmitOptions{}, op, inputs...);
+  }
+  template <typename T = Value, typename First, typename... Rest>
+  std::vector<Future<T>> map(const SubmitOptions& options, const std::string& op, const First& first,
+                             const Rest&... rest) {
+    const std::size_t n = first.size();
+    if (!((rest.size() == n) && ...)) {
+      throw TaskError(Status::invalid("map(\"" + op + "\"): the input lists differ in length"));
+    }
+    std::vector<std::vector<TaskArg>> calls(n);
+    append_column(calls, first);
+    (append_column(calls, rest), ...);
+    return typed<T>(map_tasks(op, options, std::move(calls)));
+  }
+
   /// Submits a Delayed graph in one message and returns a future for its output.
   template <typename T = Value>
   Future<T> compute(const Delayed& graph, int priority = 0) {
     return Future<T>(compute_graph({graph}, priority).front());
   }
+  /// Submits several graphs in one message (shared tasks run once); one
+  /// future per graph, in order: untyped, or `compute<T>(graphs)` typed.
   std::vector<FutureBase> compute(const std::vector<Delayed>& graphs, int priority = 0) {
     return compute_graph(graphs, priority);
+  }
+  template <typename T>
+  std::vector<Future<T>> compute(const std::vector<Delayed>& graphs, int priority = 0) {
+    return typed<T>(compute_graph(graphs, priority));
   }
   /// Like compute: results stay on the workers, held by the returned futures.
   template <typename T = Value>
@@ -84,13 +128,22 @@ class Client {
     return compute<T>(graph, priority);
   }
 
-  /// Waits for every future and fetches the values, at most one request per worker.
+  /// Waits for every future and fetches the values, at most one request per
+  /// worker. TimedOut, naming a task not finished, once `timeout` (default:
+  /// ClientOptions::result_timeout) passes; the fetch itself is bounded by
+  /// what is left of it and by ClientOptions::request_timeout.
   Result<std::vector<Value>> gather_values(const std::vector<FutureBase>& futures);
-  /// Typed gather; throws TaskError if any task failed.
+  Result<std::vector<Value>> gather_values(const std::vector<FutureBase>& futures,
+                                           std::chrono::milliseconds timeout);
+  /// Typed gather; throws TaskError if any task failed or `timeout` passed.
   template <typename T>
   std::vector<T> gather(const std::vector<Future<T>>& futures) {
+    return gather(futures, result_timeout());
+  }
+  template <typename T>
+  std::vector<T> gather(const std::vector<Future<T>>& futures, std::chrono::milliseconds timeout) {
     std::vector<FutureBase> bases(futures.begin(), futures.end());
-    auto values = gather_values(bases);
+    auto values = gather_values(bases, timeout);
     if (!values.ok()) throw TaskError(values.status());
     std::vector<T> out;
     out.reserve(values->size());
@@ -102,20 +155,27 @@ class Client {
     return out;
   }
 
-  /// Stores local values on workers (round robin) and returns futures to them.
+  /// Stores local values on workers (round robin) and returns futures to
+  /// them. TimedOut, naming the worker, when the workers have not all taken
+  /// their share within `timeout` (default: ClientOptions::request_timeout).
   Result<std::vector<Future<Value>>> scatter(const std::vector<Value>& values);
+  Result<std::vector<Future<Value>>> scatter(const std::vector<Value>& values, std::chrono::milliseconds timeout);
+  /// One value; throws TaskError on failure.
   Future<Value> scatter(Value value);
 
   /// Cancels tasks: their futures finish as cancelled; results are released.
   void cancel(const std::vector<FutureBase>& futures);
   void cancel(const FutureBase& future) { cancel(std::vector<FutureBase>{future}); }
 
-  /// Waits until every future is done (or `timeout`); the first failure, else OK.
-  Status wait(const std::vector<FutureBase>& futures,
-              std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
-  /// Blocks until one of `futures` is done and returns its index.
-  Result<std::size_t> wait_any(const std::vector<FutureBase>& futures,
-                               std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
+  /// Waits until every future is done (or `timeout`, default
+  /// ClientOptions::result_timeout); the first failure, else OK.
+  Status wait(const std::vector<FutureBase>& futures);
+  Status wait(const std::vector<FutureBase>& futures, std::chrono::milliseconds timeout);
+  /// Blocks until one of `futures` is done and returns its index (TimedOut
+  /// after `timeout`, default ClientOptions::result_timeout). Scans every
+  /// future: to take many as they finish, use as_completed.
+  Result<std::size_t> wait_any(const std::vector<FutureBase>& futures);
+  Result<std::size_t> wait_any(const std::vector<FutureBase>& futures, std::chrono::milliseconds timeout);
 
   /// The scheduler's state as JSON: task counts by state, workers, totals.
   Result<std::string> scheduler_info();
@@ -131,59 +191,34 @@ class Client {
   const std::string& scheduler_address() const;
   /// The LocalCluster this client started, or nullptr.
   LocalCluster* cluster() const { return cluster_.get(); }
+  /// ClientOptions::result_timeout: what calls without a timeout wait for.
+  std::chrono::milliseconds result_timeout() const;
 
  private:
   Client(std::unique_ptr<LocalCluster> cluster, std::shared_ptr<internal::ClientCore> core,
          std::chrono::milliseconds connect_timeout);
   FutureBase submit_task(const std::string& op, const SubmitOptions& options, std::vector<TaskArg> args);
+  /// One task per entry of `calls` (its arguments), in one message.
+  std::vector<FutureBase> map_tasks(const std::string& op, const SubmitOptions& options,
+                                    std::vector<std::vector<TaskArg>> calls);
+  template <typename List>
+  static void append_column(std::vector<std::vector<TaskArg>>& calls, const List& list) {
+    for (std::size_t i = 0; i < calls.size(); ++i) calls[i].emplace_back(list[i]);
+  }
+  template <typename T>
+  static std::vector<Future<T>> typed(std::vector<FutureBase> bases) {
+    std::vector<Future<T>> out;
+    out.reserve(bases.size());
+    for (FutureBase& base : bases) out.emplace_back(base);
+    return out;
+  }
   std::vector<FutureBase> compute_graph(const std::vector<Delayed>& graphs, int priority);
+
+  friend class CompletionOrder;  // reads core_'s future signal
 
   std::unique_ptr<LocalCluster> cluster_;  // destroyed after core_ disconnects
   std::shared_ptr<internal::ClientCore> core_;
   std::chrono::milliseconds connect_timeout_{30000};
 };
-
-/// Yields futures in the order they finish: `for (auto& f : as_completed(client, futures))`.
-template <typename T>
-class AsCompleted {
- public:
-  AsCompleted(Client& client, std::vector<Future<T>> futures) : client_(client), remaining_(std::move(futures)) {}
-  /// The next future to finish, or nullopt when none remain.
-  std::optional<Future<T>> next() {
-    if (remaining_.empty()) return std::nullopt;
-    std::vector<FutureBase> bases(remaining_.begin(), remaining_.end());
-    auto index = client_.wait_any(bases);
-    if (!index.ok()) throw TaskError(index.status());
-    Future<T> done = remaining_[*index];
-    remaining_.erase(remaining_.begin() + static_cast<std::ptrdiff_t>(*index));
-    return done;
-  }
-
-  class Iterator {
-   public:
-    Iterator(AsCompleted* owner, std::optional<Future<T>> current) : owner_(owner), current_(std::move(current)) {}
-    const Future<T>& operator*() const { return *current_; }
-    Iterator& operator++() {
-      current_ = owner_->next();
-      return *this;
-    }
-    bool operator!=(const Iterator& other) const { return current_.has_value() != other.current_.has_value(); }
-
-   private:
-    AsCompleted* owner_;
-    std::optional<Future<T>> current_;
-  };
-  Iterator begin() { return Iterator(this, next()); }
-  Iterator end() { return Iterator(this, std::nullopt); }
-
- private:
-  Client& client_;
-  std::vector<Future<T>> remaining_;
-};
-
-template <typename T>
-AsCompleted<T> as_completed(Client& client, std::vector<Future<T>> futures) {
-  return AsCompleted<T>(client, std::move(futures));
-}
 
 }  // namespace dtask

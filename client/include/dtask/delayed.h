@@ -77,6 +77,8 @@ struct DelayedNode {
   std::vector<FutureBase> future_deps;
   SubmitOptions options;
 };
+/// "<op>-<salt><counter>": the salt is 128 random bits drawn once per
+/// process, so keys from different clients never collide. Thread-safe.
 std::string unique_key(const std::string& op);
 }  // namespace internal
 

@@ -40,11 +40,17 @@ class FutureBase {
   const std::string& key() const;
   /// True once the result is in memory, or the task failed or was cancelled.
   bool done() const;
-  /// Blocks until done or `timeout`; OK when the result is in memory,
-  /// TaskError with op, key and message when it failed, TimedOut otherwise.
-  Status wait(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365)) const;
-  /// Waits, then fetches the value from a worker holding it.
+  /// Blocks until done or `timeout` (default: its client's
+  /// ClientOptions::result_timeout); OK when the result is in memory, the
+  /// task's error (op, key, message) when it failed, and TimedOut naming
+  /// the key when the time ran out first.
+  Status wait() const;
+  Status wait(std::chrono::milliseconds timeout) const;
+  /// Waits, then fetches the value from a worker holding it, all within
+  /// `timeout` (default: ClientOptions::result_timeout to wait, then
+  /// ClientOptions::request_timeout to fetch).
   Result<Value> value() const;
+  Result<Value> value(std::chrono::milliseconds timeout) const;
   bool valid() const { return state_ != nullptr; }
 
  protected:
@@ -52,6 +58,7 @@ class FutureBase {
   std::shared_ptr<internal::FutureState> state_;
   friend class internal::ClientCore;
   friend class Client;
+  friend class CompletionOrder;
 };
 
 /// A future whose result converts to T (Value: no conversion).
@@ -61,14 +68,21 @@ class Future : public FutureBase {
   Future() = default;
   explicit Future(const FutureBase& base) : FutureBase(base) {}
 
-  /// The result or its error.
-  Result<T> try_result() const {
-    DTASK_ASSIGN_OR_RETURN(Value v, value());
-    return value_as<T>(v);
+  /// The result or its error (TimedOut, naming the key, past `timeout`;
+  /// see value()).
+  Result<T> try_result() const { return converted(value()); }
+  Result<T> try_result(std::chrono::milliseconds timeout) const { return converted(value(timeout)); }
+  /// The result; throws TaskError when the task failed or `timeout` passed
+  /// (as Dask's `future.result(timeout=...)`).
+  T result() const { return or_throw(try_result()); }
+  T result(std::chrono::milliseconds timeout) const { return or_throw(try_result(timeout)); }
+
+ private:
+  static Result<T> converted(Result<Value> v) {
+    if (!v.ok()) return v.status();
+    return value_as<T>(*v);
   }
-  /// The result; throws TaskError when the task failed.
-  T result() const {
-    Result<T> r = try_result();
+  static T or_throw(Result<T> r) {
     if (!r.ok()) throw TaskError(r.status());
     return std::move(r).value();
   }
