@@ -132,7 +132,7 @@ void DataStore::warn(const std::string& message) const {
   if (options_.logger) options_.logger->warn("{}", message);
 }
 
-void DataStore::put(const std::string& key, Value value) {
+void DataStore::put(const std::string& key, Value value, SpillOnPut spill) {
   const std::uint64_t nbytes = value.nbytes();
   std::shared_ptr<const Buffer>* slot = buffer_slot(value);
   const bool spillable = spill_enabled() && slot != nullptr && *slot != nullptr && nbytes >= options_.min_spill_bytes;
@@ -155,7 +155,7 @@ void DataStore::put(const std::string& key, Value value) {
     managed_bytes_ += nbytes;
   }
   remove_file(stale_file);
-  if (spill_enabled() && options_.policy.target > 0) spill_to_target();
+  if (spill == SpillOnPut::kHere) spill_to_target();
 }
 
 std::optional<Value> DataStore::get(const std::string& key) {
@@ -217,9 +217,30 @@ std::optional<Value> DataStore::get(const std::string& key) {
     unspilled_.notify_all();
     lock.unlock();
     remove_file(file_path(file));
-    if (options_.policy.target > 0) spill_to_target();
+    spill_to_target();
     return out;
   }
+}
+
+std::optional<Value> DataStore::get_in_memory(const std::string& key, bool* spilled) {
+  std::lock_guard lock(mutex_);
+  *spilled = false;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  Entry& entry = it->second;
+  switch (entry.where) {
+    case Where::kMemory:
+      if (entry.spillable) lru_.splice(lru_.end(), lru_, entry.lru);
+      return entry.value;
+    case Where::kSpilling:
+      entry.touched = true;  // still in RAM; the spill will be undone
+      return entry.value;
+    case Where::kDisk:
+    case Where::kUnspilling:
+      *spilled = true;
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 bool DataStore::contains(const std::string& key) const {
@@ -271,6 +292,7 @@ std::string DataStore::drop_locked(Entry& entry) {
 }
 
 void DataStore::spill_to_target() {
+  if (!spill_enabled() || options_.policy.target <= 0) return;
   while (true) {
     Claim claim;
     {

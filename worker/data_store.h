@@ -79,6 +79,12 @@ struct MemoryCheck {
   bool unmanaged_over_pause = false;
 };
 
+/// Where put() writes the spill files it makes room with.
+enum class SpillOnPut : std::uint8_t {
+  kHere,   // on the calling thread, before put() returns (executor threads)
+  kLater,  // not at all: the caller runs spill_to_target() on a thread that may block
+};
+
 /// Thread-safe: executor threads write results, the io thread serves peers.
 /// Spill and unspill file I/O runs outside the lock: a key being written out
 /// or read back is marked so that every other caller sees it consistently.
@@ -93,13 +99,22 @@ class DataStore {
   DataStore(const DataStore&) = delete;
   DataStore& operator=(const DataStore&) = delete;
 
-  /// Stores (or replaces) `key`, then spills least recently used values on
-  /// this thread while the bytes in RAM exceed the target.
-  void put(const std::string& key, Value value);
+  /// Stores (or replaces) `key`, then, with SpillOnPut::kHere, spills least
+  /// recently used values on this thread while the bytes in RAM exceed the
+  /// target. The worker's io thread passes kLater: a spill file of a GiB
+  /// written there would hold up heartbeats and every peer.
+  void put(const std::string& key, Value value, SpillOnPut spill = SpillOnPut::kHere);
+  /// Spills least recently used values while the bytes in RAM exceed the
+  /// target. Blocks on file I/O: never call it on a network thread.
+  void spill_to_target();
   /// The value of `key`, read back from disk if it was spilled (it is then in
   /// RAM again, as the most recently used, and others may spill to make room).
   /// nullopt when the key is not held or its file cannot be read (logged).
+  /// Blocks on file I/O for a spilled key.
   std::optional<Value> get(const std::string& key);
+  /// The value of `key` if it is in RAM; never touches a file. nullopt when
+  /// it is not held, or (then `*spilled` is set) when only get() can read it back.
+  std::optional<Value> get_in_memory(const std::string& key, bool* spilled);
   bool contains(const std::string& key) const;
   /// Whether `key` is held on disk (or being read back) rather than in RAM.
   bool is_spilled(const std::string& key) const;
@@ -154,9 +169,6 @@ class DataStore {
   bool spill_enabled() const;
   /// No result in RAM could spill (all are spilled, small, or in flight).
   bool nothing_left_to_spill() const;
-  /// Spills from the cold end while the bytes in RAM (less those already
-  /// being written out) exceed the target.
-  void spill_to_target();
   /// Spills the least recently used value. False when none is left or the write failed.
   bool spill_oldest();
   /// Marks the coldest value as being spilled. Call with the lock held.

@@ -1,12 +1,13 @@
 #include "worker/executor.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace dtask::worker {
 
-Executor::Executor(unsigned nthreads, const OpRegistry& registry, DataStore& store, ResourceList resources,
-                   Completion on_done)
-    : registry_(registry), store_(store), available_(std::move(resources)), on_done_(std::move(on_done)) {
+Executor::Executor(unsigned nthreads, const OpRegistry& registry, DataStore& store, Completion on_done)
+    : registry_(registry), store_(store), on_done_(std::move(on_done)) {
   for (unsigned i = 0; i < std::max(nthreads, 1u); ++i) threads_.emplace_back([this, i] { run_thread(i); });
 }
 
@@ -16,31 +17,9 @@ void Executor::submit(ReadyTask task) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    // Higher user priority first: negate it so the map's ascending order works.
-    QueueKey key{-task.priority.user, task.priority.generation, task.priority.order, sequence_++};
-    queued_keys_[task.key] = key;
-    queue_.emplace(key, std::move(task));
+    queue_.push_back(std::move(task));
   }
   wake_.notify_one();
-}
-
-bool Executor::cancel(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto it = queued_keys_.find(key);
-  if (it == queued_keys_.end()) return false;
-  queue_.erase(it->second);
-  queued_keys_.erase(it);
-  return true;
-}
-
-std::vector<std::string> Executor::cancel_queued() {
-  std::lock_guard lock(mutex_);
-  std::vector<std::string> keys;
-  keys.reserve(queued_keys_.size());
-  for (const auto& [key, position] : queued_keys_) keys.push_back(key);
-  queue_.clear();
-  queued_keys_.clear();
-  return keys;
 }
 
 void Executor::stop() {
@@ -49,7 +28,6 @@ void Executor::stop() {
     if (stopping_ && threads_.empty()) return;
     stopping_ = true;
     queue_.clear();
-    queued_keys_.clear();
   }
   wake_.notify_all();
   for (std::thread& thread : threads_) {
@@ -58,70 +36,18 @@ void Executor::stop() {
   threads_.clear();
 }
 
-void Executor::set_paused(bool paused) {
-  {
-    std::lock_guard lock(mutex_);
-    if (paused_ == paused) return;
-    paused_ = paused;
-  }
-  if (!paused) wake_.notify_all();
-}
-
-bool Executor::paused() const {
-  std::lock_guard lock(mutex_);
-  return paused_;
-}
-
 unsigned Executor::executing() const {
   std::lock_guard lock(mutex_);
   return executing_;
 }
 
-std::size_t Executor::queued() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
-bool Executor::resources_free(const ResourceList& wanted) const {
-  for (const auto& [name, amount] : wanted) {
-    double free = 0;
-    for (const auto& [have, left] : available_) {
-      if (have == name) free = left;
-    }
-    if (free < amount) return false;
-  }
-  return true;
-}
-
-void Executor::take_resources(const ResourceList& wanted, double sign) {
-  for (const auto& [name, amount] : wanted) {
-    for (auto& [have, left] : available_) {
-      if (have == name) left -= sign * amount;
-    }
-  }
-}
-
 void Executor::run_thread(std::uint32_t index) {
   std::unique_lock lock(mutex_);
   while (true) {
-    // The best task whose resources are free now.
-    auto next = queue_.end();
-    wake_.wait(lock, [&] {
-      if (stopping_) return true;
-      if (paused_) return false;
-      for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-        if (it->second.resources.empty() || resources_free(it->second.resources)) {
-          next = it;
-          return true;
-        }
-      }
-      return false;
-    });
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    ReadyTask task = std::move(next->second);
-    queued_keys_.erase(task.key);
-    queue_.erase(next);
-    take_resources(task.resources, +1);
+    ReadyTask task = std::move(queue_.front());
+    queue_.pop_front();
     ++executing_;
     lock.unlock();
 
@@ -130,8 +56,6 @@ void Executor::run_thread(std::uint32_t index) {
 
     lock.lock();
     --executing_;
-    take_resources(task.resources, -1);
-    if (!task.resources.empty()) wake_.notify_all();  // a held-back task may fit now
   }
 }
 

@@ -6,9 +6,10 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
-#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -23,16 +24,11 @@
 #include "worker/data_store.h"
 #include "worker/executor.h"
 #include "worker/worker_metrics.h"
+#include "worker/worker_state.h"
 
 namespace dtask::worker {
 
 namespace {
-
-/// A task waiting here for dependencies fetched from peers.
-struct PendingTask {
-  ReadyTask task;
-  std::size_t missing = 0;
-};
 
 /// An outgoing link to another worker's data port.
 struct PeerLink {
@@ -59,6 +55,11 @@ struct FetchRequest {
   std::vector<std::string> keys;
   double start_time = 0;  // wall clock, for the task stream's transfer bar
 };
+
+/// Threads for the DataStore's file I/O (spilling, reading back spilled values
+/// for peers): two, so that reading a value back for a peer need not wait
+/// behind a long spill.
+constexpr int kDiskThreads = 2;
 
 /// A recycled chunk buffer unused this long is unmapped at the next heartbeat.
 constexpr std::chrono::seconds kIdleBufferRelease{2};
@@ -90,9 +91,11 @@ class Worker::Impl {
         reconnect_timer_(io),
         accept_retry_timer_(io),
         store_(std::move(store)),
+        disk_pool_(kDiskThreads),
         disk_io_(std::move(disk_io)),
         http_(std::move(http)),
-        executor_(options_.nthreads, registry, *store_, options_.resources,
+        state_(options_.nthreads, options_.resources),
+        executor_(options_.nthreads, registry, *store_,
                   [this](TaskOutcome outcome) {
                     asio::post(io_, [this, outcome = std::move(outcome)]() mutable { on_task_done(std::move(outcome)); });
                   }) {
@@ -109,6 +112,8 @@ class Worker::Impl {
   ~Impl() {
     if (http_) http_->stop();  // its threads read metrics_
     executor_.stop();
+    alive_.reset();     // disk jobs finishing from here on post nothing back
+    disk_pool_.join();  // before the store they use goes
   }
 
   const std::string& data_address() const { return data_address_; }
@@ -156,10 +161,8 @@ class Worker::Impl {
     scheduler_->send(msg::Handshake{kProtocolVersion, PeerRole::kWorker, options_.name, options_.auth_token});
     msg::RegisterWorker registration{options_.name, data_address_, options_.nthreads, options_.memory_limit,
                                      options_.resources, {}, options_.gpu};
-    for (msg::KeyInfo& info : store_->list()) {
-      // Copies fetched for local tasks are not results this worker owns.
-      if (fetched_refs_.count(info.key) == 0) registration.held.push_back(std::move(info));
-    }
+    // Copies fetched for local tasks are not results this worker owns.
+    registration.held = state_.held();
     scheduler_->send(registration);
   }
 
@@ -180,10 +183,7 @@ class Worker::Impl {
   /// restarted one hands out work again. Running ones finish; their results
   /// are reported with the rest when the worker re-registers.
   void forget_assignments() {
-    for (const std::string& key : executor_.cancel_queued()) release_fetched(key);
-    for (auto& [key, pending] : pending_) release_fetched(key);
-    pending_.clear();
-    fetch_waiters_.clear();
+    apply(state_.scheduler_lost());
     report_ = {};
   }
 
@@ -235,96 +235,35 @@ class Worker::Impl {
     }
   }
 
-  void on_compute(msg::ComputeTaskBatch batch) {
-    std::unordered_map<std::string, std::vector<std::string>> to_fetch;  // address -> keys
-    for (msg::ComputeTask& spec : batch.tasks) {
-      ReadyTask task{std::move(spec.key), std::move(spec.op), std::move(spec.args), spec.priority,
-                     std::move(spec.resources)};
-      std::size_t missing = 0;
-      std::string unreachable;
-      for (const msg::DependencyLocation& dep : spec.dependencies) {
-        bool computed_here = store_->contains(dep.key) && fetched_refs_.count(dep.key) == 0;
-        if (computed_here) continue;
-        if (!store_->contains(dep.key) && dep.who_has.empty()) {
-          unreachable = dep.key;
-          break;
-        }
-        // A fetched copy stays while some local task still needs it.
-        ++fetched_refs_[dep.key];
-        fetched_for_[task.key].push_back(dep.key);
-        if (store_->contains(dep.key)) continue;
-        ++missing;
-        auto& waiters = fetch_waiters_[dep.key];
-        waiters.push_back(task.key);
-        if (waiters.size() == 1) {
-          // Spread fetches over the replicas.
-          const std::string& holder = dep.who_has[fetch_rotation_++ % dep.who_has.size()];
-          to_fetch[holder].push_back(dep.key);
-        }
-      }
-      if (!unreachable.empty()) {
-        report_missing(task.key, unreachable, "", "dependency " + unreachable + " is held by no worker");
-      } else if (missing == 0) {
-        executor_.submit(std::move(task));
-      } else {
-        std::string key = task.key;
-        pending_.emplace(std::move(key), PendingTask{std::move(task), missing});
-      }
-    }
-    for (auto& [address, keys] : to_fetch) fetch(address, std::move(keys));
-  }
+  void on_compute(msg::ComputeTaskBatch batch) { apply(state_.compute(std::move(batch.tasks))); }
 
   /// Copies results a retiring worker holds alone (graceful retire).
-  void on_acquire(msg::AcquireReplicas request) {
-    std::vector<std::string> keys;
-    for (std::string& key : request.keys) {
-      if (store_->contains(key)) {
-        report_.acquired.push_back({key, 0});
-      } else if (acquiring_.insert(key).second) {
-        keys.push_back(std::move(key));
-      }
-    }
-    if (!keys.empty()) fetch(request.holder, std::move(keys));
-    if (!report_.acquired.empty()) schedule_report();
-  }
+  void on_acquire(const msg::AcquireReplicas& request) { apply(state_.acquire(request.holder, request.keys)); }
 
   void on_free(const std::vector<std::string>& keys) {
     keys_released_ += keys.size();
-    for (const std::string& key : keys) {
-      store_->erase(key);
-      executor_.cancel(key);
-      if (pending_.erase(key) > 0) release_fetched(key);
-    }
+    apply(state_.free_keys(keys));
   }
-
-  // ---- results ---------------------------------------------------------------
 
   void on_task_done(TaskOutcome outcome) {
-    release_fetched(outcome.key);
-    if (outcome.ok) {
-      report_.finished.push_back({outcome.key, outcome.nbytes, outcome.type_name, outcome.start_time,
-                                  outcome.stop_time, outcome.thread});
-    } else {
-      report_.erred.push_back(
-          {outcome.key, outcome.op, outcome.error, outcome.start_time, outcome.stop_time, outcome.thread});
-    }
     ++tasks_finished_;
-    schedule_report();
+    apply(state_.task_done(outcome));
   }
 
-  void report_error(const std::string& key, const std::string& op, std::string message) {
-    release_fetched(key);
-    double now = wall_clock_seconds();
-    report_.erred.push_back({key, op, std::move(message), now, now, 0});
-    schedule_report();
-  }
-
-  /// The task cannot run here because `dependency` could not be fetched: the
-  /// scheduler reschedules it (and recomputes the dependency if no copy is left).
-  void report_missing(const std::string& key, const std::string& dependency, const std::string& holder,
-                      std::string message) {
-    release_fetched(key);
-    report_.missing.push_back({key, dependency, holder, std::move(message)});
+  /// Carries out what the state machine decided.
+  void apply(Instructions instructions) {
+    for (const std::string& key : instructions.drop) store_->erase(key);
+    for (FetchInstruction& fetch_keys : instructions.fetch) fetch(fetch_keys.holder, std::move(fetch_keys.keys));
+    for (ReadyTask& task : instructions.execute) executor_.submit(std::move(task));
+    for (const std::string& warning : instructions.warnings) logger_->warn("{}", warning);
+    if (!instructions.has_report()) return;
+    msg::WorkerReport& report = instructions.report;
+    auto append = [](auto& to, auto& from) { to.insert(to.end(), std::make_move_iterator(from.begin()),
+                                                     std::make_move_iterator(from.end())); };
+    append(report_.finished, report.finished);
+    append(report_.erred, report.erred);
+    append(report_.missing, report.missing);
+    append(report_.acquired, report.acquired);
     schedule_report();
   }
 
@@ -351,18 +290,29 @@ class Worker::Impl {
     });
   }
 
-  /// Drops dependency copies fetched for `task_key` once no local task needs them.
-  void release_fetched(const std::string& task_key) {
-    auto it = fetched_for_.find(task_key);
-    if (it == fetched_for_.end()) return;
-    for (const std::string& dep : it->second) {
-      auto count = fetched_refs_.find(dep);
-      if (count != fetched_refs_.end() && --count->second == 0) {
-        fetched_refs_.erase(count);
-        store_->erase(dep);
-      }
-    }
-    fetched_for_.erase(it);
+  // ---- file I/O off the io thread -------------------------------------------
+
+  /// Runs `job` on a disk thread; `then` gets its result back on the io
+  /// thread, unless the worker is gone by then.
+  template <typename Job, typename Then>
+  void on_disk(Job job, Then then) {
+    asio::post(disk_pool_, [this, job = std::move(job), then = std::move(then),
+                            alive = std::weak_ptr<bool>(alive_)]() mutable {
+      auto result = job();
+      asio::post(io_, [alive, then = std::move(then), result = std::move(result)]() mutable {
+        if (alive.lock()) then(std::move(result));
+      });
+    });
+  }
+
+  /// Values put on the io thread (SpillOnPut::kLater) are spilled here, one
+  /// pass at a time: puts during a pass ask for the next one.
+  void spill_soon() {
+    if (spill_requested_.exchange(true)) return;
+    asio::post(disk_pool_, [this] {
+      spill_requested_ = false;
+      store_->spill_to_target();
+    });
   }
 
   // ---- fetching from peers ---------------------------------------------------
@@ -412,14 +362,19 @@ class Worker::Impl {
       transfer_bytes_ += nbytes;
       ++transfers_;
       report_activity({ActivityKind::kTransfer, request.mapped().start_time, wall_clock_seconds(), nbytes});
+      const std::string& holder = request.mapped().address;
       for (msg::KeyValue& item : reply->values) {
-        if (item.found) {
-          store_->put(item.key, std::move(item.value));
-          dependency_arrived(item.key);
-        } else {
-          dependency_failed(item.key, request.mapped().address, "not found on " + request.mapped().address);
+        if (!item.found) {
+          apply(state_.fetch_failed(item.key, holder, "not found on " + holder));
+          continue;
         }
+        const std::uint64_t value_bytes = item.value.nbytes();
+        std::string type_name = item.value.type_name();
+        // A copy nothing here needs any more is not stored at all.
+        if (state_.fetch_wanted(item.key)) store_->put(item.key, std::move(item.value), SpillOnPut::kLater);
+        apply(state_.fetched(item.key, value_bytes, std::move(type_name)));
       }
+      spill_soon();
     } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
       logger_->warn("peer refused the connection: {}", hello->error);
     }
@@ -434,43 +389,8 @@ class Worker::Impl {
       auto request = requests_.extract(id);
       if (request.empty()) continue;
       for (const std::string& key : request.mapped().keys) {
-        dependency_failed(key, address, "fetch from " + address + " failed: " + why.message());
+        apply(state_.fetch_failed(key, address, "fetch from " + address + " failed: " + why.message()));
       }
-    }
-  }
-
-  void dependency_arrived(const std::string& dep_key) {
-    const bool acquired = acquiring_.erase(dep_key) > 0;
-    if (acquired) {
-      // A replica the scheduler now tracks (freed by FreeKeys), not a copy
-      // that goes when the local tasks using it finish.
-      fetched_refs_.erase(dep_key);
-      report_.acquired.push_back({dep_key, 0});
-      schedule_report();
-    }
-    auto waiters = fetch_waiters_.extract(dep_key);
-    if (waiters.empty()) return;
-    for (const std::string& task_key : waiters.mapped()) {
-      auto it = pending_.find(task_key);
-      if (it == pending_.end()) continue;
-      if (--it->second.missing == 0) {
-        executor_.submit(std::move(it->second.task));
-        pending_.erase(it);
-      }
-    }
-    // Tasks freed while this was in flight leave a copy nobody needs.
-    if (!acquired && fetched_refs_.count(dep_key) == 0) store_->erase(dep_key);
-  }
-
-  void dependency_failed(const std::string& dep_key, const std::string& holder, const std::string& why) {
-    if (acquiring_.erase(dep_key) > 0) logger_->warn("could not copy {} from {}: {}", dep_key, holder, why);
-    auto waiters = fetch_waiters_.extract(dep_key);
-    if (waiters.empty()) return;
-    for (const std::string& task_key : waiters.mapped()) {
-      auto it = pending_.find(task_key);
-      if (it == pending_.end()) continue;
-      pending_.erase(it);
-      report_missing(task_key, dep_key, holder, "could not fetch dependency " + dep_key + ": " + why);
     }
   }
 
@@ -542,21 +462,51 @@ class Worker::Impl {
       return;
     }
     if (auto* request = std::get_if<msg::GetData>(&message)) {
-      msg::DataReply reply{request->request_id, {}};
-      reply.values.reserve(request->keys.size());
-      for (std::string& key : request->keys) {
-        auto value = store_->get(key);
-        reply.values.push_back({std::move(key), value.has_value(), value ? std::move(*value) : Value()});
-      }
-      connection.send(reply);
+      serve_get(served->second.connection, std::move(*request));
     } else if (auto* put = std::get_if<msg::PutData>(&message)) {
-      for (msg::KeyValue& item : put->values) store_->put(item.key, std::move(item.value));
-      connection.send(msg::PutDataReply{put->request_id, true, ""});
+      for (msg::KeyValue& item : put->values) {
+        const std::uint64_t value_bytes = item.value.nbytes();
+        std::string type_name = item.value.type_name();
+        store_->put(item.key, std::move(item.value), SpillOnPut::kLater);
+        apply(state_.data_put(item.key, value_bytes, std::move(type_name)));
+      }
+      // Answered once the store is back under its target, as when put() spilled
+      // inline: a client scattering more than fits then waits for the disk.
+      on_disk([this] { store_->spill_to_target(); return true; },
+              [connection = served->second.connection, id = put->request_id](bool) {
+                connection->send(msg::PutDataReply{id, true, ""});
+              });
     } else {
       logger_->warn("closing data connection from {}: unexpected {}", connection.peer(),
                     message_kind_name(message.index()));
       connection.close(Status::invalid("unexpected message"));
     }
+  }
+
+  /// Values in RAM are answered at once; a request naming a spilled value is
+  /// answered from a disk thread, which reads it back (Connection::send is
+  /// thread-safe), so the io thread never waits on a file.
+  void serve_get(const ConnectionPtr& connection, msg::GetData request) {
+    msg::DataReply reply{request.request_id, {}};
+    reply.values.reserve(request.keys.size());
+    for (const std::string& key : request.keys) {  // not moved: a spilled key hands the whole request on
+      bool spilled = false;
+      auto value = store_->get_in_memory(key, &spilled);
+      if (spilled) {
+        asio::post(disk_pool_, [this, connection, request = std::move(request)]() mutable {
+          msg::DataReply from_disk{request.request_id, {}};
+          from_disk.values.reserve(request.keys.size());
+          for (std::string& wanted : request.keys) {
+            auto read = store_->get(wanted);
+            from_disk.values.push_back({std::move(wanted), read.has_value(), read ? std::move(*read) : Value()});
+          }
+          connection->send(from_disk);
+        });
+        return;
+      }
+      reply.values.push_back({key, value.has_value(), value ? std::move(*value) : Value()});
+    }
+    connection->send(reply);
   }
 
   // ---- lifecycle -------------------------------------------------------------
@@ -583,7 +533,7 @@ class Worker::Impl {
     m->name = options_.name;
     m->nthreads = options_.nthreads;
     m->executing = executor_.executing();
-    m->ready = static_cast<std::uint32_t>(executor_.queued() + pending_.size());
+    m->ready = static_cast<std::uint32_t>(state_.not_started());
     m->stored_keys = stats.keys;
     m->managed_bytes = stats.managed_bytes;
     m->spilled_bytes = stats.spilled_bytes;
@@ -616,7 +566,7 @@ class Worker::Impl {
     beat.managed_bytes = stats.managed_bytes;
     beat.stored_keys = stats.keys;
     beat.executing = executor_.executing();
-    beat.ready_tasks = static_cast<std::uint32_t>(executor_.queued() + pending_.size());
+    beat.ready_tasks = static_cast<std::uint32_t>(state_.not_started());
     beat.spilled_bytes = stats.spilled_bytes;
     beat.spilled_keys = stats.spilled_keys;
     beat.process_memory = process_rss_bytes() / options_.workers_in_process;
@@ -626,36 +576,42 @@ class Worker::Impl {
   }
 
   /// Every memory_monitor_interval: spill while process memory is above the
-  /// spill threshold, and pause or resume the executor around the pause one.
+  /// spill threshold, and pause or resume around the pause one. The check
+  /// (which may write spill files for seconds) runs on a disk thread; its
+  /// verdict comes back here, and the next check is armed only then.
   void monitor_memory() {
     if (stopped_) return;
-    MemoryCheck check = store_->check_process_memory();
+    on_disk([this] { return store_->check_process_memory(); },
+            [this](MemoryCheck check) {
+              if (stopped_) return;
+              memory_checked(check);
+              memory_timer_.expires_after(options_.memory_monitor_interval);
+              memory_timer_.async_wait([this](const std::error_code& ec) {
+                if (!ec) monitor_memory();
+              });
+            });
+  }
+
+  void memory_checked(const MemoryCheck& check) {
     if (check.unmanaged_over_pause && !warned_unmanaged_) {
       logger_->warn("process memory {} is above the pause threshold of the {} limit, but no result is left to "
                     "spill: the excess is unmanaged memory, so the worker keeps running tasks",
                     format_byte_size(check.process_memory), format_byte_size(options_.memory_limit));
     }
     warned_unmanaged_ = check.unmanaged_over_pause;
-    if (check.pause != paused_) {
-      paused_ = check.pause;
-      executor_.set_paused(paused_);
-      const MemoryPolicy& policy = store_->policy();
-      if (paused_) {
-        logger_->warn("paused: process memory {} is above {:.0f}% of the {} limit; no new tasks start",
-                      format_byte_size(check.process_memory), policy.pause * 100,
-                      format_byte_size(options_.memory_limit));
-      } else {
-        logger_->info("resumed: process memory {} is below {:.0f}% of the {} limit",
-                      format_byte_size(check.process_memory), policy.pause * 100,
-                      format_byte_size(options_.memory_limit));
-      }
-      // The scheduler hears of it now, not at the next heartbeat.
-      if (registered_) send_heartbeat();
+    if (check.pause == paused_) return;
+    paused_ = check.pause;
+    apply(state_.set_paused(paused_));
+    const MemoryPolicy& policy = store_->policy();
+    if (paused_) {
+      logger_->warn("paused: process memory {} is above {:.0f}% of the {} limit; no new tasks start",
+                    format_byte_size(check.process_memory), policy.pause * 100, format_byte_size(options_.memory_limit));
+    } else {
+      logger_->info("resumed: process memory {} is below {:.0f}% of the {} limit",
+                    format_byte_size(check.process_memory), policy.pause * 100, format_byte_size(options_.memory_limit));
     }
-    memory_timer_.expires_after(options_.memory_monitor_interval);
-    memory_timer_.async_wait([this](const std::error_code& ec) {
-      if (!ec) monitor_memory();
-    });
+    // The scheduler hears of it now, not at the next heartbeat.
+    if (registered_) send_heartbeat();
   }
 
   void shutdown(const Status& why) {
@@ -675,6 +631,7 @@ class Worker::Impl {
     }
     for (auto& [raw, served] : served_) served.connection->close(Status::cancelled("worker stopping"));
     executor_.stop();
+    disk_pool_.stop();  // queued disk jobs are dropped; one running finishes (joined when the worker goes)
     if (on_stopped_) {
       auto callback = std::move(on_stopped_);
       callback(why);
@@ -702,10 +659,14 @@ class Worker::Impl {
   bool stopped_ = false;
   bool registered_ = false;
   bool retiring_ = false;  // asked the scheduler to retire it (SIGTERM)
-  bool paused_ = false;  // as last told to the executor
+  bool paused_ = false;  // as last told to the state machine
   bool warned_unmanaged_ = false;  // the unmanaged-memory warning is logged once per episode
 
   std::unique_ptr<DataStore> store_;  // removes its spill directory when the worker goes
+  // Spills and read-backs of spilled values: after store_, so it is joined first.
+  asio::thread_pool disk_pool_;
+  std::atomic<bool> spill_requested_{false};  // a spill_to_target pass is queued
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // disk jobs post back only while it is set
   std::shared_ptr<DiskIoRelay> disk_io_;
   std::unique_ptr<HttpServer> http_;  // null without --dashboard-address
   SnapshotSlot<WorkerMetrics> metrics_;
@@ -714,16 +675,11 @@ class Worker::Impl {
   MemoryTrimmer trimmer_;
   std::uint64_t transfer_bytes_ = 0;
   std::uint64_t transfers_ = 0;
-  std::unordered_map<std::string, PendingTask> pending_;
-  std::unordered_map<std::string, std::vector<std::string>> fetch_waiters_;  // dep -> tasks
-  std::unordered_map<std::string, std::vector<std::string>> fetched_for_;    // task -> deps fetched
-  std::unordered_set<std::string> acquiring_;  // replicas being copied for a retiring worker
-  std::unordered_map<std::string, std::size_t> fetched_refs_;               // dep -> local tasks using it
+  WorkerState state_;  // every key this worker knows, and what it is doing with it
   std::unordered_map<std::string, PeerLink> peers_;
   std::unordered_map<std::uint64_t, FetchRequest> requests_;
   std::unordered_map<Connection*, ServedConnection> served_;
   std::uint64_t next_request_id_ = 1;
-  std::size_t fetch_rotation_ = 0;
   msg::WorkerReport report_;
   bool report_scheduled_ = false;
 

@@ -114,6 +114,41 @@ TEST_F(DataStoreTest, SpillsLeastRecentlyUsedAboveTarget) {
   expect_exact_accounting(9 * 8 * kKiB);
 }
 
+// SpillOnPut::kLater writes no file in put(): the bytes stay in RAM above the
+// target until spill_to_target() runs (on the worker's disk thread).
+TEST_F(DataStoreTest, DeferredPutSpillsOnlyWhenAsked) {
+  DataStore& store = make(100 * kKiB);  // target 60 KiB
+  for (int i = 0; i < 10; ++i) store.put("k" + std::to_string(i), array_value(i), SpillOnPut::kLater);
+  EXPECT_EQ(store.spilled_count(), 0u);
+  EXPECT_EQ(store.managed_bytes(), 80 * kKiB);
+  EXPECT_EQ(files_in(store.directory()), 0u);
+  store.spill_to_target();
+  EXPECT_EQ(store.spilled_count(), 3u);
+  EXPECT_TRUE(store.is_spilled("k0"));
+  EXPECT_LE(store.managed_bytes(), 60 * kKiB);
+  expect_exact_accounting(10 * 8 * kKiB);
+}
+
+// get_in_memory() answers from RAM and never reads a spill file back: a
+// spilled key is reported as spilled and stays on disk.
+TEST_F(DataStoreTest, GetInMemoryNeverReadsAFile) {
+  DataStore& store = make(100 * kKiB);
+  for (int i = 0; i < 10; ++i) store.put("k" + std::to_string(i), array_value(i));
+  ASSERT_TRUE(store.is_spilled("k0"));
+  bool spilled = false;
+  EXPECT_FALSE(store.get_in_memory("k0", &spilled).has_value());
+  EXPECT_TRUE(spilled);
+  EXPECT_TRUE(store.is_spilled("k0"));
+  EXPECT_EQ(store.unspill_count(), 0u);
+  auto hot = store.get_in_memory("k9", &spilled);
+  ASSERT_TRUE(hot.has_value());
+  EXPECT_FALSE(spilled);
+  EXPECT_TRUE(same_array(*hot, 9));
+  EXPECT_FALSE(store.get_in_memory("absent", &spilled).has_value());
+  EXPECT_FALSE(spilled);
+  expect_exact_accounting(10 * 8 * kKiB);
+}
+
 // get() of a spilled key reads back identical bytes (dtype and shape too) into an aligned buffer.
 TEST_F(DataStoreTest, UnspillReturnsIdenticalBytes) {
   DataStore& store = make(100 * kKiB);

@@ -1,0 +1,175 @@
+// The worker's task state machine: every key this worker knows (tasks the
+// scheduler assigned, dependencies fetched from peers, results held) and the
+// one transition table that moves them between states. No I/O here: events
+// come in as method calls and what must happen goes out as Instructions
+// (fetch these keys from that peer, run this task, drop that copy, tell the
+// scheduler this), which the Worker (worker.cc) carries out with its sockets,
+// executor and DataStore. That keeps the lifecycle testable without sockets
+// or threads, the way scheduler/graph_state.h keeps the scheduler's.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/messages.h"
+#include "dtask/status.h"
+#include "worker/worker_task_state.h"
+
+namespace dtask::worker {
+
+/// Keys to request from one peer in one GetData.
+struct FetchInstruction {
+  std::string holder;  // the peer's data address
+  std::vector<std::string> keys;
+};
+
+/// What one event asks the wiring to do, in this order: drop, fetch,
+/// execute, then report.
+struct Instructions {
+  /// Erase from the DataStore: copies nothing here needs any more.
+  std::vector<std::string> drop;
+  std::vector<FetchInstruction> fetch;
+  /// Hand to the executor: at most as many as it has idle threads.
+  std::vector<ReadyTask> execute;
+  /// For the scheduler (finished, erred, missing, acquired; never activity).
+  msg::WorkerReport report;
+  /// For the worker's log (a replica that could not be copied, ...).
+  std::vector<std::string> warnings;
+
+  bool has_report() const {
+    return !report.finished.empty() || !report.erred.empty() || !report.missing.empty() ||
+           !report.acquired.empty();
+  }
+};
+
+/// One state change, with the event that caused it (Dask's stimulus_id).
+struct WorkerTransition {
+  std::uint64_t sequence = 0;  // counts every transition of this WorkerState
+  std::string key;
+  WorkerTaskStatus from = WorkerTaskStatus::kReleased;
+  WorkerTaskStatus to = WorkerTaskStatus::kReleased;
+  const char* stimulus = "";  // the event: "compute", "free-keys", "fetch-failed", ...
+};
+
+/// Call every method on one thread (the worker's io thread). Not thread-safe.
+class WorkerState {
+ public:
+  /// `nthreads` executor threads (at least 1) and the resources declared by
+  /// --resources bound how many assigned tasks execute at once.
+  WorkerState(unsigned nthreads, ResourceList resources);
+  ~WorkerState();
+  WorkerState(const WorkerState&) = delete;
+  WorkerState& operator=(const WorkerState&) = delete;
+
+  /// Whether a status change is an edge of the transition table.
+  static bool allowed(WorkerTaskStatus from, WorkerTaskStatus to);
+
+  // ---- events --------------------------------------------------------------
+  /// The scheduler assigned these tasks here (ComputeTaskBatch).
+  [[nodiscard]] Instructions compute(std::vector<msg::ComputeTask> tasks);
+  /// The scheduler wants copies of `keys`, held by the retiring `holder`.
+  [[nodiscard]] Instructions acquire(const std::string& holder, const std::vector<std::string>& keys);
+  /// The scheduler released these keys (FreeKeys): drop, cancel or stop holding them.
+  [[nodiscard]] Instructions free_keys(const std::vector<std::string>& keys);
+  /// True when a value of `key` arriving from a peer should be stored; the
+  /// wiring puts it into the DataStore before calling fetched().
+  bool fetch_wanted(const std::string& key) const;
+  /// A fetched value arrived (and is in the DataStore if fetch_wanted said so).
+  [[nodiscard]] Instructions fetched(const std::string& key, std::uint64_t nbytes, std::string type_name);
+  /// `holder` could not give `key` (not found there, or the link failed mid-fetch).
+  /// The next known holder is tried; with none left, the tasks needing it are
+  /// reported missing to the scheduler.
+  [[nodiscard]] Instructions fetch_failed(const std::string& key, const std::string& holder, const std::string& why);
+  /// An executor thread finished `outcome.key`; on success its result is in the DataStore.
+  [[nodiscard]] Instructions task_done(const TaskOutcome& outcome);
+  /// A client stored `key` here directly (PutData): held for the scheduler.
+  [[nodiscard]] Instructions data_put(const std::string& key, std::uint64_t nbytes, std::string type_name);
+  /// Above the memory pause threshold no task starts; below it they do again.
+  [[nodiscard]] Instructions set_paused(bool paused);
+  /// The scheduler went away: assignments not started are dropped (a new
+  /// scheduler hands out work again), as are fetches and acquires made for them.
+  /// Running tasks finish, and results stay held.
+  [[nodiscard]] Instructions scheduler_lost();
+
+  // ---- inspection ----------------------------------------------------------
+  /// Checks every invariant; returns the first violation found.
+  Status validate() const;
+  /// Results the scheduler may count as held here (re-registration).
+  std::vector<msg::KeyInfo> held() const;
+  /// Null when the key is not known here.
+  const WorkerTask* find(const std::string& key) const;
+  std::size_t count(WorkerTaskStatus status) const { return counts_[static_cast<int>(status)]; }
+  std::size_t size() const { return tasks_.size(); }
+  /// Assigned tasks that have not started (waiting and ready), for heartbeats.
+  std::size_t not_started() const;
+  bool paused() const { return paused_; }
+  /// The latest transitions of `key`, oldest first (the last kStoryLength of all keys are kept).
+  std::vector<WorkerTransition> story(const std::string& key) const;
+  static constexpr std::size_t kStoryLength = 4096;
+
+ private:
+  struct ByPriority {
+    bool operator()(const WorkerTask* a, const WorkerTask* b) const;
+  };
+
+  /// Starts an event: `stimulus` is recorded with each transition it makes.
+  void begin(const char* stimulus);
+  /// Ends it: pending fetches become instructions, ready tasks start,
+  /// released tasks are forgotten.
+  Instructions finish();
+  /// The only place a status changes: checks the edge against the table.
+  void transition(WorkerTask& task, WorkerTaskStatus to);
+  WorkerTask& get_or_create(const std::string& key);
+
+  void assign(WorkerTask& task, msg::ComputeTask& spec);
+  /// A dependency no local state can supply and no peer holds: why, or empty.
+  std::string unreachable_dependency(const msg::ComputeTask& spec) const;
+  void link(WorkerTask& task, WorkerTask& dep, const std::vector<std::string>& who_has);
+  void start_fetch(WorkerTask& dep, const std::string& holder);
+  std::string next_holder(WorkerTask& dep);
+  void arrived_in_memory(WorkerTask& task);
+  void give_up_fetch(WorkerTask& dep, const std::string& holder, const std::string& why);
+  /// A waiting or ready task leaves: it lets go of its dependencies.
+  void release_assigned(WorkerTask& task);
+  /// `task` will never reach memory here: its local dependents are reported
+  /// missing and released.
+  void fail_dependents(WorkerTask& task, const std::string& holder, const std::string& why);
+  void unlink_dependencies(WorkerTask& task);
+  /// A key that lost a reason to stay (a dependent, held, acquire) goes if it has none left.
+  void release_if_unneeded(WorkerTask& task);
+  void forget(WorkerTask& task);
+  void start_ready_tasks();
+  bool resources_free(const ResourceList& wanted) const;
+  void take_resources(const ResourceList& wanted, double sign);
+  std::size_t busy_threads() const;
+  Status validate_task(const WorkerTask& task) const;
+  Status validate_threads() const;
+
+  const unsigned nthreads_;
+  ResourceList available_;  // declared resources less those of running tasks
+  const ResourceList declared_;
+
+  std::unordered_map<std::string, std::unique_ptr<WorkerTask>> tasks_;
+  std::vector<std::unique_ptr<WorkerTask>> graveyard_;  // forgotten this event; freed at its end
+  std::set<WorkerTask*, ByPriority> ready_;
+  std::size_t counts_[kWorkerTaskStatusCount] = {};
+  bool paused_ = false;
+  std::uint64_t next_sequence_ = 0;
+  std::size_t holder_rotation_ = 0;  // spreads fetches over the replicas
+
+  // The event in progress.
+  const char* stimulus_ = "";
+  std::map<std::string, std::vector<std::string>> to_fetch_;  // holder -> keys
+  Instructions out_;
+
+  std::deque<WorkerTransition> story_;
+  std::uint64_t transitions_ = 0;
+};
+
+}  // namespace dtask::worker

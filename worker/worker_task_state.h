@@ -1,0 +1,71 @@
+// What a worker knows about each key: a task the scheduler assigned here, a
+// dependency fetched from a peer, or a result it holds. Plain data:
+// WorkerState (worker_state.h) owns every WorkerTask and changes its status
+// only through its transition table.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "worker/task_run.h"
+
+namespace dtask::worker {
+
+/// The lifecycle of a key on a worker, as in Dask's worker state machine.
+/// Whether a value in memory sits in RAM or in a spill file is the
+/// DataStore's business, not a state here.
+enum class WorkerTaskStatus : std::uint8_t {
+  kReleased = 0,     // known for a moment: just created, or about to be forgotten
+  kWaiting,          // assigned here; some dependency is not in memory yet
+  kFetching,         // a dependency (or a replica to acquire) on its way from a peer
+  kFetchCancelled,   // a fetch still in flight that nothing here needs any more
+  kReady,            // assigned, every dependency in memory; waiting for a thread
+  kExecuting,        // running on an executor thread
+  kRunCancelled,     // still running, but the scheduler released it
+  kMemory,           // its value is in the DataStore (RAM or spilled)
+  kErred,            // its op raised; reported, then forgotten
+};
+inline constexpr int kWorkerTaskStatusCount = 9;
+
+/// "released", "waiting", "fetching", ...
+const char* worker_task_status_name(WorkerTaskStatus status);
+
+struct WorkerTask {
+  std::string key;
+  WorkerTaskStatus status = WorkerTaskStatus::kReleased;
+
+  /// Set while assigned here and not started: what the executor will run.
+  std::optional<ReadyTask> run;
+  /// The keys `run` reads (assigned tasks only).
+  std::vector<WorkerTask*> dependencies;
+  /// Dependencies not in memory yet (while waiting).
+  std::unordered_set<WorkerTask*> waiting_for;
+  /// Tasks here (waiting, ready, executing or run-cancelled) that read this
+  /// key: a fetched copy is kept exactly as long as this is not empty.
+  std::unordered_set<WorkerTask*> dependents;
+
+  // While fetching: where copies are, and the next one to try.
+  std::vector<std::string> who_has;
+  std::size_t next_holder = 0;
+  std::string fetching_from;
+
+  /// The scheduler asked for a copy (AcquireReplicas): keep it and say so.
+  bool acquire = false;
+  /// The scheduler assigned this key here while a copy of it was being
+  /// fetched: the copy arriving counts as the task finishing.
+  bool assigned_while_fetching = false;
+  /// In memory and counted by the scheduler as held here (computed,
+  /// scattered or acquired): it stays until FreeKeys. A copy fetched for a
+  /// local task is not held: it goes when its last dependent does.
+  bool held = false;
+  std::uint64_t nbytes = 0;
+  std::string type_name;
+  /// Order among ready tasks of equal priority (first assigned runs first).
+  std::uint64_t sequence = 0;
+};
+
+}  // namespace dtask::worker
