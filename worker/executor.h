@@ -2,7 +2,8 @@
 // given, and catches everything an op throws so that it becomes a task
 // error, never a dead worker. Which task runs when (priority, resources,
 // pause) is decided by the worker's state machine (worker_state.h), which
-// hands over at most as many tasks as there are threads.
+// hands over at most as many tasks as there are threads, plus a few queued
+// behind each while tasks are short (WorkerState::run_slots).
 #pragma once
 
 #include <condition_variable>

@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "common/byte_size.h"
 #include "common/http_server.h"
@@ -60,6 +62,8 @@ struct FetchRequest {
 /// for peers): two, so that reading a value back for a peer need not wait
 /// behind a long spill.
 constexpr int kDiskThreads = 2;
+// Short tasks queue up to this many behind each executor thread (see WorkerState).
+constexpr unsigned kMaxQueuedPerThread = 64;
 
 /// A recycled chunk buffer unused this long is unmapped at the next heartbeat.
 constexpr std::chrono::seconds kIdleBufferRelease{2};
@@ -94,11 +98,8 @@ class Worker::Impl {
         disk_pool_(kDiskThreads),
         disk_io_(std::move(disk_io)),
         http_(std::move(http)),
-        state_(options_.nthreads, options_.resources),
-        executor_(options_.nthreads, registry, *store_,
-                  [this](TaskOutcome outcome) {
-                    asio::post(io_, [this, outcome = std::move(outcome)]() mutable { on_task_done(std::move(outcome)); });
-                  }) {
+        state_(options_.nthreads, options_.resources, kMaxQueuedPerThread),
+        executor_(options_.nthreads, registry, *store_, [this](TaskOutcome outcome) { queue_outcome(std::move(outcome)); }) {
     std::string host = options_.host.empty() ? scheduler_->local_host() : options_.host;
     data_address_ = advertised_address(*acceptor_, host, tls_ != nullptr);
     if (options_.name.empty()) options_.name = data_address_;
@@ -245,9 +246,32 @@ class Worker::Impl {
     apply(state_.free_keys(keys));
   }
 
-  void on_task_done(TaskOutcome outcome) {
-    ++tasks_finished_;
-    apply(state_.task_done(outcome));
+  /// On an executor thread. Outcomes that arrive while the io thread is busy
+  /// wait for the one drain already posted, so a burst of small tasks costs
+  /// one wake-up of the io thread and one report frame, not one per task.
+  void queue_outcome(TaskOutcome outcome) {
+    bool first = false;
+    {
+      std::lock_guard lock(outcomes_mutex_);
+      first = outcomes_.empty();
+      outcomes_.push_back(std::move(outcome));
+    }
+    if (first) asio::post(io_, [this] { drain_outcomes(); });
+  }
+
+  void drain_outcomes() {
+    std::vector<TaskOutcome> outcomes;
+    {
+      std::lock_guard lock(outcomes_mutex_);
+      outcomes.swap(outcomes_);
+    }
+    for (const TaskOutcome& outcome : outcomes) {
+      ++tasks_finished_;
+      apply(state_.task_done(outcome));
+    }
+    // Every outcome at hand is in the report already: waiting a turn of the
+    // loop would only add latency to each hop of a chain.
+    flush_report();
   }
 
   /// Carries out what the state machine decided.
@@ -280,14 +304,18 @@ class Worker::Impl {
     report_scheduled_ = true;
     asio::post(io_, [this] {
       report_scheduled_ = false;
-      if (stopped_ || !registered_ ||
-          (report_.finished.empty() && report_.erred.empty() && report_.activity.empty() && report_.missing.empty() &&
-           report_.acquired.empty())) {
-        return;
-      }
-      scheduler_->send(report_);
-      report_ = {};
+      flush_report();
     });
+  }
+
+  void flush_report() {
+    if (stopped_ || !registered_ ||
+        (report_.finished.empty() && report_.erred.empty() && report_.activity.empty() && report_.missing.empty() &&
+         report_.acquired.empty())) {
+      return;
+    }
+    scheduler_->send(report_);
+    report_ = {};
   }
 
   // ---- file I/O off the io thread -------------------------------------------
@@ -675,6 +703,8 @@ class Worker::Impl {
   MemoryTrimmer trimmer_;
   std::uint64_t transfer_bytes_ = 0;
   std::uint64_t transfers_ = 0;
+  std::mutex outcomes_mutex_;
+  std::vector<TaskOutcome> outcomes_;  // finished on executor threads, not yet seen by state_
   WorkerState state_;  // every key this worker knows, and what it is doing with it
   std::unordered_map<std::string, PeerLink> peers_;
   std::unordered_map<std::uint64_t, FetchRequest> requests_;

@@ -72,8 +72,11 @@ bool WorkerState::ByPriority::operator()(const WorkerTask* a, const WorkerTask* 
   return a->sequence < b->sequence;
 }
 
-WorkerState::WorkerState(unsigned nthreads, ResourceList resources)
-    : nthreads_(std::max(nthreads, 1u)), available_(resources), declared_(std::move(resources)) {}
+WorkerState::WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread)
+    : nthreads_(std::max(nthreads, 1u)),
+      max_queued_per_thread_(max_queued_per_thread),
+      available_(resources),
+      declared_(std::move(resources)) {}
 
 WorkerState::~WorkerState() = default;
 
@@ -106,8 +109,7 @@ void WorkerState::transition(WorkerTask& task, WorkerTaskStatus to) {
   --counts_[static_cast<int>(from)];
   ++counts_[static_cast<int>(to)];
   task.status = to;
-  story_.push_back({transitions_++, task.key, from, to, stimulus_});
-  if (story_.size() > kStoryLength) story_.pop_front();
+  record_story(task.key, from, to);
 }
 
 WorkerTask& WorkerState::get_or_create(const std::string& key) {
@@ -277,6 +279,7 @@ Instructions WorkerState::task_done(const TaskOutcome& outcome) {
   WorkerTask& task = *it->second;
   take_resources(task.run->resources, -1);
   task.run.reset();
+  record_duration(outcome.stop_time - outcome.start_time);
   unlink_dependencies(task);  // its op has read them
   const bool wanted = task.status == S::kExecuting;
   if (outcome.ok && (wanted || !task.dependents.empty())) {
@@ -350,7 +353,7 @@ Instructions WorkerState::scheduler_lost() {
 
 std::string WorkerState::unreachable_dependency(const msg::ComputeTask& spec) const {
   for (const msg::DependencyLocation& dep : spec.dependencies) {
-    if (find(dep.key) == nullptr && dep.who_has.empty()) return dep.key;
+    if (dep.who_has.empty() && find(dep.key) == nullptr) return dep.key;  // the cheap test first
   }
   return "";
 }
@@ -485,7 +488,8 @@ void WorkerState::release_if_unneeded(WorkerTask& task) {
 
 void WorkerState::start_ready_tasks() {
   if (paused_) return;
-  for (auto it = ready_.begin(); it != ready_.end() && busy_threads() < nthreads_;) {
+  const std::size_t slots = run_slots();
+  for (auto it = ready_.begin(); it != ready_.end() && busy_threads() < slots;) {
     WorkerTask* task = *it;
     if (!resources_free(task->run->resources)) {
       ++it;  // held back until what it needs is free; others may pass
@@ -494,7 +498,10 @@ void WorkerState::start_ready_tasks() {
     it = ready_.erase(it);
     take_resources(task->run->resources, +1);
     transition(*task, S::kExecuting);
-    out_.execute.push_back(*task->run);
+    // The executor takes the arguments (a wide task's are big); what stays
+    // behind is what the state machine still reads: the key, the op and the resources.
+    ReadyTask& run = *task->run;
+    out_.execute.push_back(ReadyTask{run.key, run.op, std::move(run.args), run.priority, run.resources});
   }
 }
 
@@ -513,6 +520,22 @@ void WorkerState::take_resources(const ResourceList& wanted, double sign) {
 
 std::size_t WorkerState::busy_threads() const { return count(S::kExecuting) + count(S::kRunCancelled); }
 
+void WorkerState::record_duration(double seconds) {
+  if (max_queued_per_thread_ == 0) return;
+  seconds = std::max(seconds, 0.0);
+  // Weighted towards the recent tasks: a graph of long tasks after one of
+  // short ones stops queueing within a few completions.
+  mean_duration_ = mean_duration_ < 0 ? seconds : 0.75 * mean_duration_ + 0.25 * seconds;
+}
+
+unsigned WorkerState::queue_depth_per_thread() const {
+  if (max_queued_per_thread_ == 0) return 0;
+  if (mean_duration_ < 0) return 1;  // nothing measured yet: one behind each thread
+  if (mean_duration_ >= kLongTaskSeconds) return 0;
+  const double covering = std::ceil(kQueuedSecondsPerThread / std::max(mean_duration_, 1e-7));
+  return static_cast<unsigned>(std::clamp(covering, 1.0, static_cast<double>(max_queued_per_thread_)));
+}
+
 // ---- inspection --------------------------------------------------------------
 
 const WorkerTask* WorkerState::find(const std::string& key) const {
@@ -530,11 +553,26 @@ std::vector<msg::KeyInfo> WorkerState::held() const {
   return out;
 }
 
+void WorkerState::record_story(const std::string& key, WorkerTaskStatus from, WorkerTaskStatus to) {
+  const std::uint64_t sequence = transitions_++;
+  if (story_.size() < kStoryLength) {
+    story_.push_back({sequence, key, from, to, stimulus_});
+    return;
+  }
+  WorkerTransition& slot = story_[sequence % kStoryLength];
+  slot.sequence = sequence;
+  slot.key.assign(key);
+  slot.from = from;
+  slot.to = to;
+  slot.stimulus = stimulus_;
+}
+
 std::vector<WorkerTransition> WorkerState::story(const std::string& key) const {
   std::vector<WorkerTransition> out;
   for (const WorkerTransition& step : story_) {
     if (step.key == key) out.push_back(step);
   }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
   return out;
 }
 
@@ -611,9 +649,11 @@ Status WorkerState::validate_task(const WorkerTask& task) const {
 }
 
 Status WorkerState::validate_threads() const {
-  if (busy_threads() > nthreads_) {
-    return Status::internal(std::to_string(busy_threads()) + " tasks running on " + std::to_string(nthreads_) +
-                            " threads");
+  // The depth may have shrunk since tasks were handed over: the hard bound is the largest one.
+  if (busy_threads() > std::size_t{nthreads_} * (1 + max_queued_per_thread_)) {
+    return Status::internal(std::to_string(busy_threads()) + " tasks handed to " + std::to_string(nthreads_) +
+                            " threads, with at most " + std::to_string(max_queued_per_thread_) +
+                            " queued per thread");
   }
   // Resources in use are exactly those of the running tasks.
   ResourceList expected = declared_;
@@ -631,7 +671,7 @@ Status WorkerState::validate_threads() const {
                               " free, but the running tasks leave " + std::to_string(left));
     }
   }
-  if (paused_ || busy_threads() == nthreads_) return Status::success();
+  if (paused_ || busy_threads() >= run_slots()) return Status::success();
   for (const WorkerTask* task : ready_) {
     if (resources_free(task->run->resources)) {
       return worker_violation(*task, "ready and runnable while a thread is idle");

@@ -35,7 +35,7 @@ struct Instructions {
   /// Erase from the DataStore: copies nothing here needs any more.
   std::vector<std::string> drop;
   std::vector<FetchInstruction> fetch;
-  /// Hand to the executor: at most as many as it has idle threads.
+  /// Hand to the executor: never more in all than run_slots().
   std::vector<ReadyTask> execute;
   /// For the scheduler (finished, erred, missing, acquired; never activity).
   msg::WorkerReport report;
@@ -62,7 +62,16 @@ class WorkerState {
  public:
   /// `nthreads` executor threads (at least 1) and the resources declared by
   /// --resources bound how many assigned tasks execute at once.
-  WorkerState(unsigned nthreads, ResourceList resources);
+  ///
+  /// `max_queued_per_thread` lets the executor hold that many more tasks per
+  /// thread, queued behind the running ones, while tasks are short: a thread
+  /// that finishes a 10 us task then starts the next at once, instead of
+  /// idling for the round trip through the io thread (which halved the
+  /// throughput of small tasks). How many are queued follows the measured
+  /// task durations (queue_depth_per_thread); long tasks queue none, so they
+  /// stay free to be cancelled or moved. 0 (the tests' default) hands the
+  /// executor exactly as many tasks as it has threads.
+  WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0);
   ~WorkerState();
   WorkerState(const WorkerState&) = delete;
   WorkerState& operator=(const WorkerState&) = delete;
@@ -109,6 +118,14 @@ class WorkerState {
   /// Assigned tasks that have not started (waiting and ready), for heartbeats.
   std::size_t not_started() const;
   bool paused() const { return paused_; }
+  /// Tasks queued per executor thread beyond the running one, from the
+  /// mean duration of recent tasks: none for tasks of kLongTaskSeconds or
+  /// more, else enough to cover kQueuedSecondsPerThread of work.
+  unsigned queue_depth_per_thread() const;
+  /// The tasks the executor may hold now, running or queued.
+  std::size_t run_slots() const { return std::size_t{nthreads_} * (1 + queue_depth_per_thread()); }
+  static constexpr double kLongTaskSeconds = 0.005;
+  static constexpr double kQueuedSecondsPerThread = 0.002;
   /// The latest transitions of `key`, oldest first (the last kStoryLength of all keys are kept).
   std::vector<WorkerTransition> story(const std::string& key) const;
   static constexpr std::size_t kStoryLength = 4096;
@@ -148,10 +165,14 @@ class WorkerState {
   bool resources_free(const ResourceList& wanted) const;
   void take_resources(const ResourceList& wanted, double sign);
   std::size_t busy_threads() const;
+  void record_duration(double seconds);
+  void record_story(const std::string& key, WorkerTaskStatus from, WorkerTaskStatus to);
   Status validate_task(const WorkerTask& task) const;
   Status validate_threads() const;
 
   const unsigned nthreads_;
+  const unsigned max_queued_per_thread_;
+  double mean_duration_ = -1;  // exponentially weighted, seconds; negative before the first task
   ResourceList available_;  // declared resources less those of running tasks
   const ResourceList declared_;
 
@@ -168,7 +189,9 @@ class WorkerState {
   std::map<std::string, std::vector<std::string>> to_fetch_;  // holder -> keys
   Instructions out_;
 
-  std::deque<WorkerTransition> story_;
+  // The last kStoryLength transitions, a ring: a slot's key string is
+  // reused, so recording a transition allocates nothing once it is full.
+  std::vector<WorkerTransition> story_;
   std::uint64_t transitions_ = 0;
 };
 

@@ -24,7 +24,7 @@ enum class WorkerTaskStatus : std::uint8_t {
   kFetching,         // a dependency (or a replica to acquire) on its way from a peer
   kFetchCancelled,   // a fetch still in flight that nothing here needs any more
   kReady,            // assigned, every dependency in memory; waiting for a thread
-  kExecuting,        // running on an executor thread
+  kExecuting,        // handed to the executor: running, or queued behind a running task
   kRunCancelled,     // still running, but the scheduler released it
   kMemory,           // its value is in the DataStore (RAM or spilled)
   kErred,            // its op raised; reported, then forgotten

@@ -34,7 +34,7 @@ class WorkerStateTest : public ::testing::Test {
     return spec;
   }
 
-  static TaskOutcome done(const std::string& key, bool ok = true) {
+  static TaskOutcome done(const std::string& key, bool ok = true, double seconds = 1) {
     TaskOutcome outcome;
     outcome.key = key;
     outcome.op = "op_" + key;
@@ -43,7 +43,7 @@ class WorkerStateTest : public ::testing::Test {
     outcome.type_name = ok ? "int64" : "";
     outcome.error = ok ? "" : "boom in " + key;
     outcome.start_time = 1;
-    outcome.stop_time = 2;
+    outcome.stop_time = 1 + seconds;
     return outcome;
   }
 
@@ -59,7 +59,9 @@ class WorkerStateTest : public ::testing::Test {
   Instructions failed(const std::string& key, const std::string& holder) {
     return step(state().fetch_failed(key, holder, "not found on " + holder));
   }
-  Instructions finished(const std::string& key, bool ok = true) { return step(state().task_done(done(key, ok))); }
+  Instructions finished(const std::string& key, bool ok = true, double seconds = 1) {
+    return step(state().task_done(done(key, ok, seconds)));
+  }
   Instructions free(std::vector<std::string> keys) { return step(state().free_keys(keys)); }
 
   WS status(const std::string& key) const {
@@ -97,7 +99,9 @@ class WorkerStateTest : public ::testing::Test {
 
   WorkerState& state() { return *machine_; }
   const WorkerState& state() const { return *machine_; }
-  void make_state(unsigned nthreads, ResourceList resources) { machine_.emplace(nthreads, std::move(resources)); }
+  void make_state(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0) {
+    machine_.emplace(nthreads, std::move(resources), max_queued_per_thread);
+  }
 
   std::optional<WorkerState> machine_{std::in_place, 2u, ResourceList{}};
 };
@@ -509,6 +513,44 @@ TEST_F(WorkerStateTest, InterleavedEventsLeaveNoLeaks) {
   }
   EXPECT_EQ(held.size(), 13u) << "20 tasks, less 2 freed, less 5 that read d1";
   expect_only_held(held);
+}
+
+// Short tasks queue behind the running ones so a thread never waits for the
+// io thread between them; long tasks queue none, and stay cancellable.
+TEST_F(WorkerStateTest, ExecutorQueueDepthFollowsTaskDurations) {
+  make_state(1, {}, 8);
+  std::vector<msg::ComputeTask> batch;
+  for (int i = 0; i < 40; ++i) batch.push_back(task("s" + std::to_string(i)));
+  Instructions out = compute(std::move(batch));
+  EXPECT_EQ(executed(out).size(), 2u) << "nothing measured yet: one queued behind the thread";
+  EXPECT_EQ(state().queue_depth_per_thread(), 1u);
+
+  // Tasks of 10 us: the executor may hold 1 + 8 (the cap), and is refilled to that.
+  out = finished("s0", true, 1e-5);
+  EXPECT_EQ(state().queue_depth_per_thread(), 8u);
+  EXPECT_EQ(executed(out).size(), 8u);
+  EXPECT_EQ(state().count(WS::kExecuting), 9u);
+
+  // Long tasks: the depth falls to none; what was handed over finishes, and
+  // from then on the executor holds one task per thread.
+  int next = 1;
+  while (state().count(WS::kExecuting) > 1 || state().queue_depth_per_thread() > 0) {
+    const std::string key = "s" + std::to_string(next++);
+    ASSERT_EQ(status(key), WS::kExecuting);
+    out = finished(key, true, 0.5);
+    ASSERT_LE(next, 20) << "the depth did not fall";
+  }
+  EXPECT_EQ(state().run_slots(), 1u);
+  EXPECT_EQ(state().count(WS::kExecuting), 1u);
+
+  // A queued task freed before it started still occupies its slot until the
+  // executor gives it back, as a cancelled run does.
+  const std::string running = "s" + std::to_string(next);
+  EXPECT_EQ(status(running), WS::kExecuting);
+  free({running});
+  EXPECT_EQ(status(running), WS::kRunCancelled);
+  out = finished(running, true, 0.5);
+  EXPECT_EQ(executed(out).size(), 1u);
 }
 
 }  // namespace
