@@ -5,6 +5,7 @@
 // testable without sockets and keeps every transition in one place.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -78,6 +79,10 @@ struct ErrorRecord {
 /// Call every method on the scheduler strand. Not thread-safe.
 class GraphState {
  public:
+  /// Tests reach the private transition machinery through this (friend) to
+  /// prove that a change outside the table aborts.
+  friend struct GraphStateTestAccess;
+
   GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> logger);
   ~GraphState();
   GraphState(const GraphState&) = delete;
@@ -175,6 +180,15 @@ class GraphState {
   const TaskStream& stream() const { return stream_; }
   /// The latest errors reported by workers, oldest first.
   const std::deque<ErrorRecord>& recent_errors() const { return recent_errors_; }
+  /// How many state changes the table's edge `from -> to` has made. Every
+  /// change of a task's status is made by exactly one edge of the table.
+  std::uint64_t edge_count(TaskStatus from, TaskStatus to) const {
+    return edge_counts_[static_cast<int>(from)][static_cast<int>(to)];
+  }
+  /// Whether `from -> to` is an edge of the transition table. A pair that is
+  /// not goes through `released` (from -> released -> to), and aborts when
+  /// either hop is missing too.
+  bool has_edge(TaskStatus from, TaskStatus to) const { return edge(from, to) != nullptr; }
   /// The mean run time of `op`'s completed tasks; nullopt before the first.
   std::optional<double> measured_duration(const std::string& op) const;
   /// Bytes workers fetched from each other, ever.
@@ -185,6 +199,9 @@ class GraphState {
   using Edge = void (GraphState::*)(TaskState&, Recommendations&);
 
   void build_transition_table();
+  Edge edge(TaskStatus from, TaskStatus to) const {
+    return table_[static_cast<int>(from) * kTaskStatusCount + static_cast<int>(to)];
+  }
   Status validate_lists_and_groups() const;
   Status validate_waiting(const TaskState& task) const;
   /// Runs recommendations to a fixed point.
@@ -205,12 +222,15 @@ class GraphState {
   void released_to_waiting(TaskState& task, Recommendations& out);
   void released_to_forgotten(TaskState& task, Recommendations& out);
   void released_to_memory(TaskState& task, Recommendations& out);  // scattered data
+  void released_to_erred(TaskState& task, Recommendations& out);   // bad graph input, lost scattered data
   void waiting_to_processing(TaskState& task, Recommendations& out);
   void waiting_to_queued(TaskState& task, Recommendations& out);
   void waiting_to_no_worker(TaskState& task, Recommendations& out);
   void waiting_to_released(TaskState& task, Recommendations& out);  // also from queued, no-worker
   void waiting_to_erred(TaskState& task, Recommendations& out);
   void ready_to_processing(TaskState& task, Recommendations& out);  // from queued, no-worker
+  void queued_to_no_worker(TaskState& task, Recommendations& out);
+  void no_worker_to_queued(TaskState& task, Recommendations& out);
   void processing_to_memory(TaskState& task, Recommendations& out);
   void processing_to_erred(TaskState& task, Recommendations& out);
   void processing_to_released(TaskState& task, Recommendations& out);
@@ -244,7 +264,17 @@ class GraphState {
 
   SchedulerConfig config_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::map<std::pair<TaskStatus, TaskStatus>, Edge> table_;
+  // table_[from * kTaskStatusCount + to]: the edge's function, null when none.
+  std::array<Edge, kTaskStatusCount * kTaskStatusCount> table_{};
+  // The edge running now, so that set_status can check that it makes only
+  // that edge's change (nested edges stack: the outer one is restored).
+  struct RunningEdge {
+    const TaskState* task;
+    TaskStatus from;
+    TaskStatus to;
+  };
+  const RunningEdge* running_edge_ = nullptr;
+  std::uint64_t edge_counts_[kTaskStatusCount][kTaskStatusCount] = {};
 
   std::unordered_map<std::string_view, std::unique_ptr<TaskState>> tasks_;
   std::vector<std::unique_ptr<TaskState>> graveyard_;  // forgotten this round; freed after it
@@ -276,6 +306,11 @@ class GraphState {
 
   // Per-event context read by the processing->memory and ->erred edges.
   WorkerState* reporting_worker_ = nullptr;
+  // Set by an event while it releases a task its worker already dropped (it
+  // raised and is retried, or could not fetch an input): processing->released
+  // sends that worker no FreeKeys, which could cancel the task's next run if
+  // it is placed on the same worker in the same event.
+  const TaskState* dropped_by_worker_ = nullptr;
 
   bool record_changes_ = false;
   // Scheduler restart: results expected back from workers that held them.
