@@ -18,7 +18,7 @@ void GraphState::take_held_results(WorkerState& worker, const std::vector<msg::K
     auto it = tasks_.find(info.key);
     TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
     // Unknown, failed, or already running elsewhere: the copy is not needed.
-    if (task == nullptr || task->status == S::kErred || task->status == S::kProcessing) {
+    if (task == nullptr || task->status == S::kErred || is_processing(task->status)) {
       outbox_.free[&worker].keys.push_back(info.key);
       continue;
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "common/check.h"
 #include "common/logging.h"
@@ -125,6 +126,11 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   if (record_changes_) outbox_.workers_gone.push_back(worker->address);
   std::unique_ptr<WorkerState> removed = std::move(*it);
   workers_.erase(it);
+  // Steals meant for it lose their thief: a victim that gives such a task up
+  // sends it back through released (steal_response).
+  for (auto& [task, steal] : steals_) {
+    if (steal.thief == worker) steal.thief = nullptr;
+  }
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
     if (!graceful && ++task->workers_died > config_.allowed_failures) {
@@ -330,7 +336,7 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
   for (const msg::TaskFinished& finished : report.finished) {
     auto it = tasks_.find(finished.key);
     TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
-    if (task != nullptr && task->status == S::kProcessing && task->processing_on == &worker) {
+    if (task != nullptr && is_processing(task->status) && task->processing_on == &worker) {
       task->nbytes = finished.nbytes;
       task->type_name = finished.type_name;
       const double seconds = std::max(0.0, finished.stop_time - finished.start_time);
@@ -354,7 +360,7 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     auto it = tasks_.find(erred.key);
     if (it == tasks_.end()) continue;
     TaskState& task = *it->second;
-    if (task.status != S::kProcessing || task.processing_on != &worker) continue;
+    if (!is_processing(task.status) || task.processing_on != &worker) continue;
     task.rare().error_op = erred.op;
     task.rare().error_message = erred.message;
     task.rare().exception_blame_key = task.key;
@@ -399,7 +405,7 @@ void GraphState::task_missing_data(WorkerState& worker, const msg::TaskMissingDa
   auto it = tasks_.find(missing.key);
   if (it == tasks_.end()) return;
   TaskState& task = *it->second;
-  if (task.status != S::kProcessing || task.processing_on != &worker) return;
+  if (!is_processing(task.status) || task.processing_on != &worker) return;
   logger_->info("task {} on {} could not start: {}; rescheduling it", task.key, worker.name, missing.message);
   // That copy is gone (its worker died or dropped it): forget it, and
   // recompute the dependency if it was the last one. Dask does the same.
@@ -410,11 +416,149 @@ void GraphState::task_missing_data(WorkerState& worker, const msg::TaskMissingDa
     remove_replica(*dep->second, *holder);
     if (dep->second->who_has.empty()) transition(*dep->second, S::kReleased, out);
   }
-  if (task.status == S::kProcessing) {
+  if (is_processing(task.status)) {
     dropped_by_worker_ = &task;  // it never started there: no FreeKeys
     transition(task, S::kReleased, out);
     dropped_by_worker_ = nullptr;
   }
+}
+
+// ---- work stealing -------------------------------------------------------------
+
+namespace {
+// A victim's tasks are sampled, not all read, so that a round costs the same
+// for a queue of a million tasks as for one of a thousand.
+constexpr std::size_t kStealSample = 1024;
+}  // namespace
+
+std::size_t GraphState::steal_round() {
+  if (!config_.work_stealing || workers_.size() < 2 || recovering_) return 0;
+  // Cheap test first: a worker with tasks waiting beyond its threads, and
+  // another with at least one task per thread fewer.
+  double most = 0;
+  double fewest = std::numeric_limits<double>::infinity();
+  for (const auto& w : workers_) {
+    const double per_thread = static_cast<double>(w->processing.size()) / w->nthreads;
+    if (w->processing.size() > w->nthreads) most = std::max(most, per_thread);
+    if (!w->retiring && !w->last_heartbeat.paused) fewest = std::min(fewest, per_thread);
+  }
+  if (most == 0 || fewest + 1 > most) return 0;
+
+  // Occupancy from today's measured durations (WorkerState::occupancy keeps
+  // the estimates each task was sent with, and an op first seen is guessed
+  // at default_task_duration until one of its tasks finishes).
+  std::unordered_map<const std::string*, double> durations;  // by TaskGroup name: one lookup per op
+  auto duration_of = [&](const TaskState& task) {
+    const std::string& op = task.group != nullptr ? task.group->name : task.op;
+    auto [it, inserted] = durations.try_emplace(&op, 0.0);
+    if (inserted) it->second = estimate_duration(task.op);
+    return it->second;
+  };
+  std::vector<StealWorker> loads(workers_.size());
+  std::unordered_map<const WorkerState*, std::size_t> index;
+  for (std::size_t i = 0; i < workers_.size(); ++i) index[workers_[i].get()] = i;
+  std::vector<TaskState*> tasks;
+  std::vector<StealCandidate> candidates;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    WorkerState& w = *workers_[i];
+    loads[i].nthreads = w.nthreads;
+    loads[i].processing += w.processing.size();
+    loads[i].can_receive = !w.retiring && !w.last_heartbeat.paused;
+    std::vector<TaskState*> waiting;  // could be taken from w
+    double sampled = 0;
+    std::size_t seen = 0;
+    for (TaskState* task : w.processing) {
+      if (seen == kStealSample) break;
+      ++seen;
+      const double d = duration_of(*task);
+      sampled += d;
+      if (task->status == S::kStealing) {
+        // In flight: counted where it is going.
+        auto steal = steals_.find(task);
+        if (steal != steals_.end() && steal->second.thief != nullptr) {
+          const std::size_t thief = index.at(steal->second.thief);
+          loads[thief].occupancy += d;
+          ++loads[thief].processing;
+          sampled -= d;
+          --loads[i].processing;
+        }
+        continue;
+      }
+      if (w.processing.size() > w.nthreads && (task->worker_restrictions().empty() || task->loose_restrictions())) {
+        waiting.push_back(task);
+      }
+    }
+    // A sample stands for the whole set.
+    if (seen > 0) loads[i].occupancy += sampled * static_cast<double>(w.processing.size()) / static_cast<double>(seen);
+    if (waiting.empty()) continue;
+    // Those that would run last first: they are the likeliest not started.
+    const std::size_t keep = std::min(waiting.size(), w.processing.size() - w.nthreads);
+    std::partial_sort(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(keep), waiting.end(),
+                      [](const TaskState* a, const TaskState* b) {
+                        if (a->priority.runs_before(b->priority)) return false;
+                        if (b->priority.runs_before(a->priority)) return true;
+                        return a->key > b->key;
+                      });
+    for (std::size_t k = 0; k < keep; ++k) {
+      TaskState* task = waiting[k];
+      std::uint64_t bytes = 0;
+      for (const TaskState* dep : task->dependencies) bytes += dep->nbytes;
+      tasks.push_back(task);
+      candidates.push_back({i, duration_of(*task), bytes});
+    }
+  }
+  if (candidates.empty()) return 0;
+  auto eligible = [&](std::size_t candidate, std::size_t thief) {
+    const TaskState& task = *tasks[candidate];
+    return Placement::eligible(task, *workers_[thief], /*honour_restrictions=*/!task.loose_restrictions());
+  };
+  const std::vector<StealMove> moves = choose_steals(std::move(loads), candidates, eligible, config_.stealing);
+  Recommendations out;
+  for (const StealMove& move : moves) {
+    TaskState& task = *tasks[move.candidate];
+    steal_thief_ = workers_[move.thief].get();
+    transition(task, S::kStealing, out);
+    steal_thief_ = nullptr;
+    logger_->debug("stealing {} ({}) from {} for {}", task.key, task.op, workers_[move.victim]->name,
+                   workers_[move.thief]->name);
+  }
+  transitions(std::move(out));
+  return moves.size();
+}
+
+void GraphState::steal_response(WorkerState& worker, const msg::StealResponse& response) {
+  Recommendations out;
+  for (const msg::StealAnswer& answer : response.answers) {
+    auto it = tasks_.find(answer.key);
+    if (it == tasks_.end()) continue;
+    TaskState& task = *it->second;
+    auto steal = steals_.find(&task);
+    // Not the request this answers (the task finished first, was released,
+    // or was asked for again since): nothing to settle.
+    if (task.status != S::kStealing || task.processing_on != &worker || steal == steals_.end() ||
+        steal->second.id != answer.id) {
+      continue;
+    }
+    if (!answer.stolen) {
+      ++steals_refused_;
+      transition(task, S::kProcessing, out);  // it runs where it is
+      continue;
+    }
+    ++steals_confirmed_;
+    WorkerState* thief = steal->second.thief;
+    if (thief == nullptr || !Placement::eligible(task, *thief, !task.loose_restrictions())) {
+      // The victim dropped it and the thief cannot have it (it left, or is
+      // retiring): placed afresh. The victim holds nothing of it to free.
+      dropped_by_worker_ = &task;
+      transition(task, S::kReleased, out);
+      dropped_by_worker_ = nullptr;
+      continue;
+    }
+    steal_confirmed_ = true;
+    transition(task, S::kProcessing, out);
+    steal_confirmed_ = false;
+  }
+  transitions(std::move(out));
 }
 
 void GraphState::worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now) {

@@ -25,6 +25,7 @@
 #include "scheduler/task_group.h"
 #include "scheduler/task_state.h"
 #include "scheduler/task_stream.h"
+#include "scheduler/work_stealing.h"
 
 namespace spdlog {
 class logger;
@@ -47,6 +48,10 @@ struct SchedulerConfig {
   /// (Dask's allowed-failures): a task that kills its worker must not take
   /// the cluster down one worker at a time.
   std::uint32_t allowed_failures = 3;
+  /// Work stealing (steal_round): idle workers take queued work from busy
+  /// ones. On by default, as in Dask; the server runs a round periodically.
+  bool work_stealing = true;
+  StealConfig stealing;
 };
 
 /// Messages the state machine wants sent, grouped by recipient so that one
@@ -55,6 +60,7 @@ struct Outbox {
   std::unordered_map<WorkerState*, msg::ComputeTaskBatch> compute;
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
   std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
+  std::unordered_map<WorkerState*, msg::StealRequest> steal;  // to victims
   // For the journal (GraphState::record_changes): results that reached
   // memory, by the address of the worker holding them; keys forgotten; and
   // workers removed, with whatever they held.
@@ -62,8 +68,8 @@ struct Outbox {
   std::vector<std::string> forgotten;
   std::vector<std::string> workers_gone;
   bool empty() const {
-    return compute.empty() && free.empty() && statuses.empty() && completed.empty() && forgotten.empty() &&
-           workers_gone.empty();
+    return compute.empty() && free.empty() && statuses.empty() && steal.empty() && completed.empty() &&
+           forgotten.empty() && workers_gone.empty();
   }
 };
 
@@ -121,6 +127,25 @@ class GraphState {
   /// Records the worker's load and memory. A paused worker counts as
   /// saturated (root tasks stay queued); when it resumes it is filled again.
   void worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now);
+
+  // ---- work stealing (policy in scheduler/work_stealing.h) -------------------
+  /// One round of Dask's rule: where a worker has tasks waiting beyond its
+  /// threads and another would finish them sooner even after fetching their
+  /// inputs, asks the first (the victim) to give some up for the second (the
+  /// thief). Each such task goes processing -> stealing until the victim
+  /// answers. Costs O(workers) when no worker is idle while another has a
+  /// queue, O(workers + a bounded sample of the victims' tasks) otherwise.
+  /// Returns how many steals it requested. Does nothing unless
+  /// SchedulerConfig::work_stealing.
+  std::size_t steal_round();
+  /// The victim's answers: a task it gave up moves to its thief (stealing ->
+  /// processing there, or, the thief gone, back through released); one it had
+  /// started stays (stealing -> processing here). An answer to an older
+  /// request than the task's current one changes nothing.
+  void steal_response(WorkerState& worker, const msg::StealResponse& response);
+  std::uint64_t steals_requested() const { return steals_requested_; }
+  std::uint64_t steals_confirmed() const { return steals_confirmed_; }
+  std::uint64_t steals_refused() const { return steals_refused_; }
 
   // ---- scheduler restart (driven by the journal, scheduler/journal.h) -------
   /// Results that were in memory when the scheduler died, each with the
@@ -236,8 +261,16 @@ class GraphState {
   void processing_to_released(TaskState& task, Recommendations& out);
   void memory_to_released(TaskState& task, Recommendations& out);
   void erred_to_released(TaskState& task, Recommendations& out);
+  // Work stealing: a processing task asked of its victim, and the four ways that ends.
+  void processing_to_stealing(TaskState& task, Recommendations& out);
+  void stealing_to_processing(TaskState& task, Recommendations& out);  // the victim answered
+  void stealing_to_memory(TaskState& task, Recommendations& out);      // it finished on the victim first
+  void stealing_to_erred(TaskState& task, Recommendations& out);
+  void stealing_to_released(TaskState& task, Recommendations& out);
 
   // Helpers shared by edges.
+  /// Forgets the task's steal in flight; returns its thief (null: it left).
+  WorkerState* end_steal(TaskState& task);
   enum class PlaceOutcome { kPlaced, kSaturated, kNoWorker };
   PlaceOutcome place(TaskState& task);
   void assign(TaskState& task, WorkerState& worker);
@@ -311,6 +344,22 @@ class GraphState {
   // sends that worker no FreeKeys, which could cancel the task's next run if
   // it is placed on the same worker in the same event.
   const TaskState* dropped_by_worker_ = nullptr;
+
+  // Work stealing: each task in `stealing`, with the worker it is meant for
+  // (null once that worker left) and the id its request carried.
+  struct Steal {
+    WorkerState* thief = nullptr;
+    std::uint64_t id = 0;
+  };
+  std::unordered_map<const TaskState*, Steal> steals_;
+  std::uint64_t next_steal_id_ = 1;
+  std::uint64_t steals_requested_ = 0;
+  std::uint64_t steals_confirmed_ = 0;
+  std::uint64_t steals_refused_ = 0;
+  // Per-event context: the thief of processing->stealing, and the victim's
+  // answer read by stealing->processing.
+  WorkerState* steal_thief_ = nullptr;
+  bool steal_confirmed_ = false;
 
   bool record_changes_ = false;
   // Scheduler restart: results expected back from workers that held them.

@@ -42,6 +42,11 @@ void GraphState::build_transition_table() {
       {{S::kProcessing, S::kReleased}, &GraphState::processing_to_released},
       {{S::kMemory, S::kReleased}, &GraphState::memory_to_released},
       {{S::kErred, S::kReleased}, &GraphState::erred_to_released},
+      {{S::kProcessing, S::kStealing}, &GraphState::processing_to_stealing},
+      {{S::kStealing, S::kProcessing}, &GraphState::stealing_to_processing},
+      {{S::kStealing, S::kMemory}, &GraphState::stealing_to_memory},
+      {{S::kStealing, S::kErred}, &GraphState::stealing_to_erred},
+      {{S::kStealing, S::kReleased}, &GraphState::stealing_to_released},
   };
   for (const auto& [pair, function] : edges) {
     table_[static_cast<int>(pair.first) * kTaskStatusCount + static_cast<int>(pair.second)] = function;
@@ -64,7 +69,11 @@ void GraphState::transition(TaskState& task, TaskStatus to, Recommendations& out
   // recommendation is taken the task may already be in memory (a worker
   // brought its result back after a scheduler restart), erred or released.
   // Running it then would be wrong: the recommendation is stale.
-  if (to == S::kProcessing && from != S::kWaiting && from != S::kQueued && from != S::kNoWorker) return;
+  // (A stealing task goes to processing when its victim answers.)
+  if (to == S::kProcessing && from != S::kWaiting && from != S::kQueued && from != S::kNoWorker &&
+      from != S::kStealing) {
+    return;
+  }
   if (Edge function = edge(from, to)) {
     const RunningEdge running{&task, from, to};
     const RunningEdge* outer = std::exchange(running_edge_, &running);
@@ -360,6 +369,65 @@ void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
   recommend_release_if_unneeded(task, out);
 }
 
+
+// ---- work stealing -----------------------------------------------------------
+// A stolen task stays in its victim's processing set, where it may still
+// run, until the victim answers; its thief is in steals_.
+
+void GraphState::processing_to_stealing(TaskState& task, Recommendations&) {
+  DTASK_CHECK(steal_thief_ != nullptr && steal_thief_ != task.processing_on)
+      << "steal of " << task.key << " without a thief other than its worker";
+  set_status(task, S::kStealing);
+  const std::uint64_t id = next_steal_id_++;
+  steals_[&task] = {steal_thief_, id};
+  outbox_.steal[task.processing_on].items.push_back({task.key, id});
+  ++steals_requested_;
+}
+
+// The victim answered (steal_response set steal_confirmed_): it gave the task
+// up, which then runs on the thief, or it had started it, and it stays.
+void GraphState::stealing_to_processing(TaskState& task, Recommendations& out) {
+  WorkerState* thief = end_steal(task);
+  if (!steal_confirmed_) {
+    set_status(task, S::kProcessing);
+    return;
+  }
+  // steal_response sends a task whose thief left through released instead.
+  DTASK_CHECK(thief != nullptr) << "confirmed steal of " << task.key << " without a thief";
+  WorkerState& victim = *task.processing_on;
+  unassign(task);
+  assign(task, *thief);  // -> processing on the thief, and its ComputeTask
+  fill_free_slots(victim, out);
+}
+
+// It finished on the victim before the victim saw the request: the result
+// is kept (once); the victim's refusal, when it comes, is stale.
+void GraphState::stealing_to_memory(TaskState& task, Recommendations& out) {
+  end_steal(task);
+  processing_to_memory(task, out);
+}
+
+void GraphState::stealing_to_erred(TaskState& task, Recommendations& out) {
+  end_steal(task);
+  processing_to_erred(task, out);
+}
+
+// The victim died, the client let go, an input went missing, or the victim
+// gave it up for a thief that has left.
+void GraphState::stealing_to_released(TaskState& task, Recommendations& out) {
+  end_steal(task);
+  processing_to_released(task, out);
+}
+
+WorkerState* GraphState::end_steal(TaskState& task) {
+  auto it = steals_.find(&task);
+  DTASK_CHECK(it != steals_.end()) << task.key << " is stealing with no steal in flight";
+  WorkerState* thief = it->second.thief;
+  steals_.erase(it);
+  return thief;
+}
+
+// ---- helpers shared by edges -------------------------------------------------
 
 GraphState::PlaceOutcome GraphState::place(TaskState& task) {
   // Its result may come back with a worker that held it before the restart.

@@ -84,7 +84,7 @@ Status GraphState::validate() const {
   for (const auto& [key, owned] : tasks_) {
     const TaskState& task = *owned;
     ++counts[static_cast<int>(task.status)];
-    bool processing = task.status == S::kProcessing;
+    bool processing = is_processing(task.status);
     if (processing != (task.processing_on != nullptr)) return violation(task, "processing_on disagrees with state");
     if (processing && task.processing_on->processing.count(const_cast<TaskState*>(&task)) == 0) {
       return violation(task, "missing from its worker's processing set");
@@ -125,6 +125,27 @@ Status GraphState::validate() const {
   // Every status change was made by an edge of the table (set_status checks
   // each one as it happens; this catches a table edited without its edges).
   if (running_edge_ != nullptr) return Status::internal("an edge is still running between events");
+  if (steal_thief_ != nullptr || steal_confirmed_ || dropped_by_worker_ != nullptr || reporting_worker_ != nullptr) {
+    return Status::internal("an event's context outlived it");
+  }
+  // Work stealing: exactly the tasks in `stealing` have a steal in flight,
+  // each meant for a live worker other than its victim (or for none, once
+  // its thief left).
+  if (steals_.size() != status_counts_[static_cast<int>(S::kStealing)]) {
+    return Status::internal(std::to_string(steals_.size()) + " steals in flight, " +
+                            std::to_string(status_counts_[static_cast<int>(S::kStealing)]) + " tasks stealing");
+  }
+  for (const auto& [task, steal] : steals_) {
+    auto it = tasks_.find(task->key);
+    if (it == tasks_.end() || it->second.get() != task) return Status::internal("a steal in flight of a forgotten task");
+    if (task->status != S::kStealing) return violation(*task, "has a steal in flight");
+    if (steal.thief == task->processing_on) return violation(*task, "stolen for its own worker");
+    if (steal.thief != nullptr && std::none_of(workers_.begin(), workers_.end(),
+                                               [&](const auto& w) { return w.get() == steal.thief; })) {
+      return violation(*task, "stolen for a worker that left");
+    }
+    if (steal.id == 0 || steal.id >= next_steal_id_) return violation(*task, "steal id never handed out");
+  }
   for (int from = 0; from < kTaskStatusCount; ++from) {
     for (int to = 0; to < kTaskStatusCount; ++to) {
       if (edge_counts_[from][to] > 0 && edge(static_cast<S>(from), static_cast<S>(to)) == nullptr) {

@@ -217,6 +217,8 @@ class Worker::Impl {
       on_free(free->keys);
     } else if (auto* acquire = std::get_if<msg::AcquireReplicas>(&message)) {
       on_acquire(std::move(*acquire));
+    } else if (auto* steal = std::get_if<msg::StealRequest>(&message)) {
+      on_steal(*steal);
     } else if (auto* close = std::get_if<msg::CloseWorker>(&message)) {
       logger_->info("the scheduler retired this worker: {}", close->reason);
       shutdown(Status::cancelled("retired: " + close->reason));
@@ -286,6 +288,24 @@ class Worker::Impl {
     }
     if (!keys.empty()) fetch(request.holder, std::move(keys));
     if (!report_.acquired.empty()) schedule_report();
+  }
+
+  /// Work stealing: gives up each task that has not started (still in the
+  /// executor's queue, or waiting for its inputs), so that it runs on the
+  /// thief instead; one that started, finished or is unknown is kept. The
+  /// executor's cancel is atomic with a thread taking the task, so a task is
+  /// either given up or run here, never both. Answered at once: a refusal
+  /// may overtake the report of the task finishing, which the scheduler
+  /// expects.
+  void on_steal(const msg::StealRequest& request) {
+    msg::StealResponse response;
+    response.answers.reserve(request.items.size());
+    for (const msg::StealItem& item : request.items) {
+      bool stolen = executor_.cancel(item.key) || pending_.erase(item.key) > 0;
+      if (stolen) release_fetched(item.key);
+      response.answers.push_back({item.key, item.id, stolen});
+    }
+    scheduler_->send(response);
   }
 
   void on_free(const std::vector<std::string>& keys) {

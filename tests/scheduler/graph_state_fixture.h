@@ -57,6 +57,7 @@ struct Sent {
   std::map<std::string, std::vector<msg::ComputeTask>> compute;
   std::map<std::string, std::vector<std::string>> freed;
   std::map<const ClientState*, std::vector<msg::KeyStatus>> statuses;
+  std::map<std::string, std::vector<msg::StealItem>> steals;  // by victim
 
   std::vector<std::string> computed_keys(const std::string& worker) const {
     auto it = compute.find(worker);
@@ -165,6 +166,10 @@ class GraphStateTest : public ::testing::Test {
       auto& log = all.freed[worker->name];
       log.insert(log.end(), free.keys.begin(), free.keys.end());
       for (const std::string& key : free.keys) held[worker->name].erase(key);
+    }
+    for (auto& [worker, request] : outbox.steal) {
+      auto& into = sent.steals[worker->name];
+      into.insert(into.end(), request.items.begin(), request.items.end());
     }
     for (auto& [who, batch] : outbox.statuses) {
       auto& into = sent.statuses[who];

@@ -57,6 +57,9 @@ TEST_F(GraphTransitionsTest, TableHoldsTheDrawnEdges) {
       {S::kNoWorker, S::kQueued},    {S::kQueued, S::kReleased},    {S::kNoWorker, S::kReleased},
       {S::kProcessing, S::kMemory},  {S::kProcessing, S::kErred},   {S::kProcessing, S::kReleased},
       {S::kMemory, S::kReleased},    {S::kErred, S::kReleased},
+      // Work stealing.
+      {S::kProcessing, S::kStealing}, {S::kStealing, S::kProcessing}, {S::kStealing, S::kMemory},
+      {S::kStealing, S::kErred},     {S::kStealing, S::kReleased},
   };
   std::size_t in_table = 0;
   for (int from = 0; from < kTaskStatusCount; ++from) {
