@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::vector<std::string> names;
-  for (const auto& w : info()["workers"]) names.push_back(w["name"].get<std::string>());
+  const nlohmann::json registered = info();  // kept: a loop over info()["workers"] would read a dead temporary
+  for (const auto& w : registered["workers"]) names.push_back(w["name"].get<std::string>());
   auto data = client.submit<dtask::Value>(dtask::SubmitOptions{.workers = {names[0]}}, "arange", std::int64_t{1000});
   if (!data.wait().ok()) return 1;
 
