@@ -263,6 +263,21 @@ struct Encoder {
     encode_strings(out.initKeys(size_of(m.keys)), m.keys);
   }
   void operator()(const msg::CloseWorker& m) { root.initCloseWorker().setReason(text(m.reason)); }
+  void operator()(const msg::StealRequest& m) {
+    auto items = root.initStealRequest().initItems(size_of(m.items));
+    for (unsigned i = 0; i < m.items.size(); ++i) {
+      items[i].setKey(text(m.items[i].key));
+      items[i].setId(m.items[i].id);
+    }
+  }
+  void operator()(const msg::StealResponse& m) {
+    auto answers = root.initStealResponse().initAnswers(size_of(m.answers));
+    for (unsigned i = 0; i < m.answers.size(); ++i) {
+      answers[i].setKey(text(m.answers[i].key));
+      answers[i].setId(m.answers[i].id);
+      answers[i].setStolen(m.answers[i].stolen);
+    }
+  }
   void operator()(const msg::ResumeSession& m) {
     encode_strings(root.initResumeSession().initKeys(size_of(m.keys)), m.keys);
   }
@@ -566,6 +581,20 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     }
     case wire::Message::CLOSE_WORKER: return Message(msg::CloseWorker{str(root.getCloseWorker().getReason())});
     case wire::Message::RESUME_SESSION: return Message(msg::ResumeSession{strings(root.getResumeSession().getKeys())});
+    case wire::Message::STEAL_REQUEST: {
+      msg::StealRequest request;
+      auto items = root.getStealRequest().getItems();
+      request.items.reserve(items.size());
+      for (auto item : items) request.items.push_back({str(item.getKey()), item.getId()});
+      return Message(std::move(request));
+    }
+    case wire::Message::STEAL_RESPONSE: {
+      msg::StealResponse response;
+      auto answers = root.getStealResponse().getAnswers();
+      response.answers.reserve(answers.size());
+      for (auto answer : answers) response.answers.push_back({str(answer.getKey()), answer.getId(), answer.getStolen()});
+      return Message(std::move(response));
+    }
     case wire::Message::GET_DATA: {
       auto in = root.getGetData();
       return Message(msg::GetData{in.getRequestId(), strings(in.getKeys())});
@@ -596,7 +625,8 @@ const char* message_kind_name(std::size_t kind) {
       "CancelKeys",  "InfoRequest",      "InfoReply",        "KeyStatusBatch", "RegisterWorker",
       "WorkerRegistered", "ComputeTaskBatch", "WorkerReport", "Heartbeat",     "FreeKeys",
       "GetData",     "DataReply",        "PutData",          "PutDataReply",   "RetireWorkers",
-      "RetireWorkersReply", "AcquireReplicas", "CloseWorker", "ResumeSession"};
+      "RetireWorkersReply", "AcquireReplicas", "CloseWorker", "ResumeSession",
+      "StealRequest", "StealResponse"};
   static_assert(std::size(kNames) == kMessageKindCount);
   return kind < kMessageKindCount ? kNames[kind] : "Unknown";
 }

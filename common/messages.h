@@ -231,6 +231,25 @@ struct Heartbeat {
 struct FreeKeys {
   std::vector<std::string> keys;
 };
+/// Scheduler -> worker: give up these tasks if they have not started (work
+/// stealing). `id` is echoed in the answer.
+struct StealItem {
+  std::string key;
+  std::uint64_t id = 0;
+};
+struct StealRequest {
+  std::vector<StealItem> items;
+};
+/// Worker -> scheduler: for each StealItem, whether the worker dropped the
+/// task before starting it (stolen) or kept it (started, done or unknown).
+struct StealAnswer {
+  std::string key;
+  std::uint64_t id = 0;
+  bool stolen = false;
+};
+struct StealResponse {
+  std::vector<StealAnswer> answers;
+};
 
 struct KeyValue {
   std::string key;
@@ -264,7 +283,8 @@ using Message =
                  msg::CancelKeys, msg::InfoRequest, msg::InfoReply, msg::KeyStatusBatch, msg::RegisterWorker,
                  msg::WorkerRegistered, msg::ComputeTaskBatch, msg::WorkerReport, msg::Heartbeat, msg::FreeKeys,
                  msg::GetData, msg::DataReply, msg::PutData, msg::PutDataReply, msg::RetireWorkers,
-                 msg::RetireWorkersReply, msg::AcquireReplicas, msg::CloseWorker, msg::ResumeSession>;
+                 msg::RetireWorkersReply, msg::AcquireReplicas, msg::CloseWorker, msg::ResumeSession,
+                 msg::StealRequest, msg::StealResponse>;
 
 inline constexpr std::size_t kMessageKindCount = std::variant_size_v<Message>;
 

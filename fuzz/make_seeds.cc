@@ -96,6 +96,8 @@ Message sample_message(std::size_t kind) {
     case 21: return msg::AcquireReplicas{"tcp://127.0.0.1:9001", {"t", "u"}};
     case 22: return msg::CloseWorker{"retired"};
     case 23: return msg::ResumeSession{{"x-1", "y-2"}};
+    case 24: return msg::StealRequest{{{"t", 1}, {"u", 2}}};
+    case 25: return msg::StealResponse{{{"t", 1, true}, {"u", 2, false}}};
   }
   std::abort();
 }

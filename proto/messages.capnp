@@ -235,6 +235,30 @@ struct CloseWorker {
   reason @0 :Text;
 }
 
+# Work stealing (scheduler/work_stealing.h). The scheduler asks a worker to
+# give up tasks it was sent but has not started; the worker answers each one:
+# stolen (it dropped the task, which will run elsewhere) or not (it had
+# started it, finished it, or does not know it: the task stays). `id` pairs an
+# answer with its request, so a late answer never settles a newer one.
+struct StealItem {
+  key @0 :Text;
+  id @1 :UInt64;
+}
+
+struct StealRequest {
+  items @0 :List(StealItem);
+}
+
+struct StealAnswer {
+  key @0 :Text;
+  id @1 :UInt64;
+  stolen @2 :Bool;
+}
+
+struct StealResponse {
+  answers @0 :List(StealAnswer);
+}
+
 # Scheduler restart (--journal). A client that lost its scheduler reconnects
 # with the same Handshake.session and sends ResumeSession: every key it still
 # holds futures for. The scheduler keeps those wanted, releases the rest, and
@@ -308,5 +332,7 @@ struct Message {
     acquireReplicas @21 :AcquireReplicas;
     closeWorker @22 :CloseWorker;
     resumeSession @23 :KeyList;
+    stealRequest @24 :StealRequest;
+    stealResponse @25 :StealResponse;
   }
 }

@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
+#include <limits>
 
 #include "common/check.h"
 #include "common/logging.h"
@@ -25,319 +25,6 @@ GraphState::GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> l
 
 GraphState::~GraphState() = default;
 
-// The whole state machine at a glance. A pair missing here is routed through
-// `released` (X -> released -> Y), as Dask's scheduler does.
-void GraphState::build_transition_table() {
-  table_ = {
-      {{S::kReleased, S::kWaiting}, &GraphState::released_to_waiting},
-      {{S::kReleased, S::kForgotten}, &GraphState::released_to_forgotten},
-      {{S::kReleased, S::kMemory}, &GraphState::released_to_memory},
-      {{S::kWaiting, S::kProcessing}, &GraphState::waiting_to_processing},
-      {{S::kWaiting, S::kQueued}, &GraphState::waiting_to_queued},
-      {{S::kWaiting, S::kNoWorker}, &GraphState::waiting_to_no_worker},
-      {{S::kWaiting, S::kReleased}, &GraphState::waiting_to_released},
-      {{S::kWaiting, S::kErred}, &GraphState::waiting_to_erred},
-      {{S::kQueued, S::kProcessing}, &GraphState::ready_to_processing},
-      {{S::kNoWorker, S::kProcessing}, &GraphState::ready_to_processing},
-      {{S::kQueued, S::kReleased}, &GraphState::waiting_to_released},
-      {{S::kNoWorker, S::kReleased}, &GraphState::waiting_to_released},
-      {{S::kProcessing, S::kMemory}, &GraphState::processing_to_memory},
-      {{S::kProcessing, S::kErred}, &GraphState::processing_to_erred},
-      {{S::kProcessing, S::kReleased}, &GraphState::processing_to_released},
-      {{S::kMemory, S::kReleased}, &GraphState::memory_to_released},
-      {{S::kErred, S::kReleased}, &GraphState::erred_to_released},
-  };
-}
-
-void GraphState::transitions(Recommendations recommendations) {
-  while (!recommendations.empty()) {
-    auto [task, to] = recommendations.front();
-    recommendations.pop_front();
-    transition(*task, to, recommendations);
-  }
-  graveyard_.clear();
-}
-
-void GraphState::transition(TaskState& task, TaskStatus to, Recommendations& out) {
-  TaskStatus from = task.status;
-  if (from == to || from == S::kForgotten) return;
-  // "Run it" is recommended while a task waits to run; by the time the
-  // recommendation is taken the task may already be in memory (a worker
-  // brought its result back after a scheduler restart), erred or released.
-  // Running it then would be wrong: the recommendation is stale.
-  if (to == S::kProcessing && from != S::kWaiting && from != S::kQueued && from != S::kNoWorker) return;
-  auto edge = table_.find({from, to});
-  if (edge != table_.end()) {
-    (this->*edge->second)(task, out);
-    return;
-  }
-  DTASK_CHECK(from != S::kReleased && to != S::kReleased)
-      << "no transition " << task_status_name(from) << " -> " << task_status_name(to) << " for " << task.key;
-  transition(task, S::kReleased, out);
-  if (task.status == S::kReleased) transition(task, to, out);
-}
-
-void GraphState::set_status(TaskState& task, TaskStatus to) {
-  --status_counts_[static_cast<int>(task.status)];
-  ++status_counts_[static_cast<int>(to)];
-  unlink_status(task);
-  if (to != S::kForgotten) link_status(task, to);
-  if (task.group != nullptr) {
-    --task.group->counts[static_cast<int>(task.status)];
-    ++task.group->counts[static_cast<int>(to)];
-  }
-  task.status = to;
-}
-
-void GraphState::link_status(TaskState& task, TaskStatus status) {
-  TaskState*& head = status_heads_[static_cast<int>(status)];
-  task.status_prev = nullptr;
-  task.status_next = head;
-  if (head != nullptr) head->status_prev = &task;
-  head = &task;
-}
-
-void GraphState::unlink_status(TaskState& task) {
-  if (task.status_prev != nullptr) {
-    task.status_prev->status_next = task.status_next;
-  } else if (status_heads_[static_cast<int>(task.status)] == &task) {
-    status_heads_[static_cast<int>(task.status)] = task.status_next;
-  }
-  if (task.status_next != nullptr) task.status_next->status_prev = task.status_prev;
-  task.status_prev = task.status_next = nullptr;
-}
-
-void GraphState::join_group(TaskState& task, const std::string& name) {
-  auto& group = groups_[name];
-  if (!group) {
-    group = std::make_unique<TaskGroup>();
-    group->name = name;
-    group->stream_op = stream_.intern_op(name);
-  }
-  task.group = group.get();
-  ++group->counts[static_cast<int>(task.status)];
-}
-
-// A forgotten task leaves its group, and the group goes with its last task
-// (its dependents went first, so no other group still counts edges into it).
-void GraphState::leave_group(TaskState& task) {
-  TaskGroup* group = task.group;
-  if (group == nullptr) return;
-  for (TaskState* dep : task.dependencies) {
-    if (dep->group == nullptr) continue;
-    auto edge = group->dependencies.find(dep->group);
-    if (edge != group->dependencies.end() && --edge->second == 0) group->dependencies.erase(edge);
-  }
-  task.group = nullptr;
-  if (group->live() == 0) groups_.erase(group->name);
-}
-
-// ---- edges -----------------------------------------------------------------
-
-void GraphState::released_to_waiting(TaskState& task, Recommendations& out) {
-  // While a restarted scheduler waits for its workers, scattered data may
-  // still come back with one: it waits (in no-worker) like any result.
-  if (task.is_scattered() && recovering_keys_.count(task.key) == 0) {
-    // Data a client scattered has no lineage to recompute it from.
-    set_status(task, S::kErred);
-    task.rare().error_message = "data scattered by the client was lost with its worker";
-    task.rare().exception_blame_key = task.key;
-    for (ClientState* client : task.who_wants) {
-      msg::KeyStatus status = status_of(task);
-      status.state = KeyOutcome::kLost;
-      notify(*client, std::move(status));
-    }
-    // Tasks already waiting on it would otherwise wait forever.
-    for (TaskState* dependent : task.dependents) {
-      if (dependent->status == S::kWaiting) {
-        inherit_error(*dependent, task);
-        out.emplace_back(dependent, S::kErred);
-      }
-    }
-    return;
-  }
-  set_status(task, S::kWaiting);
-  const TaskState* erred_dependency = nullptr;
-  // A task lost with its worker comes back here still registered.
-  bool register_waiter = !task.registered_as_waiter;
-  task.registered_as_waiter = true;
-  task.waiting_count = 0;
-  for (TaskState* dep : task.dependencies) {
-    if (register_waiter) dep->waiters.push_back(&task);
-    if (dep->status == S::kMemory) continue;
-    ++task.waiting_count;
-    if (dep->status == S::kErred) {
-      erred_dependency = dep;
-    } else if (dep->status == S::kReleased) {
-      out.emplace_back(dep, S::kWaiting);
-    }
-  }
-  if (erred_dependency != nullptr) {
-    inherit_error(task, *erred_dependency);
-    out.emplace_back(&task, S::kErred);
-  } else if (task.waiting_count == 0) {
-    out.emplace_back(&task, S::kProcessing);
-  }
-}
-
-void GraphState::released_to_forgotten(TaskState& task, Recommendations& out) {
-  DTASK_CHECK(task.dependents.empty() && task.who_wants.empty() && task.waiters.empty())
-      << "forgetting " << task.key << " while it is still needed";
-  for (TaskState* dep : task.dependencies) {
-    erase_one(dep->dependents, &task);
-    if (task.registered_as_waiter) erase_one(dep->waiters, &task);
-    if (dep->dependents.empty()) recommend_release_if_unneeded(*dep, out);
-  }
-  task.registered_as_waiter = false;
-  set_status(task, S::kForgotten);
-  if (record_changes_) outbox_.forgotten.push_back(task.key);
-  leave_group(task);
-  auto node = tasks_.extract(task.key);
-  graveyard_.push_back(std::move(node.mapped()));  // freed once no recommendation can name it
-}
-
-void GraphState::released_to_memory(TaskState& task, Recommendations& out) {
-  // Scattered data, and results a worker kept across a scheduler restart,
-  // arrive in memory without running.
-  add_replica(task, *reporting_worker_);
-  set_status(task, S::kMemory);
-  wake_dependents(task, out);
-  notify_wanted(task);
-  recommend_release_if_unneeded(task, out);
-}
-
-void GraphState::waiting_to_processing(TaskState& task, Recommendations& out) {
-  switch (place(task)) {
-    case PlaceOutcome::kPlaced: break;
-    case PlaceOutcome::kSaturated: out.emplace_back(&task, S::kQueued); break;
-    case PlaceOutcome::kNoWorker: out.emplace_back(&task, S::kNoWorker); break;
-  }
-}
-
-void GraphState::waiting_to_queued(TaskState& task, Recommendations&) {
-  set_status(task, S::kQueued);
-  queued_.insert(&task);
-}
-
-void GraphState::waiting_to_no_worker(TaskState& task, Recommendations&) {
-  set_status(task, S::kNoWorker);
-  unrunnable_.insert(&task);
-  logger_->debug("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
-                task.resources().empty() ? "" : " (it needs resources no worker declared)");
-}
-
-void GraphState::ready_to_processing(TaskState& task, Recommendations&) {
-  switch (place(task)) {
-    case PlaceOutcome::kPlaced: return;
-    case PlaceOutcome::kSaturated:
-      if (task.status == S::kNoWorker) {
-        unrunnable_.erase(&task);
-        set_status(task, S::kQueued);
-        queued_.insert(&task);
-      }
-      return;
-    case PlaceOutcome::kNoWorker:
-      if (task.status == S::kQueued) {
-        queued_.erase(&task);
-        set_status(task, S::kNoWorker);
-        unrunnable_.insert(&task);
-      }
-      return;
-  }
-}
-
-void GraphState::waiting_to_released(TaskState& task, Recommendations& out) {
-  queued_.erase(&task);
-  unrunnable_.erase(&task);
-  set_status(task, S::kReleased);
-  stop_waiting_on_dependencies(task, out);
-  recommend_release_if_unneeded(task, out);
-}
-
-void GraphState::waiting_to_erred(TaskState& task, Recommendations& out) {
-  queued_.erase(&task);
-  unrunnable_.erase(&task);
-  set_status(task, S::kErred);
-  propagate_error(task, out);
-}
-
-void GraphState::processing_to_memory(TaskState& task, Recommendations& out) {
-  WorkerState& worker = *reporting_worker_;
-  unassign(task);
-  add_replica(task, worker);
-  set_status(task, S::kMemory);
-  ++tasks_completed_;
-  ++worker.tasks_done;
-  if (task.group != nullptr) ++task.group->completed;
-  wake_dependents(task, out);
-  stop_waiting_on_dependencies(task, out);
-  notify_wanted(task);
-  recommend_release_if_unneeded(task, out);
-  fill_free_slots(worker, out);
-}
-
-void GraphState::processing_to_erred(TaskState& task, Recommendations& out) {
-  WorkerState& worker = *task.processing_on;
-  unassign(task);
-  if (task.retries > 0) {
-    --task.retries;
-    logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op, task.retries,
-                  task.error_message());
-    set_status(task, S::kReleased);
-    out.emplace_back(&task, S::kWaiting);
-  } else {
-    set_status(task, S::kErred);
-    ++tasks_erred_;
-    propagate_error(task, out);
-  }
-  fill_free_slots(worker, out);
-}
-
-void GraphState::processing_to_released(TaskState& task, Recommendations& out) {
-  WorkerState& worker = *task.processing_on;
-  unassign(task);
-  // The worker drops the task, or its result when it finishes anyway.
-  outbox_.free[&worker].keys.push_back(task.key);
-  set_status(task, S::kReleased);
-  if (task.who_wants.empty() && task.waiters.empty()) {
-    stop_waiting_on_dependencies(task, out);
-    recommend_release_if_unneeded(task, out);
-  } else {
-    out.emplace_back(&task, S::kWaiting);  // lost with its worker: run again
-  }
-  fill_free_slots(worker, out);
-}
-
-void GraphState::memory_to_released(TaskState& task, Recommendations& out) {
-  for (WorkerState* worker : std::vector<WorkerState*>(task.who_has)) {
-    outbox_.free[worker].keys.push_back(task.key);
-    remove_replica(task, *worker);
-  }
-  set_status(task, S::kReleased);
-  if (task.who_wants.empty() && task.waiters.empty()) {
-    recommend_release_if_unneeded(task, out);
-    return;
-  }
-  // Still needed: the data was lost. Dependents that counted on it go back
-  // to waiting, and this task is recomputed from its lineage.
-  for (TaskState* waiter : task.waiters) {
-    if (waiter->status == S::kWaiting) {
-      ++waiter->waiting_count;
-    } else if (waiter->status != S::kErred && waiter->status != S::kMemory) {
-      out.emplace_back(waiter, S::kWaiting);
-    }
-  }
-  out.emplace_front(&task, S::kWaiting);
-}
-
-void GraphState::erred_to_released(TaskState& task, Recommendations& out) {
-  task.clear_error();
-  set_status(task, S::kReleased);
-  recommend_release_if_unneeded(task, out);
-}
-
-// ---- helpers ---------------------------------------------------------------
-
 void GraphState::shrink_empty_tables() {
   auto shrink = [](auto& table) {
     if (table.empty() && table.bucket_count() > 1024) std::remove_reference_t<decltype(table)>().swap(table);
@@ -349,209 +36,6 @@ void GraphState::shrink_empty_tables() {
     shrink(worker->has_what);
   }
   for (auto& [id, client] : clients_) shrink(client->wants);
-}
-
-GraphState::PlaceOutcome GraphState::place(TaskState& task) {
-  // Its result may come back with a worker that held it before the restart.
-  if (recovering_ && recovering_keys_.count(task.key) > 0) return PlaceOutcome::kNoWorker;
-  bool queue_roots = task.is_root() && std::isfinite(config_.worker_saturation);
-  if (queue_roots) {
-    auto saturated = [this](const WorkerState& worker) { return is_saturated(worker); };
-    if (WorkerState* worker = placement_.choose(task, workers_, saturated)) {
-      assign(task, *worker);
-      return PlaceOutcome::kPlaced;
-    }
-    return placement_.choose(task, workers_) ? PlaceOutcome::kSaturated : PlaceOutcome::kNoWorker;
-  }
-  if (WorkerState* worker = placement_.choose(task, workers_)) {
-    assign(task, *worker);
-    return PlaceOutcome::kPlaced;
-  }
-  return PlaceOutcome::kNoWorker;
-}
-
-bool GraphState::is_saturated(const WorkerState& worker) const {
-  if (worker.last_heartbeat.paused) return true;  // Dask sends a paused worker no new tasks
-  double slots = std::max(1.0, std::ceil(config_.worker_saturation * worker.nthreads));
-  if (static_cast<double>(worker.processing.size()) < slots) return false;
-  return worker.occupancy >= config_.saturation_latency * worker.nthreads;
-}
-
-void GraphState::assign(TaskState& task, WorkerState& worker) {
-  queued_.erase(&task);
-  unrunnable_.erase(&task);
-  task.processing_on = &worker;
-  task.estimated_duration = estimate_duration(task.op);
-  worker.processing.insert(&task);
-  worker.occupancy += task.estimated_duration;
-  for (const auto& [name, amount] : task.resources()) add_resource(worker.resources_used, name, amount);
-  set_status(task, S::kProcessing);
-
-  msg::ComputeTask compute;
-  compute.key = task.key;
-  compute.op = task.op;
-  compute.args = task.args;
-  compute.priority = task.priority;
-  compute.resources = task.resources();
-  compute.dependencies.reserve(task.dependencies.size());
-  for (const TaskState* dep : task.dependencies) {
-    msg::DependencyLocation location{dep->key, {}, dep->nbytes};
-    for (const WorkerState* holder : dep->who_has) location.who_has.push_back(holder->address);
-    compute.dependencies.push_back(std::move(location));
-  }
-  outbox_.compute[&worker].tasks.push_back(std::move(compute));
-}
-
-void GraphState::unassign(TaskState& task) {
-  WorkerState* worker = task.processing_on;
-  DTASK_CHECK(worker != nullptr) << task.key << " is not processing";
-  worker->processing.erase(&task);
-  worker->occupancy = std::max(0.0, worker->occupancy - task.estimated_duration);
-  if (worker->processing.empty()) worker->occupancy = 0;  // no drift from rounding
-  for (const auto& [name, amount] : task.resources()) add_resource(worker->resources_used, name, -amount);
-  task.processing_on = nullptr;
-  task.estimated_duration = 0;
-}
-
-void GraphState::add_resource(ResourceList& resources, const std::string& name, double amount) {
-  for (auto& [existing, total] : resources) {
-    if (existing == name) {
-      total += amount;
-      return;
-    }
-  }
-  resources.emplace_back(name, amount);
-}
-
-void GraphState::add_replica(TaskState& task, WorkerState& worker) {
-  if (task.held_by(&worker)) return;
-  task.who_has.push_back(&worker);
-  worker.has_what.insert(&task);
-  worker.nbytes += task.nbytes;
-  if (record_changes_) {
-    outbox_.completed[worker.address].push_back({task.key, task.nbytes, task.type_name});
-  }
-}
-
-void GraphState::wake_dependents(TaskState& task, Recommendations& out) {
-  // A waiting dependent counts every dependency not in memory, this one among them.
-  for (TaskState* dependent : task.dependents) {
-    if (dependent->status == S::kWaiting && dependent->waiting_count > 0 && --dependent->waiting_count == 0) {
-      out.emplace_back(dependent, S::kProcessing);
-    }
-  }
-}
-
-void GraphState::remove_replica(TaskState& task, WorkerState& worker) {
-  auto it = std::find(task.who_has.begin(), task.who_has.end(), &worker);
-  if (it == task.who_has.end()) return;
-  task.who_has.erase(it);
-  worker.has_what.erase(&task);
-  worker.nbytes -= std::min(worker.nbytes, task.nbytes);
-}
-
-void GraphState::stop_waiting_on_dependencies(TaskState& task, Recommendations& out) {
-  task.waiting_count = 0;
-  if (!task.registered_as_waiter) return;
-  task.registered_as_waiter = false;
-  for (TaskState* dep : task.dependencies) {
-    if (erase_one(dep->waiters, &task)) recommend_release_if_unneeded(*dep, out);
-  }
-}
-
-void GraphState::recommend_release_if_unneeded(TaskState& task, Recommendations& out) {
-  if (!task.who_wants.empty() || !task.waiters.empty() || task.in_pending_graph) return;
-  if (task.status == S::kReleased) {
-    if (task.dependents.empty()) out.emplace_back(&task, S::kForgotten);
-  } else if (task.status != S::kForgotten) {
-    out.emplace_back(&task, S::kReleased);
-  }
-}
-
-void GraphState::inherit_error(TaskState& task, const TaskState& failed) {
-  task.rare().error_op = failed.error_op();
-  task.rare().error_message = failed.error_message();
-  task.rare().exception_blame_key = failed.exception_blame_key();
-}
-
-void GraphState::propagate_error(TaskState& task, Recommendations& out) {
-  if (task.exception_blame_key().empty()) task.rare().exception_blame_key = task.key;
-  for (TaskState* dependent : task.dependents) {
-    if (dependent->status == S::kWaiting || dependent->status == S::kQueued ||
-        dependent->status == S::kNoWorker) {
-      inherit_error(*dependent, task);
-      out.emplace_back(dependent, S::kErred);
-    }
-  }
-  stop_waiting_on_dependencies(task, out);
-  notify_wanted(task);
-  recommend_release_if_unneeded(task, out);
-}
-
-void GraphState::fill_free_slots(WorkerState& worker, Recommendations& out) {
-  while (!queued_.empty() && !is_saturated(worker)) {
-    TaskState* next = *queued_.begin();
-    transition(*next, S::kProcessing, out);
-    if (next->status == S::kQueued) break;  // nowhere to put it after all
-  }
-}
-
-void GraphState::retry_unrunnable(Recommendations& out) {
-  for (TaskState* task : std::vector<TaskState*>(unrunnable_.begin(), unrunnable_.end())) {
-    transition(*task, S::kProcessing, out);
-  }
-}
-
-void GraphState::notify_wanted(TaskState& task) {
-  if (task.who_wants.empty()) return;
-  msg::KeyStatus status = status_of(task);
-  for (ClientState* client : task.who_wants) notify(*client, status);
-}
-
-void GraphState::notify(ClientState& client, msg::KeyStatus status) {
-  outbox_.statuses[&client].statuses.push_back(std::move(status));
-}
-
-msg::KeyStatus GraphState::status_of(const TaskState& task) const {
-  msg::KeyStatus status;
-  status.key = task.key;
-  if (task.status == S::kMemory) {
-    status.state = KeyOutcome::kMemory;
-    for (const WorkerState* worker : task.who_has) status.who_has.push_back(worker->address);
-    status.nbytes = task.nbytes;
-    status.type_name = task.type_name;
-  } else {
-    status.state = KeyOutcome::kErred;
-    status.op = task.error_op();
-    status.failed_key = task.exception_blame_key();
-    status.message = task.error_message();
-  }
-  return status;
-}
-
-std::optional<double> GraphState::measured_duration(const std::string& op) const {
-  auto it = op_durations_.find(op);
-  if (it == op_durations_.end() || it->second.second == 0) return std::nullopt;
-  return it->second.first / static_cast<double>(it->second.second);
-}
-
-double GraphState::estimate_duration(const std::string& op) const {
-  return measured_duration(op).value_or(config_.default_task_duration);
-}
-
-TaskState* GraphState::get_or_create(std::string key, bool* created) {
-  auto it = tasks_.find(key);
-  bool inserted = it == tasks_.end();
-  if (inserted) {
-    auto task = std::make_unique<TaskState>();
-    task->key = std::move(key);
-    // The table's key views the task's own key: one copy of each key.
-    it = tasks_.emplace(std::string_view(task->key), std::move(task)).first;
-    ++status_counts_[static_cast<int>(S::kReleased)];
-    link_status(*it->second, S::kReleased);
-  }
-  if (created != nullptr) *created = inserted;
-  return it->second.get();
 }
 
 // ---- events ----------------------------------------------------------------
@@ -642,6 +126,11 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   if (record_changes_) outbox_.workers_gone.push_back(worker->address);
   std::unique_ptr<WorkerState> removed = std::move(*it);
   workers_.erase(it);
+  // Steals meant for it lose their thief: a victim that gives such a task up
+  // sends it back through released (steal_response).
+  for (auto& [task, steal] : steals_) {
+    if (steal.thief == worker) steal.thief = nullptr;
+  }
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
     if (!graceful && ++task->workers_died > config_.allowed_failures) {
@@ -762,9 +251,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       // released (clearing the error) and run it without its dependency.
       TaskState* bad = task;
       std::erase_if(out, [bad](const auto& recommendation) { return recommendation.first == bad; });
-      set_status(*task, S::kErred);
-      ++tasks_erred_;
-      propagate_error(*task, out);
+      transition(*task, S::kErred, out);
     } else if (task->status == S::kReleased) {
       recommend_release_if_unneeded(*task, out);  // nobody asked for it
     }
@@ -842,107 +329,6 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
   return Status::success();
 }
 
-// ---- scheduler restart -------------------------------------------------------
-
-void GraphState::take_held_results(WorkerState& worker, const std::vector<msg::KeyInfo>& held, Recommendations& out) {
-  if (held.empty()) return;
-  std::size_t kept = 0;
-  reporting_worker_ = &worker;
-  for (const msg::KeyInfo& info : held) {
-    auto it = tasks_.find(info.key);
-    TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
-    // Unknown, failed, or already running elsewhere: the copy is not needed.
-    if (task == nullptr || task->status == S::kErred || task->status == S::kProcessing) {
-      outbox_.free[&worker].keys.push_back(info.key);
-      continue;
-    }
-    recovering_keys_.erase(info.key);
-    ++kept;
-    if (task->status == S::kMemory) {
-      add_replica(*task, worker);
-      notify_wanted(*task);
-      continue;
-    }
-    // Waiting, queued or no-worker: it need not run, its result is here.
-    task->nbytes = info.nbytes;
-    task->type_name = info.type_name;
-    transition(*task, S::kReleased, out);
-    transition(*task, S::kMemory, out);
-  }
-  reporting_worker_ = nullptr;
-  logger_->info("worker {} came back with {} results: {} still needed", worker.name, held.size(), kept);
-}
-
-void GraphState::begin_recovery(std::unordered_map<std::string, std::vector<std::string>> held) {
-  recovering_ = true;
-  for (const auto& [key, holders] : held) recovering_holders_.insert(holders.begin(), holders.end());
-  recovering_keys_ = std::move(held);
-  logger_->info("recovering: waiting for {} workers to bring back {} results", recovering_holders_.size(),
-                recovering_keys_.size());
-  if (recovering_holders_.empty()) end_recovery();
-}
-
-void GraphState::end_recovery() {
-  if (!recovering_) return;
-  std::size_t missing = recovering_keys_.size();
-  recovering_ = false;
-  recovering_keys_.clear();
-  recovering_holders_.clear();
-  Recommendations out;
-  for (TaskState* task : std::vector<TaskState*>(unrunnable_.begin(), unrunnable_.end())) {
-    if (!task->is_scattered()) continue;
-    // Its worker did not come back: released -> waiting reports it lost.
-    transition(*task, S::kReleased, out);
-    transition(*task, S::kWaiting, out);
-  }
-  retry_unrunnable(out);
-  transitions(std::move(out));
-  logger_->info("recovery over; results no worker brought back are recomputed from their lineage (up to {})",
-                missing);
-}
-
-void GraphState::restore_scattered(ClientState& client, const msg::KeysScattered& scattered) {
-  Recommendations out;
-  for (const msg::KeyInfo& info : scattered.keys) {
-    TaskState* task = get_or_create(info.key);
-    if (task->group == nullptr) join_group(*task, "scattered");
-    insert_unique(task->who_wants, &client);
-    client.wants.insert(task);
-    if (task->status != S::kReleased) continue;
-    task->nbytes = info.nbytes;
-    task->type_name = info.type_name;
-    out.emplace_back(task, S::kWaiting);
-  }
-  transitions(std::move(out));
-}
-
-void GraphState::resume_client(ClientState& client, const std::vector<std::string>& keys) {
-  std::unordered_set<std::string> wanted(keys.begin(), keys.end());
-  std::vector<std::string> dropped;
-  for (const TaskState* task : client.wants) {
-    if (wanted.count(task->key) == 0) dropped.push_back(task->key);
-  }
-  release_keys(client, dropped);  // released while the scheduler was away
-  Recommendations out;
-  for (const std::string& key : keys) {
-    auto it = tasks_.find(key);
-    if (it == tasks_.end()) {
-      notify(client, {key, KeyOutcome::kLost, {}, "", key,
-                      "the scheduler does not know this key after the client reconnected (it restarted without "
-                      "its --journal, or the graph never reached it)",
-                      0, ""});
-      continue;
-    }
-    TaskState& task = *it->second;
-    if (client.wants.insert(&task).second) {
-      insert_unique(task.who_wants, &client);
-      if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
-    }
-    if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
-  }
-  transitions(std::move(out));
-}
-
 void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& report) {
   record_report(worker, report);
   Recommendations out;
@@ -950,7 +336,7 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
   for (const msg::TaskFinished& finished : report.finished) {
     auto it = tasks_.find(finished.key);
     TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
-    if (task != nullptr && task->status == S::kProcessing && task->processing_on == &worker) {
+    if (task != nullptr && is_processing(task->status) && task->processing_on == &worker) {
       task->nbytes = finished.nbytes;
       task->type_name = finished.type_name;
       const double seconds = std::max(0.0, finished.stop_time - finished.start_time);
@@ -974,7 +360,7 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     auto it = tasks_.find(erred.key);
     if (it == tasks_.end()) continue;
     TaskState& task = *it->second;
-    if (task.status != S::kProcessing || task.processing_on != &worker) continue;
+    if (!is_processing(task.status) || task.processing_on != &worker) continue;
     task.rare().error_op = erred.op;
     task.rare().error_message = erred.message;
     task.rare().exception_blame_key = task.key;
@@ -984,6 +370,17 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     if (task.group != nullptr) {
       stream_.record({erred.start_time, erred.stop_time, worker.stream_id, task.group->stream_op, erred.thread,
                       StreamKind::kErred});
+    }
+    if (task.retries > 0) {
+      // Run it again (Dask's rule): processing -> released -> waiting. The
+      // worker already dropped it, so it is sent no FreeKeys.
+      --task.retries;
+      logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op, task.retries,
+                    task.error_message());
+      dropped_by_worker_ = &task;
+      transition(task, S::kReleased, out);
+      dropped_by_worker_ = nullptr;
+      continue;
     }
     transition(task, S::kErred, out);
   }
@@ -1008,7 +405,7 @@ void GraphState::task_missing_data(WorkerState& worker, const msg::TaskMissingDa
   auto it = tasks_.find(missing.key);
   if (it == tasks_.end()) return;
   TaskState& task = *it->second;
-  if (task.status != S::kProcessing || task.processing_on != &worker) return;
+  if (!is_processing(task.status) || task.processing_on != &worker) return;
   logger_->info("task {} on {} could not start: {}; rescheduling it", task.key, worker.name, missing.message);
   // That copy is gone (its worker died or dropped it): forget it, and
   // recompute the dependency if it was the last one. Dask does the same.
@@ -1019,7 +416,149 @@ void GraphState::task_missing_data(WorkerState& worker, const msg::TaskMissingDa
     remove_replica(*dep->second, *holder);
     if (dep->second->who_has.empty()) transition(*dep->second, S::kReleased, out);
   }
-  if (task.status == S::kProcessing) transition(task, S::kReleased, out);
+  if (is_processing(task.status)) {
+    dropped_by_worker_ = &task;  // it never started there: no FreeKeys
+    transition(task, S::kReleased, out);
+    dropped_by_worker_ = nullptr;
+  }
+}
+
+// ---- work stealing -------------------------------------------------------------
+
+namespace {
+// A victim's tasks are sampled, not all read, so that a round costs the same
+// for a queue of a million tasks as for one of a thousand.
+constexpr std::size_t kStealSample = 1024;
+}  // namespace
+
+std::size_t GraphState::steal_round() {
+  if (!config_.work_stealing || workers_.size() < 2 || recovering_) return 0;
+  // Cheap test first: a worker with tasks waiting beyond its threads, and
+  // another with at least one task per thread fewer.
+  double most = 0;
+  double fewest = std::numeric_limits<double>::infinity();
+  for (const auto& w : workers_) {
+    const double per_thread = static_cast<double>(w->processing.size()) / w->nthreads;
+    if (w->processing.size() > w->nthreads) most = std::max(most, per_thread);
+    if (!w->retiring && !w->last_heartbeat.paused) fewest = std::min(fewest, per_thread);
+  }
+  if (most == 0 || fewest + 1 > most) return 0;
+
+  // Occupancy from today's measured durations (WorkerState::occupancy keeps
+  // the estimates each task was sent with, and an op first seen is guessed
+  // at default_task_duration until one of its tasks finishes).
+  std::unordered_map<const std::string*, double> durations;  // by TaskGroup name: one lookup per op
+  auto duration_of = [&](const TaskState& task) {
+    const std::string& op = task.group != nullptr ? task.group->name : task.op;
+    auto [it, inserted] = durations.try_emplace(&op, 0.0);
+    if (inserted) it->second = estimate_duration(task.op);
+    return it->second;
+  };
+  std::vector<StealWorker> loads(workers_.size());
+  std::unordered_map<const WorkerState*, std::size_t> index;
+  for (std::size_t i = 0; i < workers_.size(); ++i) index[workers_[i].get()] = i;
+  std::vector<TaskState*> tasks;
+  std::vector<StealCandidate> candidates;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    WorkerState& w = *workers_[i];
+    loads[i].nthreads = w.nthreads;
+    loads[i].processing += w.processing.size();
+    loads[i].can_receive = !w.retiring && !w.last_heartbeat.paused;
+    std::vector<TaskState*> waiting;  // could be taken from w
+    double sampled = 0;
+    std::size_t seen = 0;
+    for (TaskState* task : w.processing) {
+      if (seen == kStealSample) break;
+      ++seen;
+      const double d = duration_of(*task);
+      sampled += d;
+      if (task->status == S::kStealing) {
+        // In flight: counted where it is going.
+        auto steal = steals_.find(task);
+        if (steal != steals_.end() && steal->second.thief != nullptr) {
+          const std::size_t thief = index.at(steal->second.thief);
+          loads[thief].occupancy += d;
+          ++loads[thief].processing;
+          sampled -= d;
+          --loads[i].processing;
+        }
+        continue;
+      }
+      if (w.processing.size() > w.nthreads && (task->worker_restrictions().empty() || task->loose_restrictions())) {
+        waiting.push_back(task);
+      }
+    }
+    // A sample stands for the whole set.
+    if (seen > 0) loads[i].occupancy += sampled * static_cast<double>(w.processing.size()) / static_cast<double>(seen);
+    if (waiting.empty()) continue;
+    // Those that would run last first: they are the likeliest not started.
+    const std::size_t keep = std::min(waiting.size(), w.processing.size() - w.nthreads);
+    std::partial_sort(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(keep), waiting.end(),
+                      [](const TaskState* a, const TaskState* b) {
+                        if (a->priority.runs_before(b->priority)) return false;
+                        if (b->priority.runs_before(a->priority)) return true;
+                        return a->key > b->key;
+                      });
+    for (std::size_t k = 0; k < keep; ++k) {
+      TaskState* task = waiting[k];
+      std::uint64_t bytes = 0;
+      for (const TaskState* dep : task->dependencies) bytes += dep->nbytes;
+      tasks.push_back(task);
+      candidates.push_back({i, duration_of(*task), bytes});
+    }
+  }
+  if (candidates.empty()) return 0;
+  auto eligible = [&](std::size_t candidate, std::size_t thief) {
+    const TaskState& task = *tasks[candidate];
+    return Placement::eligible(task, *workers_[thief], /*honour_restrictions=*/!task.loose_restrictions());
+  };
+  const std::vector<StealMove> moves = choose_steals(std::move(loads), candidates, eligible, config_.stealing);
+  Recommendations out;
+  for (const StealMove& move : moves) {
+    TaskState& task = *tasks[move.candidate];
+    steal_thief_ = workers_[move.thief].get();
+    transition(task, S::kStealing, out);
+    steal_thief_ = nullptr;
+    logger_->debug("stealing {} ({}) from {} for {}", task.key, task.op, workers_[move.victim]->name,
+                   workers_[move.thief]->name);
+  }
+  transitions(std::move(out));
+  return moves.size();
+}
+
+void GraphState::steal_response(WorkerState& worker, const msg::StealResponse& response) {
+  Recommendations out;
+  for (const msg::StealAnswer& answer : response.answers) {
+    auto it = tasks_.find(answer.key);
+    if (it == tasks_.end()) continue;
+    TaskState& task = *it->second;
+    auto steal = steals_.find(&task);
+    // Not the request this answers (the task finished first, was released,
+    // or was asked for again since): nothing to settle.
+    if (task.status != S::kStealing || task.processing_on != &worker || steal == steals_.end() ||
+        steal->second.id != answer.id) {
+      continue;
+    }
+    if (!answer.stolen) {
+      ++steals_refused_;
+      transition(task, S::kProcessing, out);  // it runs where it is
+      continue;
+    }
+    ++steals_confirmed_;
+    WorkerState* thief = steal->second.thief;
+    if (thief == nullptr || !Placement::eligible(task, *thief, !task.loose_restrictions())) {
+      // The victim dropped it and the thief cannot have it (it left, or is
+      // retiring): placed afresh. The victim holds nothing of it to free.
+      dropped_by_worker_ = &task;
+      transition(task, S::kReleased, out);
+      dropped_by_worker_ = nullptr;
+      continue;
+    }
+    steal_confirmed_ = true;
+    transition(task, S::kProcessing, out);
+    steal_confirmed_ = false;
+  }
+  transitions(std::move(out));
 }
 
 void GraphState::worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now) {
@@ -1071,128 +610,6 @@ WorkerState* GraphState::find_worker(const std::string& address) const {
     if (worker->address == address || worker->name == address) return worker.get();
   }
   return nullptr;
-}
-
-// ---- invariants ------------------------------------------------------------
-
-namespace {
-Status violation(const TaskState& task, const std::string& what) {
-  return Status::internal("task " + task.key + " (" + task_status_name(task.status) + "): " + what);
-}
-}  // namespace
-
-// The per-status lists hold exactly the tasks in each status, and the group
-// counts add up to the tasks that belong to each group.
-Status GraphState::validate_lists_and_groups() const {
-  for (int i = 0; i < kTaskStatusCount; ++i) {
-    if (i == static_cast<int>(S::kForgotten)) continue;
-    std::size_t listed = 0;
-    for (const TaskState* task = status_heads_[i]; task != nullptr; task = task->status_next) {
-      if (task->status != static_cast<S>(i)) return violation(*task, "in the wrong status list");
-      ++listed;
-    }
-    if (listed != status_counts_[i]) {
-      return Status::internal(std::string("status list for ") + task_status_name(static_cast<S>(i)) + " holds " +
-                              std::to_string(listed) + " tasks, count is " + std::to_string(status_counts_[i]));
-    }
-  }
-  std::unordered_map<const TaskGroup*, std::array<std::size_t, kTaskStatusCount>> grouped;
-  for (const auto& [key, task] : tasks_) {
-    if (task->group != nullptr) ++grouped[task->group][static_cast<int>(task->status)];
-  }
-  for (const auto& [name, group] : groups_) {
-    for (int i = 0; i < kTaskStatusCount; ++i) {
-      if (i != static_cast<int>(S::kForgotten) && grouped[group.get()][i] != group->counts[i]) {
-        return Status::internal("group " + name + " counts " + std::to_string(group->counts[i]) + " tasks " +
-                                task_status_name(static_cast<S>(i)) + ", actual " +
-                                std::to_string(grouped[group.get()][i]));
-      }
-    }
-  }
-  return Status::success();
-}
-
-// The waiting count, the waiter registrations and the edge lists agree.
-Status GraphState::validate_waiting(const TaskState& task) const {
-  if (task.status == S::kWaiting) {
-    std::uint32_t missing = 0;
-    for (const TaskState* dep : task.dependencies) missing += dep->status == S::kMemory ? 0 : 1;
-    if (task.waiting_count == 0) return violation(task, "waiting on nothing");
-    if (task.waiting_count != missing) {
-      return violation(task, "waits on " + std::to_string(task.waiting_count) + " dependencies, but " +
-                                 std::to_string(missing) + " are not in memory");
-    }
-  } else if (task.waiting_count != 0) {
-    return violation(task, "waiting_count while not waiting");
-  }
-  for (const TaskState* dep : task.dependencies) {
-    if (contains(dep->waiters, &task) != task.registered_as_waiter) {
-      return violation(task, "registered_as_waiter disagrees with the waiters of " + dep->key);
-    }
-  }
-  if (task.status == S::kWaiting && !task.registered_as_waiter) return violation(task, "waiting, not a waiter");
-  auto unique = [](std::vector<const void*> items) {
-    std::sort(items.begin(), items.end());
-    return std::adjacent_find(items.begin(), items.end()) == items.end();
-  };
-  if (!unique({task.dependents.begin(), task.dependents.end()}) || !unique({task.waiters.begin(), task.waiters.end()}) ||
-      !unique({task.who_wants.begin(), task.who_wants.end()}) ||
-      !unique({task.dependencies.begin(), task.dependencies.end()})) {
-    return violation(task, "an edge list holds an element twice");
-  }
-  return Status::success();
-}
-
-Status GraphState::validate() const {
-  std::size_t counts[kTaskStatusCount] = {};
-  for (const auto& [key, owned] : tasks_) {
-    const TaskState& task = *owned;
-    ++counts[static_cast<int>(task.status)];
-    bool processing = task.status == S::kProcessing;
-    if (processing != (task.processing_on != nullptr)) return violation(task, "processing_on disagrees with state");
-    if (processing && task.processing_on->processing.count(const_cast<TaskState*>(&task)) == 0) {
-      return violation(task, "missing from its worker's processing set");
-    }
-    if ((task.status == S::kMemory) != !task.who_has.empty()) return violation(task, "who_has disagrees with state");
-    for (const WorkerState* worker : task.who_has) {
-      if (worker->has_what.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "not in has_what");
-    }
-    DTASK_RETURN_NOT_OK(validate_waiting(task));
-    if ((task.status == S::kQueued) != (queued_.count(const_cast<TaskState*>(&task)) > 0)) {
-      return violation(task, "queued set disagrees with state");
-    }
-    if ((task.status == S::kNoWorker) != (unrunnable_.count(const_cast<TaskState*>(&task)) > 0)) {
-      return violation(task, "no-worker set disagrees with state");
-    }
-    for (const TaskState* dep : task.dependencies) {
-      if (!contains(dep->dependents, &task)) return violation(task, "not among the dependents of " + dep->key);
-    }
-    for (const ClientState* client : task.who_wants) {
-      if (client->wants.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "client wants disagree");
-    }
-    bool needed = !task.who_wants.empty() || !task.waiters.empty();
-    if (!needed && task.status != S::kReleased) return violation(task, "nobody needs it but it was not released");
-    if (!needed && task.dependents.empty() && !task.in_pending_graph) {
-      return violation(task, "released, unneeded, but not forgotten");
-    }
-  }
-  if (counts[static_cast<int>(S::kForgotten)] != 0) return Status::internal("a forgotten task is still in the table");
-  for (int i = 0; i < kTaskStatusCount; ++i) {
-    // Forgotten tasks leave tasks_, so their count (a running total) is not in `counts`.
-    if (i == static_cast<int>(S::kForgotten)) continue;
-    if (counts[i] != status_counts_[i]) {
-      return Status::internal(std::string("status count for ") + task_status_name(static_cast<S>(i)) + " is " +
-                              std::to_string(status_counts_[i]) + ", actual " + std::to_string(counts[i]));
-    }
-  }
-  DTASK_RETURN_NOT_OK(validate_lists_and_groups());
-  for (const auto& worker : workers_) {
-    for (const TaskState* task : worker->processing) {
-      if (task->processing_on != worker.get()) return violation(*task, "in processing set of " + worker->name);
-    }
-    if (worker->occupancy < 0) return Status::internal("negative occupancy on " + worker->name);
-  }
-  return Status::success();
 }
 
 }  // namespace dtask::scheduler

@@ -5,6 +5,7 @@
 // testable without sockets and keeps every transition in one place.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -24,6 +25,7 @@
 #include "scheduler/task_group.h"
 #include "scheduler/task_state.h"
 #include "scheduler/task_stream.h"
+#include "scheduler/work_stealing.h"
 
 namespace spdlog {
 class logger;
@@ -46,6 +48,10 @@ struct SchedulerConfig {
   /// (Dask's allowed-failures): a task that kills its worker must not take
   /// the cluster down one worker at a time.
   std::uint32_t allowed_failures = 3;
+  /// Work stealing (steal_round): idle workers take queued work from busy
+  /// ones. On by default, as in Dask; the server runs a round periodically.
+  bool work_stealing = true;
+  StealConfig stealing;
 };
 
 /// Messages the state machine wants sent, grouped by recipient so that one
@@ -54,6 +60,7 @@ struct Outbox {
   std::unordered_map<WorkerState*, msg::ComputeTaskBatch> compute;
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
   std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
+  std::unordered_map<WorkerState*, msg::StealRequest> steal;  // to victims
   // For the journal (GraphState::record_changes): results that reached
   // memory, by the address of the worker holding them; keys forgotten; and
   // workers removed, with whatever they held.
@@ -61,8 +68,8 @@ struct Outbox {
   std::vector<std::string> forgotten;
   std::vector<std::string> workers_gone;
   bool empty() const {
-    return compute.empty() && free.empty() && statuses.empty() && completed.empty() && forgotten.empty() &&
-           workers_gone.empty();
+    return compute.empty() && free.empty() && statuses.empty() && steal.empty() && completed.empty() &&
+           forgotten.empty() && workers_gone.empty();
   }
 };
 
@@ -78,6 +85,10 @@ struct ErrorRecord {
 /// Call every method on the scheduler strand. Not thread-safe.
 class GraphState {
  public:
+  /// Tests reach the private transition machinery through this (friend) to
+  /// prove that a change outside the table aborts.
+  friend struct GraphStateTestAccess;
+
   GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> logger);
   ~GraphState();
   GraphState(const GraphState&) = delete;
@@ -116,6 +127,25 @@ class GraphState {
   /// Records the worker's load and memory. A paused worker counts as
   /// saturated (root tasks stay queued); when it resumes it is filled again.
   void worker_heartbeat(WorkerState& worker, const msg::Heartbeat& heartbeat, double now);
+
+  // ---- work stealing (policy in scheduler/work_stealing.h) -------------------
+  /// One round of Dask's rule: where a worker has tasks waiting beyond its
+  /// threads and another would finish them sooner even after fetching their
+  /// inputs, asks the first (the victim) to give some up for the second (the
+  /// thief). Each such task goes processing -> stealing until the victim
+  /// answers. Costs O(workers) when no worker is idle while another has a
+  /// queue, O(workers + a bounded sample of the victims' tasks) otherwise.
+  /// Returns how many steals it requested. Does nothing unless
+  /// SchedulerConfig::work_stealing.
+  std::size_t steal_round();
+  /// The victim's answers: a task it gave up moves to its thief (stealing ->
+  /// processing there, or, the thief gone, back through released); one it had
+  /// started stays (stealing -> processing here). An answer to an older
+  /// request than the task's current one changes nothing.
+  void steal_response(WorkerState& worker, const msg::StealResponse& response);
+  std::uint64_t steals_requested() const { return steals_requested_; }
+  std::uint64_t steals_confirmed() const { return steals_confirmed_; }
+  std::uint64_t steals_refused() const { return steals_refused_; }
 
   // ---- scheduler restart (driven by the journal, scheduler/journal.h) -------
   /// Results that were in memory when the scheduler died, each with the
@@ -175,6 +205,15 @@ class GraphState {
   const TaskStream& stream() const { return stream_; }
   /// The latest errors reported by workers, oldest first.
   const std::deque<ErrorRecord>& recent_errors() const { return recent_errors_; }
+  /// How many state changes the table's edge `from -> to` has made. Every
+  /// change of a task's status is made by exactly one edge of the table.
+  std::uint64_t edge_count(TaskStatus from, TaskStatus to) const {
+    return edge_counts_[static_cast<int>(from)][static_cast<int>(to)];
+  }
+  /// Whether `from -> to` is an edge of the transition table. A pair that is
+  /// not goes through `released` (from -> released -> to), and aborts when
+  /// either hop is missing too.
+  bool has_edge(TaskStatus from, TaskStatus to) const { return edge(from, to) != nullptr; }
   /// The mean run time of `op`'s completed tasks; nullopt before the first.
   std::optional<double> measured_duration(const std::string& op) const;
   /// Bytes workers fetched from each other, ever.
@@ -185,6 +224,9 @@ class GraphState {
   using Edge = void (GraphState::*)(TaskState&, Recommendations&);
 
   void build_transition_table();
+  Edge edge(TaskStatus from, TaskStatus to) const {
+    return table_[static_cast<int>(from) * kTaskStatusCount + static_cast<int>(to)];
+  }
   Status validate_lists_and_groups() const;
   Status validate_waiting(const TaskState& task) const;
   /// Runs recommendations to a fixed point.
@@ -205,19 +247,30 @@ class GraphState {
   void released_to_waiting(TaskState& task, Recommendations& out);
   void released_to_forgotten(TaskState& task, Recommendations& out);
   void released_to_memory(TaskState& task, Recommendations& out);  // scattered data
+  void released_to_erred(TaskState& task, Recommendations& out);   // bad graph input, lost scattered data
   void waiting_to_processing(TaskState& task, Recommendations& out);
   void waiting_to_queued(TaskState& task, Recommendations& out);
   void waiting_to_no_worker(TaskState& task, Recommendations& out);
   void waiting_to_released(TaskState& task, Recommendations& out);  // also from queued, no-worker
   void waiting_to_erred(TaskState& task, Recommendations& out);
   void ready_to_processing(TaskState& task, Recommendations& out);  // from queued, no-worker
+  void queued_to_no_worker(TaskState& task, Recommendations& out);
+  void no_worker_to_queued(TaskState& task, Recommendations& out);
   void processing_to_memory(TaskState& task, Recommendations& out);
   void processing_to_erred(TaskState& task, Recommendations& out);
   void processing_to_released(TaskState& task, Recommendations& out);
   void memory_to_released(TaskState& task, Recommendations& out);
   void erred_to_released(TaskState& task, Recommendations& out);
+  // Work stealing: a processing task asked of its victim, and the four ways that ends.
+  void processing_to_stealing(TaskState& task, Recommendations& out);
+  void stealing_to_processing(TaskState& task, Recommendations& out);  // the victim answered
+  void stealing_to_memory(TaskState& task, Recommendations& out);      // it finished on the victim first
+  void stealing_to_erred(TaskState& task, Recommendations& out);
+  void stealing_to_released(TaskState& task, Recommendations& out);
 
   // Helpers shared by edges.
+  /// Forgets the task's steal in flight; returns its thief (null: it left).
+  WorkerState* end_steal(TaskState& task);
   enum class PlaceOutcome { kPlaced, kSaturated, kNoWorker };
   PlaceOutcome place(TaskState& task);
   void assign(TaskState& task, WorkerState& worker);
@@ -244,7 +297,17 @@ class GraphState {
 
   SchedulerConfig config_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::map<std::pair<TaskStatus, TaskStatus>, Edge> table_;
+  // table_[from * kTaskStatusCount + to]: the edge's function, null when none.
+  std::array<Edge, kTaskStatusCount * kTaskStatusCount> table_{};
+  // The edge running now, so that set_status can check that it makes only
+  // that edge's change (nested edges stack: the outer one is restored).
+  struct RunningEdge {
+    const TaskState* task;
+    TaskStatus from;
+    TaskStatus to;
+  };
+  const RunningEdge* running_edge_ = nullptr;
+  std::uint64_t edge_counts_[kTaskStatusCount][kTaskStatusCount] = {};
 
   std::unordered_map<std::string_view, std::unique_ptr<TaskState>> tasks_;
   std::vector<std::unique_ptr<TaskState>> graveyard_;  // forgotten this round; freed after it
@@ -276,6 +339,27 @@ class GraphState {
 
   // Per-event context read by the processing->memory and ->erred edges.
   WorkerState* reporting_worker_ = nullptr;
+  // Set by an event while it releases a task its worker already dropped (it
+  // raised and is retried, or could not fetch an input): processing->released
+  // sends that worker no FreeKeys, which could cancel the task's next run if
+  // it is placed on the same worker in the same event.
+  const TaskState* dropped_by_worker_ = nullptr;
+
+  // Work stealing: each task in `stealing`, with the worker it is meant for
+  // (null once that worker left) and the id its request carried.
+  struct Steal {
+    WorkerState* thief = nullptr;
+    std::uint64_t id = 0;
+  };
+  std::unordered_map<const TaskState*, Steal> steals_;
+  std::uint64_t next_steal_id_ = 1;
+  std::uint64_t steals_requested_ = 0;
+  std::uint64_t steals_confirmed_ = 0;
+  std::uint64_t steals_refused_ = 0;
+  // Per-event context: the thief of processing->stealing, and the victim's
+  // answer read by stealing->processing.
+  WorkerState* steal_thief_ = nullptr;
+  bool steal_confirmed_ = false;
 
   bool record_changes_ = false;
   // Scheduler restart: results expected back from workers that held them.

@@ -60,6 +60,14 @@ int main(int argc, char** argv) {
                  "Seconds a new connection has to complete its handshake (TLS, then dtask's) before it is closed")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  bool no_work_stealing = false;
+  app.add_flag("--no-work-stealing", no_work_stealing,
+               "Never move queued tasks from busy workers to idle ones (work stealing is on by default)");
+  std::uint32_t work_stealing_interval_ms = 100;
+  app.add_option("--work-stealing-interval-ms", work_stealing_interval_ms,
+                 "How often work stealing weighs moving queued tasks between workers")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--allowed-failures", options.graph.allowed_failures,
                  "Worker deaths a task may cause before it errs with 'worker killed while running'")
       ->capture_default_str();
@@ -133,6 +141,8 @@ int main(int argc, char** argv) {
   }
   options.listen = Address{host, static_cast<std::uint16_t>(port)};
   options.graph.worker_saturation = saturation;
+  options.graph.work_stealing = !no_work_stealing;
+  options.work_stealing_interval = std::chrono::milliseconds(work_stealing_interval_ms);
   options.limits.max_message_bytes = *max_bytes;
   options.handshake_timeout = std::chrono::milliseconds(std::llround(handshake_timeout * 1000));
   options.dashboard_address = dashboard_address;

@@ -47,6 +47,7 @@ class SchedulerServer::Impl {
         acceptor_(std::move(acceptor)),
         tls_(std::move(tls)),
         heartbeat_timer_(io),
+        steal_timer_(io),
         snapshot_timer_(io),
         recovery_timer_(io),
         accept_retry_timer_(io),
@@ -112,6 +113,7 @@ class SchedulerServer::Impl {
     if (graph_.recovering() || graph_.client_count() > 0) start_recovery_timers();
     accept();
     check_heartbeats();
+    if (options_.graph.work_stealing && options_.work_stealing_interval.count() > 0) steal_periodically();
     if (dashboard_) {
       publish_snapshot();
       dashboard_->start();
@@ -127,6 +129,7 @@ class SchedulerServer::Impl {
       std::error_code ignored;
       acceptor_->close(ignored);
       heartbeat_timer_.cancel();
+      steal_timer_.cancel();
       snapshot_timer_.cancel();
       recovery_timer_.cancel();
       accept_retry_timer_.cancel();
@@ -352,6 +355,8 @@ class SchedulerServer::Impl {
       retirements_.start(worker);  // the worker got SIGTERM and asks to leave gracefully
     } else if (const auto* heartbeat = std::get_if<msg::Heartbeat>(&message)) {
       graph_.worker_heartbeat(worker, *heartbeat, worker.last_seen);
+    } else if (const auto* answer = std::get_if<msg::StealResponse>(&message)) {
+      graph_.steal_response(worker, *answer);
     } else {
       drop(peer, std::string("unexpected ") + message_kind_name(message.index()) + " from a worker");
     }
@@ -407,6 +412,9 @@ class SchedulerServer::Impl {
     for (auto& [worker, keys] : outbox.free) {
       if (Peer* peer = worker_peer(worker)) peer->connection->send(keys);
     }
+    for (auto& [worker, request] : outbox.steal) {
+      if (Peer* peer = worker_peer(worker)) peer->connection->send(request);
+    }
     for (auto& [client, batch] : outbox.statuses) {
       auto it = client_peers_.find(client);
       if (it != client_peers_.end()) it->second->connection->send(batch);
@@ -427,6 +435,19 @@ class SchedulerServer::Impl {
   Peer* worker_peer(WorkerState* worker) {
     auto it = worker_peers_.find(worker);
     return it == worker_peers_.end() ? nullptr : it->second;
+  }
+
+  /// A round of work stealing every work_stealing_interval; its requests go
+  /// out at once. Counted as transition time, like any event.
+  void steal_periodically() {
+    steal_timer_.expires_after(options_.work_stealing_interval);
+    steal_timer_.async_wait([this](const std::error_code& ec) {
+      if (ec || stopped_) return;
+      std::uint64_t start = thread_cpu_nanoseconds();
+      if (graph_.steal_round() > 0) flush();
+      transition_seconds_ += 1e-9 * static_cast<double>(thread_cpu_nanoseconds() - start);
+      steal_periodically();
+    });
   }
 
   void check_heartbeats() {
@@ -553,6 +574,7 @@ class SchedulerServer::Impl {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   TlsContextPtr tls_;  // null: plain TCP
   asio::steady_timer heartbeat_timer_;
+  asio::steady_timer steal_timer_;
   asio::steady_timer snapshot_timer_;
   asio::steady_timer recovery_timer_;
   std::unique_ptr<Journal> journal_;  // null without --journal

@@ -31,6 +31,9 @@ struct SchedulerOptions {
   SchedulerConfig graph;
   FrameLimits limits;
   std::uint32_t heartbeat_interval_ms = 500;
+  /// How often a round of work stealing runs (GraphState::steal_round),
+  /// while SchedulerConfig::work_stealing is on.
+  std::chrono::milliseconds work_stealing_interval{100};
   /// A worker silent for this long is removed (its connection closing removes it at once).
   double worker_ttl_seconds = 60;
   /// A retiring worker leaves after this long even if its unique results

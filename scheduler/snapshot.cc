@@ -35,6 +35,9 @@ std::string snapshot_json(const GraphState& graph, const std::string& scheduler_
   out["tasks_completed"] = graph.tasks_completed();
   out["tasks_erred"] = graph.tasks_erred();
   out["transfer_bytes"] = graph.transfer_bytes();
+  out["stealing"] = {{"requested", graph.steals_requested()},
+                     {"confirmed", graph.steals_confirmed()},
+                     {"refused", graph.steals_refused()}};
   out["counters"] = {{"transition_seconds", counters.transition_seconds},
                      {"decode_seconds", counters.decode_seconds},
                      {"encode_seconds", counters.encode_seconds}};

@@ -14,6 +14,7 @@ const char* task_status_name(TaskStatus status) {
     case TaskStatus::kMemory: return "memory";
     case TaskStatus::kErred: return "erred";
     case TaskStatus::kForgotten: return "forgotten";
+    case TaskStatus::kStealing: return "stealing";
   }
   return "unknown";
 }

@@ -16,7 +16,8 @@
 namespace dtask::scheduler {
 
 /// released -> waiting -> (queued | no-worker) -> processing -> memory, with
-/// erred and forgotten. The same lifecycle as Dask's scheduler.
+/// erred and forgotten: the same lifecycle as Dask's scheduler. A processing
+/// task may go to stealing and back (work stealing, scheduler/work_stealing.h).
 enum class TaskStatus : std::uint8_t {
   kReleased = 0,  // known, not wanted or not yet computed; lineage kept
   kWaiting,       // wanted; some dependency is not in memory yet
@@ -26,8 +27,17 @@ enum class TaskStatus : std::uint8_t {
   kMemory,        // result held by one or more workers
   kErred,         // its op raised, or a dependency's did
   kForgotten,     // removed; only seen by code still holding a stale pointer
+  // Processing on its worker (the victim), which was asked to give it up for
+  // another (the thief); waits for the answer. Last, so that the others keep
+  // their numbers.
+  kStealing,
 };
-inline constexpr int kTaskStatusCount = 8;
+inline constexpr int kTaskStatusCount = 9;
+
+/// Sent to a worker and not done: processing, or stealing (still there).
+inline bool is_processing(TaskStatus status) {
+  return status == TaskStatus::kProcessing || status == TaskStatus::kStealing;
+}
 
 /// "released", "waiting", "no-worker", ...
 const char* task_status_name(TaskStatus status);

@@ -218,6 +218,8 @@ class Worker::Impl {
       on_free(free->keys);
     } else if (auto* acquire = std::get_if<msg::AcquireReplicas>(&message)) {
       on_acquire(std::move(*acquire));
+    } else if (auto* steal = std::get_if<msg::StealRequest>(&message)) {
+      on_steal(*steal);
     } else if (auto* close = std::get_if<msg::CloseWorker>(&message)) {
       logger_->info("the scheduler retired this worker: {}", close->reason);
       shutdown(Status::cancelled("retired: " + close->reason));
@@ -240,6 +242,11 @@ class Worker::Impl {
 
   /// Copies results a retiring worker holds alone (graceful retire).
   void on_acquire(const msg::AcquireReplicas& request) { apply(state_.acquire(request.holder, request.keys)); }
+
+  /// Work stealing: the state machine gives up what has not started. The
+  /// answer goes at once: a refusal may overtake the report of the task
+  /// finishing, which the scheduler expects.
+  void on_steal(const msg::StealRequest& request) { apply(state_.steal(request.items)); }
 
   void on_free(const std::vector<std::string>& keys) {
     keys_released_ += keys.size();
@@ -280,6 +287,9 @@ class Worker::Impl {
     for (FetchInstruction& fetch_keys : instructions.fetch) fetch(fetch_keys.holder, std::move(fetch_keys.keys));
     for (ReadyTask& task : instructions.execute) executor_.submit(std::move(task));
     for (const std::string& warning : instructions.warnings) logger_->warn("{}", warning);
+    if (!instructions.steal_answers.empty()) {
+      scheduler_->send(msg::StealResponse{std::move(instructions.steal_answers)});
+    }
     if (!instructions.has_report()) return;
     msg::WorkerReport& report = instructions.report;
     auto append = [](auto& to, auto& from) { to.insert(to.end(), std::make_move_iterator(from.begin()),

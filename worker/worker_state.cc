@@ -320,6 +320,19 @@ Instructions WorkerState::data_put(const std::string& key, std::uint64_t nbytes,
   return finish();
 }
 
+Instructions WorkerState::steal(const std::vector<msg::StealItem>& items) {
+  begin("steal");
+  for (const msg::StealItem& item : items) {
+    auto it = tasks_.find(item.key);
+    const bool stolen =
+        it != tasks_.end() && (it->second->status == S::kWaiting || it->second->status == S::kReady);
+    // Its inputs fetched for it go too, unless another task here reads them.
+    if (stolen) release_assigned(*it->second);
+    out_.steal_answers.push_back({item.key, item.id, stolen});
+  }
+  return finish();
+}
+
 Instructions WorkerState::set_paused(bool paused) {
   begin(paused ? "pause" : "resume");
   paused_ = paused;

@@ -41,6 +41,8 @@ struct Instructions {
   msg::WorkerReport report;
   /// For the worker's log (a replica that could not be copied, ...).
   std::vector<std::string> warnings;
+  /// Answers to a StealRequest, sent at once (not with the report).
+  std::vector<msg::StealAnswer> steal_answers;
 
   bool has_report() const {
     return !report.finished.empty() || !report.erred.empty() || !report.missing.empty() ||
@@ -99,6 +101,11 @@ class WorkerState {
   [[nodiscard]] Instructions task_done(const TaskOutcome& outcome);
   /// A client stored `key` here directly (PutData): held for the scheduler.
   [[nodiscard]] Instructions data_put(const std::string& key, std::uint64_t nbytes, std::string type_name);
+  /// Work stealing: each task asked for is given up if it has not been
+  /// handed to the executor (waiting or ready), so that it runs on the thief
+  /// instead, and kept otherwise (handed over, done, or unknown). A task given
+  /// up is forgotten here: the scheduler sends no FreeKeys for it.
+  [[nodiscard]] Instructions steal(const std::vector<msg::StealItem>& items);
   /// Above the memory pause threshold no task starts; below it they do again.
   [[nodiscard]] Instructions set_paused(bool paused);
   /// The scheduler went away: assignments not started are dropped (a new

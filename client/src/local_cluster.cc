@@ -66,6 +66,7 @@ class LocalCluster::Impl {
     scheduler::SchedulerOptions scheduler_options;
     scheduler_options.listen = Address{"127.0.0.1", 0};
     scheduler_options.graph.worker_saturation = options.worker_saturation;
+    scheduler_options.graph.work_stealing = options.work_stealing;
     scheduler_options.dashboard_address = options.dashboard_address;
     scheduler_options.tls = options.tls;
     scheduler_options.auth_token = options.auth_token;

@@ -162,6 +162,8 @@ Message sample_message(std::size_t kind) {
     case 21: return msg::AcquireReplicas{"tcp://a:1", {"x", "y"}};
     case 22: return msg::CloseWorker{"retired"};
     case 23: return msg::ResumeSession{{"sum-1", "x-(0, 1)"}};
+    case 24: return msg::StealRequest{{{"inc-1", 7}, {"x-(0, 1)", 8}}};
+    case 25: return msg::StealResponse{{{"inc-1", 7, true}, {"x-(0, 1)", 8, false}}};
   }
   ADD_FAILURE() << "no sample for kind " << kind;
   return msg::Heartbeat{};
@@ -345,7 +347,7 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, FrameRoundTripTest, ::testing::Range<std::siz
 
 // Every alternative of Message has a sample above (a new kind needs one).
 TEST_F(FrameTest, SamplesCoverEveryKind) {
-  EXPECT_EQ(kMessageKindCount, 24u);
+  EXPECT_EQ(kMessageKindCount, 26u);
   EXPECT_STREQ(message_kind_name(kMessageKindCount), "Unknown");
 }
 

@@ -553,5 +553,30 @@ TEST_F(WorkerStateTest, ExecutorQueueDepthFollowsTaskDurations) {
   EXPECT_EQ(executed(out).size(), 1u);
 }
 
+// Work stealing: a task not yet handed to the executor is given up (its
+// fetched input goes with it), one handed over is kept.
+TEST_F(WorkerStateTest, StealGivesUpOnlyTasksNotHandedToTheExecutor) {
+  make_state(1, {});
+  compute({task("running"), task("queued"), task("fetching", {{"d", {"peer:1"}}})});
+  EXPECT_EQ(status("running"), WS::kExecuting);
+  EXPECT_EQ(status("queued"), WS::kReady);
+  EXPECT_EQ(status("fetching"), WS::kWaiting);
+  Instructions out = step(state().steal({{"running", 1}, {"queued", 2}, {"fetching", 3}, {"unknown", 4}}));
+  ASSERT_EQ(out.steal_answers.size(), 4u);
+  EXPECT_FALSE(out.steal_answers[0].stolen) << "it started";
+  EXPECT_TRUE(out.steal_answers[1].stolen);
+  EXPECT_TRUE(out.steal_answers[2].stolen);
+  EXPECT_FALSE(out.steal_answers[3].stolen);
+  EXPECT_EQ(out.steal_answers[2].id, 3u);
+  EXPECT_FALSE(known("queued"));
+  EXPECT_FALSE(known("fetching"));
+  EXPECT_EQ(status("d"), WS::kFetchCancelled) << "nothing here reads the input any more";
+  EXPECT_TRUE(out.execute.empty());
+  EXPECT_FALSE(out.has_report()) << "a stolen task is not reported: the scheduler moves it";
+  fetched("d");
+  finished("running");
+  expect_only_held({"running"});
+}
+
 }  // namespace
 }  // namespace dtask::worker

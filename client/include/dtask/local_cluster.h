@@ -26,6 +26,9 @@ struct LocalClusterOptions {
   std::function<void(OpRegistry&)> register_ops;
   std::string log_level = "warn";
   double worker_saturation = 1.1;
+  /// Idle workers take queued tasks from busy ones (the scheduler's
+  /// --no-work-stealing turns it off). On by default, as in Dask.
+  bool work_stealing = true;
   /// The scheduler's dashboard ("host:port"; "none": off). Port 0 by default,
   /// so that several local clusters (test suites, notebooks) never collide;
   /// Client::dashboard_link() tells where it is.
