@@ -12,6 +12,7 @@
 #include <dtask/array.h>
 #include <dtask/builtin_ops.h>
 #include <dtask/client.h>
+#include <dtask/collective.h>
 #include <dtask/ops.h>
 
 #include <cmath>
@@ -30,6 +31,27 @@
     }                                                                               \
   } while (false)
 
+namespace {
+
+/// An op of this program's own, for tree_allreduce: the weighted mean of
+/// float64 arrays of one shape, (list, weights), the signature it requires.
+inline constexpr dtask::OpDef<dtask::NDArray(dtask::ValueList, dtask::NDArray)> kWeightedMean{"tour.weighted_mean"};
+
+dtask::NDArray weighted_mean(const dtask::ValueList& parts, const dtask::NDArray& weights) {
+  dtask::NDArray out = dtask::NDArray::zeros(dtask::DType::kFloat64, parts.at(0).get<dtask::NDArray>().shape);
+  double total = 0;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const double w = weights.data<double>()[p];
+    const dtask::NDArray& part = parts[p].get<dtask::NDArray>();
+    for (std::int64_t i = 0; i < out.size(); ++i) out.mutable_data<double>()[i] += w * part.data<double>()[i];
+    total += w;
+  }
+  for (std::int64_t i = 0; i < out.size(); ++i) out.mutable_data<double>()[i] /= total;
+  return out;
+}
+
+}  // namespace
+
 int main() {
   // The worker side: each function is registered under its definition,
   // and must take the definition's parameters (by value or const reference).
@@ -41,6 +63,7 @@ int main() {
       for (std::int64_t i = 0; i < out.size(); ++i) out.mutable_data<double>()[i] = a.data<double>()[i] * factor;
       return out;
     });
+    (void)registry.add(kWeightedMean, weighted_mean);
   };
   dtask::Client client(dtask::LocalClusterOptions{.n_workers = 2, .threads_per_worker = 2, .register_ops = register_ops});
 
@@ -78,6 +101,20 @@ int main() {
     refused = true;
   }
   EXPECT(refused);
+  // The free map_blocks over several arrays' matching chunks, by definition too.
+  dtask::NDArray halved = dtask::map_blocks(example::kScale, {X}, {dtask::Value(0.5)}, dtask::DType::kFloat64)
+                              .compute(client);
+  EXPECT(halved.size() == 12 && halved.data<double>()[0] == 0.5);
+
+  // tree_allreduce by the OpDef of its combine op, which must take (list,
+  // weights): the mean of arange(4) + 0, + 1, + 2 and + 3 is arange(4) + 1.5.
+  std::vector<dtask::FutureBase> parts;
+  for (int k = 0; k < 4; ++k) {
+    parts.push_back(client.submit(dtask::ops::kElemwise, std::string("add"), client.submit(dtask::ops::kArange, 4), k));
+  }
+  dtask::Future<dtask::NDArray> mean = dtask::tree_allreduce(client, parts, kWeightedMean);
+  dtask::NDArray m = mean.result();
+  EXPECT(m.size() == 4 && m.data<double>()[0] == 1.5 && m.data<double>()[3] == 4.5);
 
   // Op names as strings still work, checked by the worker when the task runs.
   EXPECT(client.submit<std::int64_t>("example.square", 9).result() == 81);
