@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "dtask/builtin_ops.h"
 #include "worker/array_ops/array_ops.h"
 #include "worker/ml_ops/ml_ops.h"
 #include "worker/op_registry.h"
@@ -66,43 +67,37 @@ void register_builtin_ops(OpRegistry& registry) {
   auto must = [](const Status& status) {
     if (!status.ok()) throw std::logic_error(status.to_string());
   };
-  must(registry.add("add", [](const std::vector<Value>& args) { return add_values(args); }));
+  must(registry.add(ops::kAdd, [](const std::vector<Value>& args) { return add_values(args); }));
   // sum(list) or sum(a, b, c, ...)
-  must(registry.add("sum", [](const std::vector<Value>& args) {
+  must(registry.add(ops::kSum, [](const std::vector<Value>& args) {
     if (args.size() == 1 && args[0].is<ValueList>()) return add_values(args[0].get<ValueList>());
     return add_values(args);
   }));
-  must(registry.add("inc", [](const std::vector<Value>& args) {
-    if (args.size() != 1) throw std::invalid_argument("inc takes 1 argument");
-    return add_values({args[0], Value(std::int64_t{1})});
-  }));
-  must(registry.add_function("mul", [](double a, double b) { return a * b; }));
-  must(registry.add("identity", [](const std::vector<Value>& args) {
-    if (args.size() != 1) throw std::invalid_argument("identity takes 1 argument");
-    return args[0];
-  }));
-  must(registry.add("list", [](const std::vector<Value>& args) { return Value(ValueList(args)); }));
-  must(registry.add("noop", [](const std::vector<Value>&) { return Value(); }));
-  must(registry.add("fail", [](const std::vector<Value>& args) -> Value {
+  must(registry.add(ops::kInc, [](const Value& x) { return add_values({x, Value(std::int64_t{1})}); }));
+  must(registry.add(ops::kMul, [](double a, double b) { return a * b; }));
+  must(registry.add(ops::kIdentity, [](const Value& x) { return x; }));
+  must(registry.add(ops::kList, [](const std::vector<Value>& args) { return Value(ValueList(args)); }));
+  must(registry.add(ops::kNoop, [](const std::vector<Value>&) { return Value(); }));
+  must(registry.add(ops::kFail, [](const std::vector<Value>& args) -> Value {
     std::string message = "fail op called";
     if (!args.empty() && args[0].is<std::string>()) message = args[0].get<std::string>();
     throw std::runtime_error(message);
   }));
   // sleep(seconds[, result]): stands in for a long computation.
-  must(registry.add("sleep", [](const std::vector<Value>& args) {
+  must(registry.add(ops::kSleep, [](const std::vector<Value>& args) {
     if (args.empty()) throw std::invalid_argument("sleep takes a duration in seconds");
     std::this_thread::sleep_for(std::chrono::duration<double>(as_double(args[0])));
     return args.size() > 1 ? args[1] : Value();
   }));
   // arange(n): float64 [0, 1, ..., n-1]; array_sum(a): the sum of its elements.
-  must(registry.add_function("arange", [](std::int64_t n) {
+  must(registry.add(ops::kArange, [](std::int64_t n) {
     if (n < 0) throw std::invalid_argument("arange of a negative length");
     NDArray out = NDArray::zeros(DType::kFloat64, {n});
     double* o = out.mutable_data<double>();
     for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<double>(i);
     return out;
   }));
-  must(registry.add_function("array_sum", [](const NDArray& a) {
+  must(registry.add(ops::kArraySum, [](const NDArray& a) {
     NDArray f = as_float64_array(Value(a));
     double total = 0;
     for (std::int64_t i = 0; i < f.size(); ++i) total += f.data<double>()[i];

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/check.h"
 #include "client/src/array_internal.h"
 #include "dtask/client.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask {
 
@@ -22,6 +24,12 @@ Delayed chunk_task(const std::string& op, const std::string& name, std::int64_t 
                    ResourceList resources) {
   SubmitOptions options{.resources = std::move(resources), .key = name + "-" + std::to_string(i)};
   return DelayedOp(op, std::move(options)).make(std::move(args));
+}
+
+Delayed chunk_task(OpName op, const std::string& name, std::int64_t i, std::vector<TaskArg> args,
+                   ResourceList resources) {
+  DTASK_CHECK(op.takes(args.size())) << op.describe() << ", given " << args.size() << " for " << name;
+  return chunk_task(op.str(), name, i, std::move(args), std::move(resources));
 }
 
 Array make_array(std::vector<std::int64_t> shape, DType dtype, ChunkGrid grid, std::vector<TaskArg> chunks,
@@ -76,7 +84,7 @@ TaskArg tree_reduce(std::vector<TaskArg> parts, int split_every,
 }
 
 Array blockwise(const Array& input, const std::string& label, std::vector<std::int64_t> out_shape, DType out_dtype,
-                const std::function<std::vector<TaskArg>(std::int64_t i)>& args, const std::string& op) {
+                const std::function<std::vector<TaskArg>(std::int64_t i)>& args, OpName op) {
   std::string name = new_name(label);
   std::vector<TaskArg> chunks;
   chunks.reserve(static_cast<std::size_t>(input.n_chunks()));
@@ -221,12 +229,17 @@ Array Array::map_blocks(const std::string& op, std::vector<Value> args, std::opt
   return dtask::map_blocks(op, {*this}, std::move(args), out_dtype.value_or(dtype()), out_cols);
 }
 
+Array Array::map_blocks(OpName op, std::vector<Value> args, std::optional<DType> out_dtype,
+                        std::int64_t out_cols) const {
+  return dtask::map_blocks(op, {*this}, std::move(args), out_dtype.value_or(dtype()), out_cols);
+}
+
 Array Array::astype(DType to) const {
   require_plain(*this, "astype");
   if (to == dtype()) return *this;
   return blockwise(*this, "astype", shape(), to, [&](std::int64_t i) {
     return std::vector<TaskArg>{chunk(i), std::string(dtype_name(to))};
-  }, "astype");
+  }, ops::kAsType);
 }
 
 Array Array::slice_rows(std::int64_t begin, std::int64_t end) const {
@@ -244,8 +257,8 @@ Array Array::slice_rows(std::int64_t begin, std::int64_t end) const {
     if (piece.begin == 0 && piece.end == chunks().size(piece.chunk)) {
       out.push_back(chunk(piece.chunk));  // a whole chunk: no task needed
     } else {
-      out.emplace_back(chunk_task("slice_block", sliced, static_cast<std::int64_t>(out.size()),
-                                  {chunk(piece.chunk), piece.begin, piece.end, std::int64_t{0}, cols(), false}));
+      out.emplace_back(chunk_task_of(ops::kSliceBlock, sliced, static_cast<std::int64_t>(out.size()),
+                                     chunk(piece.chunk), piece.begin, piece.end, std::int64_t{0}, cols(), false));
     }
   }
   std::vector<std::int64_t> out_shape = shape();
@@ -261,7 +274,7 @@ Array Array::slice_cols(std::int64_t begin, std::int64_t end) const {
   if (begin == 0 && end == cols()) return *this;
   return blockwise(*this, "slice", {rows(), end - begin}, dtype(), [&](std::int64_t i) {
     return std::vector<TaskArg>{chunk(i), std::int64_t{0}, chunks().size(i), begin, end, false};
-  }, "slice_block");
+  }, ops::kSliceBlock);
 }
 
 Array Array::column(std::int64_t j) const {
@@ -271,7 +284,7 @@ Array Array::column(std::int64_t j) const {
   if (j < 0) j += cols();
   return blockwise(*this, "column", {rows()}, dtype(), [&](std::int64_t i) {
     return std::vector<TaskArg>{chunk(i), std::int64_t{0}, chunks().size(i), j, j + 1, true};
-  }, "slice_block");
+  }, ops::kSliceBlock);
 }
 
 Array Array::rechunk(std::int64_t chunk_rows) const {
@@ -300,7 +313,7 @@ Array Array::rechunk(const ChunkGrid& grid) const {
       inputs.push_back(chunk(piece.chunk));
       ranges.insert(ranges.end(), {piece.begin, piece.end});
     }
-    out.emplace_back(chunk_task("assemble_rows", rechunked, o, {list_arg(inputs), int_list(ranges)}));
+    out.emplace_back(chunk_task_of(ops::kAssembleRows, rechunked, o, list_arg(inputs), int_list(ranges)));
   }
   return make_array(shape(), dtype(), grid, std::move(out), rechunked);
 }
@@ -349,11 +362,18 @@ Array concatenate(const std::vector<Array>& arrays, int axis) {
     std::vector<TaskArg> parts;
     for (const Array& a : aligned) parts.push_back(a.chunk(i));
     return std::vector<TaskArg>{list_arg(parts)};
-  }, "concat_cols");
+  }, ops::kConcatCols);
 }
 
-Array map_blocks(const std::string& op, const std::vector<Array>& inputs, std::vector<Value> args, DType out_dtype,
-                 std::int64_t out_cols) {
+namespace {
+
+/// map_blocks for an op named by a string (`def` empty) or by an OpDef.
+Array map_blocks_named(const std::string& op, const OpName* def, const std::vector<Array>& inputs,
+                       std::vector<Value> args, DType out_dtype, std::int64_t out_cols) {
+  if (def != nullptr && !def->takes(inputs.size() + args.size())) {
+    fail("map_blocks(" + op + "): " + def->describe() + ", given " + std::to_string(inputs.size()) +
+         " input arrays and " + std::to_string(args.size()) + " other arguments");
+  }
   if (inputs.empty()) fail("map_blocks(" + op + "): no input arrays");
   const Array& first = inputs.front();
   std::vector<Array> aligned;
@@ -367,12 +387,28 @@ Array map_blocks(const std::string& op, const std::vector<Array>& inputs, std::v
   std::vector<std::int64_t> shape{first.rows()};
   if (out_cols < 0 && first.ndim() == 2) shape.push_back(first.cols());
   if (out_cols > 0) shape.push_back(out_cols);
-  return blockwise(first, op, std::move(shape), out_dtype, [&](std::int64_t i) {
+  std::string name = new_name(op);
+  std::vector<TaskArg> chunks;
+  chunks.reserve(static_cast<std::size_t>(first.n_chunks()));
+  for (std::int64_t i = 0; i < first.n_chunks(); ++i) {
     std::vector<TaskArg> task_args;
     for (const Array& a : aligned) task_args.push_back(a.chunk(i));
     for (const Value& v : args) task_args.emplace_back(v);
-    return task_args;
-  }, op);
+    chunks.emplace_back(chunk_task(op, name, i, std::move(task_args)));
+  }
+  return make_array(std::move(shape), out_dtype, first.chunks(), std::move(chunks), std::move(name));
+}
+
+}  // namespace
+
+Array map_blocks(const std::string& op, const std::vector<Array>& inputs, std::vector<Value> args, DType out_dtype,
+                 std::int64_t out_cols) {
+  return map_blocks_named(op, nullptr, inputs, std::move(args), out_dtype, out_cols);
+}
+
+Array map_blocks(OpName op, const std::vector<Array>& inputs, std::vector<Value> args, DType out_dtype,
+                 std::int64_t out_cols) {
+  return map_blocks_named(op.str(), &op, inputs, std::move(args), out_dtype, out_cols);
 }
 
 }  // namespace dtask

@@ -3,9 +3,12 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dtask/array.h"
+#include "dtask/builtin_ops.h"
+#include "dtask/op_def.h"
 
 namespace dtask {
 
@@ -23,9 +26,21 @@ namespace array_internal {
 [[noreturn]] void fail(const std::string& message);
 /// "from_npy-1f2e…": a fresh array name; chunk i's key is "<name>-<i>".
 std::string new_name(const std::string& label);
-/// A task computing chunk `i` of the array `name` (on a worker with `resources`, if any).
+/// A task computing chunk `i` of the array `name` (on a worker with
+/// `resources`, if any): a user's op, named by a string.
 Delayed chunk_task(const std::string& op, const std::string& name, std::int64_t i, std::vector<TaskArg> args,
                    ResourceList resources = {});
+/// The same for an op defined by an OpDef whose arguments are assembled at
+/// run time: a number of arguments it does not take is a bug (DTASK_CHECK).
+Delayed chunk_task(OpName op, const std::string& name, std::int64_t i, std::vector<TaskArg> args,
+                   ResourceList resources = {});
+/// The same with the arguments checked against the OpDef when this compiles:
+/// chunk_task_of(ops::kReadNpy, name, i, path, begin, end).
+template <typename Signature, typename... A>
+Delayed chunk_task_of(const OpDef<Signature>& op, const std::string& name, std::int64_t i, A&&... args) {
+  static_assert(internal::check_op_call<Signature, A...>());
+  return chunk_task(std::string(op.name), name, i, {TaskArg(std::forward<A>(args))...});
+}
 Array make_array(std::vector<std::int64_t> shape, DType dtype, ChunkGrid grid, std::vector<TaskArg> chunks,
                  std::string name, bool transposed = false);
 /// The shape of chunk i: the array's shape with the chunk's rows.
@@ -42,9 +57,9 @@ void require_plain(const Array& array, const std::string& what);
 TaskArg tree_reduce(std::vector<TaskArg> parts, int split_every,
                     const std::function<Delayed(std::vector<TaskArg>, int level, std::int64_t index)>& combine);
 
-/// An array with the same chunks as `input`, chunk i computed by make(i).
+/// An array with the same chunks as `input`, chunk i computed by op(args(i)...).
 Array blockwise(const Array& input, const std::string& label, std::vector<std::int64_t> out_shape, DType out_dtype,
-                const std::function<std::vector<TaskArg>(std::int64_t i)>& args, const std::string& op);
+                const std::function<std::vector<TaskArg>(std::int64_t i)>& args, OpName op);
 
 }  // namespace array_internal
 }  // namespace dtask

@@ -10,6 +10,7 @@
 #include "formats/csv_format.h"
 #include "formats/npy_format.h"
 #include "formats/zarr_format.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask {
 
@@ -36,19 +37,19 @@ std::int64_t row_bytes(const std::vector<std::int64_t>& shape, DType dtype) {
 }
 
 /// Chunk i of a file-backed array: op(path, first_row, end_row).
-Array row_range_reader(const std::string& op, const std::string& label, const std::string& path,
+Array row_range_reader(const OpDef<NDArray(std::string, std::int64_t, std::int64_t)>& op, const std::string& label, const std::string& path,
                        std::vector<std::int64_t> shape, DType dtype, ChunkGrid grid) {
   std::string name = new_name(label);
   std::vector<TaskArg> chunks;
   for (std::int64_t i = 0; i < grid.n_chunks(); ++i) {
-    chunks.emplace_back(chunk_task(op, name, i, {path, grid.offset(i), grid.offset(i) + grid.size(i)}));
+    chunks.emplace_back(chunk_task_of(op, name, i, path, grid.offset(i), grid.offset(i) + grid.size(i)));
   }
   return Array::from_chunks(std::move(shape), dtype, std::move(grid), std::move(chunks), std::move(name));
 }
 
 /// Runs a graph of write tasks and checks that they wrote every row.
 void run_writes(Client& client, const Array& array, const std::vector<Delayed>& writes, const std::string& path) {
-  Delayed total = delayed("sum")(writes);
+  Delayed total = delayed(ops::kSum)(writes);
   std::int64_t written = client.compute<std::int64_t>(total).result();
   if (written != array.rows()) {
     throw TaskError(Status::io_error(path + ": wrote " + std::to_string(written) + " of " +
@@ -82,7 +83,7 @@ Array Array::from_npy(const std::string& path, std::int64_t chunk_rows) {
   check_rank(file, header.shape);
   if (header.shape[0] == 0) fail(file + ": the array has no rows");
   if (chunk_rows <= 0) chunk_rows = ChunkGrid::auto_chunk_rows(header.shape[0], row_bytes(header.shape, header.dtype));
-  return row_range_reader("read_npy", "from_npy", file, header.shape, header.dtype,
+  return row_range_reader(ops::kReadNpy, "from_npy", file, header.shape, header.dtype,
                           ChunkGrid::regular(header.shape[0], chunk_rows));
 }
 
@@ -91,7 +92,7 @@ Array Array::from_zarr(const std::string& path) {
   formats::ZarrMetadata meta = value_or_fail(formats::read_zarr_metadata(store));
   check_rank(store, meta.shape);
   if (meta.shape[0] == 0) fail(store + ": the array has no rows");
-  return row_range_reader("read_zarr", "from_zarr", store, meta.shape, meta.dtype,
+  return row_range_reader(ops::kReadZarr, "from_zarr", store, meta.shape, meta.dtype,
                           ChunkGrid::regular(meta.shape[0], meta.chunks[0]));
 }
 
@@ -110,10 +111,10 @@ Array Array::from_csv(const std::string& path, const CsvReadOptions& options) {
   for (std::size_t i = 0; i < layout.chunks.size(); ++i) {
     const formats::CsvChunk& c = layout.chunks[i];
     sizes.push_back(c.rows);
-    chunks.emplace_back(chunk_task("read_csv", name, static_cast<std::int64_t>(i),
-                                   {file, static_cast<std::int64_t>(c.byte_begin), static_cast<std::int64_t>(c.byte_end),
-                                    c.first_line, c.rows, layout.columns, std::string(1, options.delimiter),
-                                    int_list(options.columns)}));
+    chunks.emplace_back(chunk_task_of(ops::kReadCsv, name, static_cast<std::int64_t>(i), file,
+                                      static_cast<std::int64_t>(c.byte_begin), static_cast<std::int64_t>(c.byte_end),
+                                      c.first_line, c.rows, layout.columns, std::string(1, options.delimiter),
+                                      int_list(options.columns)));
   }
   return from_chunks({layout.rows, cols}, DType::kFloat64, ChunkGrid(std::move(sizes)), std::move(chunks),
                      std::move(name));
@@ -144,11 +145,11 @@ void Array::to_npy(Client& client, const std::string& path) const {
   require_plain(*this, "to_npy");
   std::string file = absolute(path);
   std::string name = new_name("to_npy");
-  Delayed created = chunk_task("create_npy", name + "-create", 0,
-                               {file, std::string(dtype_name(dtype())), int_list(shape())});
+  Delayed created = chunk_task_of(ops::kCreateNpy, name + "-create", 0, file, std::string(dtype_name(dtype())),
+                                  int_list(shape()));
   std::vector<Delayed> writes;
   for (std::int64_t i = 0; i < n_chunks(); ++i) {
-    writes.push_back(chunk_task("write_npy_rows", name, i, {created, chunks().offset(i), chunk(i)}));
+    writes.push_back(chunk_task_of(ops::kWriteNpyRows, name, i, created, chunks().offset(i), chunk(i)));
   }
   run_writes(client, *this, writes, file);
 }
@@ -166,10 +167,10 @@ void Array::to_zarr(Client& client, const std::string& path, const ZarrWriteOpti
   meta.compressor = codec_for(options);
   std::string store = absolute(path);
   std::string name = new_name("to_zarr");
-  Delayed created = chunk_task("create_zarr", name + "-create", 0, {store, formats::zarr_metadata_json(meta)});
+  Delayed created = chunk_task_of(ops::kCreateZarr, name + "-create", 0, store, formats::zarr_metadata_json(meta));
   std::vector<Delayed> writes;
   for (std::int64_t i = 0; i < regular.n_chunks(); ++i) {
-    writes.push_back(chunk_task("write_zarr_rows", name, i, {created, regular.chunks().offset(i), regular.chunk(i)}));
+    writes.push_back(chunk_task_of(ops::kWriteZarrRows, name, i, created, regular.chunks().offset(i), regular.chunk(i)));
   }
   run_writes(client, *this, writes, store);
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "client/src/array_internal.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask {
 
@@ -48,13 +49,13 @@ bool is_single_value(const Array& a) { return a.size() == 1 && a.n_chunks() == 1
 Array elementwise_small_right(const std::string& op, const Array& big, const TaskArg& small, DType small_dtype) {
   return blockwise(big, op, big.shape(), binary_dtype(op, big.dtype(), small_dtype), [&](std::int64_t i) {
     return std::vector<TaskArg>{op, big.chunk(i), small};
-  }, "elemwise");
+  }, ops::kElemwise);
 }
 
 Array elementwise_small_left(const std::string& op, const TaskArg& small, DType small_dtype, const Array& big) {
   return blockwise(big, op, big.shape(), binary_dtype(op, small_dtype, big.dtype()), [&](std::int64_t i) {
     return std::vector<TaskArg>{op, small, big.chunk(i)};
-  }, "elemwise");
+  }, ops::kElemwise);
 }
 
 }  // namespace
@@ -69,7 +70,7 @@ Array elementwise(const std::string& op, const Array& a, const Array& b) {
     Array aligned = b.rechunk(a.chunks());
     return blockwise(a, op, a.shape(), binary_dtype(op, a.dtype(), b.dtype()), [&](std::int64_t i) {
       return std::vector<TaskArg>{op, a.chunk(i), aligned.chunk(i)};
-    }, "elemwise");
+    }, ops::kElemwise);
   }
   if (is_row_vector_of(b, a) || is_single_value(b)) return elementwise_small_right(op, a, b.chunk(0), b.dtype());
   if (is_row_vector_of(a, b) || is_single_value(a)) return elementwise_small_left(op, a.chunk(0), a.dtype(), b);
@@ -112,7 +113,7 @@ Array elementwise(const std::string& op, const Array& a) {
                                                   : a.dtype();
   return blockwise(a, op, a.shape(), out, [&](std::int64_t i) {
     return std::vector<TaskArg>{op, a.chunk(i)};
-  }, "unary");
+  }, ops::kUnary);
 }
 
 Array maximum(const Array& a, double b) { return elementwise("maximum", a, b); }
@@ -147,7 +148,7 @@ Array reduce(const Array& a, const std::string& kind, std::optional<int> axis, s
   if (ax == 1) {
     return blockwise(a, kind, {a.rows()}, out_dtype, [&](std::int64_t i) {
       return std::vector<TaskArg>{kind, ddof, a.chunk(i)};
-    }, "reduce_rows");
+    }, ops::kReduceRows);
   }
   bool all = ax == -1 || a.ndim() == 1;
   std::string name = new_name(kind);
@@ -155,14 +156,14 @@ Array reduce(const Array& a, const std::string& kind, std::optional<int> axis, s
   for (std::int64_t i = 0; i < a.n_chunks(); ++i) {
     // Arg-reductions over everything report flat indices, as numpy does.
     std::int64_t offset = a.chunks().offset(i) * (all ? a.cols() : 1);
-    parts.emplace_back(chunk_task("reduce_part", name + "-part", i, {kind, all, a.chunk(i), offset}));
+    parts.emplace_back(chunk_task_of(ops::kReducePart, name + "-part", i, kind, all, a.chunk(i), offset));
   }
   TaskArg root = tree_reduce(std::move(parts), options.split_every,
                              [&](std::vector<TaskArg> group, int level, std::int64_t index) {
-                               return chunk_task("reduce_combine", name + "-combine-" + std::to_string(level), index,
-                                                 {kind, list_arg(group)});
+                               return chunk_task_of(ops::kReduceCombine, name + "-combine-" + std::to_string(level),
+                                                    index, kind, list_arg(group));
                              });
-  Delayed final_task = chunk_task("reduce_final", name, 0, {kind, ddof, root});
+  Delayed final_task = chunk_task_of(ops::kReduceFinal, name, 0, kind, ddof, root);
   std::vector<std::int64_t> shape;
   if (!all) shape.push_back(a.cols());
   return small_result(std::move(shape), out_dtype, final_task, name);
@@ -203,12 +204,12 @@ Array crossprod(const Array& a, const Array& b, ReductionOptions options) {
   std::string name = new_name("crossprod");
   std::vector<TaskArg> parts;
   for (std::int64_t i = 0; i < a.n_chunks(); ++i) {
-    parts.emplace_back(chunk_task("crossprod", name + "-part", i, {a.chunk(i), aligned.chunk(i)}));
+    parts.emplace_back(chunk_task_of(ops::kCrossprod, name + "-part", i, a.chunk(i), aligned.chunk(i)));
   }
   TaskArg root = tree_reduce(std::move(parts), options.split_every,
                              [&](std::vector<TaskArg> group, int level, std::int64_t index) {
-                               return chunk_task("reduce_combine", name + "-" + std::to_string(level), index,
-                                                 {std::string("sum"), list_arg(group)});
+                               return chunk_task_of(ops::kReduceCombine, name + "-" + std::to_string(level), index,
+                                                    std::string("sum"), list_arg(group));
                              });
   std::vector<std::int64_t> shape;
   if (a.ndim() == 2) shape.push_back(a.cols());
@@ -241,7 +242,7 @@ Array matmul(const Array& a, const Array& b, ReductionOptions options) {
   TaskArg w = b.chunk(0);
   return blockwise(a, "matmul", std::move(shape), DType::kFloat64, [&](std::int64_t i) {
     return std::vector<TaskArg>{a.chunk(i), w};
-  }, "matmul_block");
+  }, ops::kMatmulBlock);
 }
 
 Array matmul(const Array& a, const NDArray& w) {
@@ -249,7 +250,7 @@ Array matmul(const Array& a, const NDArray& w) {
   auto shape = blockwise_product_shape(a, w.shape, "local " + w.describe());
   return blockwise(a, "matmul", std::move(shape), DType::kFloat64, [&](std::int64_t i) {
     return std::vector<TaskArg>{a.chunk(i), Value(w)};
-  }, "matmul_block");
+  }, ops::kMatmulBlock);
 }
 
 }  // namespace dtask

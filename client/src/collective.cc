@@ -4,6 +4,7 @@
 #include "dtask/collective.h"
 
 #include "client/src/array_internal.h"
+#include "dtask/builtin_ops.h"
 #include "dtask/client.h"
 
 namespace dtask {
@@ -60,7 +61,7 @@ std::vector<Future<Value>> ring_allreduce(Client& client, const std::vector<Futu
   const std::int64_t n_segments = std::min(p, options.rows);
   const std::vector<std::int64_t> bounds = segment_bounds(options.rows, n_segments);
   auto segment_of = [&](std::int64_t part, std::int64_t s) {
-    return client.submit("slice_block", parts[static_cast<std::size_t>(part)], bounds[s], bounds[s + 1],
+    return client.submit(ops::kSliceBlock, parts[static_cast<std::size_t>(part)], bounds[s], bounds[s + 1],
                          std::int64_t{0}, options.cols, false);
   };
   // Reduce-scatter: segment s starts at part s + 1 and travels the ring, each
@@ -69,9 +70,9 @@ std::vector<Future<Value>> ring_allreduce(Client& client, const std::vector<Futu
   for (std::int64_t s = 0; s < n_segments; ++s) {
     FutureBase sum = segment_of((s + 1) % p, s);
     for (std::int64_t k = 2; k <= p; ++k) {
-      sum = client.submit("elemwise", std::string("add"), sum, segment_of((s + k) % p, s));
+      sum = client.submit(ops::kElemwise, std::string("add"), sum, segment_of((s + k) % p, s));
     }
-    if (options.mean) sum = client.submit("elemwise", std::string("div"), sum, static_cast<double>(p));
+    if (options.mean) sum = client.submit(ops::kElemwise, std::string("div"), sum, static_cast<double>(p));
     reduced.push_back(sum);
   }
   // Allgather: each part's result joins every reduced segment.
@@ -83,7 +84,7 @@ std::vector<Future<Value>> ring_allreduce(Client& client, const std::vector<Futu
   const TaskArg segments(std::vector<TaskArg>(reduced.begin(), reduced.end()));
   std::vector<Future<Value>> out;
   for (std::int64_t i = 0; i < p; ++i) {
-    out.emplace_back(client.submit("assemble_rows", segments, Value(ranges)));
+    out.emplace_back(client.submit(ops::kAssembleRows, segments, ranges));
   }
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include "client/src/array_internal.h"
 #include "dtask/random.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask {
 
@@ -26,7 +27,7 @@ ChunkGrid grid_for(std::int64_t rows, std::int64_t cols, std::int64_t chunk_rows
 }
 
 /// An array whose chunk i is op(args_for(row_begin, rows)...).
-Array generated(const std::string& label, const std::string& op, std::vector<std::int64_t> shape, DType dtype,
+Array generated(const std::string& label, OpName op, std::vector<std::int64_t> shape, DType dtype,
                 std::int64_t chunk_rows, const std::function<std::vector<TaskArg>(std::int64_t, std::int64_t)>& args_for) {
   ChunkGrid grid = grid_for(shape[0], shape.size() == 2 ? shape[1] : 1, chunk_rows);
   std::string name = new_name(label);
@@ -37,12 +38,13 @@ Array generated(const std::string& label, const std::string& op, std::vector<std
   return Array::from_chunks(std::move(shape), dtype, std::move(grid), std::move(chunks), std::move(name));
 }
 
-Array random_array(const char* op, const std::vector<std::int64_t>& shape, const random::RandomOptions& options,
+Array random_array(OpName op, const std::vector<std::int64_t>& shape, const random::RandomOptions& options,
                    double a, double b) {
-  check_shape(shape, op);
-  if (!is_floating(options.dtype)) fail(std::string(op) + ": the dtype must be float32 or float64");
+  const std::string label = op.str();
+  check_shape(shape, label.c_str());
+  if (!is_floating(options.dtype)) fail(label + ": the dtype must be float32 or float64");
   std::int64_t cols = shape.size() == 2 ? shape[1] : 0;
-  return generated(op, op, shape, options.dtype, options.chunk_rows, [&](std::int64_t begin, std::int64_t rows) {
+  return generated(label, op, shape, options.dtype, options.chunk_rows, [&](std::int64_t begin, std::int64_t rows) {
     return std::vector<TaskArg>{options.seed, begin, rows, cols, a, b, std::string(dtype_name(options.dtype))};
   });
 }
@@ -57,11 +59,11 @@ namespace random {
 
 Array normal(const std::vector<std::int64_t>& shape, RandomOptions options, double loc, double scale) {
   if (scale < 0) fail("random::normal: scale must be >= 0");
-  return random_array("random_normal", shape, options, loc, scale);
+  return random_array(ops::kRandomNormal, shape, options, loc, scale);
 }
 
 Array uniform(const std::vector<std::int64_t>& shape, RandomOptions options, double low, double high) {
-  return random_array("random_uniform", shape, options, low, high);
+  return random_array(ops::kRandomUniform, shape, options, low, high);
 }
 
 }  // namespace random
@@ -85,11 +87,11 @@ Blobs make_blobs(const BlobsOptions& o) {
   std::int64_t k = centers.shape[0];
   Blobs out;
   out.centers = centers;
-  out.X = generated("make_blobs_x", "blobs_x", {o.n_samples, o.n_features}, DType::kFloat64, o.chunk_rows,
+  out.X = generated("make_blobs_x", ops::kBlobsX, {o.n_samples, o.n_features}, DType::kFloat64, o.chunk_rows,
                     [&](std::int64_t begin, std::int64_t rows) {
                       return std::vector<TaskArg>{o.random_state, begin, rows, Value(centers), o.cluster_std};
                     });
-  out.y = generated("make_blobs_y", "blobs_y", {o.n_samples}, DType::kInt64, out.X.chunks().size(0),
+  out.y = generated("make_blobs_y", ops::kBlobsY, {o.n_samples}, DType::kInt64, out.X.chunks().size(0),
                     [&](std::int64_t begin, std::int64_t rows) {
                       return std::vector<TaskArg>{o.random_state, begin, rows, k};
                     });
@@ -106,12 +108,12 @@ Classification make_classification(const ClassificationOptions& o) {
   }
   if (o.flip_y < 0 || o.flip_y > 1) fail("make_classification: flip_y must be in [0, 1]");
   Classification out;
-  out.X = generated("make_classification_x", "classification_x", {o.n_samples, o.n_features}, DType::kFloat64,
+  out.X = generated("make_classification_x", ops::kClassificationX, {o.n_samples, o.n_features}, DType::kFloat64,
                     o.chunk_rows, [&](std::int64_t begin, std::int64_t rows) {
                       return std::vector<TaskArg>{o.random_state, begin, rows, o.n_features, o.n_informative,
                                                   o.n_classes, o.class_sep};
                     });
-  out.y = generated("make_classification_y", "classification_y", {o.n_samples}, DType::kInt64,
+  out.y = generated("make_classification_y", ops::kClassificationY, {o.n_samples}, DType::kInt64,
                     out.X.chunks().size(0), [&](std::int64_t begin, std::int64_t rows) {
                       return std::vector<TaskArg>{o.random_state, begin, rows, o.n_classes, o.flip_y};
                     });
@@ -131,9 +133,8 @@ Regression make_regression(const RegressionOptions& o) {
   std::string name = new_name("make_regression_y");
   std::vector<TaskArg> chunks;
   for (std::int64_t i = 0; i < out.X.n_chunks(); ++i) {
-    chunks.emplace_back(chunk_task("regression_y", name, i,
-                                   {out.X.chunk(i), Value(out.coef), o.bias, o.noise, o.random_state,
-                                    out.X.chunks().offset(i)}));
+    chunks.emplace_back(chunk_task_of(ops::kRegressionY, name, i, out.X.chunk(i), out.coef, o.bias, o.noise,
+                                      o.random_state, out.X.chunks().offset(i)));
   }
   out.y = Array::from_chunks({o.n_samples}, DType::kFloat64, out.X.chunks(), std::move(chunks), std::move(name));
   return out;

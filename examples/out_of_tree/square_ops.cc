@@ -1,5 +1,7 @@
 // A worker plugin built outside dtask's tree against the installed
-// dtask::ops: one op, "oot.square".
+// dtask::ops: one op, oot::kSquare ("oot.square", square_ops.h).
+#include "square_ops.h"
+
 #include <dtask/ops.h>
 
 #include <cstdint>
@@ -7,5 +9,5 @@
 DTASK_PLUGIN_ABI
 
 extern "C" void dtask_register_ops(dtask::OpRegistry& registry) {
-  (void)registry.add_function("oot.square", [](std::int64_t x) { return x * x; });
+  (void)registry.add(oot::kSquare, [](std::int64_t x) { return x * x; });
 }

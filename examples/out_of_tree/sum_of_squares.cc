@@ -1,9 +1,13 @@
 // A client built outside dtask's tree against the installed dtask::client.
 //   sum_of_squares [N] [ADDRESS]     (ADDRESS defaults to $DTASK_SCHEDULER_ADDRESS)
-// Sums oot.square(i) for 1 <= i <= N with the plugin's op on the workers, and
+// Sums oot::kSquare(i) for 1 <= i <= N with the plugin's op on the workers
+// (its OpDef from square_ops.h, shared with the plugin), and
 // the column means of an N x 3 chunked array of ones, and checks both:
 //   sum_of_squares: N=100 sum=338350 mean=[1, 1, 1] ok
+#include "square_ops.h"
+
 #include <dtask/array.h>
+#include <dtask/builtin_ops.h>
 #include <dtask/client.h>
 #include <dtask/delayed.h>
 
@@ -29,8 +33,8 @@ int main(int argc, char** argv) {
   dtask::Client& c = **client;
 
   std::vector<dtask::Delayed> squares;
-  for (std::int64_t i = 1; i <= n; ++i) squares.push_back(dtask::delayed("oot.square")(i));
-  const auto sum = c.compute<std::int64_t>(dtask::delayed("sum")(squares)).result();
+  for (std::int64_t i = 1; i <= n; ++i) squares.push_back(dtask::delayed(oot::kSquare)(i));
+  const auto sum = c.compute<std::int64_t>(dtask::delayed(dtask::ops::kSum)(squares)).result();
 
   dtask::NDArray ones = dtask::NDArray::zeros(dtask::DType::kFloat64, {n, 3});
   for (std::int64_t i = 0; i < ones.size(); ++i) ones.mutable_data<double>()[i] = 1.0;

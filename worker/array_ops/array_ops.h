@@ -4,6 +4,7 @@
 // the client's Array code builds graphs that name them.
 #pragma once
 
+#include "dtask/builtin_ops.h"
 #include "worker/op_registry.h"
 
 namespace dtask {

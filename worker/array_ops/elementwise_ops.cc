@@ -163,19 +163,12 @@ Value unary(const std::string& name, const NDArray& input) {
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& registry) {
-  must_register(registry.add("elemwise", [](const std::vector<Value>& args) {
-    expect_arity(args, 3, "elemwise");
-    return binary(arg<std::string>(args, 0, "elemwise"), args[1], args[2]);
-  }));
-  must_register(registry.add("unary", [](const std::vector<Value>& args) {
-    expect_arity(args, 2, "unary");
-    return unary(arg<std::string>(args, 0, "unary"), arg<NDArray>(args, 1, "unary"));
-  }));
-  must_register(registry.add("astype", [](const std::vector<Value>& args) {
-    expect_arity(args, 2, "astype");
-    auto dtype = dtype_from_name(arg<std::string>(args, 1, "astype"));
+  must_register(registry.add(ops::kElemwise, binary));
+  must_register(registry.add(ops::kUnary, unary));
+  must_register(registry.add(ops::kAsType, [](const NDArray& a, const std::string& dtype_name) {
+    auto dtype = dtype_from_name(dtype_name);
     if (!dtype.ok()) throw std::invalid_argument(dtype.status().message());
-    return Value(cast(arg<NDArray>(args, 0, "astype"), *dtype));
+    return cast(a, *dtype);
   }));
 }
 

@@ -147,21 +147,21 @@ NDArray regression_y(const NDArray& x_in, const NDArray& coef_in, double bias, d
 }  // namespace
 
 void register_generator_ops(OpRegistry& registry) {
-  must_register(registry.add_function(
-      "random_uniform", [](std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols, double low,
+  must_register(registry.add(
+      ops::kRandomUniform, [](std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols, double low,
                            double high, std::string dtype) {
         return generate(seed, row_begin, rows, cols, dtype, [=](RowRng& rng) { return low + (high - low) * rng.uniform(); });
       }));
-  must_register(registry.add_function(
-      "random_normal", [](std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols, double loc,
+  must_register(registry.add(
+      ops::kRandomNormal, [](std::int64_t seed, std::int64_t row_begin, std::int64_t rows, std::int64_t cols, double loc,
                           double scale, std::string dtype) {
         return generate(seed, row_begin, rows, cols, dtype, [=](RowRng& rng) { return loc + scale * rng.normal(); });
       }));
-  must_register(registry.add_function("blobs_x", blobs_x));
-  must_register(registry.add_function("blobs_y", labels));
-  must_register(registry.add_function("classification_x", classification_x));
-  must_register(registry.add_function("classification_y", classification_y));
-  must_register(registry.add_function("regression_y", regression_y));
+  must_register(registry.add(ops::kBlobsX, blobs_x));
+  must_register(registry.add(ops::kBlobsY, labels));
+  must_register(registry.add(ops::kClassificationX, classification_x));
+  must_register(registry.add(ops::kClassificationY, classification_y));
+  must_register(registry.add(ops::kRegressionY, regression_y));
 }
 
 }  // namespace dtask::array_ops

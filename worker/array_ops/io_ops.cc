@@ -7,6 +7,7 @@
 //   read_csv(path, byte_begin, byte_end, first_line, rows, file_columns, delimiter, [columns])
 //   create_npy(path, dtype, [shape]) -> path       write_npy_rows(path, row_begin, chunk) -> rows
 //   create_zarr(path, zarray_json) -> path         write_zarr_rows(path, row_begin, chunk) -> rows
+#include "dtask/builtin_ops.h"
 #include "formats/csv_format.h"
 #include "formats/npy_format.h"
 #include "formats/zarr_format.h"
@@ -36,20 +37,17 @@ NDArray read_zarr(const std::string& path, std::int64_t begin, std::int64_t end)
   return value_or_throw(formats::read_zarr_rows(path, meta, begin, end));
 }
 
-Value read_csv(const std::vector<Value>& args) {
-  expect_arity(args, 8, "read_csv");
-  std::string path = arg<std::string>(args, 0, "read_csv");
+NDArray read_csv(const std::string& path, std::int64_t byte_begin, std::int64_t byte_end, std::int64_t first_line,
+                 std::int64_t rows, std::int64_t file_columns, const std::string& delimiter, const ValueList& columns) {
   formats::CsvChunk chunk;
-  chunk.byte_begin = static_cast<std::uint64_t>(arg<std::int64_t>(args, 1, "read_csv"));
-  chunk.byte_end = static_cast<std::uint64_t>(arg<std::int64_t>(args, 2, "read_csv"));
-  chunk.first_line = arg<std::int64_t>(args, 3, "read_csv");
-  chunk.rows = arg<std::int64_t>(args, 4, "read_csv");
-  std::int64_t file_columns = arg<std::int64_t>(args, 5, "read_csv");
+  chunk.byte_begin = static_cast<std::uint64_t>(byte_begin);
+  chunk.byte_end = static_cast<std::uint64_t>(byte_end);
+  chunk.first_line = first_line;
+  chunk.rows = rows;
   formats::CsvOptions options;
-  std::string delimiter = arg<std::string>(args, 6, "read_csv");
   if (delimiter.size() != 1) throw std::invalid_argument("read_csv: the delimiter must be one character");
   options.delimiter = delimiter[0];
-  options.columns = arg_ints(args, 7, "read_csv");
+  options.columns = int_list(Value(columns), "argument 7 of op 'read_csv'");
   return value_or_throw(formats::read_csv_rows(path, chunk, file_columns, options));
 }
 
@@ -94,17 +92,16 @@ std::int64_t write_zarr_rows(const std::string& path, std::int64_t row_begin, co
 }  // namespace
 
 void register_io_ops(OpRegistry& registry) {
-  must_register(registry.add_function("read_npy", read_npy));
-  must_register(registry.add_function("read_zarr", read_zarr));
-  must_register(registry.add("read_csv", read_csv));
-  must_register(registry.add("create_npy", [](const std::vector<Value>& args) {
-    expect_arity(args, 3, "create_npy");
-    return Value(create_npy(arg<std::string>(args, 0, "create_npy"), arg<std::string>(args, 1, "create_npy"),
-                            arg_ints(args, 2, "create_npy")));
+  must_register(registry.add(ops::kReadNpy, read_npy));
+  must_register(registry.add(ops::kReadZarr, read_zarr));
+  must_register(registry.add(ops::kReadCsv, read_csv));
+  must_register(registry.add(ops::kCreateNpy, [](const std::string& path, const std::string& dtype,
+                                                 const ValueList& shape) {
+    return create_npy(path, dtype, int_list(Value(shape), "argument 2 of op 'create_npy'"));
   }));
-  must_register(registry.add_function("write_npy_rows", write_npy_rows));
-  must_register(registry.add_function("create_zarr", create_zarr));
-  must_register(registry.add_function("write_zarr_rows", write_zarr_rows));
+  must_register(registry.add(ops::kWriteNpyRows, write_npy_rows));
+  must_register(registry.add(ops::kCreateZarr, create_zarr));
+  must_register(registry.add(ops::kWriteZarrRows, write_zarr_rows));
 }
 
 }  // namespace dtask::array_ops

@@ -66,9 +66,9 @@ NDArray matmul_block(const NDArray& a_in, const NDArray& w_in) {
 }  // namespace
 
 void register_linalg_ops(OpRegistry& registry) {
-  must_register(registry.add_function("crossprod", [](const NDArray& a, const NDArray& b) { return crossprod(a, b); }));
+  must_register(registry.add(ops::kCrossprod, crossprod));
   must_register(
-      registry.add_function("matmul_block", [](const NDArray& a, const NDArray& w) { return matmul_block(a, w); }));
+      registry.add(ops::kMatmulBlock, matmul_block));
 }
 
 }  // namespace dtask::array_ops

@@ -291,25 +291,18 @@ NDArray reduce_rows(Kind kind, std::int64_t ddof, const NDArray& chunk) {
 }  // namespace
 
 void register_reduction_ops(OpRegistry& registry) {
-  must_register(registry.add("reduce_part", [](const std::vector<Value>& args) {
-    expect_arity(args, 4, "reduce_part");
-    return reduce_part(parse_kind(arg<std::string>(args, 0, "reduce_part")), arg<bool>(args, 1, "reduce_part"),
-                       arg<NDArray>(args, 2, "reduce_part"), arg<std::int64_t>(args, 3, "reduce_part"));
+  must_register(registry.add(ops::kReducePart, [](const std::string& kind, bool all, const NDArray& chunk,
+                                                   std::int64_t row_offset) {
+    return reduce_part(parse_kind(kind), all, chunk, row_offset);
   }));
-  must_register(registry.add("reduce_combine", [](const std::vector<Value>& args) {
-    expect_arity(args, 2, "reduce_combine");
-    return reduce_combine(parse_kind(arg<std::string>(args, 0, "reduce_combine")),
-                          arg<ValueList>(args, 1, "reduce_combine"));
+  must_register(registry.add(ops::kReduceCombine, [](const std::string& kind, const ValueList& partials) {
+    return reduce_combine(parse_kind(kind), partials);
   }));
-  must_register(registry.add("reduce_final", [](const std::vector<Value>& args) {
-    expect_arity(args, 3, "reduce_final");
-    return Value(reduce_final(parse_kind(arg<std::string>(args, 0, "reduce_final")),
-                              arg<std::int64_t>(args, 1, "reduce_final"), args[2]));
+  must_register(registry.add(ops::kReduceFinal, [](const std::string& kind, std::int64_t ddof, const Value& partial) {
+    return reduce_final(parse_kind(kind), ddof, partial);
   }));
-  must_register(registry.add("reduce_rows", [](const std::vector<Value>& args) {
-    expect_arity(args, 3, "reduce_rows");
-    return Value(reduce_rows(parse_kind(arg<std::string>(args, 0, "reduce_rows")),
-                             arg<std::int64_t>(args, 1, "reduce_rows"), arg<NDArray>(args, 2, "reduce_rows")));
+  must_register(registry.add(ops::kReduceRows, [](const std::string& kind, std::int64_t ddof, const NDArray& chunk) {
+    return reduce_rows(parse_kind(kind), ddof, chunk);
   }));
 }
 

@@ -113,23 +113,14 @@ NDArray split_block(const NDArray& chunk, std::int64_t seed, std::int64_t index,
 }  // namespace
 
 void register_structure_ops(OpRegistry& registry) {
-  must_register(registry.add("slice_block", [](const std::vector<Value>& args) {
-    expect_arity(args, 6, "slice_block");
-    return Value(slice_block(arg<NDArray>(args, 0, "slice_block"), arg<std::int64_t>(args, 1, "slice_block"),
-                             arg<std::int64_t>(args, 2, "slice_block"), arg<std::int64_t>(args, 3, "slice_block"),
-                             arg<std::int64_t>(args, 4, "slice_block"), arg<bool>(args, 5, "slice_block")));
+  must_register(registry.add(ops::kSliceBlock, slice_block));
+  must_register(registry.add(ops::kAssembleRows, [](const ValueList& chunks, const ValueList& ranges) {
+    return assemble_rows(chunks, int_list(Value(ranges), "argument 1 of op 'assemble_rows'"));
   }));
-  must_register(registry.add("assemble_rows", [](const std::vector<Value>& args) {
-    expect_arity(args, 2, "assemble_rows");
-    return Value(assemble_rows(arg<ValueList>(args, 0, "assemble_rows"), arg_ints(args, 1, "assemble_rows")));
-  }));
-  must_register(registry.add("concat_cols", [](const std::vector<Value>& args) {
-    expect_arity(args, 1, "concat_cols");
-    return Value(concat_cols(arg<ValueList>(args, 0, "concat_cols")));
-  }));
+  must_register(registry.add(ops::kConcatCols, concat_cols));
   // take_block_rows(chunk, rows): the chunk's rows at the int64 indices `rows`
   // (a cross-validation fold's part of this chunk), in that order.
-  must_register(registry.add_function("take_block_rows", [](const NDArray& chunk, const NDArray& rows) {
+  must_register(registry.add(ops::kTakeBlockRows, [](const NDArray& chunk, const NDArray& rows) {
     if (chunk.shape.empty()) throw std::invalid_argument("take_block_rows: cannot take rows of a 0-d array");
     if (rows.dtype != DType::kInt64 || rows.shape.size() != 1) {
       throw std::invalid_argument("take_block_rows: rows must be int64 [m], got " + rows.describe());
@@ -143,10 +134,7 @@ void register_structure_ops(OpRegistry& registry) {
     }
     return take_rows(chunk, picked);
   }));
-  must_register(registry.add_function("split_block", [](const NDArray& chunk, std::int64_t seed, std::int64_t index,
-                                                        std::int64_t n_test, bool test, bool shuffle) {
-    return split_block(chunk, seed, index, n_test, test, shuffle);
-  }));
+  must_register(registry.add(ops::kSplitBlock, split_block));
 }
 
 }  // namespace dtask::array_ops

@@ -28,32 +28,32 @@ namespace dtask::ml_ops {
 
 void register_glm_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  must_register(registry.add_function(
-      "glm_loss_grad", [](const NDArray& x, const NDArray& y, const NDArray& beta, const std::string& family,
+  must_register(registry.add(
+      ops::kGlmLossGrad, [](const NDArray& x, const NDArray& y, const NDArray& beta, const std::string& family,
                           bool fit_intercept, bool with_hessian, std::int64_t chunk, const std::string& x_name,
                           const std::string& y_name) {
         return ml_core::glm_loss_grad(x, y, beta, family, fit_intercept, with_hessian, chunk, x_name, y_name);
       }));
-  must_register(registry.add_function(
-      "glm_admm_local", [](const NDArray& x, const NDArray& y, const NDArray& v, const NDArray& beta0, double rho,
+  must_register(registry.add(
+      ops::kGlmAdmmLocal, [](const NDArray& x, const NDArray& y, const NDArray& v, const NDArray& beta0, double rho,
                            double n_total, const std::string& family, bool fit_intercept, std::int64_t chunk,
                            const std::string& x_name, const std::string& y_name) {
         return ml_core::glm_admm_local(x, y, v, beta0, rho, n_total, family, fit_intercept, chunk, x_name, y_name);
       }));
-  must_register(registry.add_function(
-      "glm_score_parts", [](const NDArray& x, const NDArray& y, const NDArray& beta, const std::string& family,
+  must_register(registry.add(
+      ops::kGlmScoreParts, [](const NDArray& x, const NDArray& y, const NDArray& beta, const std::string& family,
                             bool fit_intercept, std::int64_t chunk, const std::string& x_name,
                             const std::string& y_name) {
         return ml_core::glm_score_parts(x, y, beta, family, fit_intercept, chunk, x_name, y_name);
       }));
-  must_register(registry.add_function(
-      "glm_classes", [](const NDArray& y, std::int64_t chunk, const std::string& y_name) {
+  must_register(registry.add(
+      ops::kGlmClasses, [](const NDArray& y, std::int64_t chunk, const std::string& y_name) {
         return ml_core::class_labels(y, chunk, y_name);
       }));
-  must_register(registry.add_function(
-      "glm_class_index", [](const NDArray& y, const NDArray& classes) { return ml_core::class_indices(y, classes); }));
-  must_register(registry.add_function(
-      "glm_apply", [](const NDArray& x, const NDArray& beta, const NDArray& classes, bool fit_intercept,
+  must_register(registry.add(
+      ops::kGlmClassIndex, [](const NDArray& y, const NDArray& classes) { return ml_core::class_indices(y, classes); }));
+  must_register(registry.add(
+      ops::kGlmApply, [](const NDArray& x, const NDArray& beta, const NDArray& classes, bool fit_intercept,
                       const std::string& method) {
         return ml_core::glm_apply(x, beta, classes, fit_intercept, method);
       }));

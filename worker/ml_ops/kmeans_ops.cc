@@ -300,27 +300,21 @@ void register_kmeans_ops(OpRegistry& registry) {
   // Each distance-step op also comes as "<op>_gpu", run by CUDA (a clear
   // error in a build without it); the client picks it with KMeansOptions::device.
   for (bool gpu : {false, true}) {
-    std::string suffix = gpu ? "_gpu" : "";
-    must_register(registry.add_function("kmeans_partial" + suffix,
-                                        [gpu](const NDArray& x, const NDArray& c) { return partial(x, c, gpu); }));
-    must_register(registry.add_function("kmeans_cost" + suffix,
-                                        [gpu](const NDArray& x, const NDArray& c) { return cost(x, c, gpu); }));
-    must_register(registry.add_function(
-        "kmeans_sample" + suffix, [gpu](const NDArray& x, const NDArray& c, double l, double phi, std::int64_t seed,
-                                        std::int64_t round, std::int64_t row_offset) {
-          return sample(x, c, l, phi, seed, round, row_offset, gpu);
-        }));
-    must_register(registry.add_function("kmeans_closest_counts" + suffix, [gpu](const NDArray& x, const NDArray& c) {
-      return closest_counts(x, c, gpu);
-    }));
+    must_register(registry.add(gpu ? ops::kKMeansPartialGpu : ops::kKMeansPartial,
+                               [gpu](const NDArray& x, const NDArray& c) { return partial(x, c, gpu); }));
+    must_register(registry.add(gpu ? ops::kKMeansCostGpu : ops::kKMeansCost,
+                               [gpu](const NDArray& x, const NDArray& c) { return cost(x, c, gpu); }));
+    must_register(registry.add(
+        gpu ? ops::kKMeansSampleGpu : ops::kKMeansSample,
+        [gpu](const NDArray& x, const NDArray& c, double l, double phi, std::int64_t seed, std::int64_t round,
+              std::int64_t row_offset) { return sample(x, c, l, phi, seed, round, row_offset, gpu); }));
+    must_register(registry.add(gpu ? ops::kKMeansClosestCountsGpu : ops::kKMeansClosestCounts,
+                               [gpu](const NDArray& x, const NDArray& c) { return closest_counts(x, c, gpu); }));
   }
-  must_register(registry.add("kmeans_combine", [](const std::vector<Value>& args) {
-    expect_arity(args, 1, "kmeans_combine");
-    return combine(arg<ValueList>(args, 0, "kmeans_combine"));
-  }));
-  must_register(registry.add_function("kmeans_predict", predict));
-  must_register(registry.add_function("kmeans_transform", transform));
-  must_register(registry.add_function("kmeans_pick", pick));
+  must_register(registry.add(ops::kKMeansCombine, combine));
+  must_register(registry.add(ops::kKMeansPredict, predict));
+  must_register(registry.add(ops::kKMeansTransform, transform));
+  must_register(registry.add(ops::kKMeansPick, pick));
 }
 
 }  // namespace dtask::ml_ops

@@ -2,6 +2,7 @@
 // registered on every worker by register_builtin_ops.
 #pragma once
 
+#include "dtask/builtin_ops.h"
 #include "worker/op_registry.h"
 
 namespace dtask {

@@ -167,14 +167,14 @@ std::vector<std::string> names_of(const ValueList& list) {
 
 void register_model_selection_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  const OpRegistry* ops = &registry;  // outlives the ops it holds
-  must_register(registry.add_function(
-      "cv_fit_score", [ops](const NDArray& X, const NDArray& y, const NDArray& train, const NDArray& test,
+  const OpRegistry* all_ops = &registry;  // outlives the ops it holds
+  must_register(registry.add(
+      ops::kCvFitScore, [all_ops](const NDArray& X, const NDArray& y, const NDArray& train, const NDArray& test,
                             const std::string& spec, const ValueList& scorers, bool return_train_score) {
-        return fit_and_score(*ops, split_fold(X, y, train, test), spec, names_of(scorers), return_train_score);
+        return fit_and_score(*all_ops, split_fold(X, y, train, test), spec, names_of(scorers), return_train_score);
       }));
-  must_register(registry.add_function(
-      "cv_fit_transform",
+  must_register(registry.add(
+      ops::kCvFitTransform,
       [](const NDArray& X, const NDArray& y, const NDArray& train, const NDArray& test, const std::string& spec) {
         FoldData fold = split_fold(X, y, train, test);
         std::unique_ptr<DenseEstimator> prefix = value_or_throw(ml_core::make_dense_estimator(spec));
@@ -185,15 +185,15 @@ void register_model_selection_ops(OpRegistry& registry) {
         return ValueList{Value(X_train), Value(ml_core::float64_vector(fold.y_train)), Value(X_test),
                          Value(ml_core::float64_vector(fold.y_test)), Value(seconds_since(start))};
       }));
-  must_register(registry.add_function(
-      "cv_fit_score_prepared", [ops](const ValueList& prepared, const std::string& spec, const ValueList& scorers,
+  must_register(registry.add(
+      ops::kCvFitScorePrepared, [all_ops](const ValueList& prepared, const std::string& spec, const ValueList& scorers,
                                      bool return_train_score) {
         if (prepared.size() != 5) throw std::invalid_argument("cv_fit_score_prepared: not a cv_fit_transform result");
         FoldData fold{value_or_throw(value_as<NDArray>(prepared[0])), value_or_throw(value_as<NDArray>(prepared[2])),
                       values_of(value_or_throw(value_as<NDArray>(prepared[1]))),
                       values_of(value_or_throw(value_as<NDArray>(prepared[3]))),
                       value_or_throw(value_as<double>(prepared[4]))};
-        return fit_and_score(*ops, fold, spec, names_of(scorers), return_train_score);
+        return fit_and_score(*all_ops, fold, spec, names_of(scorers), return_train_score);
       }));
 }
 

@@ -86,9 +86,9 @@ Bytes sgd_average(const ValueList& models, const NDArray& weights) {
 
 void register_sgd_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  must_register(registry.add_function("sgd_partial_fit", sgd_partial_fit));
-  must_register(registry.add_function("sgd_apply", sgd_apply));
-  must_register(registry.add_function("sgd_average", sgd_average));
+  must_register(registry.add(ops::kSgdPartialFit, sgd_partial_fit));
+  must_register(registry.add(ops::kSgdApply, sgd_apply));
+  must_register(registry.add(ops::kSgdAverage, sgd_average));
 }
 
 }  // namespace dtask::ml_ops

@@ -72,8 +72,8 @@ NDArray apply(const NDArray& X, const std::string& estimator, const Bytes& model
 
 void register_svm_ops(OpRegistry& registry) {
   using array_ops::must_register;
-  must_register(registry.add_function("dense_fit", fit));
-  must_register(registry.add_function("svm_apply", apply));
+  must_register(registry.add(ops::kDenseFit, fit));
+  must_register(registry.add(ops::kSvmApply, apply));
 }
 
 }  // namespace dtask::ml_ops

@@ -118,6 +118,11 @@ class Array {
   /// as this array; 0: the result is 1-d) and `out_dtype` its dtype.
   Array map_blocks(const std::string& op, std::vector<Value> args = {}, std::optional<DType> out_dtype = {},
                    std::int64_t out_cols = -1) const;
+  /// The same for an op declared as an OpDef (dtask/op_def.h): a number of
+  /// arguments (the chunk and `args`) it does not take throws ArrayError
+  /// when the graph is built; their types are checked when the tasks run.
+  Array map_blocks(OpName op, std::vector<Value> args = {}, std::optional<DType> out_dtype = {},
+                   std::int64_t out_cols = -1) const;
   Array astype(DType dtype) const;
 
   /// Rows [begin, end) (negative counts from the end, as in Python).
@@ -211,5 +216,9 @@ Array concatenate(const std::vector<Array>& arrays, int axis = 0);
 /// chunks. `out_cols`: -1 same columns as the first input, 0 one-dimensional.
 Array map_blocks(const std::string& op, const std::vector<Array>& inputs, std::vector<Value> args,
                  DType out_dtype, std::int64_t out_cols = -1);
+/// The same for an op declared as an OpDef; ArrayError when it does not take
+/// inputs.size() + args.size() arguments.
+Array map_blocks(OpName op, const std::vector<Array>& inputs, std::vector<Value> args, DType out_dtype,
+                 std::int64_t out_cols = -1);
 
 }  // namespace dtask

@@ -5,6 +5,12 @@
 //   auto f = client.submit<std::int64_t>("add", 1, 2);
 //   std::int64_t three = f.result();
 //
+// An op declared as a dtask::OpDef (dtask/op_def.h; the built-in ones are in
+// dtask/builtin_ops.h) is submitted by its definition: the arguments are
+// checked against its parameters when the call compiles, and the future has
+// its result type:
+//   dtask::Future<double> six = client.submit(dtask::ops::kMul, 2.0, 3);
+//
 // All methods are thread-safe. Network I/O runs on the client's own thread.
 #pragma once
 
@@ -83,6 +89,20 @@ class Client {
   Future<T> submit(const SubmitOptions& options, const std::string& op, A&&... args) {
     return Future<T>(submit_task(op, options, {TaskArg(std::forward<A>(args))...}));
   }
+  /// Runs the op `def` defines: a call whose arity or argument types do not
+  /// match the definition does not compile (a Delayed, a Future<Value> or a
+  /// Value argument is checked by the worker when the task runs).
+  template <typename Signature, typename... A>
+  Future<typename OpDef<Signature>::Result> submit(const OpDef<Signature>& def, A&&... args) {
+    return submit(SubmitOptions{}, def, std::forward<A>(args)...);
+  }
+  template <typename Signature, typename... A>
+  Future<typename OpDef<Signature>::Result> submit(const SubmitOptions& options, const OpDef<Signature>& def,
+                                                   A&&... args) {
+    static_assert(internal::check_op_call<Signature, A...>());
+    return Future<typename OpDef<Signature>::Result>(
+        submit_task(std::string(def.name), options, {TaskArg(std::forward<A>(args))...}));
+  }
 
   /// Runs op once per position of the input lists, all in one message, as
   /// Dask's `client.map`: `map<double>("add", xs, ys)` runs add(xs[i], ys[i])
@@ -106,6 +126,18 @@ class Client {
     append_column(calls, first);
     (append_column(calls, rest), ...);
     return typed<T>(map_tasks(op, options, std::move(calls)));
+  }
+  /// map for an op defined by an OpDef: the lists' element types are checked
+  /// against its parameters when the call compiles.
+  template <typename Signature, typename... Lists>
+  std::vector<Future<typename OpDef<Signature>::Result>> map(const OpDef<Signature>& def, const Lists&... inputs) {
+    return map(SubmitOptions{}, def, inputs...);
+  }
+  template <typename Signature, typename... Lists>
+  std::vector<Future<typename OpDef<Signature>::Result>> map(const SubmitOptions& options, const OpDef<Signature>& def,
+                                                             const Lists&... inputs) {
+    static_assert(internal::check_op_call<Signature, decltype(inputs[0])...>());
+    return map<typename OpDef<Signature>::Result>(options, std::string(def.name), inputs...);
   }
 
   /// Submits a Delayed graph in one message and returns a future for its output.

@@ -6,8 +6,8 @@
 // finishes, or fails with the task's error; it does not hang.
 //
 //   std::vector<FutureBase> replicas = ...;   // one model per worker, on the workers
-//   Future<Value> mean = dtask::tree_allreduce(client, replicas, "sgd_average");
-//   client.submit("sgd_partial_fit", mean, X.chunk(0), ...);  // every user fetches it
+//   Future<Bytes> mean = dtask::tree_allreduce(client, replicas, dtask::ops::kSgdAverage);
+//   client.submit(dtask::ops::kSgdPartialFit, mean, X.chunk(0), ...);  // every user fetches it
 //
 // Which one: a tree for small values, a ring for large arrays. The models
 // SGD averages are KiBs to a few MiB, and their rounds are latency-bound: a
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dtask/future.h"
+#include "dtask/op_def.h"
 
 namespace dtask {
 
@@ -38,6 +39,14 @@ class Client;
 /// no parts or fan_in < 2. Thread-compatible.
 Future<Value> tree_allreduce(Client& client, const std::vector<FutureBase>& parts, const std::string& combine_op,
                              int fan_in = 2);
+/// The same with the combine op given by its OpDef, which must take
+/// (list, weights) (as dtask::ops::kSgdAverage): another signature does not
+/// compile. The future has the op's result type.
+template <typename R>
+Future<R> tree_allreduce(Client& client, const std::vector<FutureBase>& parts,
+                         const OpDef<R(ValueList, NDArray)>& combine_op, int fan_in = 2) {
+  return Future<R>(tree_allreduce(client, parts, std::string(combine_op.name), fan_in));
+}
 
 struct RingOptions {
   std::int64_t rows = 0;  ///< rows of every part (a 1-d part's length); > 0, the same for all
@@ -46,10 +55,10 @@ struct RingOptions {
 };
 
 /// Sums (or averages) `parts`, float arrays of one shape, by a ring: each
-/// part is cut into min(p, rows) row segments ("slice_block" where the part
-/// is held); segment s is summed along the ring, one "elemwise add" per step
-/// starting from part s + 1, so each step moves one segment; then each result
-/// is joined from the reduced segments ("assemble_rows"). Returns one future
+/// part is cut into min(p, rows) row segments (ops::kSliceBlock where the part
+/// is held); segment s is summed along the ring, one ops::kElemwise "add" per
+/// step starting from part s + 1, so each step moves one segment; then each
+/// result is joined from the reduced segments (ops::kAssembleRows). Returns one future
 /// per part (result i for the holder of part i to use), all of equal value;
 /// a task step stands where one of its inputs is, so no worker receives more
 /// than 2 (p-1)/p of the array. One part comes back as it is. Throws

@@ -18,6 +18,7 @@
 #include "dtask/client.h"
 #include "ml_core/glm_chunk.h"
 #include "ml_core/random_state.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -285,7 +286,7 @@ class Engine {
     RunState& s = state_[m.run];
     const std::int64_t chunk = s.chunk_for(m.submitted);
     FutureBase previous = m.latest_future;
-    Future<Bytes> next = client_.submit<Bytes>("sgd_partial_fit", m.latest, s.X_train.chunk(chunk),
+    Future<Bytes> next = client_.submit(ops::kSgdPartialFit, m.latest, s.X_train.chunk(chunk),
                                                s.y_train.chunk(chunk), m.submitted == 0 ? classes_ : no_classes_);
     m.latest = next;
     m.latest_future = next;
@@ -298,7 +299,7 @@ class Engine {
   /// predict on the validation chunk, compare, reduce: only the number comes back.
   void submit_score(ModelState& m, std::size_t index) {
     RunState& s = state_[m.run];
-    Delayed predicted = delayed("sgd_apply")(s.X_test.chunk(0), m.latest_future, std::string("predict"));
+    Delayed predicted = delayed(ops::kSgdApply)(s.X_test.chunk(0), m.latest_future, std::string("predict"));
     Array p = Array::from_chunks({s.n_test}, DType::kFloat64, s.y_test.chunks(), {TaskArg(predicted)},
                                  "adaptive-search-predict");
     Array score = scoring() == "accuracy" ? (p == s.y_test).mean() : elementwise("square", s.y_test - p).sum();

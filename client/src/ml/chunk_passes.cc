@@ -5,6 +5,7 @@
 
 #include "client/src/array_internal.h"
 #include "dtask/client.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -13,7 +14,7 @@ using namespace array_internal;
 namespace {
 
 /// Chunk i's task: op(A_i, B_i, ..., args(i)...).
-Delayed chunk_op(const std::vector<Array>& arrays, const std::string& op, const std::string& name, std::int64_t i,
+Delayed chunk_op(const std::vector<Array>& arrays, OpName op, const std::string& name, std::int64_t i,
                  const ChunkArgs& args, const ResourceList& resources) {
   std::vector<TaskArg> task_args;
   for (const Array& a : arrays) task_args.push_back(a.chunk(i));
@@ -25,33 +26,33 @@ Delayed chunk_op(const std::vector<Array>& arrays, const std::string& op, const 
 
 }  // namespace
 
-Value reduce_over_chunks(Client& client, const std::vector<Array>& arrays, const std::string& op, const ChunkArgs& args,
-                         const std::string& combine_op, ResourceList resources, int split_every) {
-  std::string name = new_name(op);
+Value reduce_over_chunks(Client& client, const std::vector<Array>& arrays, OpName op, const ChunkArgs& args,
+                         OpName combine_op, ResourceList resources, int split_every) {
+  std::string name = new_name(op.str());
+  const bool sum = combine_op.name() == ops::kReduceCombine.name;
   std::vector<TaskArg> parts;
   for (std::int64_t i = 0; i < arrays.front().n_chunks(); ++i) {
     parts.emplace_back(chunk_op(arrays, op, name, i, args, resources));
   }
   TaskArg root = tree_reduce(std::move(parts), split_every, [&](std::vector<TaskArg> group, int level, std::int64_t index) {
     std::vector<TaskArg> combine_args;
-    if (combine_op == "sum") combine_args.emplace_back(std::string("sum"));  // reduce_combine's kind
+    if (sum) combine_args.emplace_back(std::string("sum"));  // reduce_combine's kind
     combine_args.push_back(list_arg(group));
-    return chunk_task(combine_op == "sum" ? "reduce_combine" : combine_op,
-                      name + "-combine-" + std::to_string(level), index, std::move(combine_args));
+    return chunk_task(combine_op, name + "-combine-" + std::to_string(level), index, std::move(combine_args));
   });
   return client.compute<Value>(root.delayed_deps().front()).result();
 }
 
-Value reduce_over_chunks(Client& client, const Array& X, const std::string& op, const std::vector<Value>& args,
-                         const std::string& combine_op, ResourceList resources, int split_every) {
+Value reduce_over_chunks(Client& client, const Array& X, OpName op, const std::vector<Value>& args,
+                         OpName combine_op, ResourceList resources, int split_every) {
   return reduce_over_chunks(
       client, std::vector<Array>{X}, op, [&](std::int64_t) { return args; }, combine_op, std::move(resources),
       split_every);
 }
 
-std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arrays, const std::string& op,
+std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arrays, OpName op,
                                    const ChunkArgs& args, ResourceList resources) {
-  std::string name = new_name(op);
+  std::string name = new_name(op.str());
   std::vector<Delayed> tasks;
   for (std::int64_t i = 0; i < arrays.front().n_chunks(); ++i) {
     tasks.push_back(chunk_op(arrays, op, name, i, args, resources));
@@ -62,7 +63,7 @@ std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arr
 }
 
 NDArray find_classes(Client& client, const Array& y) {
-  auto parts = map_over_chunks(client, {y}, "glm_classes", [&](std::int64_t chunk) {
+  auto parts = map_over_chunks(client, {y}, ops::kGlmClasses, [&](std::int64_t chunk) {
     return std::vector<Value>{chunk, y.name()};
   });
   std::vector<double> labels;

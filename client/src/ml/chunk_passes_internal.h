@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "dtask/array.h"
+#include "dtask/builtin_ops.h"
+#include "dtask/op_def.h"
 
 namespace dtask::ml::internal {
 
@@ -16,18 +18,19 @@ namespace dtask::ml::internal {
 using ChunkArgs = std::function<std::vector<Value>(std::int64_t chunk)>;
 
 /// Runs op(A_i, B_i, ..., args(i)...) on every chunk i of `arrays` (all on
-/// the same chunk grid) and combines the results with a tree of
-/// combine(list) tasks: "sum" adds arrays elementwise (reduce_combine), any
-/// other name is an op taking the list. Blocks until the root is computed.
-Value reduce_over_chunks(Client& client, const std::vector<Array>& arrays, const std::string& op, const ChunkArgs& args,
-                         const std::string& combine_op = "sum", ResourceList resources = {}, int split_every = 8);
+/// the same chunk grid) and combines the results with a tree of combine
+/// tasks: ops::kReduceCombine adds arrays elementwise (its kind "sum"), any
+/// other op takes the list alone. Blocks until the root is computed. An op
+/// that does not take that many arguments is a bug (DTASK_CHECK).
+Value reduce_over_chunks(Client& client, const std::vector<Array>& arrays, OpName op, const ChunkArgs& args,
+                         OpName combine_op = ops::kReduceCombine, ResourceList resources = {}, int split_every = 8);
 /// The same with the same extra arguments for every chunk of one array.
-Value reduce_over_chunks(Client& client, const Array& X, const std::string& op, const std::vector<Value>& args,
-                         const std::string& combine_op, ResourceList resources = {}, int split_every = 8);
+Value reduce_over_chunks(Client& client, const Array& X, OpName op, const std::vector<Value>& args,
+                         OpName combine_op, ResourceList resources = {}, int split_every = 8);
 
 /// Runs op(A_i, B_i, ..., args(i)...) on every chunk and gathers the
 /// per-chunk results in chunk order.
-std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arrays, const std::string& op,
+std::vector<Value> map_over_chunks(Client& client, const std::vector<Array>& arrays, OpName op,
                                    const ChunkArgs& args, ResourceList resources = {});
 
 /// y's sorted distinct labels, float64 [k]: one pass (an op per chunk, only

@@ -10,6 +10,7 @@
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
 #include "ml_core/metrics.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml {
 
@@ -33,7 +34,7 @@ std::string fit_in_one_task(Client& client, const Estimator& estimator, const Ar
   if (X.rows() < 1) array_internal::fail(what + "X has no rows");
   Array X1 = X.n_chunks() == 1 ? X : X.rechunk(X.rows());
   Array y1 = y.n_chunks() == 1 ? y : y.rechunk(y.rows());
-  Future<Bytes> model = client.submit<Bytes>("dense_fit", X1.chunk(0), y1.chunk(0), estimator.spec());
+  Future<Bytes> model = client.submit(ops::kDenseFit, X1.chunk(0), y1.chunk(0), estimator.spec());
   return std::string(model.result().view());
 }
 

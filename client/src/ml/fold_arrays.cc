@@ -4,6 +4,7 @@
 
 #include "client/src/array_internal.h"
 #include "dtask/client.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -35,8 +36,8 @@ Array take_fold(const Array& A, const FoldRows& fold) {
   const std::string name = new_name("fold");
   std::vector<TaskArg> chunks;
   for (std::size_t i = 0; i < fold.chunks.size(); ++i) {
-    chunks.emplace_back(chunk_task("take_block_rows", name, static_cast<std::int64_t>(i),
-                                   {A.chunk(fold.chunks[i]), TaskArg(fold.rows[i])}));
+    chunks.emplace_back(chunk_task_of(ops::kTakeBlockRows, name, static_cast<std::int64_t>(i), A.chunk(fold.chunks[i]),
+                                      TaskArg(fold.rows[i])));
   }
   std::vector<std::int64_t> shape = A.shape();
   shape[0] = 0;

@@ -7,6 +7,7 @@
 #include "dtask/client.h"
 #include "ml_core/dense_glm.h"
 #include "ml_core/glm_chunk.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -22,7 +23,7 @@ DistributedGlmObjective::DistributedGlmObjective(Client& client, Array X, Array 
 
 ml_core::Evaluation DistributedGlmObjective::smooth(const std::vector<double>& beta, bool hessian) const {
   NDArray b = ml_core::float64_vector(beta);
-  Value total = reduce_over_chunks(client_, {X_, y_}, "glm_loss_grad", [&](std::int64_t chunk) {
+  Value total = reduce_over_chunks(client_, {X_, y_}, ops::kGlmLossGrad, [&](std::int64_t chunk) {
     return std::vector<Value>{Value(b), family_, fit_intercept_, hessian, chunk, X_.name(), y_.name()};
   });
   return ml_core::evaluation_from_sums(total.get<NDArray>(), p_, n(), hessian, penalty_, beta);
@@ -31,7 +32,7 @@ ml_core::Evaluation DistributedGlmObjective::smooth(const std::vector<double>& b
 std::vector<std::vector<double>> DistributedGlmObjective::admm_local(const std::vector<std::vector<double>>& v,
                                                                      const std::vector<std::vector<double>>& beta0,
                                                                      double rho) const {
-  auto results = map_over_chunks(client_, {X_, y_}, "glm_admm_local", [&](std::int64_t chunk) {
+  auto results = map_over_chunks(client_, {X_, y_}, ops::kGlmAdmmLocal, [&](std::int64_t chunk) {
     auto i = static_cast<std::size_t>(chunk);
     return std::vector<Value>{Value(ml_core::float64_vector(v[i])), Value(ml_core::float64_vector(beta0[i])), rho, static_cast<double>(n()),
                               family_, fit_intercept_, chunk, X_.name(), y_.name()};

@@ -15,6 +15,7 @@
 #include "client/src/ml/kmeans_passes_internal.h"
 #include "dtask/client.h"
 #include "ml_core/param_binding.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml {
 
@@ -32,8 +33,8 @@ struct LloydTotals {
 };
 
 LloydTotals lloyd_pass(Client& client, const Array& X, const NDArray& centers, internal::Device device) {
-  Value combined = internal::reduce_over_chunks(client, X, device.op("kmeans_partial"), {Value(centers)},
-                                                "kmeans_combine", device.resources());
+  Value combined = internal::reduce_over_chunks(client, X, device.op(ops::kKMeansPartial, ops::kKMeansPartialGpu), {Value(centers)},
+                                                ops::kKMeansCombine, device.resources());
   const ValueList& parts = combined.get<ValueList>();
   return {parts.at(0).get<NDArray>(), parts.at(1).get<NDArray>(), parts.at(2).get<double>(),
           parts.at(3).get<NDArray>(), parts.at(5).get<NDArray>()};
@@ -212,7 +213,7 @@ Array KMeans::predict(const Array& X) const {
     fail("KMeans.predict: X " + X.describe() + " does not have the model's " + std::to_string(cluster_centers_.cols()) +
          " features");
   }
-  return map_blocks("kmeans_predict", {X}, {Value(cluster_centers_)}, DType::kInt64, 0);
+  return map_blocks(ops::kKMeansPredict, {X}, {Value(cluster_centers_)}, DType::kInt64, 0);
 }
 
 Array KMeans::transform(const Array& X) const {
@@ -221,13 +222,13 @@ Array KMeans::transform(const Array& X) const {
     fail("KMeans.transform: X " + X.describe() + " does not have the model's " +
          std::to_string(cluster_centers_.cols()) + " features");
   }
-  return map_blocks("kmeans_transform", {X}, {Value(cluster_centers_)}, DType::kFloat64, cluster_centers_.rows());
+  return map_blocks(ops::kKMeansTransform, {X}, {Value(cluster_centers_)}, DType::kFloat64, cluster_centers_.rows());
 }
 
 double KMeans::score(Client& client, const Array& X) const {
   require_fitted("score");
   internal::Device device{options_.device == "gpu"};
-  Value cost = internal::reduce_over_chunks(client, X, device.op("kmeans_cost"), {Value(cluster_centers_)}, "sum",
+  Value cost = internal::reduce_over_chunks(client, X, device.op(ops::kKMeansCost, ops::kKMeansCostGpu), {Value(cluster_centers_)}, ops::kReduceCombine,
                                             device.resources());
   return -cost.get<NDArray>().data<double>()[0];
 }

@@ -10,6 +10,7 @@
 #include "client/src/array_internal.h"
 #include "client/src/ml/kmeans_passes_internal.h"
 #include "dtask/client.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -36,7 +37,7 @@ double scalar(const Value& v) {
 
 double total_cost(Client& client, const Array& X, const NDArray& centers, Device device) {
   return scalar(
-      reduce_over_chunks(client, X, device.op("kmeans_cost"), {Value(centers)}, "sum", device.resources()));
+      reduce_over_chunks(client, X, device.op(ops::kKMeansCost, ops::kKMeansCostGpu), {Value(centers)}, ops::kReduceCombine, device.resources()));
 }
 
 std::int64_t random_row(std::mt19937_64& rng, std::int64_t rows) {
@@ -73,14 +74,14 @@ NDArray init_kmeans_plus_plus(Client& client, const Array& X, std::int64_t k, st
     // proportion to its squared distance: exactly k-means++'s D^2 sampling.
     std::vector<double> costs;
     auto chunk_costs = map_over_chunks(
-        client, {X}, device.op("kmeans_cost"), [&](std::int64_t) { return std::vector<Value>{Value(centers)}; },
+        client, {X}, device.op(ops::kKMeansCost, ops::kKMeansCostGpu), [&](std::int64_t) { return std::vector<Value>{Value(centers)}; },
         device.resources());
     for (const Value& v : chunk_costs) {
       costs.push_back(scalar(v));
     }
     std::discrete_distribution<std::int64_t> by_cost(costs.begin(), costs.end());
     std::int64_t chunk = by_cost(rng);
-    Delayed pick = delayed("kmeans_pick")(X.chunk(chunk), Value(centers), unit(rng));
+    Delayed pick = delayed(ops::kKMeansPick)(X.chunk(chunk), Value(centers), unit(rng));
     centers = stack(centers, client.compute<NDArray>(pick).result());
   }
   return centers;
@@ -96,7 +97,7 @@ NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& optio
   const double l = options.oversampling_factor * static_cast<double>(k);
   for (int round = 0; round < rounds && phi > 0; ++round) {
     auto samples = map_over_chunks(
-        client, {X}, device.op("kmeans_sample"),
+        client, {X}, device.op(ops::kKMeansSample, ops::kKMeansSampleGpu),
         [&](std::int64_t chunk) {
           return std::vector<Value>{Value(candidates), l, phi, options.random_state, std::int64_t{round},
                                     X.chunks().offset(chunk)};
@@ -113,7 +114,7 @@ NDArray init_scalable(Client& client, const Array& X, const KMeansOptions& optio
   }
   // Fewer candidates than clusters (tiny or degenerate data): top up with random rows.
   if (candidates.rows() < k) candidates = stack(candidates, init_random(client, X, k - candidates.rows(), rng()));
-  Value counts = reduce_over_chunks(client, X, device.op("kmeans_closest_counts"), {Value(candidates)}, "sum",
+  Value counts = reduce_over_chunks(client, X, device.op(ops::kKMeansClosestCounts, ops::kKMeansClosestCountsGpu), {Value(candidates)}, ops::kReduceCombine,
                                     device.resources());
   const NDArray& c = counts.get<NDArray>();
   std::vector<double> weights(c.data<double>(), c.data<double>() + c.size());

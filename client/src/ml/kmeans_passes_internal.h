@@ -13,11 +13,15 @@
 
 namespace dtask::ml::internal {
 
-/// Where the distance-step ops run: "<op>" on any worker, or "<op>_gpu" on
-/// a worker declaring the GPU resource (KMeansOptions::device).
+/// Where the distance-step ops run: the op on any worker, or its "_gpu"
+/// twin (ops::kKMeansPartialGpu, ...) on a worker declaring the GPU
+/// resource (KMeansOptions::device).
 struct Device {
   bool gpu = false;
-  std::string op(const std::string& name) const { return gpu ? name + "_gpu" : name; }
+  template <typename Signature>
+  const OpDef<Signature>& op(const OpDef<Signature>& cpu, const OpDef<Signature>& on_gpu) const {
+    return gpu ? on_gpu : cpu;
+  }
   ResourceList resources() const { return gpu ? ResourceList{{"GPU", 1.0}} : ResourceList{}; }
 };
 

@@ -16,6 +16,7 @@
 #include "client/src/ml/glm_objective_internal.h"
 #include "dtask/client.h"
 #include "ml_core/glm_config.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml {
 
@@ -103,7 +104,7 @@ GeneralizedLinearModel& GeneralizedLinearModel::fit(Client& client, const Array&
       resolved = ml_core::resolve_glm(fit_config);
       if (!resolved.ok()) fail(name() + ": " + resolved.status().message());
     }
-    if (!zero_one_classes()) y = y.map_blocks("glm_class_index", {Value(classes_)}, DType::kFloat64, 0);
+    if (!zero_one_classes()) y = y.map_blocks(ops::kGlmClassIndex, {Value(classes_)}, DType::kFloat64, 0);
   }
 
   const double n = static_cast<double>(X.rows());
@@ -169,7 +170,7 @@ Array GeneralizedLinearModel::decision_function(const Array& X) const {
     fail(name() + ": X " + X.describe() + " does not have the model's " + std::to_string(d) + " features");
   }
   if (multinomial()) {
-    return X.map_blocks("glm_apply", {Value(fitted_beta()), Value(classes_), options_.fit_intercept,
+    return X.map_blocks(ops::kGlmApply, {Value(fitted_beta()), Value(classes_), options_.fit_intercept,
                                       std::string("decision_function")},
                         DType::kFloat64, classes_.size());
   }
@@ -192,7 +193,7 @@ double GeneralizedLinearModel::score(Client& client, const Array& X, const Array
   std::vector<double> beta(coef_.data<double>(), coef_.data<double>() + coef_.size());
   if (options_.fit_intercept) beta.push_back(intercept_);
   NDArray b = vector_array(beta, beta.size());
-  Value total = internal::reduce_over_chunks(client, {X, y}, "glm_score_parts", [&](std::int64_t chunk) {
+  Value total = internal::reduce_over_chunks(client, {X, y}, ops::kGlmScoreParts, [&](std::int64_t chunk) {
     return std::vector<Value>{Value(b), family_, options_.fit_intercept, chunk, X.name(), y.name()};
   });
   // [n, correct, Σ (y - μ)², Σ y, Σ y², Σ (μ - y η), Σ y log y]; see glm_ops.cc.
@@ -272,7 +273,7 @@ LogisticRegression::LogisticRegression(GlmOptions options) : GeneralizedLinearMo
 Array LogisticRegression::predict(const Array& X) const {
   if (multinomial() || !zero_one_classes()) {
     decision_function(X);  // the shape checks
-    return X.map_blocks("glm_apply", {Value(fitted_beta()), Value(classes_), options().fit_intercept,
+    return X.map_blocks(ops::kGlmApply, {Value(fitted_beta()), Value(classes_), options().fit_intercept,
                                       std::string("predict")},
                         DType::kFloat64, 0);
   }
@@ -282,7 +283,7 @@ Array LogisticRegression::predict(const Array& X) const {
 Array LogisticRegression::predict_proba(const Array& X) const {
   if (multinomial()) {
     decision_function(X);  // the shape checks
-    return X.map_blocks("glm_apply", {Value(fitted_beta()), Value(classes_), options().fit_intercept,
+    return X.map_blocks(ops::kGlmApply, {Value(fitted_beta()), Value(classes_), options().fit_intercept,
                                       std::string("predict_proba")},
                         DType::kFloat64, classes_.size());
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "client/src/array_internal.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml {
 
@@ -27,8 +28,8 @@ Array split_side(const Array& a, const TrainTestSplitOptions& o, bool test) {
     std::int64_t rows = test ? n_test : n - n_test;
     if (rows == 0) continue;
     sizes.push_back(rows);
-    chunks.emplace_back(chunk_task("split_block", name, static_cast<std::int64_t>(chunks.size()),
-                                   {a.chunk(i), o.random_state, i, n_test, test, o.shuffle}));
+    chunks.emplace_back(chunk_task_of(ops::kSplitBlock, name, static_cast<std::int64_t>(chunks.size()), a.chunk(i),
+                                      o.random_state, i, n_test, test, o.shuffle));
   }
   std::int64_t total = 0;
   for (std::int64_t s : sizes) total += s;

@@ -19,6 +19,7 @@
 #include "dtask/client.h"
 #include "dtask/collective.h"
 #include "ml_core/random_state.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -146,10 +147,10 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
         const NDArray& classes_arg = first_of_replica ? all_classes : no_classes;
         FutureBase next;
         if (workers.empty()) {
-          next = client.submit<Bytes>("sgd_partial_fit", tip[r], X.chunk(chunk), y_chunks.chunk(chunk), classes_arg);
+          next = client.submit(ops::kSgdPartialFit, tip[r], X.chunk(chunk), y_chunks.chunk(chunk), classes_arg);
         } else {
           const std::string& worker = workers[r % workers.size()];
-          next = client.submit<Bytes>(preferring(worker), "sgd_partial_fit", tip[r], read_on(X.chunk(chunk), worker),
+          next = client.submit(preferring(worker), ops::kSgdPartialFit, tip[r], read_on(X.chunk(chunk), worker),
                                       read_on(y_chunks.chunk(chunk), worker), classes_arg);
         }
         tip[r] = next;
@@ -159,7 +160,7 @@ ChainResult run_partial_fit_chains(Client& client, const ChainPlan& plan, const 
         wait_down_to(in_flight, static_cast<std::size_t>(p * plan.max_in_flight));
       }
       fitted = true;
-      average = tree_allreduce(client, tips, "sgd_average", plan.fan_in);
+      average = tree_allreduce(client, tips, ops::kSgdAverage, plan.fan_in);
       ++result.rounds;
     }
     if (plan.verbose) {
@@ -203,7 +204,7 @@ ChainResult run_generator_chain(Client& client, const ChainPlan& plan, const std
     Future<Value> X = client.scatter(Value(std::move(chunk->X)));
     Future<Value> y = client.scatter(Value(std::move(chunk->y)));
     const bool first = !start_fitted && index == 0;
-    last = client.submit<Bytes>("sgd_partial_fit", tip, X, y, first ? all_classes : no_classes);
+    last = client.submit(ops::kSgdPartialFit, tip, X, y, first ? all_classes : no_classes);
     tip = last;
     in_flight.push_back(last);
     in_flight_chunks.push_back(index);

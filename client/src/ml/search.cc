@@ -28,6 +28,7 @@
 #include "dtask/ml/pipeline.h"
 #include "dtask/progress.h"
 #include "ml_core/metrics.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml::internal {
 
@@ -261,8 +262,8 @@ class SearchDriver {
     std::vector<FutureBase> copies;
     for (WorkerSlot& w : workers_) {
       SubmitOptions on{.workers = {w.address}};
-      w.X = client_.submit(on, "identity", X1.chunk(0));
-      w.y = client_.submit(on, "identity", y1.chunk(0));
+      w.X = client_.submit(on, ops::kIdentity, X1.chunk(0));
+      w.y = client_.submit(on, ops::kIdentity, y1.chunk(0));
       copies.push_back(w.X);
       copies.push_back(w.y);
     }
@@ -285,16 +286,16 @@ class SearchDriver {
     const auto& fold = folds_[static_cast<std::size_t>(job.split)];
     SubmitOptions on{.workers = {w.address}};
     if (c.prefix_spec.empty()) {
-      return client_.submit(on, "cv_fit_score", w.X, w.y, fold.first, fold.second, c.spec, ValueList(scorer_values_),
+      return client_.submit(on, ops::kCvFitScore, w.X, w.y, fold.first, fold.second, c.spec, ValueList(scorer_values_),
                             options_.return_train_score);
     }
     auto key = std::make_pair(c.prefix_spec, job.split);
     auto prefix = prefixes_.find(key);
     if (prefix == prefixes_.end()) {
-      FutureBase fitted = client_.submit(on, "cv_fit_transform", w.X, w.y, fold.first, fold.second, c.prefix_spec);
+      FutureBase fitted = client_.submit(on, ops::kCvFitTransform, w.X, w.y, fold.first, fold.second, c.prefix_spec);
       prefix = prefixes_.emplace(key, fitted).first;
     }
-    return client_.submit(on, "cv_fit_score_prepared", prefix->second, c.final_spec, ValueList(scorer_values_),
+    return client_.submit(on, ops::kCvFitScorePrepared, prefix->second, c.final_spec, ValueList(scorer_values_),
                           options_.return_train_score);
   }
 

@@ -8,6 +8,7 @@
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
 #include "ml_core/sgd_config.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml {
 
@@ -42,7 +43,7 @@ SGDEstimator& SGDEstimator::partial_fit(Client& client, const Array& X, const Ar
   if (X.ndim() != 2) fail(what + "X must be 2-d, got " + X.describe());
   if (y.ndim() != 1 || y.rows() != X.rows()) fail(what + "y " + y.describe() + " does not match X " + X.describe());
   NDArray labels = internal::float64_array(classes, {static_cast<std::int64_t>(classes.size())});
-  Future<Bytes> model = client.submit<Bytes>("sgd_partial_fit", Bytes::from_string(model_state()),
+  Future<Bytes> model = client.submit(ops::kSgdPartialFit, Bytes::from_string(model_state()),
                                              one_chunk(X).chunk(0), one_chunk(y).chunk(0), labels);
   set_model_state(std::string(model.result().view()));
   return *this;
@@ -80,7 +81,7 @@ Array SGDEstimator::apply(const Array& X, const std::string& method, std::int64_
     fail(estimator_name() + "." + method + ": X " + X.describe() + " does not have the model's " +
          std::to_string(n_features_in_) + " features");
   }
-  return X.map_blocks("sgd_apply", {Value(Bytes::from_string(model_)), Value(method)}, DType::kFloat64, out_cols);
+  return X.map_blocks(ops::kSgdApply, {Value(Bytes::from_string(model_)), Value(method)}, DType::kFloat64, out_cols);
 }
 
 Array SGDEstimator::predict(const Array& X) const { return apply(X, "predict", 0); }

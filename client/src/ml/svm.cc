@@ -7,6 +7,7 @@
 #include "client/src/ml/estimator_internal.h"
 #include "dtask/client.h"
 #include "ml_core/svm_config.h"
+#include "dtask/builtin_ops.h"
 
 namespace dtask::ml {
 
@@ -36,7 +37,7 @@ Array SupportVectorMachine::apply(const Array& X, const std::string& method, std
   if (X.ndim() != 2 || X.cols() != (coef_.buffer ? coef_.cols() : X.cols())) {
     fail(estimator_name() + "." + method + ": X " + X.describe() + " does not have the model's features");
   }
-  return X.map_blocks("svm_apply", {Value(estimator_name()), Value(Bytes::from_string(model_)), Value(method)},
+  return X.map_blocks(ops::kSvmApply, {Value(estimator_name()), Value(Bytes::from_string(model_)), Value(method)},
                       DType::kFloat64, out_cols);
 }
 
