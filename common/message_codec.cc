@@ -166,6 +166,7 @@ struct Encoder {
       out.setMessage(text(s.message));
       out.setNbytes(s.nbytes);
       out.setTypeName(text(s.type_name));
+      if (s.value) encode_value(out.initValue(), *s.value, bulk);
     }
   }
   void operator()(const msg::RegisterWorker& m) {
@@ -202,6 +203,7 @@ struct Encoder {
         encode_strings(deps[j].initWhoHas(size_of(t.dependencies[j].who_has)), t.dependencies[j].who_has);
         deps[j].setNbytes(t.dependencies[j].nbytes);
       }
+      out.setInlineResult(t.inline_result);
     }
   }
   void operator()(const msg::WorkerReport& m) {
@@ -215,6 +217,7 @@ struct Encoder {
       finished[i].setStartTime(f.start_time);
       finished[i].setStopTime(f.stop_time);
       finished[i].setThread(f.thread);
+      if (f.value) encode_value(finished[i].initValue(), *f.value, bulk);
     }
     auto erred = out.initErred(size_of(m.erred));
     for (unsigned i = 0; i < m.erred.size(); ++i) {
@@ -494,7 +497,11 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         if (s.getState() > static_cast<std::uint8_t>(KeyOutcome::kLost)) return Status::invalid("unknown key state");
         out.statuses.push_back({str(s.getKey()), static_cast<KeyOutcome>(s.getState()), strings(s.getWhoHas()),
                                 str(s.getOp()), str(s.getFailedKey()), str(s.getMessage()), s.getNbytes(),
-                                str(s.getTypeName())});
+                                str(s.getTypeName()), std::nullopt});
+        if (s.hasValue()) {
+          DTASK_ASSIGN_OR_RETURN(Value value, decode_value(s.getValue(), bulk));
+          out.statuses.back().value = std::move(value);
+        }
       }
       return Message(std::move(out));
     }
@@ -524,6 +531,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         for (auto d : t.getDependencies()) {
           task.dependencies.push_back({str(d.getKey()), strings(d.getWhoHas()), d.getNbytes()});
         }
+        task.inline_result = t.getInlineResult();
         out.tasks.push_back(std::move(task));
       }
       return Message(std::move(out));
@@ -534,7 +542,11 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
       out.finished.reserve(in.getFinished().size());
       for (auto f : in.getFinished()) {
         out.finished.push_back({str(f.getKey()), f.getNbytes(), str(f.getTypeName()), f.getStartTime(),
-                                f.getStopTime(), f.getThread()});
+                                f.getStopTime(), f.getThread(), std::nullopt});
+        if (f.hasValue()) {
+          DTASK_ASSIGN_OR_RETURN(Value value, decode_value(f.getValue(), bulk));
+          out.finished.back().value = std::move(value);
+        }
       }
       for (auto e : in.getErred()) {
         out.erred.push_back({str(e.getKey()), str(e.getOp()), str(e.getMessage()), e.getStartTime(), e.getStopTime(),

@@ -109,6 +109,9 @@ struct KeyStatus {
   std::string message;
   std::uint64_t nbytes = 0;
   std::string type_name;
+  /// The result itself, when it was small enough to travel with its status
+  /// (ComputeTask::inline_result): the client needs no fetch from a worker.
+  std::optional<Value> value;
 };
 struct KeyStatusBatch {
   std::vector<KeyStatus> statuses;
@@ -148,7 +151,14 @@ struct ComputeTask {
   Priority priority;
   ResourceList resources;
   std::vector<DependencyLocation> dependencies;
+  /// A client waits for this key: a result of at most kInlineResultBytes
+  /// comes back in the report (TaskFinished::value) and on to the client
+  /// with its status, which saves a sequential submit().result() the round
+  /// trip of fetching it from the worker.
+  bool inline_result = false;
 };
+/// Results up to this size travel inline (see ComputeTask::inline_result).
+inline constexpr std::uint64_t kInlineResultBytes = 64 * 1024;
 struct ComputeTaskBatch {
   std::vector<ComputeTask> tasks;
 };
@@ -159,6 +169,7 @@ struct TaskFinished {
   double start_time = 0;
   double stop_time = 0;
   std::uint32_t thread = 0;  // executor thread index
+  std::optional<Value> value;  // when inline_result was asked and the result is small
 };
 struct TaskErred {
   std::string key;

@@ -110,6 +110,7 @@ struct KeyStatus {
   message @5 :Text;
   nbytes @6 :UInt64;
   typeName @7 :Text;
+  value @8 :Value;             # the result itself, when small and the task asked for it (ComputeTask.inlineResult)
 }
 
 struct KeyStatusBatch {
@@ -153,6 +154,7 @@ struct ComputeTask {
   priority @3 :Priority;
   resources @4 :List(Resource);
   dependencies @5 :List(DependencyLocation);
+  inlineResult @6 :Bool;       # a client waits for it: send a small result along (TaskFinished.value)
 }
 
 struct ComputeTaskBatch {
@@ -166,6 +168,7 @@ struct TaskFinished {
   startTime @3 :Float64;       # seconds since the epoch, worker clock
   stopTime @4 :Float64;
   thread @5 :UInt32;           # executor thread that ran it (the dashboard's task-stream lane)
+  value @6 :Value;             # the result, when inlineResult was asked and it is at most kInlineResultBytes
 }
 
 struct TaskErred {

@@ -165,12 +165,15 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   // reuses what we have; with another, reusing would hand the client the old
   // result as if it were the new one, so the whole graph is refused.
   std::vector<std::uint64_t> fingerprints;
+  std::vector<TaskState*> known;  // per definition: the task of that key already here, or null
   fingerprints.reserve(graph.tasks.size());
+  known.reserve(graph.tasks.size());
   for (const msg::TaskDef& def : graph.tasks) {
     fingerprints.push_back(task_fingerprint(def));
-    auto known = tasks_.find(def.key);
-    if (known != tasks_.end() && known->second->fingerprint != fingerprints.back()) {
-      return refuse_graph(client, graph, redefinition_error(*known->second, def));
+    auto found = tasks_.find(def.key);
+    known.push_back(found == tasks_.end() ? nullptr : found->second.get());
+    if (known.back() != nullptr && known.back()->fingerprint != fingerprints.back()) {
+      return refuse_graph(client, graph, redefinition_error(*known.back(), def));
     }
   }
   if (!client.graph_refusal.empty()) return refuse_graph(client, graph, client.graph_refusal);
@@ -180,8 +183,10 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   tasks_.reserve(tasks_.size() + graph.tasks.size());
   for (std::size_t i = 0; i < graph.tasks.size(); ++i) {
     bool created = false;
-    // Moved: the task keeps the one copy of its key.
-    TaskState* task = get_or_create(std::move(graph.tasks[i].key), &created);
+    // Moved: the task keeps the one copy of its key. The lookup above
+    // answers for keys already here; a new key is looked up once more, as
+    // it is inserted (the graph may name it twice).
+    TaskState* task = known[i] != nullptr ? known[i] : create_if_new(std::move(graph.tasks[i].key), &created);
     if (created) {
       task->fingerprint = fingerprints[i];
       defined.emplace_back(task, &graph.tasks[i]);
@@ -349,7 +354,10 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
         stream_.record({finished.start_time, finished.stop_time, worker.stream_id, task->group->stream_op,
                         finished.thread, StreamKind::kCompute});
       }
+      // Only the transition of this task sees the value (notify_wanted); nothing keeps it.
+      if (finished.value) inline_result_ = {task, &*finished.value};
       transition(*task, S::kMemory, out);
+      inline_result_ = {};
     } else if (task != nullptr && task->status == S::kMemory) {
       add_replica(*task, worker);  // computed twice (after a reschedule): keep the copy
     } else {

@@ -294,6 +294,10 @@ class GraphState {
   bool is_saturated(const WorkerState& worker) const;
   double estimate_duration(const std::string& op) const;
   TaskState* get_or_create(std::string key, bool* created = nullptr);
+  /// get_or_create for a key that is probably new (update_graph has looked
+  /// it up already): one lookup, at the price of a TaskState thrown away
+  /// when the key turns out to be known.
+  TaskState* create_if_new(std::string key, bool* created);
 
   SchedulerConfig config_;
   std::shared_ptr<spdlog::logger> logger_;
@@ -339,6 +343,12 @@ class GraphState {
 
   // Per-event context read by the processing->memory and ->erred edges.
   WorkerState* reporting_worker_ = nullptr;
+  /// While worker_report moves a task that finished with its result inline
+  /// into memory: that task and the value, for notify_wanted.
+  struct InlineResult {
+    const TaskState* task = nullptr;
+    const Value* value = nullptr;
+  } inline_result_;
   // Set by an event while it releases a task its worker already dropped (it
   // raised and is retried, or could not fetch an input): processing->released
   // sends that worker no FreeKeys, which could cancel the task's next run if

@@ -477,6 +477,7 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
     for (const WorkerState* holder : dep->who_has) location.who_has.push_back(holder->address);
     compute.dependencies.push_back(std::move(location));
   }
+  compute.inline_result = !task.who_wants.empty();
   outbox_.compute[&worker].tasks.push_back(std::move(compute));
 }
 
@@ -583,6 +584,8 @@ void GraphState::retry_unrunnable(Recommendations& out) {
 void GraphState::notify_wanted(TaskState& task) {
   if (task.who_wants.empty()) return;
   msg::KeyStatus status = status_of(task);
+  // A result that came inline goes on to the clients with its status.
+  if (task.status == S::kMemory && inline_result_.task == &task) status.value = *inline_result_.value;
   for (ClientState* client : task.who_wants) notify(*client, status);
 }
 
@@ -615,6 +618,19 @@ std::optional<double> GraphState::measured_duration(const std::string& op) const
 
 double GraphState::estimate_duration(const std::string& op) const {
   return measured_duration(op).value_or(config_.default_task_duration);
+}
+
+TaskState* GraphState::create_if_new(std::string key, bool* created) {
+  auto task = std::make_unique<TaskState>();
+  task->key = std::move(key);
+  // One lookup: the table's key views the new task's own key.
+  auto [it, inserted] = tasks_.try_emplace(std::string_view(task->key));
+  *created = inserted;
+  if (!inserted) return it->second.get();  // named earlier in the same graph
+  it->second = std::move(task);
+  ++status_counts_[static_cast<int>(S::kReleased)];
+  link_status(*it->second, S::kReleased);
+  return it->second.get();
 }
 
 TaskState* GraphState::get_or_create(std::string key, bool* created) {

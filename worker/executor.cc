@@ -94,6 +94,7 @@ TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread) {
     Value result = (*op)(task.args);
     outcome.nbytes = result.nbytes();
     outcome.type_name = result.type_name();
+    if (task.inline_result && outcome.nbytes <= msg::kInlineResultBytes) outcome.value = result;
     store_.put(task.key, std::move(result));
   } catch (const std::exception& e) {
     return fail(e.what());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@ struct ReadyTask {
   std::vector<Value> args;  // may hold TaskRefs; resolved from the store when run
   Priority priority;
   ResourceList resources;
+  /// Send a small result back in the report (msg::ComputeTask::inline_result).
+  bool inline_result = false;
 };
 
 struct TaskOutcome {
@@ -31,6 +34,8 @@ struct TaskOutcome {
   double start_time = 0;
   double stop_time = 0;
   std::uint32_t thread = 0;  // index of the executor thread that ran it
+  /// A copy of the result, when inline_result was asked and it is small.
+  std::optional<Value> value;
 };
 
 }  // namespace dtask::worker

@@ -279,7 +279,7 @@ Instructions WorkerState::task_done(const TaskOutcome& outcome) {
   WorkerTask& task = *it->second;
   take_resources(task.run->resources, -1);
   task.run.reset();
-  record_duration(outcome.stop_time - outcome.start_time);
+  record_duration(outcome.op, outcome.stop_time - outcome.start_time);
   unlink_dependencies(task);  // its op has read them
   const bool wanted = task.status == S::kExecuting;
   if (outcome.ok && (wanted || !task.dependents.empty())) {
@@ -288,7 +288,7 @@ Instructions WorkerState::task_done(const TaskOutcome& outcome) {
     task.held = wanted;  // a cancelled run's result is only a local copy
     if (wanted) {
       out_.report.finished.push_back({task.key, outcome.nbytes, outcome.type_name, outcome.start_time,
-                                      outcome.stop_time, outcome.thread});
+                                      outcome.stop_time, outcome.thread, outcome.value});
     }
     transition(task, S::kMemory);
     arrived_in_memory(task);
@@ -372,7 +372,8 @@ std::string WorkerState::unreachable_dependency(const msg::ComputeTask& spec) co
 }
 
 void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
-  task.run = ReadyTask{spec.key, std::move(spec.op), std::move(spec.args), spec.priority, std::move(spec.resources)};
+  task.run = ReadyTask{spec.key,      std::move(spec.op),        std::move(spec.args),
+                       spec.priority, std::move(spec.resources), spec.inline_result};
   task.sequence = next_sequence_++;
   for (const msg::DependencyLocation& dep : spec.dependencies) link(task, get_or_create(dep.key), dep.who_has);
   if (!task.waiting_for.empty()) return transition(task, S::kWaiting);
@@ -501,9 +502,11 @@ void WorkerState::release_if_unneeded(WorkerTask& task) {
 
 void WorkerState::start_ready_tasks() {
   if (paused_) return;
-  const std::size_t slots = run_slots();
-  for (auto it = ready_.begin(); it != ready_.end() && busy_threads() < slots;) {
+  for (auto it = ready_.begin(); it != ready_.end();) {
     WorkerTask* task = *it;
+    // Beyond one per thread, only a task of a measured short op queues, and
+    // the first that may not ends the round: priorities keep their order.
+    if (busy_threads() >= run_slots(task->run->op)) break;
     if (!resources_free(task->run->resources)) {
       ++it;  // held back until what it needs is free; others may pass
       continue;
@@ -514,7 +517,8 @@ void WorkerState::start_ready_tasks() {
     // The executor takes the arguments (a wide task's are big); what stays
     // behind is what the state machine still reads: the key, the op and the resources.
     ReadyTask& run = *task->run;
-    out_.execute.push_back(ReadyTask{run.key, run.op, std::move(run.args), run.priority, run.resources});
+    out_.execute.push_back(
+        ReadyTask{run.key, run.op, std::move(run.args), run.priority, run.resources, run.inline_result});
   }
 }
 
@@ -533,19 +537,22 @@ void WorkerState::take_resources(const ResourceList& wanted, double sign) {
 
 std::size_t WorkerState::busy_threads() const { return count(S::kExecuting) + count(S::kRunCancelled); }
 
-void WorkerState::record_duration(double seconds) {
+void WorkerState::record_duration(const std::string& op, double seconds) {
   if (max_queued_per_thread_ == 0) return;
   seconds = std::max(seconds, 0.0);
-  // Weighted towards the recent tasks: a graph of long tasks after one of
-  // short ones stops queueing within a few completions.
-  mean_duration_ = mean_duration_ < 0 ? seconds : 0.75 * mean_duration_ + 0.25 * seconds;
+  // Weighted towards the recent runs: an op that turns slow stops queueing
+  // within a few completions.
+  auto [it, first] = op_durations_.try_emplace(op, seconds);
+  if (!first) it->second = 0.75 * it->second + 0.25 * seconds;
 }
 
-unsigned WorkerState::queue_depth_per_thread() const {
+unsigned WorkerState::queue_depth_per_thread(const std::string& op) const {
   if (max_queued_per_thread_ == 0) return 0;
-  if (mean_duration_ < 0) return 1;  // nothing measured yet: one behind each thread
-  if (mean_duration_ >= kLongTaskSeconds) return 0;
-  const double covering = std::ceil(kQueuedSecondsPerThread / std::max(mean_duration_, 1e-7));
+  auto it = op_durations_.find(op);
+  if (it == op_durations_.end()) return 0;  // not measured yet: it may be long
+  const double mean = it->second;
+  if (mean >= kLongTaskSeconds) return 0;
+  const double covering = std::ceil(kQueuedSecondsPerThread / std::max(mean, 1e-7));
   return static_cast<unsigned>(std::clamp(covering, 1.0, static_cast<double>(max_queued_per_thread_)));
 }
 
@@ -684,7 +691,7 @@ Status WorkerState::validate_threads() const {
                               " free, but the running tasks leave " + std::to_string(left));
     }
   }
-  if (paused_ || busy_threads() >= run_slots()) return Status::success();
+  if (paused_ || busy_threads() >= nthreads_) return Status::success();
   for (const WorkerTask* task : ready_) {
     if (resources_free(task->run->resources)) {
       return worker_violation(*task, "ready and runnable while a thread is idle");

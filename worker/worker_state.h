@@ -35,7 +35,7 @@ struct Instructions {
   /// Erase from the DataStore: copies nothing here needs any more.
   std::vector<std::string> drop;
   std::vector<FetchInstruction> fetch;
-  /// Hand to the executor: never more in all than run_slots().
+  /// Hand to the executor: never more in all than run_slots() allows.
   std::vector<ReadyTask> execute;
   /// For the scheduler (finished, erred, missing, acquired; never activity).
   msg::WorkerReport report;
@@ -70,7 +70,7 @@ class WorkerState {
   /// that finishes a 10 us task then starts the next at once, instead of
   /// idling for the round trip through the io thread (which halved the
   /// throughput of small tasks). How many are queued follows the measured
-  /// task durations (queue_depth_per_thread); long tasks queue none, so they
+  /// durations of each op (queue_depth_per_thread); long tasks queue none, so they
   /// stay free to be cancelled or moved. 0 (the tests' default) hands the
   /// executor exactly as many tasks as it has threads.
   WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0);
@@ -125,12 +125,16 @@ class WorkerState {
   /// Assigned tasks that have not started (waiting and ready), for heartbeats.
   std::size_t not_started() const;
   bool paused() const { return paused_; }
-  /// Tasks queued per executor thread beyond the running one, from the
-  /// mean duration of recent tasks: none for tasks of kLongTaskSeconds or
-  /// more, else enough to cover kQueuedSecondsPerThread of work.
-  unsigned queue_depth_per_thread() const;
-  /// The tasks the executor may hold now, running or queued.
-  std::size_t run_slots() const { return std::size_t{nthreads_} * (1 + queue_depth_per_thread()); }
+  /// How many tasks of `op` may queue per executor thread beyond the running
+  /// one, from the op's recent mean duration here: none for an op not yet
+  /// measured or of kLongTaskSeconds or more, else enough to cover
+  /// kQueuedSecondsPerThread of work (at most max_queued_per_thread).
+  unsigned queue_depth_per_thread(const std::string& op) const;
+  /// How many tasks the executor may hold, running or queued, when the next
+  /// one handed over is of `op`.
+  std::size_t run_slots(const std::string& op) const {
+    return std::size_t{nthreads_} * (1 + queue_depth_per_thread(op));
+  }
   static constexpr double kLongTaskSeconds = 0.005;
   static constexpr double kQueuedSecondsPerThread = 0.002;
   /// The latest transitions of `key`, oldest first (the last kStoryLength of all keys are kept).
@@ -172,14 +176,14 @@ class WorkerState {
   bool resources_free(const ResourceList& wanted) const;
   void take_resources(const ResourceList& wanted, double sign);
   std::size_t busy_threads() const;
-  void record_duration(double seconds);
+  void record_duration(const std::string& op, double seconds);
   void record_story(const std::string& key, WorkerTaskStatus from, WorkerTaskStatus to);
   Status validate_task(const WorkerTask& task) const;
   Status validate_threads() const;
 
   const unsigned nthreads_;
   const unsigned max_queued_per_thread_;
-  double mean_duration_ = -1;  // exponentially weighted, seconds; negative before the first task
+  std::unordered_map<std::string, double> op_durations_;  // op -> exponentially weighted mean, seconds
   ResourceList available_;  // declared resources less those of running tasks
   const ResourceList declared_;
 

@@ -344,6 +344,7 @@ void ClientCore::on_scheduler_message(Message&& message) {
       if (!state) continue;
       touched.push_back(state);
       state->who_has = std::move(status.who_has);
+      if (status.value) state->value = std::move(status.value);
       state->finish_locked(outcome_status(status));
     }
     signal_->changed.notify_all();
@@ -526,6 +527,31 @@ Status ClientCore::wait_done(const FutureState& state, const Deadline& deadline)
 
 Result<std::vector<Value>> ClientCore::fetch(const std::vector<std::shared_ptr<FutureState>>& states,
                                              const Deadline& deadline) {
+  // Small results came with their status: only the others are fetched.
+  std::vector<Value> values(states.size());
+  std::vector<std::size_t> elsewhere;
+  {
+    std::lock_guard lock(signal_->mutex);
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      if (!states[i]->error.ok()) return states[i]->error;
+      if (states[i]->value) {
+        values[i] = *states[i]->value;
+      } else {
+        elsewhere.push_back(i);
+      }
+    }
+  }
+  if (elsewhere.empty()) return values;
+  if (elsewhere.size() == states.size()) return fetch_from_workers(states, deadline);
+  std::vector<std::shared_ptr<FutureState>> remote;
+  for (std::size_t i : elsewhere) remote.push_back(states[i]);
+  DTASK_ASSIGN_OR_RETURN(std::vector<Value> fetched, fetch_from_workers(remote, deadline));
+  for (std::size_t j = 0; j < elsewhere.size(); ++j) values[elsewhere[j]] = std::move(fetched[j]);
+  return values;
+}
+
+Result<std::vector<Value>> ClientCore::fetch_from_workers(const std::vector<std::shared_ptr<FutureState>>& states,
+                                                          const Deadline& deadline) {
   // A holder can die between the scheduler's report and our request. The
   // scheduler then recomputes what only it held (or moves a copy) and
   // reports the key again with its new holders: wait for that, and retry.

@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -57,6 +58,9 @@ struct FutureState {
   bool done = false;
   Status error;  // ok when the result is in memory
   std::vector<std::string> who_has;
+  /// The result, when it was small and came with its status
+  /// (msg::KeyStatus::value): result() then needs no fetch.
+  std::optional<Value> value;
   /// Completion queues waiting for this future, with its index in each.
   std::vector<std::pair<std::weak_ptr<CompletionQueue>, std::size_t>> watchers;
 
@@ -89,7 +93,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 
   /// Waits until `state` is done or `deadline` passes (TimedOut naming the key).
   Status wait_done(const FutureState& state, const Deadline& deadline) const;
-  /// Fetches the values (futures must be done) from workers holding them;
+  /// The values (futures must be done): a small one came with its status
+  /// (FutureState::value); the others are fetched from workers holding them;
   /// when a holder is gone, waits (bounded) for the scheduler to report new
   /// holders and retries. A worker that has not answered by `deadline`
   /// fails it with TimedOut naming the worker and a key.
@@ -109,6 +114,9 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
  private:
   /// One attempt of fetch(), from holders not in `skip`; names the worker
   /// that failed it, if one did (none for a timeout: there is no time left to retry).
+  /// fetch() for results held only by workers, retried from other holders.
+  Result<std::vector<Value>> fetch_from_workers(const std::vector<std::shared_ptr<FutureState>>& states,
+                                                const Deadline& deadline);
   Result<std::vector<Value>> fetch_once(const std::vector<std::shared_ptr<FutureState>>& states,
                                         const std::set<std::string>& skip, std::string* failed_worker,
                                         const Deadline& deadline);

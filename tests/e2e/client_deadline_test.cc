@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/messages.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 
@@ -133,11 +134,14 @@ TEST_F(ClientDeadlineTest, ResultTimesOutWhenNoWorkerCanRunTheTask) {
 // the fetch and a scatter to it with TimedOut naming the worker.
 TEST_F(ClientDeadlineTest, FetchAndScatterTimeOutOnAWorkerThatNeverAnswers) {
   start_worker();
-  Future<std::int64_t> f = client_->submit<std::int64_t>("inc", 1);
+  // 160 KB: too big to come inline with its status, so it is fetched from the worker.
+  constexpr std::int64_t kLength = 20000;
+  static_assert(kLength * 8 > msg::kInlineResultBytes);
+  Future<Value> f = client_->submit<Value>("arange", kLength);
   ASSERT_TRUE(f.wait(milliseconds(30000)).ok());
   ASSERT_EQ(::kill(worker_->pid(), SIGSTOP), 0);
 
-  Result<std::int64_t> fetched = f.try_result(milliseconds(500));
+  Result<Value> fetched = f.try_result(milliseconds(500));
   ASSERT_FALSE(fetched.ok());
   EXPECT_EQ(fetched.status().code(), StatusCode::kTimedOut) << fetched.status().to_string();
   EXPECT_TRUE(mentions(fetched.status().message(), "fetching " + f.key())) << fetched.status().message();
@@ -151,7 +155,20 @@ TEST_F(ClientDeadlineTest, FetchAndScatterTimeOutOnAWorkerThatNeverAnswers) {
 
   // Thawed, the same worker answers again on the same connection.
   ASSERT_EQ(::kill(worker_->pid(), SIGCONT), 0);
-  EXPECT_EQ(f.result(milliseconds(30000)), 2);
+  EXPECT_EQ(f.result(milliseconds(30000)).get<NDArray>().size(), kLength);
+}
+
+// A small result a client waits for comes with its status, through the
+// scheduler: reading it needs nothing from the worker, even a frozen one.
+TEST_F(ClientDeadlineTest, SmallResultComesWithItsStatus) {
+  start_worker();
+  Future<std::int64_t> f = client_->submit<std::int64_t>("inc", 1);
+  ASSERT_TRUE(f.wait(milliseconds(30000)).ok());
+  ASSERT_EQ(::kill(worker_->pid(), SIGSTOP), 0);
+  Result<std::int64_t> value = f.try_result(milliseconds(5000));
+  ASSERT_EQ(::kill(worker_->pid(), SIGCONT), 0);
+  ASSERT_TRUE(value.ok()) << value.status().to_string();
+  EXPECT_EQ(*value, 2);
 }
 
 // as_completed yields futures in the order they finish: the futures are all
