@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_server.h"
-#include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/raw_socket.h"
+#include "tests/support/scheduler_fixture.h"
 
 // A named namespace: the unity build compiles this suite in one translation
 // unit with hostile_connection_test.cc, which has its own count_of().
@@ -22,7 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using testing::DaemonProcess;
 using testing::RawSocket;
 using testing::wait_until;
 
@@ -47,28 +46,14 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   return count;
 }
 
-class DashboardConnectionTest : public ::testing::Test {
+class DashboardConnectionTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
+    ASSERT_NO_FATAL_FAILURE(start_scheduler());
     ASSERT_FALSE(scheduler_->dashboard_address().empty()) << "the scheduler printed no dashboard address";
-    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {scheduler_->address(), "--host", "127.0.0.1", "--nthreads",
-                                                          "1", "--name", "w1", "--memory-limit", "1GiB",
-                                                          "--dashboard-address", "127.0.0.1:0", "--log-level", "warn"});
-    ASSERT_TRUE(worker.ok()) << worker.status().to_string();
-    worker_ = std::make_unique<DaemonProcess>(std::move(*worker));
-    ASSERT_FALSE(worker_->dashboard_address().empty()) << "the worker printed no metrics address";
-  }
-
-  void TearDown() override {
-    if (worker_) {
-      EXPECT_EQ(worker_->stop(), 0) << "worker did not stop cleanly on SIGTERM";
-    }
-    if (scheduler_) {
-      EXPECT_EQ(scheduler_->stop(), 0) << "scheduler did not stop cleanly on SIGTERM";
-    }
+    ASSERT_NO_FATAL_FAILURE(start_worker({"--host", "127.0.0.1", "--nthreads", "1", "--name", "w1", "--memory-limit",
+                                          "1GiB", "--dashboard-address", "127.0.0.1:0", "--log-level", "warn"}));
+    ASSERT_FALSE(workers_.at(0).dashboard_address().empty()) << "the worker printed no metrics address";
   }
 
   std::string dashboard() const { return scheduler_->dashboard_address(); }
@@ -101,9 +86,6 @@ class DashboardConnectionTest : public ::testing::Test {
     for (auto& socket : sockets) closed += socket.closed_by_peer() ? 1 : 0;
     EXPECT_EQ(closed, sockets.size()) << "the server's idle timeout left connections open";
   }
-
-  std::unique_ptr<DaemonProcess> scheduler_;
-  std::unique_ptr<DaemonProcess> worker_;
 };
 
 // With the 40 idle sockets and 8 slow lorises open, /health, /api
@@ -164,7 +146,7 @@ TEST_F(DashboardConnectionTest, KeepAliveAndPipelinedRequestsWork) {
 // A worker's /metrics server is the same HttpServer: idle and slow sockets
 // do not delay a scrape either.
 TEST_F(DashboardConnectionTest, WorkerMetricsNotDelayedByIdleConnections) {
-  std::string metrics = worker_->dashboard_address();
+  std::string metrics = workers_.at(0).dashboard_address();
   std::string base = metrics.substr(0, metrics.rfind('/'));
   auto hostile = open_hostile(base, kIdle, kSlow);
   expect_prompt_answer(base, "/metrics");
