@@ -18,6 +18,7 @@
 #include "tests/support/daemon_process.h"
 #include "common/http_client.h"
 #include "tests/support/http_get.h"
+#include "tests/support/scheduler_fixture.h"
 
 namespace dtask {
 namespace {
@@ -32,22 +33,15 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-class AdaptiveScalingTest : public ::testing::Test {
+class AdaptiveScalingTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/dtask-adaptive-test.XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
     // Half a second of work per thread, so that a small burst asks for more workers.
-    std::vector<std::string> args = testing::test_scheduler_args();
-    args.insert(args.end(), {"--adaptive-target-duration", "0.5"});
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, args,
-                                          std::chrono::seconds(20), dir_ + "/scheduler.log");
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
-    auto client = Client::connect(scheduler_->address());
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    client_ = std::move(*client);
+    ASSERT_NO_FATAL_FAILURE(start_scheduler({"--adaptive-target-duration", "0.5"}, dir_ + "/scheduler.log"));
+    ASSERT_NO_FATAL_FAILURE(connect_client());
   }
 
   void TearDown() override {
@@ -55,8 +49,7 @@ class AdaptiveScalingTest : public ::testing::Test {
     // Whatever workers the pool still runs: their pids are in pids.txt.
     std::ifstream pids(dir_ + "/pids.txt");
     for (pid_t pid; pids >> pid;) kill(pid, SIGKILL);
-    client_.reset();
-    if (scheduler_) scheduler_->stop();
+    stop_cluster(testing::ExitCheck::kIgnore);
     std::system(("rm -rf " + dir_).c_str());
   }
 
@@ -92,9 +85,7 @@ class AdaptiveScalingTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<DaemonProcess> scheduler_;
   std::unique_ptr<DaemonProcess> adapt_;
-  std::unique_ptr<Client> client_;
 };
 
 TEST_F(AdaptiveScalingTest, ABurstScalesUpAndIdlenessScalesDownWithoutLosingWork) {

@@ -17,14 +17,13 @@
 #include <vector>
 
 #include "common/messages.h"
-#include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/scheduler_fixture.h"
 
 namespace dtask {
 namespace {
 
 using testing::DaemonProcess;
-using testing::wait_until;
 using std::chrono::milliseconds;
 
 bool mentions(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -57,37 +56,27 @@ class SilentListener {
   int port_ = 0;
 };
 
-class ClientDeadlineTest : public ::testing::Test {
+class ClientDeadlineTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
-    auto client = Client::connect(scheduler_->address());
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    client_ = std::move(*client);
+    ASSERT_NO_FATAL_FAILURE(start_scheduler());
+    ASSERT_NO_FATAL_FAILURE(connect_client());
   }
   void TearDown() override {
-    client_.reset();
-    if (worker_) {
-      ::kill(worker_->pid(), SIGCONT);  // a stopped process acts on SIGTERM only once continued
-      worker_->stop();
-    }
-    if (scheduler_) scheduler_->stop();
+    // A stopped process acts on SIGTERM only once continued.
+    for (DaemonProcess& worker : workers_) ::kill(worker.pid(), SIGCONT);
+    stop_cluster(testing::ExitCheck::kIgnore);
   }
 
   /// One worker, once the scheduler lists it.
   void start_worker() {
-    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {scheduler_->address(), "--host", "127.0.0.1", "--nthreads",
-                                                          "1", "--name", "w0", "--log-level", "error"});
-    ASSERT_TRUE(worker.ok()) << worker.status().to_string();
-    worker_ = std::make_unique<DaemonProcess>(std::move(*worker));
-    ASSERT_TRUE(wait_until([&] { return testing::scheduler_info(*client_)["workers"].size() == 1; }));
+    ASSERT_NO_FATAL_FAILURE(SchedulerFixture::start_worker(
+        {"--host", "127.0.0.1", "--nthreads", "1", "--name", "w0", "--log-level", "error"}));
+    ASSERT_TRUE(wait_for_workers(1));
   }
 
-  std::unique_ptr<DaemonProcess> scheduler_;
-  std::unique_ptr<DaemonProcess> worker_;
-  std::unique_ptr<Client> client_;
+  /// The worker start_worker() started.
+  DaemonProcess& worker() { return workers_.at(0); }
 };
 
 // With no worker to run it, result(timeout) throws TimedOut naming the key, and so do its siblings.
@@ -139,22 +128,22 @@ TEST_F(ClientDeadlineTest, FetchAndScatterTimeOutOnAWorkerThatNeverAnswers) {
   static_assert(kLength * 8 > msg::kInlineResultBytes);
   Future<Value> f = client_->submit<Value>("arange", kLength);
   ASSERT_TRUE(f.wait(milliseconds(30000)).ok());
-  ASSERT_EQ(::kill(worker_->pid(), SIGSTOP), 0);
+  ASSERT_EQ(::kill(worker().pid(), SIGSTOP), 0);
 
   Result<Value> fetched = f.try_result(milliseconds(500));
   ASSERT_FALSE(fetched.ok());
   EXPECT_EQ(fetched.status().code(), StatusCode::kTimedOut) << fetched.status().to_string();
   EXPECT_TRUE(mentions(fetched.status().message(), "fetching " + f.key())) << fetched.status().message();
-  EXPECT_TRUE(mentions(fetched.status().message(), worker_->address())) << fetched.status().message();
+  EXPECT_TRUE(mentions(fetched.status().message(), worker().address())) << fetched.status().message();
 
   Result<std::vector<Future<Value>>> scattered = client_->scatter({Value(1), Value(2)}, milliseconds(500));
   ASSERT_FALSE(scattered.ok());
   EXPECT_EQ(scattered.status().code(), StatusCode::kTimedOut) << scattered.status().to_string();
   EXPECT_TRUE(mentions(scattered.status().message(), "scattering 2 values")) << scattered.status().message();
-  EXPECT_TRUE(mentions(scattered.status().message(), worker_->address())) << scattered.status().message();
+  EXPECT_TRUE(mentions(scattered.status().message(), worker().address())) << scattered.status().message();
 
   // Thawed, the same worker answers again on the same connection.
-  ASSERT_EQ(::kill(worker_->pid(), SIGCONT), 0);
+  ASSERT_EQ(::kill(worker().pid(), SIGCONT), 0);
   EXPECT_EQ(f.result(milliseconds(30000)).get<NDArray>().size(), kLength);
 }
 
@@ -164,9 +153,9 @@ TEST_F(ClientDeadlineTest, SmallResultComesWithItsStatus) {
   start_worker();
   Future<std::int64_t> f = client_->submit<std::int64_t>("inc", 1);
   ASSERT_TRUE(f.wait(milliseconds(30000)).ok());
-  ASSERT_EQ(::kill(worker_->pid(), SIGSTOP), 0);
+  ASSERT_EQ(::kill(worker().pid(), SIGSTOP), 0);
   Result<std::int64_t> value = f.try_result(milliseconds(5000));
-  ASSERT_EQ(::kill(worker_->pid(), SIGCONT), 0);
+  ASSERT_EQ(::kill(worker().pid(), SIGCONT), 0);
   ASSERT_TRUE(value.ok()) << value.status().to_string();
   EXPECT_EQ(*value, 2);
 }

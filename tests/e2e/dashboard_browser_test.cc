@@ -18,45 +18,35 @@
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/http_get.h"
+#include "tests/support/scheduler_fixture.h"
 
 namespace dtask {
 namespace {
 
-using testing::DaemonProcess;
 using testing::run_command;
 using testing::wait_until;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 
-class DashboardBrowserTest : public ::testing::Test {
+class DashboardBrowserTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
     if (::access(kChromium, X_OK) != 0) {
       GTEST_SKIP() << kChromium << " is not installed; install it with: bash deploy/install-deps.sh --with-browser";
     }
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
+    ASSERT_NO_FATAL_FAILURE(start_scheduler());
     for (const char* name : {"alpha", "beta"}) {
-      std::vector<std::string> args = {scheduler_->address(), "--host", "127.0.0.1", "--nthreads", "2", "--name",
-                                       name, "--memory-limit", "512MiB", "--log-level", "warn"};
+      std::vector<std::string> args = {"--host", "127.0.0.1", "--nthreads", "2", "--name", name, "--memory-limit",
+                                       "512MiB", "--log-level", "warn"};
       // beta is bound to a GPU (by index alone on a machine without one): the GPU column shows it.
       if (std::string(name) == "beta") args.insert(args.end(), {"--resources", "GPU=1", "--device", "0"});
-      auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
-      ASSERT_TRUE(worker.ok()) << worker.status().to_string();
-      workers_.push_back(std::move(*worker));
+      ASSERT_NO_FATAL_FAILURE(start_worker(args));
     }
-    auto client = Client::connect(scheduler_->address());
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    client_ = std::move(*client);
-    ASSERT_TRUE(wait_until([&] { return testing::scheduler_info(*client_)["workers"].size() == 2; }));
+    ASSERT_NO_FATAL_FAILURE(connect_client());
+    ASSERT_TRUE(wait_for_workers(2));
   }
 
-  void TearDown() override {
-    client_.reset();
-    for (auto& worker : workers_) worker.stop();
-    if (scheduler_) scheduler_->stop();
-  }
+  void TearDown() override { stop_cluster(testing::ExitCheck::kIgnore); }
 
   /// Runs headless Chromium on the status page (bounded by `timeout`); returns its exit code and stdout.
   std::pair<int, std::string> chromium(const std::vector<std::string>& extra) {
@@ -70,10 +60,6 @@ class DashboardBrowserTest : public ::testing::Test {
     args.push_back(scheduler_->dashboard_address());
     return run_command("/usr/bin/timeout", args);
   }
-
-  std::unique_ptr<DaemonProcess> scheduler_;
-  std::vector<DaemonProcess> workers_;
-  std::unique_ptr<Client> client_;
 };
 
 // The status page, rendered by Chromium while a graph runs, shows both workers and a progress bar with completed tasks.

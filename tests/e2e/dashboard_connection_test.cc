@@ -4,38 +4,30 @@
 // loris). Other requests must still be answered at once; the server closes
 // those sockets after its idle timeout; it holds at most
 // HttpServer::kMaxConnections; keep-alive and pipelined requests still work.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cstring>
 #include <dtask/client.h>
 #include <nlohmann/json.hpp>
 
-#include "common/address.h"
 #include "common/http_server.h"
-#include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/http_get.h"
+#include "tests/support/raw_socket.h"
+#include "tests/support/scheduler_fixture.h"
 
 // A named namespace: the unity build compiles this suite in one translation
-// unit with hostile_connection_test.cc, which has its own RawSocket.
+// unit with hostile_connection_test.cc, which has its own count_of().
 namespace dtask::http_connection_test {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using testing::DaemonProcess;
+using testing::RawSocket;
 using testing::wait_until;
 
 /// How long an answer may take while hostile sockets are open. Generous: a
 /// request answers in milliseconds; the starved server took 7-20 s here.
 constexpr auto kAnswerDeadline = 5s;
-/// How long a closed-by-the-server check waits: bounds a failure only.
-constexpr auto kCloseWait = 30s;
 /// The numbers: 40 idle sockets, plus a few slow lorises.
 constexpr int kIdle = 40;
 constexpr int kSlow = 8;
@@ -48,120 +40,20 @@ std::string host_port(const std::string& url) {
   return rest.substr(0, rest.find('/'));
 }
 
-/// A plain blocking TCP connection to a daemon's HTTP port: the other side
-/// is no HTTP client, just bytes.
-class RawSocket {
- public:
-  explicit RawSocket(const std::string& address) {
-    auto parsed = parse_address(address);
-    EXPECT_TRUE(parsed.ok()) << address;
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(parsed.ok() ? parsed->port : 0);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    bool connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-    EXPECT_TRUE(connected) << "connect to " << address << ": " << std::strerror(errno);
-  }
-  RawSocket(RawSocket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  RawSocket& operator=(RawSocket&&) = delete;
-  ~RawSocket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  bool send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  /// Reads until the server closes the connection (EOF or reset) or
-  /// `timeout` passes; what it sent, and whether it closed.
-  std::pair<std::string, bool> read_until_closed(std::chrono::milliseconds timeout = kCloseWait) {
-    std::string out;
-    auto deadline = Clock::now() + timeout;
-    char scratch[4096];
-    while (true) {
-      ssize_t n = ::recv(fd_, scratch, sizeof(scratch), MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return {out, true};
-      if (n > 0) {
-        out.append(scratch, static_cast<std::size_t>(n));
-        continue;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return {out, false};
-      pollfd pfd{fd_, POLLIN, 0};
-      ::poll(&pfd, 1, static_cast<int>(left.count()));
-    }
-  }
-
-  bool closed_by_peer(std::chrono::milliseconds timeout = kCloseWait) { return read_until_closed(timeout).second; }
-
-  /// Reads one response whose body has a Content-Length; empty on a timeout or close.
-  std::string read_response(std::chrono::milliseconds timeout = kCloseWait) {
-    std::string out;
-    auto deadline = Clock::now() + timeout;
-    while (true) {
-      auto end = out.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        auto at = out.find("Content-Length: ");
-        if (at != std::string::npos && at < end) {
-          std::size_t length = std::stoul(out.substr(at + 16));
-          if (out.size() >= end + 4 + length) return out;
-        }
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd pfd{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return "";
-      char scratch[4096];
-      ssize_t n = ::recv(fd_, scratch, sizeof(scratch), 0);
-      if (n <= 0) return "";
-      out.append(scratch, static_cast<std::size_t>(n));
-    }
-  }
-
-  /// Not closed by the server yet (looks without waiting).
-  bool open() {
-    char byte;
-    ssize_t n = ::recv(fd_, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
-    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-  }
-
- private:
-  int fd_ = -1;
-};
-
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
   return count;
 }
 
-class DashboardConnectionTest : public ::testing::Test {
+class DashboardConnectionTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
+    ASSERT_NO_FATAL_FAILURE(start_scheduler());
     ASSERT_FALSE(scheduler_->dashboard_address().empty()) << "the scheduler printed no dashboard address";
-    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {scheduler_->address(), "--host", "127.0.0.1", "--nthreads",
-                                                          "1", "--name", "w1", "--memory-limit", "1GiB",
-                                                          "--dashboard-address", "127.0.0.1:0", "--log-level", "warn"});
-    ASSERT_TRUE(worker.ok()) << worker.status().to_string();
-    worker_ = std::make_unique<DaemonProcess>(std::move(*worker));
-    ASSERT_FALSE(worker_->dashboard_address().empty()) << "the worker printed no metrics address";
-  }
-
-  void TearDown() override {
-    if (worker_) {
-      EXPECT_EQ(worker_->stop(), 0) << "worker did not stop cleanly on SIGTERM";
-    }
-    if (scheduler_) {
-      EXPECT_EQ(scheduler_->stop(), 0) << "scheduler did not stop cleanly on SIGTERM";
-    }
+    ASSERT_NO_FATAL_FAILURE(start_worker({"--host", "127.0.0.1", "--nthreads", "1", "--name", "w1", "--memory-limit",
+                                          "1GiB", "--dashboard-address", "127.0.0.1:0", "--log-level", "warn"}));
+    ASSERT_FALSE(workers_.at(0).dashboard_address().empty()) << "the worker printed no metrics address";
   }
 
   std::string dashboard() const { return scheduler_->dashboard_address(); }
@@ -194,9 +86,6 @@ class DashboardConnectionTest : public ::testing::Test {
     for (auto& socket : sockets) closed += socket.closed_by_peer() ? 1 : 0;
     EXPECT_EQ(closed, sockets.size()) << "the server's idle timeout left connections open";
   }
-
-  std::unique_ptr<DaemonProcess> scheduler_;
-  std::unique_ptr<DaemonProcess> worker_;
 };
 
 // With the 40 idle sockets and 8 slow lorises open, /health, /api
@@ -224,7 +113,7 @@ TEST_F(DashboardConnectionTest, ConnectionsBeyondTheBoundAreClosed) {
       std::chrono::duration_cast<std::chrono::milliseconds>(first_connect + HttpServer::kIdleTimeout - Clock::now());
   auto open_count = [&] {
     std::size_t open = 0;
-    for (auto& socket : hostile) open += socket.open() ? 1 : 0;
+    for (auto& socket : hostile) open += socket.still_open() ? 1 : 0;
     return open;
   };
   EXPECT_TRUE(wait_until([&] { return open_count() <= HttpServer::kMaxConnections; }, before_timeouts))
@@ -241,9 +130,9 @@ TEST_F(DashboardConnectionTest, KeepAliveAndPipelinedRequestsWork) {
   const std::string request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   RawSocket kept(host_port(dashboard()));
   ASSERT_TRUE(kept.send(request));
-  EXPECT_EQ(count_of(kept.read_response(), "HTTP/1.1 200"), 1u);
+  EXPECT_EQ(count_of(kept.read_http_response(), "HTTP/1.1 200"), 1u);
   ASSERT_TRUE(kept.send(request));
-  EXPECT_EQ(count_of(kept.read_response(), "HTTP/1.1 200"), 1u);
+  EXPECT_EQ(count_of(kept.read_http_response(), "HTTP/1.1 200"), 1u);
   EXPECT_TRUE(kept.closed_by_peer()) << "an idle keep-alive connection was never timed out";
 
   RawSocket pipelined(host_port(dashboard()));
@@ -257,7 +146,7 @@ TEST_F(DashboardConnectionTest, KeepAliveAndPipelinedRequestsWork) {
 // A worker's /metrics server is the same HttpServer: idle and slow sockets
 // do not delay a scrape either.
 TEST_F(DashboardConnectionTest, WorkerMetricsNotDelayedByIdleConnections) {
-  std::string metrics = worker_->dashboard_address();
+  std::string metrics = workers_.at(0).dashboard_address();
   std::string base = metrics.substr(0, metrics.rfind('/'));
   auto hostile = open_hostile(base, kIdle, kSlow);
   expect_prompt_answer(base, "/metrics");

@@ -10,6 +10,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/prometheus_check.h"
+#include "tests/support/scheduler_fixture.h"
 
 namespace dtask {
 namespace {
@@ -19,34 +20,17 @@ using testing::DaemonProcess;
 using testing::http_get;
 using testing::wait_until;
 
-class DashboardTest : public ::testing::Test {
+class DashboardTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
+    ASSERT_NO_FATAL_FAILURE(start_scheduler());
     ASSERT_FALSE(scheduler_->dashboard_address().empty()) << "the scheduler printed no dashboard address";
     for (const char* name : {"w1", "w2"}) {
-      auto worker = DaemonProcess::start(DTASK_WORKER_BIN, {scheduler_->address(), "--host", "127.0.0.1", "--nthreads",
-                                                            "1", "--name", name, "--memory-limit", "1GiB",
-                                                            "--dashboard-address", "127.0.0.1:0", "--log-level", "warn"});
-      ASSERT_TRUE(worker.ok()) << worker.status().to_string();
-      workers_.push_back(std::move(*worker));
+      ASSERT_NO_FATAL_FAILURE(start_worker({"--host", "127.0.0.1", "--nthreads", "1", "--name", name, "--memory-limit",
+                                            "1GiB", "--dashboard-address", "127.0.0.1:0", "--log-level", "warn"}));
     }
-    auto client = Client::connect(scheduler_->address());
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    client_ = std::move(*client);
-    ASSERT_TRUE(wait_until([&] { return testing::scheduler_info(*client_)["workers"].size() == 2; }));
-  }
-
-  void TearDown() override {
-    client_.reset();
-    for (auto& worker : workers_) {
-      EXPECT_EQ(worker.stop(), 0);
-    }
-    if (scheduler_) {
-      EXPECT_EQ(scheduler_->stop(), 0);
-    }
+    ASSERT_NO_FATAL_FAILURE(connect_client());
+    ASSERT_TRUE(wait_for_workers(2));
   }
 
   /// GET from the scheduler's dashboard, parsed as JSON; a failed request fails the test.
@@ -72,9 +56,6 @@ class DashboardTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<DaemonProcess> scheduler_;
-  std::vector<DaemonProcess> workers_;
-  std::unique_ptr<Client> client_;
   std::vector<Future<Value>> held_;
   std::set<std::string> no_worker_keys_;
 };

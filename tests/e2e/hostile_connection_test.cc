@@ -5,11 +5,7 @@
 // Each must cost that connection alone: while they are open a real client
 // still connects, computes and fetches, the daemons stay up, and their
 // memory does not grow with the connections they have dropped.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,11 +14,11 @@
 #include <random>
 #include <sstream>
 
-#include "common/address.h"
 #include "common/frame.h"
 #include "common/message_codec.h"
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/raw_socket.h"
 #include "tests/support/sanitized.h"
 
 namespace dtask {
@@ -30,11 +26,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::DaemonProcess;
+using testing::RawSocket;
 using testing::wait_until;
-
-/// How long a closed-by-the-daemon check waits. Generous: it bounds a
-/// failure, it is not what the test measures.
-constexpr auto kCloseWait = 30s;
 
 /// A frame header (common/frame.h) announcing the given lengths.
 std::string frame_header(std::uint8_t kind, std::uint32_t message_bytes, std::uint32_t bulk_count,
@@ -60,97 +53,15 @@ std::string handshake_for(PeerRole role, const std::string& name) {
   return encoded(msg::Handshake{kProtocolVersion, role, name, ""});
 }
 
-/// A plain blocking TCP socket to a daemon: the hostile peer's side.
-class RawSocket {
- public:
-  explicit RawSocket(const std::string& address) {
-    auto parsed = parse_address(address);
-    EXPECT_TRUE(parsed.ok()) << address;
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(parsed.ok() ? parsed->port : 0);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-    EXPECT_TRUE(connected_) << "connect to " << address << ": " << std::strerror(errno);
-  }
-  RawSocket(RawSocket&& other) noexcept : fd_(std::exchange(other.fd_, -1)), connected_(other.connected_) {}
-  RawSocket& operator=(RawSocket&&) = delete;
-  ~RawSocket() { close(); }
-
-  /// Writes all of `bytes`; false once the daemon has closed the connection.
-  bool send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
-  /// Whether the daemon closed this connection (EOF or reset) within
-  /// `timeout`; whatever it sent before closing is read and dropped.
-  bool closed_by_peer(std::chrono::milliseconds timeout = kCloseWait) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    char scratch[4096];
-    while (true) {
-      ssize_t n = ::recv(fd_, scratch, sizeof(scratch), MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
-      if (n > 0) continue;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd pfd{fd_, POLLIN, 0};
-      ::poll(&pfd, 1, static_cast<int>(left.count()));
-    }
-  }
-
-  /// Reads exactly `n` bytes, waiting up to `timeout`.
-  Result<std::string> read_exactly(std::size_t n, std::chrono::milliseconds timeout = kCloseWait) {
-    std::string out;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (out.size() < n) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd pfd{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
-        return Status::timed_out("no reply in time");
-      }
-      std::string chunk(n - out.size(), '\0');
-      ssize_t got = ::recv(fd_, chunk.data(), chunk.size(), 0);
-      if (got <= 0) return Status::disconnected("the daemon closed the connection");
-      out.append(chunk, 0, static_cast<std::size_t>(got));
-    }
-    return out;
-  }
-
-  /// Reads and decodes one frame.
-  Result<Message> read_message() {
-    DTASK_ASSIGN_OR_RETURN(std::string frame, read_exactly(kFrameHeaderSize));
-    auto bytes = [](const std::string& s) { return std::span(reinterpret_cast<const std::byte*>(s.data()), s.size()); };
-    DTASK_ASSIGN_OR_RETURN(FrameHeader header, parse_frame_header(bytes(frame), FrameLimits{}));
-    DTASK_ASSIGN_OR_RETURN(std::string rest, read_exactly(header.body_bytes() + header.bulk_bytes));
-    frame += rest;
-    return decode_frame(bytes(frame), FrameLimits{});
-  }
-
-  /// "127.0.0.1:PORT": how the daemon names this connection in its log.
-  std::string local_address() const {
-    sockaddr_in sa{};
-    socklen_t length = sizeof(sa);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &length);
-    return "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
-  }
-
-  bool connected() const { return connected_; }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
+/// Reads and decodes one frame from `socket`.
+Result<Message> read_message(RawSocket& socket) {
+  DTASK_ASSIGN_OR_RETURN(std::string frame, socket.read_exactly(kFrameHeaderSize));
+  auto bytes = [](const std::string& s) { return std::span(reinterpret_cast<const std::byte*>(s.data()), s.size()); };
+  DTASK_ASSIGN_OR_RETURN(FrameHeader header, parse_frame_header(bytes(frame), FrameLimits{}));
+  DTASK_ASSIGN_OR_RETURN(std::string rest, socket.read_exactly(header.body_bytes() + header.bulk_bytes));
+  frame += rest;
+  return decode_frame(bytes(frame), FrameLimits{});
+}
 
 /// Not exited, not a zombie: the daemon is still running.
 bool alive(pid_t pid) {
@@ -365,7 +276,7 @@ TEST_F(HostileConnectionTest, ByteAtATimeHandshakeDoesNotBlockOthers) {
     ++round_trips;
   }
   for (RawSocket* slow : {&to_scheduler, &to_worker}) {
-    auto reply = slow->read_message();
+    auto reply = read_message(*slow);
     ASSERT_TRUE(reply.ok()) << reply.status().to_string();
     ASSERT_TRUE(std::holds_alternative<msg::HandshakeReply>(*reply));
     EXPECT_TRUE(std::get<msg::HandshakeReply>(*reply).ok) << std::get<msg::HandshakeReply>(*reply).error;

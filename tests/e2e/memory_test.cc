@@ -17,6 +17,7 @@
 #include "tests/support/cluster_info.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/sanitized.h"
+#include "tests/support/scheduler_fixture.h"
 
 namespace dtask {
 namespace {
@@ -50,42 +51,32 @@ std::size_t files_under(const fs::path& directory) {
   return n;
 }
 
-class MemoryTest : public ::testing::Test {
+class MemoryTest : public testing::SchedulerFixture {
  protected:
   void SetUp() override {
     local_directory_ = fs::temp_directory_path() / ("dtask_memory_test_" + std::to_string(::getpid()) + "_" +
                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(local_directory_);
     fs::create_directories(local_directory_);
-    auto scheduler = DaemonProcess::start(DTASK_SCHEDULER_BIN, testing::test_scheduler_args());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status().to_string();
-    scheduler_ = std::make_unique<DaemonProcess>(std::move(*scheduler));
-    auto client = Client::connect(scheduler_->address());
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    client_ = std::move(*client);
+    ASSERT_NO_FATAL_FAILURE(start_scheduler());
+    ASSERT_NO_FATAL_FAILURE(connect_client());
   }
 
   void TearDown() override {
-    client_.reset();
-    for (auto& worker : workers_) EXPECT_EQ(worker.stop(), 0) << "worker did not stop cleanly on SIGTERM";
-    if (scheduler_) {
-      EXPECT_EQ(scheduler_->stop(), 0) << "scheduler did not stop cleanly on SIGTERM";
-    }
+    stop_cluster(testing::ExitCheck::kExpectZero);
     // Each worker removes its spill directory when it stops on SIGTERM.
     EXPECT_TRUE(fs::is_empty(local_directory_)) << "a worker left its spill directory behind";
     fs::remove_all(local_directory_);
   }
 
-  DaemonProcess& start_worker(const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {scheduler_->address(), "--host", "127.0.0.1", "--nthreads", "2", "--name", name,
-                                     "--local-directory", local_directory_.string(), "--log-level", "warn"};
+  /// Worker `name` (its spill directory under local_directory_), once the scheduler lists it.
+  void start_named_worker(const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--host", "127.0.0.1", "--nthreads", "2", "--name", name, "--local-directory",
+                                     local_directory_.string(), "--log-level", "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
-    auto worker = DaemonProcess::start(DTASK_WORKER_BIN, args);
-    EXPECT_TRUE(worker.ok()) << worker.status().to_string();
-    workers_.push_back(std::move(*worker));
+    ASSERT_NO_FATAL_FAILURE(start_worker(args));
     std::size_t expected = workers_.size();
-    EXPECT_TRUE(wait_until([&] { return info()["workers"].size() == expected; }));
-    return workers_.back();
+    EXPECT_TRUE(wait_for_workers(expected));
   }
 
   nlohmann::json info() { return testing::scheduler_info(*client_); }
@@ -93,15 +84,12 @@ class MemoryTest : public ::testing::Test {
   nlohmann::json worker_info(const std::string& name) { return testing::worker_info(*client_, name); }
 
   fs::path local_directory_;
-  std::unique_ptr<DaemonProcess> scheduler_;
-  std::vector<DaemonProcess> workers_;
-  std::unique_ptr<Client> client_;
 };
 
 // 192 MiB scattered over two 64 MiB workers spills to disk, gathers back
 // byte-identical with peak RSS bounded, and releasing it deletes the files.
 TEST_F(MemoryTest, DataBeyondMemorySpillsAndGathersBack) {
-  for (const char* name : {"w1", "w2"}) start_worker(name, {"--memory-limit", "64MiB"});
+  for (const char* name : {"w1", "w2"}) ASSERT_NO_FATAL_FAILURE(start_named_worker(name, {"--memory-limit", "64MiB"}));
   std::vector<std::uint64_t> idle_rss;
   for (const DaemonProcess& worker : workers_) idle_rss.push_back(process_rss_bytes(worker.pid()));
 
@@ -186,13 +174,14 @@ TEST_F(MemoryTest, WorkerPausesAndResumes) {
   // The pause threshold sits 16 MiB above an idle worker's own RSS (measured
   // on a probe worker of the same binary), so that a 24 MiB result crosses it
   // and releasing it brings the worker back under it.
-  DaemonProcess& probe = start_worker("probe", {"--memory-limit", "0"});
-  const std::uint64_t idle = process_rss_bytes(probe.pid());
+  ASSERT_NO_FATAL_FAILURE(start_named_worker("probe", {"--memory-limit", "0"}));
+  const std::uint64_t idle = process_rss_bytes(workers_.back().pid());
   ASSERT_GT(idle, 0u);
   const std::uint64_t threshold = idle + 16 * kMiB;
   // Target and spill off: the result stays in RAM. Pause at half the limit.
-  start_worker("pausing", {"--memory-limit", std::to_string(2 * threshold), "--memory-target-fraction", "0",
-                           "--memory-spill-fraction", "0", "--memory-pause-fraction", "0.5"});
+  ASSERT_NO_FATAL_FAILURE(start_named_worker("pausing", {"--memory-limit", std::to_string(2 * threshold),
+                                                           "--memory-target-fraction", "0", "--memory-spill-fraction",
+                                                           "0", "--memory-pause-fraction", "0.5"}));
   EXPECT_EQ(worker_info("pausing")["paused"], false);
 
   // One task makes a 24 MiB result on the pausing worker.
