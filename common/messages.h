@@ -158,7 +158,9 @@ struct ComputeTask {
   bool inline_result = false;
 };
 /// Results up to this size travel inline (see ComputeTask::inline_result).
-inline constexpr std::uint64_t kInlineResultBytes = 64 * 1024;
+/// Small on purpose: the client keeps an inline value for as long as its
+/// future lives, so a map over a million tasks keeps at most 1 GiB of them.
+inline constexpr std::uint64_t kInlineResultBytes = 1024;
 struct ComputeTaskBatch {
   std::vector<ComputeTask> tasks;
 };

@@ -168,7 +168,7 @@ struct TaskFinished {
   startTime @3 :Float64;       # seconds since the epoch, worker clock
   stopTime @4 :Float64;
   thread @5 :UInt32;           # executor thread that ran it (the dashboard's task-stream lane)
-  value @6 :Value;             # the result, when inlineResult was asked and it is at most kInlineResultBytes
+  value @6 :Value;             # the result, when inlineResult was asked and it is at most kInlineResultBytes (1 KiB)
 }
 
 struct TaskErred {
