@@ -91,9 +91,11 @@ if [[ $PEER == 1 ]]; then
 fi
 
 # 0 for a size not in --sizes.
-rate() { if [[ -f $logs/fanout-$1.out ]]; then value "fanout-$1" tasks_per_s; else echo 0; fi; }
-bytes() { if [[ -f $logs/fanout-$1.out ]]; then value "fanout-$1" sched_bytes_per_task; else echo 0; fi; }
-awk -v a="$(rate 100000)" -v b="$(rate 1000000)" -v c="$(rate 4000000)" -v x="$(bytes 1000000)" -v y="$(bytes 4000000)" \
+# fanout_value SIZE KEY: KEY of the fan-out of SIZE tasks, 0 when that size was not run.
+fanout_value() { if [[ -f $logs/fanout-$1.out ]]; then value "fanout-$1" "$2"; else echo 0; fi; }
+awk -v a="$(fanout_value 100000 tasks_per_s)" -v b="$(fanout_value 1000000 tasks_per_s)" \
+  -v c="$(fanout_value 4000000 tasks_per_s)" -v x="$(fanout_value 1000000 sched_bytes_per_task)" \
+  -v y="$(fanout_value 4000000 sched_bytes_per_task)" \
   -v g="$max_growth" -v h="$chain_us" -v r="$roundtrip_us" 'BEGIN {
   printf "scheduler_scale rate_100k=%.0f rate_1m=%.0f rate_4m=%.0f ratio_1m=%.3f ratio_4m=%.3f sched_bytes_per_task_1m=%.0f sched_bytes_per_task_4m=%.0f rss_growth_MiB=%.1f chain_us_per_hop=%.1f roundtrip_us=%.1f\n",
     a, b, c, (a > 0 ? b / a : 0), (a > 0 ? c / a : 0), x, y, g, h, r
