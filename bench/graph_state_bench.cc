@@ -42,6 +42,21 @@ dtask::msg::UpdateGraph fanout_graph(std::int64_t n) {
   return graph;
 }
 
+/// `graph` as the client sends it: parts of `part` tasks, the last with the wanted keys.
+std::vector<dtask::msg::UpdateGraph> in_parts(dtask::msg::UpdateGraph graph, std::size_t part) {
+  std::vector<dtask::msg::UpdateGraph> parts;
+  for (std::size_t start = 0; start < graph.tasks.size(); start += part) {
+    dtask::msg::UpdateGraph next;
+    auto first = graph.tasks.begin() + static_cast<std::ptrdiff_t>(start);
+    next.tasks.assign(std::make_move_iterator(first),
+                      std::make_move_iterator(first + static_cast<std::ptrdiff_t>(std::min(part, graph.tasks.size() - start))));
+    next.more = start + part < graph.tasks.size();
+    parts.push_back(std::move(next));
+  }
+  parts.back().wanted_keys = std::move(graph.wanted_keys);
+  return parts;
+}
+
 /// Reports every task the outbox sent as finished, in batches as workers do;
 /// returns how many finished.
 std::size_t run_to_completion(GraphState& graph, std::size_t batch) {
@@ -53,7 +68,7 @@ std::size_t run_to_completion(GraphState& graph, std::size_t batch) {
       for (std::size_t i = 0; i < tasks.tasks.size(); i += batch) {
         dtask::msg::WorkerReport report;
         for (std::size_t j = i; j < std::min(tasks.tasks.size(), i + batch); ++j) {
-          report.finished.push_back({tasks.tasks[j].key, 8, "int64", 0, 0, 0});
+          report.finished.push_back({tasks.tasks[j]->key, 8, "int64", 0, 0, 0});
         }
         finished += report.finished.size();
         graph.worker_report(*worker, report);
@@ -69,9 +84,11 @@ int main(int argc, char** argv) {
   std::int64_t tasks = 1000000;
   unsigned workers = 2;
   std::size_t batch = 64;
+  std::size_t part = 100000;  // as the client sends a big graph (client_core.cc)
   app.add_option("--tasks", tasks, "Tasks in the fan-out")->capture_default_str();
   app.add_option("--workers", workers, "Workers (1 thread each)")->capture_default_str();
   app.add_option("--batch", batch, "Completions per worker report")->capture_default_str();
+  app.add_option("--part", part, "Tasks per UpdateGraph message")->capture_default_str()->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   auto logger = dtask::make_logger("bench", "warn");
@@ -87,9 +104,9 @@ int main(int argc, char** argv) {
   }
   auto* client = graph.add_client("bench");
 
-  auto graph_def = fanout_graph(tasks);
+  auto parts = in_parts(fanout_graph(tasks), part);
   auto start = Clock::now();
-  graph.update_graph(*client, std::move(graph_def));
+  for (auto& graph_part : parts) graph.update_graph(*client, std::move(graph_part));
   double update = seconds_since(start);
   start = Clock::now();
   std::size_t finished = run_to_completion(graph, batch);

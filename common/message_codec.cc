@@ -96,6 +96,49 @@ void encode_key_values(capnp::List<wire::KeyValue>::Builder out, const std::vect
 
 unsigned size_of(const auto& container) { return static_cast<unsigned>(container.size()); }
 
+void encode_compute_batch(wire::Message::Builder root, const ComputeTaskSource& source, BulkWriter& bulk) {
+  auto tasks = root.initComputeTaskBatch().initTasks(static_cast<unsigned>(source.size()));
+  for (unsigned i = 0; i < tasks.size(); ++i) {
+    const ComputeTaskSource::Task t = source.task(i);
+    auto out = tasks[i];
+    out.setKey(text(t.key));
+    out.setOp(text(t.op));
+    encode_values(out.initArgs(size_of(t.args)), t.args, bulk);
+    encode_priority(out.initPriority(), t.priority);
+    encode_resources(out.initResources(size_of(t.resources)), t.resources);
+    auto deps = out.initDependencies(static_cast<unsigned>(t.dependency_count));
+    for (unsigned j = 0; j < deps.size(); ++j) {
+      const ComputeTaskSource::Dependency dep = source.dependency(i, j);
+      deps[j].setKey(text(dep.key));
+      auto who_has = deps[j].initWhoHas(static_cast<unsigned>(dep.holder_count));
+      for (unsigned k = 0; k < who_has.size(); ++k) who_has.set(k, text(source.holder(i, j, k)));
+      deps[j].setNbytes(dep.nbytes);
+    }
+    out.setInlineResult(t.inline_result);
+  }
+}
+
+/// A msg::ComputeTaskBatch seen as a ComputeTaskSource.
+class MessageComputeTasks final : public ComputeTaskSource {
+ public:
+  explicit MessageComputeTasks(const msg::ComputeTaskBatch& batch) : tasks_(batch.tasks) {}
+  std::size_t size() const override { return tasks_.size(); }
+  Task task(std::size_t i) const override {
+    const msg::ComputeTask& t = tasks_[i];
+    return {t.key, t.op, t.args, t.priority, t.resources, t.dependencies.size(), t.inline_result};
+  }
+  Dependency dependency(std::size_t i, std::size_t j) const override {
+    const msg::DependencyLocation& dep = tasks_[i].dependencies[j];
+    return {dep.key, dep.nbytes, dep.who_has.size()};
+  }
+  const std::string& holder(std::size_t i, std::size_t j, std::size_t k) const override {
+    return tasks_[i].dependencies[j].who_has[k];
+  }
+
+ private:
+  const std::vector<msg::ComputeTask>& tasks_;
+};
+
 /// One overload per message kind: fills the union member of `root`.
 struct Encoder {
   wire::Message::Builder root;
@@ -187,25 +230,7 @@ struct Encoder {
   void operator()(const msg::WorkerRegistered& m) {
     root.initWorkerRegistered().setHeartbeatIntervalMs(m.heartbeat_interval_ms);
   }
-  void operator()(const msg::ComputeTaskBatch& m) {
-    auto tasks = root.initComputeTaskBatch().initTasks(size_of(m.tasks));
-    for (unsigned i = 0; i < m.tasks.size(); ++i) {
-      const msg::ComputeTask& t = m.tasks[i];
-      auto out = tasks[i];
-      out.setKey(text(t.key));
-      out.setOp(text(t.op));
-      encode_values(out.initArgs(size_of(t.args)), t.args, bulk);
-      encode_priority(out.initPriority(), t.priority);
-      encode_resources(out.initResources(size_of(t.resources)), t.resources);
-      auto deps = out.initDependencies(size_of(t.dependencies));
-      for (unsigned j = 0; j < t.dependencies.size(); ++j) {
-        deps[j].setKey(text(t.dependencies[j].key));
-        encode_strings(deps[j].initWhoHas(size_of(t.dependencies[j].who_has)), t.dependencies[j].who_has);
-        deps[j].setNbytes(t.dependencies[j].nbytes);
-      }
-      out.setInlineResult(t.inline_result);
-    }
-  }
+  void operator()(const msg::ComputeTaskBatch& m) { encode_compute_batch(root, MessageComputeTasks(m), bulk); }
   void operator()(const msg::WorkerReport& m) {
     auto out = root.initWorkerReport();
     auto finished = out.initFinished(size_of(m.finished));
@@ -664,12 +689,10 @@ class ScopedNanoseconds {
 
 const CodecCounters& codec_counters() { return codec_totals; }
 
-EncodedFrame encode_frame(const Message& message) {
-  ScopedNanoseconds timed(codec_totals.encode_ns);
-  auto storage = std::make_shared<FrameStorage>();
-  BulkWriter bulk;
-  std::visit(Encoder{storage->builder.initRoot<wire::Message>(), bulk}, message);
+namespace {
 
+/// Frames what `storage->builder` holds, with `bulk`'s slices after it.
+EncodedFrame finish_frame(std::shared_ptr<FrameStorage> storage, BulkWriter& bulk, std::size_t kind) {
   // Standard Cap'n Proto stream framing: segment count - 1, sizes, padding.
   auto segments = storage->builder.getSegmentsForOutput();
   storage->segment_table.assign(segments.size() + 1 + (segments.size() + 1) % 2, 0);
@@ -690,7 +713,7 @@ EncodedFrame encode_frame(const Message& message) {
   std::byte* h = storage->header.data();
   store<std::uint32_t>(h, kFrameMagic);
   store<std::uint8_t>(h + 4, kFrameVersion);
-  store<std::uint8_t>(h + 5, static_cast<std::uint8_t>(message.index()));
+  store<std::uint8_t>(h + 5, static_cast<std::uint8_t>(kind));
   store<std::uint32_t>(h + 8, static_cast<std::uint32_t>(message_bytes));
   store<std::uint32_t>(h + 12, static_cast<std::uint32_t>(storage->bulk.size()));
   store<std::uint64_t>(h + 16, bulk_bytes);
@@ -711,6 +734,25 @@ EncodedFrame encode_frame(const Message& message) {
   }
   frame.storage = std::move(storage);
   return frame;
+}
+
+}  // namespace
+
+EncodedFrame encode_frame(const Message& message) {
+  ScopedNanoseconds timed(codec_totals.encode_ns);
+  auto storage = std::make_shared<FrameStorage>();
+  BulkWriter bulk;
+  std::visit(Encoder{storage->builder.initRoot<wire::Message>(), bulk}, message);
+  return finish_frame(std::move(storage), bulk, message.index());
+}
+
+EncodedFrame encode_compute_tasks(const ComputeTaskSource& tasks) {
+  ScopedNanoseconds timed(codec_totals.encode_ns);
+  auto storage = std::make_shared<FrameStorage>();
+  BulkWriter bulk;
+  encode_compute_batch(storage->builder.initRoot<wire::Message>(), tasks, bulk);
+  const std::size_t kind = Message(std::in_place_type<msg::ComputeTaskBatch>).index();
+  return finish_frame(std::move(storage), bulk, kind);
 }
 
 Result<Message> decode_frame_body(const FrameHeader& header, std::span<const std::byte> body,

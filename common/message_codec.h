@@ -3,9 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/frame.h"
@@ -25,6 +27,40 @@ const CodecCounters& codec_counters();
 /// Encodes one message into a frame. Never fails for a well-formed Message.
 /// Thread-safe (no shared state).
 EncodedFrame encode_frame(const Message& message);
+
+/// The tasks of a ComputeTaskBatch, read where they already are. The
+/// scheduler encodes its task table through this (scheduler/compute_orders.h)
+/// instead of first copying each task into a msg::ComputeTask: for a task
+/// with a million inputs, that copy was the scheduler's peak memory.
+/// encode_frame(msg::ComputeTaskBatch) goes through it too, so both encode
+/// the same bytes. References returned stay valid until encoding ends.
+class ComputeTaskSource {
+ public:
+  struct Task {
+    const std::string& key;
+    const std::string& op;
+    const std::vector<Value>& args;
+    const Priority& priority;
+    const ResourceList& resources;
+    std::size_t dependency_count = 0;
+    bool inline_result = false;
+  };
+  struct Dependency {
+    const std::string& key;
+    std::uint64_t nbytes = 0;
+    std::size_t holder_count = 0;
+  };
+  virtual ~ComputeTaskSource() = default;
+  virtual std::size_t size() const = 0;
+  virtual Task task(std::size_t i) const = 0;
+  /// Dependency `j` of task `i`.
+  virtual Dependency dependency(std::size_t i, std::size_t j) const = 0;
+  /// The data address of holder `k` of dependency `j` of task `i`.
+  virtual const std::string& holder(std::size_t i, std::size_t j, std::size_t k) const = 0;
+};
+
+/// Encodes a ComputeTaskBatch frame from `tasks`. Thread-safe.
+EncodedFrame encode_compute_tasks(const ComputeTaskSource& tasks);
 
 /// Decodes a frame body. `body` holds the Cap'n Proto words (8-byte aligned)
 /// followed by the bulk table; `bulk` holds the bulk section. Any malformed

@@ -33,6 +33,8 @@ build_packages=(
   libasio-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev libeigen3-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libyaml-cpp-dev libssl-dev
   libblosc-dev libzstd-dev zlib1g-dev
+  # open-addressing hash tables for the task tables (absl::flat_hash_map)
+  libabsl-dev
   # kernel and linear SVMs (the two solvers scikit-learn's SVC and LinearSVC wrap)
   libsvm-dev liblinear-dev
 )

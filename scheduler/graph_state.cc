@@ -180,7 +180,9 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   Recommendations out;
   std::vector<std::pair<TaskState*, msg::TaskDef*>> defined;
   defined.reserve(graph.tasks.size());
-  tasks_.reserve(tasks_.size() + graph.tasks.size());
+  // No tasks_.reserve(size + part) here: a big graph comes in parts of
+  // 100,000 tasks, and reserving for each part rehashed the whole table
+  // every time (quadratic in the graph); the table's own doubling is linear.
   for (std::size_t i = 0; i < graph.tasks.size(); ++i) {
     bool created = false;
     // Moved: the task keeps the one copy of its key. The lookup above
@@ -598,7 +600,29 @@ void GraphState::record_report(WorkerState& worker, const msg::WorkerReport& rep
   }
 }
 
-Outbox GraphState::take_outbox() { return std::exchange(outbox_, Outbox{}); }
+Outbox GraphState::take_outbox() {
+  // A task assigned and taken back in the same event (released, or its
+  // worker left) is not sent; one assigned twice to the same worker is sent
+  // once. Every task left is processing where it is sent.
+  for (auto it = outbox_.compute.begin(); it != outbox_.compute.end();) {
+    WorkerState* worker = it->first;
+    std::vector<TaskState*> sent;
+    for (TaskState* task : it->second.tasks) {
+      if (task->compute_pending && task->processing_on == worker) {
+        task->compute_pending = false;
+        sent.push_back(task);
+      }
+    }
+    if (sent.empty()) {
+      it = outbox_.compute.erase(it);
+    } else {
+      it->second.tasks = std::move(sent);
+      ++it;
+    }
+  }
+  graveyard_.clear();
+  return std::exchange(outbox_, Outbox{});
+}
 
 const TaskState* GraphState::find(const std::string& key) const {
   auto it = tasks_.find(key);

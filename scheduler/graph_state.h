@@ -5,6 +5,8 @@
 // testable without sockets and keeps every transition in one place.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -21,6 +23,7 @@
 
 #include "common/messages.h"
 #include "dtask/status.h"
+#include "scheduler/compute_orders.h"
 #include "scheduler/placement.h"
 #include "scheduler/task_group.h"
 #include "scheduler/task_state.h"
@@ -57,7 +60,7 @@ struct SchedulerConfig {
 /// Messages the state machine wants sent, grouped by recipient so that one
 /// event produces at most one frame per peer.
 struct Outbox {
-  std::unordered_map<WorkerState*, msg::ComputeTaskBatch> compute;
+  std::unordered_map<WorkerState*, ComputeOrders> compute;
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
   std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
   std::unordered_map<WorkerState*, msg::StealRequest> steal;  // to victims
@@ -81,6 +84,11 @@ struct ErrorRecord {
   std::string worker;
   std::string message;
 };
+
+/// Every task by key. Open addressing (Abseil's flat table): a million-task
+/// graph looks a key up several times per task, and a node-based table's
+/// pointer chasing was the scheduler's largest cost at that size.
+using TaskTable = absl::flat_hash_map<std::string_view, std::unique_ptr<TaskState>>;
 
 /// Call every method on the scheduler strand. Not thread-safe.
 class GraphState {
@@ -197,7 +205,7 @@ class GraphState {
   std::uint64_t tasks_completed() const { return tasks_completed_; }
   std::uint64_t tasks_erred() const { return tasks_erred_; }
   /// Every task by key (the key views TaskState::key).
-  const std::unordered_map<std::string_view, std::unique_ptr<TaskState>>& tasks() const { return tasks_; }
+  const TaskTable& tasks() const { return tasks_; }
   /// The first task in `status` (follow TaskState::status_next); null when none.
   const TaskState* first_with_status(TaskStatus status) const { return status_heads_[static_cast<int>(status)]; }
   /// Task groups by op name; a group goes when its last task is forgotten.
@@ -313,8 +321,10 @@ class GraphState {
   const RunningEdge* running_edge_ = nullptr;
   std::uint64_t edge_counts_[kTaskStatusCount][kTaskStatusCount] = {};
 
-  std::unordered_map<std::string_view, std::unique_ptr<TaskState>> tasks_;
-  std::vector<std::unique_ptr<TaskState>> graveyard_;  // forgotten this round; freed after it
+  TaskTable tasks_;
+  // Forgotten since the last take_outbox; freed there, so that no pointer
+  // in a recommendation or in Outbox::compute dangles before then.
+  std::vector<std::unique_ptr<TaskState>> graveyard_;
   std::vector<std::unique_ptr<WorkerState>> workers_;
   std::unordered_map<std::uint64_t, std::unique_ptr<ClientState>> clients_;
   std::uint64_t next_client_id_ = 1;

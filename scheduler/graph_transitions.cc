@@ -59,7 +59,6 @@ void GraphState::transitions(Recommendations recommendations) {
     recommendations.pop_front();
     transition(*task, to, recommendations);
   }
-  graveyard_.clear();
 }
 
 void GraphState::transition(TaskState& task, TaskStatus to, Recommendations& out) {
@@ -465,20 +464,8 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
   for (const auto& [name, amount] : task.resources()) add_resource(worker.resources_used, name, amount);
   set_status(task, S::kProcessing);
 
-  msg::ComputeTask compute;
-  compute.key = task.key;
-  compute.op = task.op;
-  compute.args = task.args;
-  compute.priority = task.priority;
-  compute.resources = task.resources();
-  compute.dependencies.reserve(task.dependencies.size());
-  for (const TaskState* dep : task.dependencies) {
-    msg::DependencyLocation location{dep->key, {}, dep->nbytes};
-    for (const WorkerState* holder : dep->who_has) location.who_has.push_back(holder->address);
-    compute.dependencies.push_back(std::move(location));
-  }
-  compute.inline_result = !task.who_wants.empty();
-  outbox_.compute[&worker].tasks.push_back(std::move(compute));
+  task.compute_pending = true;
+  outbox_.compute[&worker].tasks.push_back(&task);  // encoded from the task when the outbox is sent
 }
 
 void GraphState::unassign(TaskState& task) {
@@ -490,6 +477,7 @@ void GraphState::unassign(TaskState& task) {
   for (const auto& [name, amount] : task.resources()) add_resource(worker->resources_used, name, -amount);
   task.processing_on = nullptr;
   task.estimated_duration = 0;
+  task.compute_pending = false;  // not sent, if it was assigned in this event
 }
 
 void GraphState::add_resource(ResourceList& resources, const std::string& name, double amount) {

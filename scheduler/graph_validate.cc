@@ -86,6 +86,7 @@ Status GraphState::validate() const {
     ++counts[static_cast<int>(task.status)];
     bool processing = is_processing(task.status);
     if (processing != (task.processing_on != nullptr)) return violation(task, "processing_on disagrees with state");
+    if (task.compute_pending && !processing) return violation(task, "to be sent to a worker but not processing");
     if (processing && task.processing_on->processing.count(const_cast<TaskState*>(&task)) == 0) {
       return violation(task, "missing from its worker's processing set");
     }

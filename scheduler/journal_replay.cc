@@ -93,7 +93,7 @@ msg::TaskDef task_def_of(const TaskState& task) {
 
 /// The computed tasks `roots` need, each after its dependencies, skipping
 /// those already `emitted` (iterative DFS: graphs can be deeper than the stack).
-std::vector<msg::TaskDef> tasks_in_dependency_order(const std::unordered_set<TaskState*>& roots,
+std::vector<msg::TaskDef> tasks_in_dependency_order(const TaskSet& roots,
                                                     std::unordered_set<const TaskState*>& emitted) {
   std::vector<msg::TaskDef> out;
   for (const TaskState* root : roots) {

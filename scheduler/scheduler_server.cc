@@ -406,18 +406,20 @@ class SchedulerServer::Impl {
   void flush() {
     Outbox outbox = graph_.take_outbox();
     if (journal_) journal_changes(outbox);
-    for (auto& [worker, batch] : outbox.compute) {
-      if (Peer* peer = worker_peer(worker)) peer->connection->send(batch);
+    // Messages are moved into the Message they are sent as: a copy would
+    // double the memory of a big batch while it is encoded.
+    for (auto& [worker, orders] : outbox.compute) {
+      if (Peer* peer = worker_peer(worker)) peer->connection->send_encoded(encode_compute_tasks(ComputeOrderSource(orders)));
     }
     for (auto& [worker, keys] : outbox.free) {
-      if (Peer* peer = worker_peer(worker)) peer->connection->send(keys);
+      if (Peer* peer = worker_peer(worker)) peer->connection->send(Message(std::move(keys)));
     }
     for (auto& [worker, request] : outbox.steal) {
-      if (Peer* peer = worker_peer(worker)) peer->connection->send(request);
+      if (Peer* peer = worker_peer(worker)) peer->connection->send(Message(std::move(request)));
     }
     for (auto& [client, batch] : outbox.statuses) {
       auto it = client_peers_.find(client);
-      if (it != client_peers_.end()) it->second->connection->send(batch);
+      if (it != client_peers_.end()) it->second->connection->send(Message(std::move(batch)));
     }
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -59,12 +60,16 @@ std::uint64_t task_fingerprint(const msg::TaskDef& def) {
   h = fold_hash(h, def.args.size());
   for (const Value& arg : def.args) h = fold_hash(h, hash_value(arg));
   // The scheduler keeps dependencies once each, in first-seen order, and a
-  // journal snapshot rebuilds them from there: compare them as a set.
-  std::vector<std::string_view> deps(def.dependencies.begin(), def.dependencies.end());
+  // journal snapshot rebuilds them from there: compare them as a set, of
+  // their hashes (sorting a million integers is cheap; sorting a million
+  // keys was a tenth of update_graph for a wide sum).
+  std::vector<std::uint64_t> deps;
+  deps.reserve(def.dependencies.size());
+  for (const std::string& dep : def.dependencies) deps.push_back(hash_bytes(dep));
   std::sort(deps.begin(), deps.end());
   deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
   h = fold_hash(h, deps.size());
-  for (std::string_view dep : deps) h = fold_hash(h, hash_bytes(dep));
+  for (std::uint64_t dep : deps) h = fold_hash(h, dep);
   return h == 0 ? 1 : h;
 }
 

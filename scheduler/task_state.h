@@ -3,11 +3,12 @@
 // its transition table, on the scheduler strand.
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "common/messages.h"
@@ -45,6 +46,12 @@ const char* task_status_name(TaskStatus status);
 struct WorkerState;
 struct ClientState;
 struct TaskGroup;
+struct TaskState;
+
+/// A set of tasks (a worker's processing and has_what, a client's wants):
+/// open addressing, so a worker holding half a million results costs a
+/// pointer per slot and no node to chase per lookup.
+using TaskSet = absl::flat_hash_set<TaskState*>;
 
 /// What few tasks have: resource needs, worker restrictions, an error. Out
 /// of line, so that a plain task pays one pointer for them.
@@ -81,6 +88,9 @@ struct TaskState {
   bool registered_as_waiter = false;
   /// In its client's pending_graph: not released for want of a client yet.
   bool in_pending_graph = false;
+  /// Assigned to processing_on in this event, and not yet in a batch that
+  /// take_outbox handed over to be sent.
+  bool compute_pending = false;
   std::vector<TaskState*> waiters;  // dependents that still need this result
   std::vector<ClientState*> who_wants;
 
@@ -156,8 +166,8 @@ struct WorkerState {
   ResourceList resources_used;  // held by tasks processing here
   std::optional<msg::GpuDevice> gpu;  // the GPU it is bound to (dtask-worker --device), for display
 
-  std::unordered_set<TaskState*> processing;
-  std::unordered_set<TaskState*> has_what;
+  TaskSet processing;
+  TaskSet has_what;
   double occupancy = 0;  // estimated seconds of work in `processing`
   std::uint64_t nbytes = 0;
   std::uint64_t root_tasks_processing = 0;
@@ -182,7 +192,7 @@ struct ClientState {
   std::uint64_t id = 0;
   std::string name;
   std::string session;  // the client's own id (Handshake.session): how a journal names it
-  std::unordered_set<TaskState*> wants;
+  TaskSet wants;
   /// A graph arriving in parts (msg::UpdateGraph::more): the tasks of the
   /// parts so far, held released until the last part names what is wanted.
   std::vector<TaskState*> pending_graph;

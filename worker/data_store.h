@@ -5,6 +5,8 @@
 // stops starting tasks (the worker acts on check_process_memory()).
 #pragma once
 
+#include <absl/container/node_hash_map.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -187,7 +189,9 @@ class DataStore {
 
   mutable std::mutex mutex_;
   std::condition_variable unspilled_;  // an unspill finished (or failed)
-  std::unordered_map<std::string, Entry> entries_;
+  // Abseil's node table: entries stay put (the I/O paths hold them across
+  // calls), and a lookup probes an array instead of chasing bucket lists.
+  absl::node_hash_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // spillable keys in RAM, least recently used first
   std::uint64_t managed_bytes_ = 0;
   std::uint64_t spilling_bytes_ = 0;  // in RAM, being written out

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "common/byte_size.h"
@@ -324,8 +325,7 @@ class Worker::Impl {
          report_.acquired.empty())) {
       return;
     }
-    scheduler_->send(report_);
-    report_ = {};
+    scheduler_->send(Message(std::exchange(report_, {})));
   }
 
   // ---- file I/O off the io thread -------------------------------------------
@@ -538,13 +538,13 @@ class Worker::Impl {
             auto read = store_->get(wanted);
             from_disk.values.push_back({std::move(wanted), read.has_value(), read ? std::move(*read) : Value()});
           }
-          connection->send(from_disk);
+          connection->send(Message(std::move(from_disk)));
         });
         return;
       }
       reply.values.push_back({key, value.has_value(), value ? std::move(*value) : Value()});
     }
-    connection->send(reply);
+    connection->send(Message(std::move(reply)));  // moved: a copy of a big reply doubles its memory
   }
 
   // ---- lifecycle -------------------------------------------------------------

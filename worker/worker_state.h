@@ -8,6 +8,8 @@
 // or threads, the way scheduler/graph_state.h keeps the scheduler's.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -187,7 +189,7 @@ class WorkerState {
   ResourceList available_;  // declared resources less those of running tasks
   const ResourceList declared_;
 
-  std::unordered_map<std::string, std::unique_ptr<WorkerTask>> tasks_;
+  absl::flat_hash_map<std::string, std::unique_ptr<WorkerTask>> tasks_;  // open addressing, as the scheduler's
   std::vector<std::unique_ptr<WorkerTask>> graveyard_;  // forgotten this event; freed at its end
   std::set<WorkerTask*, ByPriority> ready_;
   std::size_t counts_[kWorkerTaskStatusCount] = {};

@@ -4,11 +4,12 @@
 // only through its transition table.
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "worker/task_run.h"
@@ -34,6 +35,12 @@ inline constexpr int kWorkerTaskStatusCount = 9;
 /// "released", "waiting", "fetching", ...
 const char* worker_task_status_name(WorkerTaskStatus status);
 
+struct WorkerTask;
+
+/// A set of keys' tasks. Open addressing: a sum over a million inputs waits
+/// for a million of them, and a node per member was most of its cost.
+using WorkerTaskSet = absl::flat_hash_set<WorkerTask*>;
+
 struct WorkerTask {
   std::string key;
   WorkerTaskStatus status = WorkerTaskStatus::kReleased;
@@ -43,10 +50,10 @@ struct WorkerTask {
   /// The keys `run` reads (assigned tasks only).
   std::vector<WorkerTask*> dependencies;
   /// Dependencies not in memory yet (while waiting).
-  std::unordered_set<WorkerTask*> waiting_for;
+  WorkerTaskSet waiting_for;
   /// Tasks here (waiting, ready, executing or run-cancelled) that read this
   /// key: a fetched copy is kept exactly as long as this is not empty.
-  std::unordered_set<WorkerTask*> dependents;
+  WorkerTaskSet dependents;
 
   // While fetching: where copies are, and the next one to try.
   std::vector<std::string> who_has;

@@ -86,7 +86,7 @@ std::vector<FutureBase> Client::compute_graph(const std::vector<Delayed>& graphs
     futures.push_back(FutureBase(core_->state_for(output.key())));
     update.wanted_keys.push_back(output.key());
   }
-  core_->send(update);
+  core_->send(Message(std::move(update)));  // moved: a copy of a big graph costs as much as building it
   return futures;
 }
 

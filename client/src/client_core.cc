@@ -1,6 +1,7 @@
 #include "client/src/client_core.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -76,18 +77,19 @@ namespace {
 constexpr std::size_t kTasksPerGraphPart = 100000;
 
 /// Sends `message`; a big graph goes in parts (msg::UpdateGraph::more), in
-/// order, so each part's dependencies are in it or before it.
-void send_in_parts(Connection& connection, const Message& message) {
-  const auto* graph = std::get_if<msg::UpdateGraph>(&message);
+/// order, so each part's dependencies are in it or before it. Its tasks are
+/// moved into the parts, not copied.
+void send_in_parts(Connection& connection, Message message) {
+  auto* graph = std::get_if<msg::UpdateGraph>(&message);
   if (graph == nullptr || graph->tasks.size() <= kTasksPerGraphPart) return connection.send(message);
   for (std::size_t start = 0; start < graph->tasks.size(); start += kTasksPerGraphPart) {
     std::size_t end = std::min(graph->tasks.size(), start + kTasksPerGraphPart);
     msg::UpdateGraph part;
-    part.tasks.assign(graph->tasks.begin() + static_cast<std::ptrdiff_t>(start),
-                      graph->tasks.begin() + static_cast<std::ptrdiff_t>(end));
+    part.tasks.assign(std::make_move_iterator(graph->tasks.begin() + static_cast<std::ptrdiff_t>(start)),
+                      std::make_move_iterator(graph->tasks.begin() + static_cast<std::ptrdiff_t>(end)));
     part.more = end < graph->tasks.size();
-    if (!part.more) part.wanted_keys = graph->wanted_keys;
-    connection.send(part);
+    if (!part.more) part.wanted_keys = std::move(graph->wanted_keys);
+    connection.send(Message(std::move(part)));
   }
 }
 
@@ -269,16 +271,16 @@ std::shared_ptr<FutureState> ClientCore::state_for(const std::string& key) {
   return state;
 }
 
-void ClientCore::send(const Message& message) {
+void ClientCore::send(Message message) {
   std::lock_guard lock(send_mutex_);
   const auto* graph = std::get_if<msg::UpdateGraph>(&message);
   if (graph != nullptr && resumable_) retain_locked(*graph);
   if (reconnecting_) {
-    if (graph == nullptr || !resumable_) outage_queue_.push_back(message);  // retained graphs go anyway
+    if (graph == nullptr || !resumable_) outage_queue_.push_back(std::move(message));  // retained graphs go anyway
     return;
   }
   flush_releases_locked();
-  send_in_parts(*scheduler_, message);
+  send_in_parts(*scheduler_, std::move(message));
 }
 
 void ClientCore::retain_locked(const msg::UpdateGraph& graph) {

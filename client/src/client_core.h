@@ -83,7 +83,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// anything that makes the scheduler report on the key.
   std::shared_ptr<FutureState> state_for(const std::string& key);
   /// Sends to the scheduler, after any releases queued before it.
-  void send(const Message& message);
+  void send(Message message);
   /// Called by ~FutureState: the last future for `key` is gone.
   void release(const std::string& key);
 

@@ -152,13 +152,15 @@ class GraphStateTest : public ::testing::Test {
   Sent drain() {
     Outbox outbox = graph.take_outbox();
     Sent sent;
-    for (auto& [worker, batch] : outbox.compute) {
-      EXPECT_FALSE(batch.tasks.empty()) << "empty compute batch for " << worker->name;
-      for (const msg::ComputeTask& task : batch.tasks) pending.emplace_back(worker->name, task.key);
-      auto& into = sent.compute[worker->name];
-      into.insert(into.end(), batch.tasks.begin(), batch.tasks.end());
-      auto& log = all.compute[worker->name];
-      log.insert(log.end(), batch.tasks.begin(), batch.tasks.end());
+    for (auto& [worker, orders] : outbox.compute) {
+      EXPECT_FALSE(orders.tasks.empty()) << "empty compute batch for " << worker->name;
+      for (const TaskState* task : orders.tasks) {
+        EXPECT_EQ(task->processing_on, worker) << task->key << " is sent to a worker it is not processing on";
+        msg::ComputeTask compute = compute_message(*task);
+        pending.emplace_back(worker->name, compute.key);
+        sent.compute[worker->name].push_back(compute);
+        all.compute[worker->name].push_back(std::move(compute));
+      }
     }
     for (auto& [worker, free] : outbox.free) {
       auto& into = sent.freed[worker->name];

@@ -49,7 +49,7 @@ msg::RegisterWorker registration(const std::string& name, std::vector<msg::KeyIn
 std::set<std::string> computed_keys(Outbox& outbox) {
   std::set<std::string> keys;
   for (auto& [worker, batch] : outbox.compute) {
-    for (const msg::ComputeTask& task : batch.tasks) keys.insert(task.key);
+    for (const TaskState* task : batch.tasks) keys.insert(task->key);
   }
   return keys;
 }

@@ -110,8 +110,8 @@ class TaskRedefinitionTest : public ::testing::Test {
       auto batch = outbox.compute.find(worker);
       if (batch == outbox.compute.end()) break;
       msg::WorkerReport report;
-      for (const msg::ComputeTask& task : batch->second.tasks) {
-        report.finished.push_back({task.key, 8, "int64", 1.0, 1.5});
+      for (const TaskState* task : batch->second.tasks) {
+        report.finished.push_back({task->key, 8, "int64", 1.0, 1.5});
         ++computed;
       }
       graph.worker_report(*worker, report);
