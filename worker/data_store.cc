@@ -406,6 +406,11 @@ MemoryCheck DataStore::check_process_memory() {
   return check;
 }
 
+void DataStore::shrink_if_empty() {
+  std::lock_guard lock(mutex_);
+  if (entries_.empty() && entries_.bucket_count() > 1024) decltype(entries_)().swap(entries_);
+}
+
 std::size_t DataStore::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();

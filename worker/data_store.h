@@ -130,6 +130,8 @@ class DataStore {
   MemoryCheck check_process_memory();
 
   std::size_t size() const;
+  /// Frees the table's slots once it holds nothing (see WorkerState::shrink_empty_tables).
+  void shrink_if_empty();
   /// Every key held, with its bytes and type name (in RAM or on disk).
   std::vector<msg::KeyInfo> list() const;
   /// Bytes of results in RAM.

@@ -552,7 +552,10 @@ class Worker::Impl {
   void heartbeat() {
     if (stopped_) return;
     send_heartbeat();
-    // Tasks run and results dropped leave glibc holding their memory.
+    // Tasks run and results dropped leave glibc holding their memory, and
+    // emptied tables their slots.
+    state_.shrink_empty_tables();
+    store_->shrink_if_empty();
     if (trimmer_.maybe_trim(tasks_finished_ + keys_released_)) {
       logger_->debug("returned freed memory to the system in {:.1f} ms", 1e3 * trimmer_.last_trim_seconds());
     }

@@ -131,6 +131,10 @@ void WorkerState::forget(WorkerTask& task) {
   tasks_.erase(it);
 }
 
+void WorkerState::shrink_empty_tables() {
+  if (tasks_.empty() && tasks_.bucket_count() > 1024) decltype(tasks_)().swap(tasks_);
+}
+
 // ---- events ------------------------------------------------------------------
 
 Instructions WorkerState::compute(std::vector<msg::ComputeTask> tasks) {

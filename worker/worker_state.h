@@ -124,6 +124,9 @@ class WorkerState {
   const WorkerTask* find(const std::string& key) const;
   std::size_t count(WorkerTaskStatus status) const { return counts_[static_cast<int>(status)]; }
   std::size_t size() const { return tasks_.size(); }
+  /// Frees the key table's slots once it is empty: an open-addressing table
+  /// keeps its capacity (80 MB after a million keys) when its keys go.
+  void shrink_empty_tables();
   /// Assigned tasks that have not started (waiting and ready), for heartbeats.
   std::size_t not_started() const;
   bool paused() const { return paused_; }
