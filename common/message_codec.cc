@@ -553,6 +553,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk));
         task.priority = priority(t.getPriority());
         task.resources = resources(t.getResources());
+        task.dependencies.reserve(t.getDependencies().size());
         for (auto d : t.getDependencies()) {
           task.dependencies.push_back({str(d.getKey()), strings(d.getWhoHas()), d.getNbytes()});
         }

@@ -93,7 +93,9 @@ void WorkerState::begin(const char* stimulus) {
 }
 
 Instructions WorkerState::finish() {
-  for (auto& [holder, keys] : to_fetch_) out_.fetch.push_back({holder, std::move(keys)});
+  for (auto& [holder, pending] : to_fetch_) {
+    for (std::vector<std::string>& keys : pending.requests) out_.fetch.push_back({holder, std::move(keys)});
+  }
   to_fetch_.clear();
   start_ready_tasks();
   graveyard_.clear();
@@ -376,16 +378,17 @@ std::string WorkerState::unreachable_dependency(const msg::ComputeTask& spec) co
 }
 
 void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
-  task.run = ReadyTask{spec.key,      std::move(spec.op),        std::move(spec.args),
-                       spec.priority, std::move(spec.resources), spec.inline_result};
+  task.run = std::make_unique<ReadyTask>(ReadyTask{spec.key, std::move(spec.op), std::move(spec.args), spec.priority,
+                                                   std::move(spec.resources), spec.inline_result});
   task.sequence = next_sequence_++;
-  for (const msg::DependencyLocation& dep : spec.dependencies) link(task, get_or_create(dep.key), dep.who_has);
+  for (const msg::DependencyLocation& dep : spec.dependencies) link(task, get_or_create(dep.key), dep);
   if (!task.waiting_for.empty()) return transition(task, S::kWaiting);
   transition(task, S::kReady);
   ready_.insert(&task);
 }
 
-void WorkerState::link(WorkerTask& task, WorkerTask& dep, const std::vector<std::string>& who_has) {
+void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location) {
+  const std::vector<std::string>& who_has = location.who_has;
   // A key named twice counts once. The dependents set answers that in O(1):
   // a search of `dependencies` made a task of a million inputs quadratic.
   if (!dep.dependents.insert(&task).second) return;
@@ -395,6 +398,7 @@ void WorkerState::link(WorkerTask& task, WorkerTask& dep, const std::vector<std:
       return;
     case S::kReleased:  // new here
       dep.who_has = who_has;
+      dep.nbytes = location.nbytes;  // the scheduler's count, until the copy arrives
       start_fetch(dep, next_holder(dep));
       break;
     case S::kFetchCancelled:
@@ -425,7 +429,14 @@ std::string WorkerState::next_holder(WorkerTask& dep) {
 
 void WorkerState::start_fetch(WorkerTask& dep, const std::string& holder) {
   dep.fetching_from = holder;
-  to_fetch_[holder].push_back(dep.key);
+  PendingFetches& pending = to_fetch_[holder];
+  if (pending.requests.empty() || pending.requests.back().size() >= kMaxKeysPerFetch ||
+      (pending.last_request_bytes > 0 && pending.last_request_bytes + dep.nbytes > kMaxBytesPerFetch)) {
+    pending.requests.emplace_back();
+    pending.last_request_bytes = 0;
+  }
+  pending.requests.back().push_back(dep.key);
+  pending.last_request_bytes += dep.nbytes;
   if (dep.status != S::kFetching) transition(dep, S::kFetching);
 }
 
@@ -624,7 +635,7 @@ Status WorkerState::validate() const {
 Status WorkerState::validate_task(const WorkerTask& task) const {
   if (task.status == S::kReleased || task.status == S::kErred) return worker_violation(task, "left between events");
   const bool assigned = is_assigned(task.status);
-  if (assigned != task.run.has_value()) return worker_violation(task, "has a run spec iff assigned");
+  if (assigned != (task.run != nullptr)) return worker_violation(task, "has a run spec iff assigned");
   if (!assigned && !task.dependencies.empty()) return worker_violation(task, "has dependencies but is not assigned");
   if (task.status == S::kReady && ready_.count(const_cast<WorkerTask*>(&task)) == 0) {
     return worker_violation(task, "ready but not in the ready queue");

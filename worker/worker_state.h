@@ -145,6 +145,12 @@ class WorkerState {
   /// The latest transitions of `key`, oldest first (the last kStoryLength of all keys are kept).
   std::vector<WorkerTransition> story(const std::string& key) const;
   static constexpr std::size_t kStoryLength = 4096;
+  /// One GetData asks a holder for at most this many keys, or this many
+  /// bytes (as the scheduler last counted them; Dask's transfer message
+  /// limit is 50 MB): a reply stays far under the message size limit, and
+  /// the holder serves the next request while this worker stores the last.
+  static constexpr std::size_t kMaxKeysPerFetch = 10000;
+  static constexpr std::uint64_t kMaxBytesPerFetch = std::uint64_t{50} << 20;
 
  private:
   struct ByPriority {
@@ -163,7 +169,7 @@ class WorkerState {
   void assign(WorkerTask& task, msg::ComputeTask& spec);
   /// A dependency no local state can supply and no peer holds: why, or empty.
   std::string unreachable_dependency(const msg::ComputeTask& spec) const;
-  void link(WorkerTask& task, WorkerTask& dep, const std::vector<std::string>& who_has);
+  void link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location);
   void start_fetch(WorkerTask& dep, const std::string& holder);
   std::string next_holder(WorkerTask& dep);
   void arrived_in_memory(WorkerTask& task);
@@ -202,7 +208,13 @@ class WorkerState {
 
   // The event in progress.
   const char* stimulus_ = "";
-  std::map<std::string, std::vector<std::string>> to_fetch_;  // holder -> keys
+  /// Keys to fetch from one holder in this event, cut into GetData requests
+  /// (kMaxKeysPerFetch, kMaxBytesPerFetch).
+  struct PendingFetches {
+    std::vector<std::vector<std::string>> requests;
+    std::uint64_t last_request_bytes = 0;
+  };
+  std::map<std::string, PendingFetches> to_fetch_;  // by holder
   Instructions out_;
 
   // The last kStoryLength transitions, a ring: a slot's key string is

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +47,9 @@ struct WorkerTask {
   WorkerTaskStatus status = WorkerTaskStatus::kReleased;
 
   /// Set while assigned here and not started: what the executor will run.
-  std::optional<ReadyTask> run;
+  /// Out of line: most keys a worker knows are copies fetched for a task,
+  /// and a sum over a million inputs creates half a million of them.
+  std::unique_ptr<ReadyTask> run;
   /// The keys `run` reads (assigned tasks only).
   std::vector<WorkerTask*> dependencies;
   /// Dependencies not in memory yet (while waiting).

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,35 @@ class WorkerStateTest : public ::testing::Test {
 
   std::optional<WorkerState> machine_{std::in_place, 2u, ResourceList{}};
 };
+
+// A task with many inputs on one holder fetches them in several GetData
+// requests, each of at most kMaxKeysPerFetch keys and kMaxBytesPerFetch bytes
+// (as the scheduler counted them), and every key is asked for exactly once.
+TEST_F(WorkerStateTest, ManyDependenciesAreFetchedInBoundedRequests) {
+  constexpr std::size_t kInputs = 2 * WorkerState::kMaxKeysPerFetch + 5;
+  msg::ComputeTask sum = task("sum");
+  const std::uint64_t big = WorkerState::kMaxBytesPerFetch / 2 + 1;  // two of these do not fit one request
+  for (std::size_t i = 0; i < kInputs; ++i) {
+    const std::string key = "x" + std::to_string(i);
+    sum.dependencies.push_back({key, {"tcp://peer:1"}, i < 3 ? big : 8});
+    sum.args.emplace_back(TaskRef{key});
+  }
+  Instructions out = compute({sum});
+  std::set<std::string> asked;
+  for (const FetchInstruction& fetch : out.fetch) {
+    EXPECT_EQ(fetch.holder, "tcp://peer:1");
+    EXPECT_LE(fetch.keys.size(), WorkerState::kMaxKeysPerFetch);
+    std::uint64_t bytes = 0;
+    for (const std::string& key : fetch.keys) {
+      EXPECT_TRUE(asked.insert(key).second) << key << " asked for twice";
+      bytes += state().find(key)->nbytes;
+    }
+    EXPECT_TRUE(bytes <= WorkerState::kMaxBytesPerFetch || fetch.keys.size() == 1) << bytes << " bytes in one request";
+  }
+  EXPECT_EQ(asked.size(), kInputs);
+  EXPECT_GE(out.fetch.size(), 5u) << "three big inputs alone, then the small ones in requests of at most "
+                                  << WorkerState::kMaxKeysPerFetch;
+}
 
 // A task with no dependencies runs at once and its result is held and reported.
 TEST_F(WorkerStateTest, TaskWithoutDependenciesRunsAndIsReported) {
