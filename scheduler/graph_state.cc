@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/check.h"
+#include "common/empty_table.h"
 #include "common/logging.h"
 #include "scheduler/task_fingerprint.h"
 
@@ -26,16 +27,13 @@ GraphState::GraphState(SchedulerConfig config, std::shared_ptr<spdlog::logger> l
 GraphState::~GraphState() = default;
 
 void GraphState::shrink_empty_tables() {
-  auto shrink = [](auto& table) {
-    if (table.empty() && table.bucket_count() > 1024) std::remove_reference_t<decltype(table)>().swap(table);
-  };
-  shrink(tasks_);
+  release_if_empty(tasks_);
   if (graveyard_.empty()) graveyard_.shrink_to_fit();
   for (auto& worker : workers_) {
-    shrink(worker->processing);
-    shrink(worker->has_what);
+    release_if_empty(worker->processing);
+    release_if_empty(worker->has_what);
   }
-  for (auto& [id, client] : clients_) shrink(client->wants);
+  for (auto& [id, client] : clients_) release_if_empty(client->wants);
 }
 
 // ---- events ----------------------------------------------------------------
@@ -601,8 +599,8 @@ void GraphState::record_report(WorkerState& worker, const msg::WorkerReport& rep
 }
 
 Outbox GraphState::take_outbox() {
-  // A task assigned and taken back in the same event (released, or its
-  // worker left) is not sent; one assigned twice to the same worker is sent
+  // A task assigned and taken back since the last take_outbox (released,
+  // or its worker left) is not sent; one assigned twice to the same worker is sent
   // once. Every task left is processing where it is sent.
   for (auto it = outbox_.compute.begin(); it != outbox_.compute.end();) {
     WorkerState* worker = it->first;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/empty_table.h"
 #include "common/large_buffer_pool.h"
 #include "common/logging.h"
 #include "common/process_memory.h"
@@ -408,7 +409,7 @@ MemoryCheck DataStore::check_process_memory() {
 
 void DataStore::shrink_if_empty() {
   std::lock_guard lock(mutex_);
-  if (entries_.empty() && entries_.bucket_count() > 1024) decltype(entries_)().swap(entries_);
+  release_if_empty(entries_);
 }
 
 std::size_t DataStore::size() const {

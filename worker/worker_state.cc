@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/empty_table.h"
 #include "common/logging.h"
 
 namespace dtask::worker {
@@ -134,7 +135,7 @@ void WorkerState::forget(WorkerTask& task) {
 }
 
 void WorkerState::shrink_empty_tables() {
-  if (tasks_.empty() && tasks_.bucket_count() > 1024) decltype(tasks_)().swap(tasks_);
+  release_if_empty(tasks_);
 }
 
 // ---- events ------------------------------------------------------------------
