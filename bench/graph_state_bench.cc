@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_parts.h"
 #include "common/logging.h"
 #include "scheduler/graph_state.h"
 
@@ -40,21 +41,6 @@ dtask::msg::UpdateGraph fanout_graph(std::int64_t n) {
   graph.wanted_keys.push_back(sum.key);
   graph.tasks.push_back(std::move(sum));
   return graph;
-}
-
-/// `graph` as the client sends it: parts of `part` tasks, the last with the wanted keys.
-std::vector<dtask::msg::UpdateGraph> in_parts(dtask::msg::UpdateGraph graph, std::size_t part) {
-  std::vector<dtask::msg::UpdateGraph> parts;
-  for (std::size_t start = 0; start < graph.tasks.size(); start += part) {
-    dtask::msg::UpdateGraph next;
-    auto first = graph.tasks.begin() + static_cast<std::ptrdiff_t>(start);
-    next.tasks.assign(std::make_move_iterator(first),
-                      std::make_move_iterator(first + static_cast<std::ptrdiff_t>(std::min(part, graph.tasks.size() - start))));
-    next.more = start + part < graph.tasks.size();
-    parts.push_back(std::move(next));
-  }
-  parts.back().wanted_keys = std::move(graph.wanted_keys);
-  return parts;
 }
 
 /// Reports every task the outbox sent as finished, in batches as workers do;
@@ -104,7 +90,7 @@ int main(int argc, char** argv) {
   }
   auto* client = graph.add_client("bench");
 
-  auto parts = in_parts(fanout_graph(tasks), part);
+  auto parts = dtask::split_graph(fanout_graph(tasks), part);
   auto start = Clock::now();
   for (auto& graph_part : parts) graph.update_graph(*client, std::move(graph_part));
   double update = seconds_since(start);

@@ -13,6 +13,7 @@
 #include <random>
 #include <nlohmann/json.hpp>
 
+#include "common/graph_parts.h"
 #include "common/logging.h"
 #include "common/tcp_connection.h"
 
@@ -70,27 +71,11 @@ ClientCore::ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spd
 
 namespace {
 
-/// Tasks per UpdateGraph message. A graph of millions of tasks goes in
-/// parts, each far under the scheduler's --max-message-size (512 MiB by
-/// default; 100,000 small tasks encode to about 15 MB), and the scheduler
-/// decodes one part at a time instead of holding the whole graph twice.
-constexpr std::size_t kTasksPerGraphPart = 100000;
-
-/// Sends `message`; a big graph goes in parts (msg::UpdateGraph::more), in
-/// order, so each part's dependencies are in it or before it. Its tasks are
-/// moved into the parts, not copied.
+/// Sends `message`; a big graph goes in parts (common/graph_parts.h).
 void send_in_parts(Connection& connection, Message message) {
   auto* graph = std::get_if<msg::UpdateGraph>(&message);
-  if (graph == nullptr || graph->tasks.size() <= kTasksPerGraphPart) return connection.send(message);
-  for (std::size_t start = 0; start < graph->tasks.size(); start += kTasksPerGraphPart) {
-    std::size_t end = std::min(graph->tasks.size(), start + kTasksPerGraphPart);
-    msg::UpdateGraph part;
-    part.tasks.assign(std::make_move_iterator(graph->tasks.begin() + static_cast<std::ptrdiff_t>(start)),
-                      std::make_move_iterator(graph->tasks.begin() + static_cast<std::ptrdiff_t>(end)));
-    part.more = end < graph->tasks.size();
-    if (!part.more) part.wanted_keys = std::move(graph->wanted_keys);
-    connection.send(Message(std::move(part)));
-  }
+  if (graph == nullptr) return connection.send(message);
+  for (msg::UpdateGraph& part : split_graph(std::move(*graph))) connection.send(Message(std::move(part)));
 }
 
 }  // namespace
