@@ -15,7 +15,7 @@ namespace dtask::scheduler {
 
 /// Tasks assigned to one worker, in the order they were assigned. Each is
 /// processing on that worker until the batch is encoded (GraphState::take_outbox
-/// drops any taken back in the same event).
+/// drops any taken back since the last take_outbox).
 struct ComputeOrders {
   std::vector<TaskState*> tasks;
 };

@@ -477,7 +477,7 @@ void GraphState::unassign(TaskState& task) {
   for (const auto& [name, amount] : task.resources()) add_resource(worker->resources_used, name, -amount);
   task.processing_on = nullptr;
   task.estimated_duration = 0;
-  task.compute_pending = false;  // not sent, if it was assigned in this event
+  task.compute_pending = false;  // not sent, if it was assigned since the last take_outbox
 }
 
 void GraphState::add_resource(ResourceList& resources, const std::string& name, double amount) {

@@ -406,8 +406,9 @@ class SchedulerServer::Impl {
   void flush() {
     Outbox outbox = graph_.take_outbox();
     if (journal_) journal_changes(outbox);
-    // Messages are moved into the Message they are sent as: a copy would
-    // double the memory of a big batch while it is encoded.
+    // Compute orders are encoded straight from the TaskStates, with no
+    // msg::ComputeTask in between; the other messages are moved into the
+    // Message they are sent as. A copy would double a big batch's memory.
     for (auto& [worker, orders] : outbox.compute) {
       if (Peer* peer = worker_peer(worker)) peer->connection->send_encoded(encode_compute_tasks(ComputeOrderSource(orders)));
     }

@@ -88,8 +88,8 @@ struct TaskState {
   bool registered_as_waiter = false;
   /// In its client's pending_graph: not released for want of a client yet.
   bool in_pending_graph = false;
-  /// Assigned to processing_on in this event, and not yet in a batch that
-  /// take_outbox handed over to be sent.
+  /// Assigned to processing_on since the last take_outbox, so still to be
+  /// sent: the next take_outbox hands it over in a batch and clears this.
   bool compute_pending = false;
   std::vector<TaskState*> waiters;  // dependents that still need this result
   std::vector<ClientState*> who_wants;
