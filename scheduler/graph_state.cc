@@ -226,16 +226,11 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     }
     std::vector<std::string>().swap(def->dependencies);  // a big graph's peak is lower when each goes now
   }
-  if (graph.more) {
-    // Nothing is recommended yet: the tasks wait, released, for the last part.
-    for (auto& [task, def] : defined) {
-      task->in_pending_graph = true;
-      client.pending_graph.push_back(task);
-    }
-    return;
-  }
+  if (graph.more) return start_graph_part(client, defined);
+  // The last part. Its tasks, and those of the parts before, are held
+  // (in_pending_graph) until the wanted keys' tasks wait on what they need:
+  // a result computed early must not go before its dependent registers.
   std::vector<TaskState*> new_tasks = std::exchange(client.pending_graph, {});
-  for (TaskState* task : new_tasks) task->in_pending_graph = false;
   for (auto& [task, def] : defined) new_tasks.push_back(task);
   for (const std::string& key : graph.wanted_keys) {
     auto it = tasks_.find(key);
@@ -249,7 +244,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     if (task.status == S::kMemory || task.status == S::kErred) notify(client, status_of(task));
     if (task.status == S::kReleased) out.emplace_back(&task, S::kWaiting);
   }
-  for (TaskState* task : new_tasks) {
+  for (auto& [task, def] : defined) {
     if (!task->error_message().empty() && task->status != S::kErred) {
       // Bad graph input: fail this task (and what depends on it) with the reason.
       // Drop the `waiting` queued for it if wanted: it would route it through
@@ -257,9 +252,35 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       TaskState* bad = task;
       std::erase_if(out, [bad](const auto& recommendation) { return recommendation.first == bad; });
       transition(*task, S::kErred, out);
-    } else if (task->status == S::kReleased) {
-      recommend_release_if_unneeded(*task, out);  // nobody asked for it
     }
+  }
+  transitions(std::move(out));
+  // Now what nobody needs goes: tasks no wanted key depends on, and results
+  // of the earlier parts whose dependents have all run.
+  out.clear();
+  for (TaskState* task : new_tasks) task->in_pending_graph = false;
+  for (TaskState* task : new_tasks) recommend_release_if_unneeded(*task, out);
+  transitions(std::move(out));
+}
+
+// A part before the last: its tasks start now, while the rest of the graph
+// arrives (a graph of a million tasks takes seconds to send and take in).
+// They are held (in_pending_graph) so that a result is not released before
+// the later parts name its dependents. Parts come in dependency order, so
+// every dependency of these tasks is known.
+void GraphState::start_graph_part(ClientState& client, const std::vector<std::pair<TaskState*, msg::TaskDef*>>& defined) {
+  Recommendations out;
+  for (auto& [task, def] : defined) {
+    task->in_pending_graph = true;
+    client.pending_graph.push_back(task);
+  }
+  // Errors first: a task recommended `waiting` before its dependency erred
+  // would route through released and lose the error it inherits.
+  for (auto& [task, def] : defined) {
+    if (!task->error_message().empty() && task->status != S::kErred) transition(*task, S::kErred, out);
+  }
+  for (auto& [task, def] : defined) {
+    if (task->status == S::kReleased) out.emplace_back(task, S::kWaiting);
   }
   transitions(std::move(out));
 }
@@ -269,6 +290,7 @@ void GraphState::refuse_graph(ClientState& client, const msg::UpdateGraph& graph
     // The parts still to come are refused with this one.
     if (client.graph_refusal.empty()) logger_->warn("refusing a graph from client {}: {}", client.name, why);
     client.graph_refusal = why;
+    drop_pending_graph(client);  // its earlier parts' tasks stop now, not at the last part
     return;
   }
   if (client.graph_refusal.empty()) {

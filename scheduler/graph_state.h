@@ -295,6 +295,8 @@ class GraphState {
   /// replica and reschedule the task.
   void task_missing_data(WorkerState& worker, const msg::TaskMissingData& missing, Recommendations& out);
   void retry_unrunnable(Recommendations& out);
+  /// A part of a graph before its last (UpdateGraph::more): its tasks start.
+  void start_graph_part(ClientState& client, const std::vector<std::pair<TaskState*, msg::TaskDef*>>& defined);
   void drop_pending_graph(ClientState& client);
   void notify_wanted(TaskState& task);
   void notify(ClientState& client, msg::KeyStatus status);

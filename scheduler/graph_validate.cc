@@ -107,9 +107,10 @@ Status GraphState::validate() const {
     for (const ClientState* client : task.who_wants) {
       if (client->wants.count(const_cast<TaskState*>(&task)) == 0) return violation(task, "client wants disagree");
     }
-    bool needed = !task.who_wants.empty() || !task.waiters.empty();
+    // A task of a graph whose last part has not come is needed by that graph.
+    bool needed = !task.who_wants.empty() || !task.waiters.empty() || task.in_pending_graph;
     if (!needed && task.status != S::kReleased) return violation(task, "nobody needs it but it was not released");
-    if (!needed && task.dependents.empty() && !task.in_pending_graph) {
+    if (!needed && task.dependents.empty()) {
       return violation(task, "released, unneeded, but not forgotten");
     }
   }

@@ -86,7 +86,8 @@ struct TaskState {
   std::uint32_t waiting_count = 0;
   /// Set while this task is among its dependencies' `waiters` (all or none of them).
   bool registered_as_waiter = false;
-  /// In its client's pending_graph: not released for want of a client yet.
+  /// In its client's pending_graph: a graph whose last part has not come
+  /// needs it (it runs, and its result stays, until that part says who wants what).
   bool in_pending_graph = false;
   /// Assigned to processing_on since the last take_outbox, so still to be
   /// sent: the next take_outbox hands it over in a batch and clears this.

@@ -139,20 +139,48 @@ void submit_part(GraphState& graph, ClientState& client, std::vector<msg::TaskDe
   graph.update_graph(client, std::move(part));
 }
 
-TEST_F(GraphStateTest, GraphInPartsWaitsForItsLastPartThenRuns) {
-  WorkerState* w = add_worker("w");
+// A part before the last starts at once, so a big graph runs while the rest
+// of it arrives; its results stay until the last part says who needs them.
+TEST_F(GraphStateTest, GraphInPartsStartsBeforeItsLastPartAndKeepsItsResults) {
+  WorkerState* w = add_worker("w", 4);
   submit_part(graph, *client, {task_def("a"), task_def("b")});
-  Sent first = drain();  // validate() holds: the parts' tasks are held, not leaked
-  EXPECT_EQ(first.compute_count(), 0u);
-  EXPECT_EQ(graph.task_count(), 2u);
-  EXPECT_EQ(graph.find("a")->status, TaskStatus::kReleased);
-  submit_part(graph, *client, {task_def("c", {"a", "b"}, "add")});
-  EXPECT_EQ(drain().compute_count(), 0u);
+  Sent first = drain();  // validate() holds: the parts' tasks are needed by their graph
+  EXPECT_EQ(as_set(first.computed_keys("w")), (std::set<std::string>{"a", "b"}));
+  finish(w, "a");
+  finish(w, "b");
+  EXPECT_TRUE(drain().freed.empty()) << "a and b have no dependents yet, but their graph is not complete";
+  EXPECT_EQ(graph.find("a")->status, TaskStatus::kMemory);
+  submit_part(graph, *client, {task_def("c", {"a", "b"}, "add"), task_def("e")});
+  EXPECT_EQ(as_set(drain().computed_keys("w")), (std::set<std::string>{"c", "e"}));
+  finish(w, "c");
+  Sent after_c = drain();
+  EXPECT_TRUE(after_c.freed.empty()) << "c's inputs stay until the last part: a later task could read them";
   submit({task_def("d", {"c"})}, {"d"});  // the last part: wanted keys come with it
+  Sent last = drain();
+  EXPECT_EQ(last.computed_keys("w"), std::vector<std::string>{"d"});
+  // a and b were read by c, which has run: nothing needs them now. e is
+  // still running, needed by no wanted key: it is released too.
+  EXPECT_EQ(as_set(last.freed_keys("w")), (std::set<std::string>{"a", "b", "e"}));
   run_to_completion();
   ASSERT_NE(last_status("d"), nullptr);
   EXPECT_EQ(last_status("d")->state, KeyOutcome::kMemory);
-  EXPECT_EQ(w->tasks_done, 4u);
+  EXPECT_EQ(w->tasks_done, 4u) << "each task ran once (e's late report is ignored)";
+  release_all_and_check_no_leaks();
+}
+
+// A bad task in an early part errs there, and its dependents with it.
+TEST_F(GraphStateTest, GraphPartWithAnUnknownDependencyErrsAtOnce) {
+  add_worker("w");
+  submit_part(graph, *client, {task_def("a", {"missing"}), task_def("b", {"a"})});
+  drain();
+  EXPECT_EQ(graph.find("a")->status, TaskStatus::kErred);
+  EXPECT_EQ(graph.find("b")->status, TaskStatus::kErred);
+  submit({task_def("c", {"b"})}, {"c"});
+  drain();
+  ASSERT_NE(last_status("c"), nullptr);
+  EXPECT_EQ(last_status("c")->state, KeyOutcome::kErred);
+  EXPECT_NE(last_status("c")->message.find("unknown dependency key 'missing'"), std::string::npos)
+      << last_status("c")->message;
   release_all_and_check_no_leaks();
 }
 
@@ -171,8 +199,10 @@ TEST_F(GraphStateTest, RefusedPartRefusesTheRestOfItsGraph) {
   submit({task_def("x")}, {"x"});
   run_to_completion();
   submit_part(graph, *client, {task_def("y")});
+  EXPECT_EQ(drain().computed_keys("w"), std::vector<std::string>{"y"});  // an early part starts
   msg::TaskDef redefined = task_def("x", {}, "noop");  // a different definition of a known key
   submit_part(graph, *client, {redefined});
+  EXPECT_EQ(drain().freed_keys("w"), std::vector<std::string>{"y"}) << "the refused graph's work stops at once";
   submit({task_def("z", {"y"})}, {"z"});
   drain();
   ASSERT_NE(last_status("z"), nullptr);
