@@ -142,6 +142,11 @@ void WorkerState::shrink_empty_tables() {
 
 Instructions WorkerState::compute(std::vector<msg::ComputeTask> tasks) {
   begin("compute");
+  // Room for every key the batch may add, at once: a task over a million
+  // inputs would otherwise rehash the table (every key hashed again) as it grows.
+  std::size_t keys = tasks.size();
+  for (const msg::ComputeTask& spec : tasks) keys += spec.dependencies.size();
+  tasks_.reserve(tasks_.size() + keys);
   for (msg::ComputeTask& spec : tasks) {
     auto it = tasks_.find(spec.key);
     if (it != tasks_.end()) {
@@ -382,7 +387,15 @@ void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
   task.run = std::make_unique<ReadyTask>(ReadyTask{spec.key, std::move(spec.op), std::move(spec.args), spec.priority,
                                                    std::move(spec.resources), spec.inline_result});
   task.sequence = next_sequence_++;
-  for (const msg::DependencyLocation& dep : spec.dependencies) link(task, get_or_create(dep.key), dep);
+  // A wide task's keys are spread over a table far bigger than the caches:
+  // each lookup waits on memory, so the ones a few steps ahead are fetched
+  // while this one is linked.
+  constexpr std::size_t kLookAhead = 8;
+  const std::vector<msg::DependencyLocation>& deps = spec.dependencies;
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    if (i + kLookAhead < deps.size()) tasks_.prefetch(deps[i + kLookAhead].key);
+    link(task, get_or_create(deps[i].key), deps[i]);
+  }
   if (!task.waiting_for.empty()) return transition(task, S::kWaiting);
   transition(task, S::kReady);
   ready_.insert(&task);
