@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "common/check.h"
-#include "common/empty_table.h"
+#include "common/hash_tables.h"
 #include "common/logging.h"
 #include "scheduler/task_fingerprint.h"
 
@@ -166,7 +166,10 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
   std::vector<TaskState*> known;  // per definition: the task of that key already here, or null
   fingerprints.reserve(graph.tasks.size());
   known.reserve(graph.tasks.size());
-  for (const msg::TaskDef& def : graph.tasks) {
+  auto key_of = [](const auto& item) -> const std::string& { return item.key; };
+  for (std::size_t i = 0; i < graph.tasks.size(); ++i) {
+    const msg::TaskDef& def = graph.tasks[i];
+    prefetch_ahead(tasks_, graph.tasks, i, key_of);
     fingerprints.push_back(task_fingerprint(def));
     auto found = tasks_.find(def.key);
     known.push_back(found == tasks_.end() ? nullptr : found->second.get());
@@ -186,6 +189,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     // Moved: the task keeps the one copy of its key. The lookup above
     // answers for keys already here; a new key is looked up once more, as
     // it is inserted (the graph may name it twice).
+    prefetch_ahead(tasks_, graph.tasks, i, key_of);  // that key is not moved yet
     TaskState* task = known[i] != nullptr ? known[i] : create_if_new(std::move(graph.tasks[i].key), &created);
     if (created) {
       task->fingerprint = fingerprints[i];
@@ -208,7 +212,9 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     task->retries = def->retries;
     if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
     join_group(*task, task->op);
-    for (const std::string& dep_key : def->dependencies) {
+    for (std::size_t d = 0; d < def->dependencies.size(); ++d) {
+      const std::string& dep_key = def->dependencies[d];
+      prefetch_ahead(tasks_, def->dependencies, d, [](const std::string& key) -> const std::string& { return key; });
       auto dep = tasks_.find(dep_key);
       if (dep == tasks_.end()) {
         task->rare().error_op = task->op;
@@ -360,7 +366,9 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
   record_report(worker, report);
   Recommendations out;
   reporting_worker_ = &worker;
-  for (const msg::TaskFinished& finished : report.finished) {
+  for (std::size_t i = 0; i < report.finished.size(); ++i) {
+    const msg::TaskFinished& finished = report.finished[i];
+    prefetch_ahead(tasks_, report.finished, i, [](const msg::TaskFinished& f) -> const std::string& { return f.key; });
     auto it = tasks_.find(finished.key);
     TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
     if (task != nullptr && is_processing(task->status) && task->processing_on == &worker) {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/check.h"
-#include "common/empty_table.h"
+#include "common/hash_tables.h"
 #include "common/large_buffer_pool.h"
 #include "common/logging.h"
 #include "common/process_memory.h"

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "common/check.h"
-#include "common/empty_table.h"
+#include "common/hash_tables.h"
 #include "common/logging.h"
 
 namespace dtask::worker {
@@ -387,13 +387,9 @@ void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
   task.run = std::make_unique<ReadyTask>(ReadyTask{spec.key, std::move(spec.op), std::move(spec.args), spec.priority,
                                                    std::move(spec.resources), spec.inline_result});
   task.sequence = next_sequence_++;
-  // A wide task's keys are spread over a table far bigger than the caches:
-  // each lookup waits on memory, so the ones a few steps ahead are fetched
-  // while this one is linked.
-  constexpr std::size_t kLookAhead = 8;
   const std::vector<msg::DependencyLocation>& deps = spec.dependencies;
   for (std::size_t i = 0; i < deps.size(); ++i) {
-    if (i + kLookAhead < deps.size()) tasks_.prefetch(deps[i + kLookAhead].key);
+    prefetch_ahead(tasks_, deps, i, [](const msg::DependencyLocation& dep) -> const std::string& { return dep.key; });
     link(task, get_or_create(deps[i].key), deps[i]);
   }
   if (!task.waiting_for.empty()) return transition(task, S::kWaiting);

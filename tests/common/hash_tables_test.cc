@@ -1,5 +1,5 @@
 // release_if_empty: an emptied big table gives its buckets back; others keep theirs.
-#include "common/empty_table.h"
+#include "common/hash_tables.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 namespace dtask {
 namespace {
 
-TEST(EmptyTableTest, AnEmptiedBigTableLosesItsBuckets) {
+TEST(HashTablesTest, AnEmptiedBigTableLosesItsBuckets) {
   std::unordered_set<int> table;
   for (int i = 0; i < 100000; ++i) table.insert(i);
   table.clear();
@@ -17,7 +17,7 @@ TEST(EmptyTableTest, AnEmptiedBigTableLosesItsBuckets) {
   EXPECT_LE(table.bucket_count(), 1024u);
 }
 
-TEST(EmptyTableTest, ATableStillInUseKeepsItsBuckets) {
+TEST(HashTablesTest, ATableStillInUseKeepsItsBuckets) {
   std::unordered_set<int> table;
   for (int i = 0; i < 100000; ++i) table.insert(i);
   for (int i = 1; i < 100000; ++i) table.erase(i);
