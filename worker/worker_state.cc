@@ -115,14 +115,15 @@ void WorkerState::transition(WorkerTask& task, WorkerTaskStatus to) {
   record_story(task.key, from, to);
 }
 
-WorkerTask& WorkerState::get_or_create(const std::string& key) {
-  auto [it, inserted] = tasks_.try_emplace(key);
-  if (inserted) {
-    it->second = std::make_unique<WorkerTask>();
-    it->second->key = key;
-    ++counts_[static_cast<int>(S::kReleased)];
-  }
-  return *it->second;
+WorkerTask& WorkerState::get_or_create(std::string key) {
+  auto it = tasks_.find(key);
+  if (it != tasks_.end()) return *it->second;
+  auto task = std::make_unique<WorkerTask>();
+  task->key = std::move(key);
+  // The table's key views the task's own: one copy of each key.
+  auto inserted = tasks_.try_emplace(std::string_view(task->key), std::move(task)).first;
+  ++counts_[static_cast<int>(S::kReleased)];
+  return *inserted->second;
 }
 
 void WorkerState::forget(WorkerTask& task) {
@@ -176,7 +177,7 @@ Instructions WorkerState::compute(std::vector<msg::ComputeTask> tasks) {
       out_.report.missing.push_back({spec.key, unreachable, "", "dependency " + unreachable + " is held by no worker"});
       continue;
     }
-    assign(get_or_create(spec.key), spec);
+    assign(get_or_create(std::move(spec.key)), spec);
   }
   return finish();
 }
@@ -384,13 +385,13 @@ std::string WorkerState::unreachable_dependency(const msg::ComputeTask& spec) co
 }
 
 void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
-  task.run = std::make_unique<ReadyTask>(ReadyTask{spec.key, std::move(spec.op), std::move(spec.args), spec.priority,
+  task.run = std::make_unique<ReadyTask>(ReadyTask{task.key, std::move(spec.op), std::move(spec.args), spec.priority,
                                                    std::move(spec.resources), spec.inline_result});
   task.sequence = next_sequence_++;
-  const std::vector<msg::DependencyLocation>& deps = spec.dependencies;
+  std::vector<msg::DependencyLocation>& deps = spec.dependencies;
   for (std::size_t i = 0; i < deps.size(); ++i) {
     prefetch_ahead(tasks_, deps, i, [](const msg::DependencyLocation& dep) -> const std::string& { return dep.key; });
-    link(task, get_or_create(deps[i].key), deps[i]);
+    link(task, get_or_create(std::move(deps[i].key)), deps[i]);  // a new key's task takes the message's copy
   }
   if (!task.waiting_for.empty()) return transition(task, S::kWaiting);
   transition(task, S::kReady);
@@ -593,7 +594,7 @@ std::size_t WorkerState::not_started() const { return count(S::kWaiting) + count
 std::vector<msg::KeyInfo> WorkerState::held() const {
   std::vector<msg::KeyInfo> out;
   for (const auto& [key, task] : tasks_) {
-    if (task->status == S::kMemory && task->held) out.push_back({key, task->nbytes, task->type_name});
+    if (task->status == S::kMemory && task->held) out.push_back({task->key, task->nbytes, task->type_name});
   }
   return out;
 }
@@ -625,7 +626,7 @@ Status WorkerState::validate() const {
   std::size_t counts[kWorkerTaskStatusCount] = {};
   for (const auto& [key, owned] : tasks_) {
     const WorkerTask& task = *owned;
-    if (task.key != key) return worker_violation(task, "filed under " + key);
+    if (task.key != key) return worker_violation(task, "filed under " + std::string(key));
     ++counts[static_cast<int>(task.status)];
     DTASK_RETURN_NOT_OK(validate_task(task));
   }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -164,7 +165,8 @@ class WorkerState {
   Instructions finish();
   /// The only place a status changes: checks the edge against the table.
   void transition(WorkerTask& task, WorkerTaskStatus to);
-  WorkerTask& get_or_create(const std::string& key);
+  /// The task of `key`, created (released) if new; a new one takes `key`.
+  WorkerTask& get_or_create(std::string key);
 
   void assign(WorkerTask& task, msg::ComputeTask& spec);
   /// A dependency no local state can supply and no peer holds: why, or empty.
@@ -198,7 +200,9 @@ class WorkerState {
   ResourceList available_;  // declared resources less those of running tasks
   const ResourceList declared_;
 
-  absl::flat_hash_map<std::string, std::unique_ptr<WorkerTask>> tasks_;  // open addressing, as the scheduler's
+  /// Every key known here. Open addressing, as the scheduler's; the table's
+  /// key views the task's own (WorkerTask::key), so a key is stored once.
+  absl::flat_hash_map<std::string_view, std::unique_ptr<WorkerTask>> tasks_;
   std::vector<std::unique_ptr<WorkerTask>> graveyard_;  // forgotten this event; freed at its end
   std::set<WorkerTask*, ByPriority> ready_;
   std::size_t counts_[kWorkerTaskStatusCount] = {};
