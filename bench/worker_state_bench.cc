@@ -59,12 +59,13 @@ int main(int argc, char** argv) {
   start = Clock::now();
   std::size_t fetched = 0;
   std::size_t started = 0;
-  for (const auto& request : assigned.fetch) {
-    for (const std::string& key : request.keys) {
-      if (!state.fetch_wanted(key)) continue;
-      started += state.fetched(key, 8, "int64").execute.size();
-      ++fetched;
+  for (auto& request : assigned.fetch) {
+    std::vector<dtask::worker::FetchedCopy> reply;  // one DataReply, one event (as worker.cc does)
+    for (std::string& key : request.keys) {
+      if (state.fetch_wanted(key)) reply.push_back({std::move(key), 8, "int64"});
     }
+    fetched += reply.size();
+    started += state.fetched(std::move(reply)).execute.size();
   }
   double arrive = seconds_since(start);
 

@@ -270,6 +270,32 @@ bool DataStore::erase(const std::string& key) {
   return true;
 }
 
+std::size_t DataStore::erase_all(const std::vector<std::string>& keys) {
+  // Short holds of the lock: executor threads read the store meanwhile.
+  constexpr std::size_t kKeysPerLock = 4096;
+  std::size_t erased = 0;
+  std::vector<std::string> files;
+  std::vector<Value> dropped;  // freed once the lock is dropped
+  for (std::size_t start = 0; start < keys.size(); start += kKeysPerLock) {
+    const std::size_t end = std::min(keys.size(), start + kKeysPerLock);
+    dropped.clear();
+    {
+      std::lock_guard lock(mutex_);
+      for (std::size_t i = start; i < end; ++i) {
+        prefetch_ahead(entries_, keys, i, [](const std::string& key) -> const std::string& { return key; });
+        auto it = entries_.find(keys[i]);
+        if (it == entries_.end()) continue;
+        if (std::string file = drop_locked(it->second); !file.empty()) files.push_back(std::move(file));
+        dropped.push_back(std::move(it->second.value));
+        entries_.erase(it);
+        ++erased;
+      }
+    }
+  }
+  for (const std::string& file : files) remove_file(file);
+  return erased;
+}
+
 std::string DataStore::drop_locked(Entry& entry) {
   switch (entry.where) {
     case Where::kMemory:

@@ -284,7 +284,7 @@ class Worker::Impl {
 
   /// Carries out what the state machine decided.
   void apply(Instructions instructions) {
-    for (const std::string& key : instructions.drop) store_->erase(key);
+    store_->erase_all(instructions.drop);
     for (FetchInstruction& fetch_keys : instructions.fetch) fetch(fetch_keys.holder, std::move(fetch_keys.keys));
     for (ReadyTask& task : instructions.execute) executor_.submit(std::move(task));
     for (const std::string& warning : instructions.warnings) logger_->warn("{}", warning);
@@ -401,17 +401,18 @@ class Worker::Impl {
       ++transfers_;
       report_activity({ActivityKind::kTransfer, request.mapped().start_time, wall_clock_seconds(), nbytes});
       const std::string& holder = request.mapped().address;
+      std::vector<FetchedCopy> arrived;
+      arrived.reserve(reply->values.size());
       for (msg::KeyValue& item : reply->values) {
         if (!item.found) {
           apply(state_.fetch_failed(item.key, holder, "not found on " + holder));
           continue;
         }
-        const std::uint64_t value_bytes = item.value.nbytes();
-        std::string type_name = item.value.type_name();
+        FetchedCopy& copy = arrived.emplace_back(FetchedCopy{std::move(item.key), item.value.nbytes(), item.value.type_name()});
         // A copy nothing here needs any more is not stored at all.
-        if (state_.fetch_wanted(item.key)) store_->put(item.key, std::move(item.value), SpillOnPut::kLater);
-        apply(state_.fetched(item.key, value_bytes, std::move(type_name)));
+        if (state_.fetch_wanted(copy.key)) store_->put(copy.key, std::move(item.value), SpillOnPut::kLater);
       }
+      apply(state_.fetched(std::move(arrived)));  // one event for the reply
       spill_soon();
     } else if (auto* hello = std::get_if<msg::HandshakeReply>(&message); hello && !hello->ok) {
       logger_->warn("peer refused the connection: {}", hello->error);

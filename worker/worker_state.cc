@@ -246,23 +246,35 @@ bool WorkerState::fetch_wanted(const std::string& key) const {
 }
 
 Instructions WorkerState::fetched(const std::string& key, std::uint64_t nbytes, std::string type_name) {
+  std::vector<FetchedCopy> copies;
+  copies.push_back({key, nbytes, std::move(type_name)});
+  return fetched(std::move(copies));
+}
+
+Instructions WorkerState::fetched(std::vector<FetchedCopy> copies) {
   begin("fetched");
-  auto it = tasks_.find(key);
-  if (it != tasks_.end()) {
-    WorkerTask& task = *it->second;
-    if (task.status == S::kFetchCancelled) {
-      transition(task, S::kReleased);  // fetch_wanted said no: nothing was stored
-      forget(task);
-    } else if (task.status == S::kFetching) {
-      task.nbytes = nbytes;
-      task.type_name = std::move(type_name);
-      task.fetching_from.clear();
-      task.who_has.clear();
-      transition(task, S::kMemory);
-      arrived_in_memory(task);
-    }
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    prefetch_ahead(tasks_, copies, i, [](const FetchedCopy& copy) -> const std::string& { return copy.key; });
+    copy_arrived(copies[i]);
   }
   return finish();
+}
+
+void WorkerState::copy_arrived(FetchedCopy& copy) {
+  auto it = tasks_.find(copy.key);
+  if (it == tasks_.end()) return;
+  WorkerTask& task = *it->second;
+  if (task.status == S::kFetchCancelled) {
+    transition(task, S::kReleased);  // fetch_wanted said no: nothing was stored
+    forget(task);
+  } else if (task.status == S::kFetching) {
+    task.nbytes = copy.nbytes;
+    task.type_name = std::move(copy.type_name);
+    task.fetching_from.clear();
+    task.who_has.clear();
+    transition(task, S::kMemory);
+    arrived_in_memory(task);
+  }
 }
 
 Instructions WorkerState::fetch_failed(const std::string& key, const std::string& holder, const std::string& why) {

@@ -53,6 +53,13 @@ struct Instructions {
   }
 };
 
+/// A value that arrived from a peer (in the DataStore if fetch_wanted said so).
+struct FetchedCopy {
+  std::string key;
+  std::uint64_t nbytes = 0;
+  std::string type_name;
+};
+
 /// One state change, with the event that caused it (Dask's stimulus_id).
 struct WorkerTransition {
   std::uint64_t sequence = 0;  // counts every transition of this WorkerState
@@ -96,6 +103,9 @@ class WorkerState {
   bool fetch_wanted(const std::string& key) const;
   /// A fetched value arrived (and is in the DataStore if fetch_wanted said so).
   [[nodiscard]] Instructions fetched(const std::string& key, std::uint64_t nbytes, std::string type_name);
+  /// The values of one DataReply arrived: one event for all of them (a
+  /// reply brings up to kMaxKeysPerFetch), each as fetched() would take it.
+  [[nodiscard]] Instructions fetched(std::vector<FetchedCopy> copies);
   /// `holder` could not give `key` (not found there, or the link failed mid-fetch).
   /// The next known holder is tried; with none left, the tasks needing it are
   /// reported missing to the scheduler.
@@ -175,6 +185,8 @@ class WorkerState {
   void start_fetch(WorkerTask& dep, const std::string& holder);
   std::string next_holder(WorkerTask& dep);
   void arrived_in_memory(WorkerTask& task);
+  /// A copy of `key` arrived: fetched()'s work for one value, inside an event.
+  void copy_arrived(FetchedCopy& copy);
   void give_up_fetch(WorkerTask& dep, const std::string& holder, const std::string& why);
   /// A waiting or ready task leaves: it lets go of its dependencies.
   void release_assigned(WorkerTask& task);

@@ -200,6 +200,26 @@ TEST_F(DataStoreTest, EraseOfSpilledKeyRemovesFile) {
   expect_exact_accounting(8 * 8 * kKiB);
 }
 
+// erase_all() drops what it names (spilled or not, in more keys than one
+// hold of the lock takes), skips keys not held, and keeps the accounting exact.
+TEST_F(DataStoreTest, EraseAllDropsManyKeysAndTheirFiles) {
+  DataStore& store = make(100 * kKiB);
+  for (int i = 0; i < 9; ++i) store.put("k" + std::to_string(i), array_value(i));
+  ASSERT_TRUE(store.is_spilled("k0"));
+  std::vector<std::string> keys = {"k0", "k3", "never-held"};
+  for (int i = 0; i < 10000; ++i) {
+    keys.push_back("small" + std::to_string(i));
+    store.put(keys.back(), Value(std::int64_t{i}));
+  }
+  EXPECT_EQ(store.erase_all(keys), 10002u);
+  EXPECT_FALSE(store.contains("k0"));
+  EXPECT_FALSE(store.contains("k3"));
+  EXPECT_FALSE(store.contains("small9999"));
+  EXPECT_TRUE(store.contains("k1"));
+  EXPECT_EQ(store.size(), 7u);
+  expect_exact_accounting(7 * 8 * kKiB);
+}
+
 // Putting a new value under a spilled key replaces it and deletes the old file.
 TEST_F(DataStoreTest, ReplacingSpilledKeyRemovesOldFile) {
   DataStore& store = make(100 * kKiB);

@@ -136,6 +136,25 @@ TEST_F(WorkerStateTest, ManyDependenciesAreFetchedInBoundedRequests) {
                                   << WorkerState::kMaxKeysPerFetch;
 }
 
+// One DataReply is one event: a task whose inputs all arrive in it starts
+// once, a copy fetched for a task since released is forgotten, and a key
+// this worker never asked for changes nothing.
+TEST_F(WorkerStateTest, AReplyOfManyCopiesIsOneEvent) {
+  compute({task("y", {{"a", {"tcp://p"}}, {"b", {"tcp://p"}}}), task("z", {{"c", {"tcp://p"}}})});
+  free({"z"});
+  ASSERT_EQ(status("c"), WS::kFetchCancelled);
+  std::vector<FetchedCopy> reply = {{"a", 8, "int64"}, {"c", 8, "int64"}, {"b", 8, "int64"}, {"stranger", 8, "int64"}};
+  Instructions out = step(state().fetched(std::move(reply)));
+  EXPECT_EQ(executed(out), std::vector<std::string>{"y"});
+  EXPECT_EQ(status("a"), WS::kMemory);
+  EXPECT_EQ(status("b"), WS::kMemory);
+  EXPECT_EQ(state().find("b")->type_name, "int64");
+  EXPECT_FALSE(known("c")) << "nothing needed the cancelled copy";
+  EXPECT_FALSE(known("stranger"));
+  finished("y");
+  expect_only_held({"y"});
+}
+
 // A task with no dependencies runs at once and its result is held and reported.
 TEST_F(WorkerStateTest, TaskWithoutDependenciesRunsAndIsReported) {
   Instructions out = compute({task("x")});
