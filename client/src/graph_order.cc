@@ -1,6 +1,6 @@
 #include "client/src/graph_order.h"
 
-#include <unordered_set>
+#include <absl/container/flat_hash_set.h>
 
 namespace dtask::internal {
 
@@ -11,6 +11,7 @@ msg::TaskDef to_task_def(const DelayedNode& node, int user_priority, std::uint64
   def.key = node.key;
   def.op = node.op;
   def.args = node.args;
+  def.dependencies.reserve(node.delayed_deps.size() + node.future_deps.size());
   for (const Delayed& dep : node.delayed_deps) def.dependencies.push_back(dep.key());
   for (const FutureBase& dep : node.future_deps) def.dependencies.push_back(dep.key());
   def.priority = Priority{node.options.priority != 0 ? node.options.priority : user_priority, generation, order};
@@ -26,7 +27,9 @@ msg::TaskDef to_task_def(const DelayedNode& node, int user_priority, std::uint64
 std::vector<msg::TaskDef> order_graph(const std::vector<Delayed>& outputs, int user_priority,
                                       std::uint64_t generation) {
   std::vector<msg::TaskDef> tasks;
-  std::unordered_set<const DelayedNode*> visited;
+  // Open addressing: a million-node graph inserts a million pointers, and a
+  // node-based set allocated one node for each.
+  absl::flat_hash_set<const DelayedNode*> visited;
   // Iterative post-order: deep chains must not overflow the stack.
   struct Frame {
     const DelayedNode* node;
