@@ -5,6 +5,7 @@
 #include "client/src/client_core.h"
 #include "client/src/deadline.h"
 #include "client/src/graph_order.h"
+#include "common/graph_parts.h"
 
 namespace dtask {
 
@@ -78,15 +79,20 @@ std::vector<FutureBase> Client::map_tasks(const std::string& op, const SubmitOpt
 }
 
 std::vector<FutureBase> Client::compute_graph(const std::vector<Delayed>& graphs, int priority) {
-  msg::UpdateGraph update;
-  update.tasks = internal::order_graph(graphs, priority, next_generation());
   std::vector<FutureBase> futures;
+  std::vector<std::string> wanted;
   futures.reserve(graphs.size());
+  wanted.reserve(graphs.size());
   for (const Delayed& output : graphs) {
     futures.push_back(FutureBase(core_->state_for(output.key())));
-    update.wanted_keys.push_back(output.key());
+    wanted.push_back(output.key());
   }
-  core_->send(Message(std::move(update)));  // moved: a copy of a big graph costs as much as building it
+  const std::uint64_t generation = next_generation();
+  // Part by part: a graph of millions of tasks is on its way, and running,
+  // while the rest of it is still being made.
+  core_->send_graph(std::move(wanted), [&](const internal::ClientCore::GraphPartSink& part) {
+    internal::order_graph_in_parts(graphs, priority, generation, kTasksPerGraphPart, part);
+  });
   return futures;
 }
 

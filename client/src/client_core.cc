@@ -268,6 +268,45 @@ void ClientCore::send(Message message) {
   send_in_parts(*scheduler_, std::move(message));
 }
 
+void ClientCore::send_graph(std::vector<std::string> wanted_keys,
+                            const std::function<void(const GraphPartSink&)>& produce) {
+  std::lock_guard graph_lock(graph_mutex_);
+  bool whole;
+  {
+    std::lock_guard lock(send_mutex_);
+    whole = resumable_;
+  }
+  if (whole) {
+    msg::UpdateGraph graph;
+    produce([&](std::vector<msg::TaskDef> tasks) {
+      graph.tasks.insert(graph.tasks.end(), std::make_move_iterator(tasks.begin()), std::make_move_iterator(tasks.end()));
+    });
+    graph.wanted_keys = std::move(wanted_keys);
+    return send(Message(std::move(graph)));
+  }
+  // Each part is held until the next is made: the last one, which brings
+  // the wanted keys, is known only when the producer returns.
+  std::optional<msg::UpdateGraph> held;
+  try {
+    produce([&](std::vector<msg::TaskDef> tasks) {
+      if (held) send(Message(std::move(*held)));
+      held.emplace();
+      held->tasks = std::move(tasks);
+      held->more = true;
+    });
+  } catch (...) {
+    // Out of memory half way: an empty last part, wanting nothing, lets the
+    // scheduler release the parts already sent instead of joining them to
+    // the next graph.
+    send(Message(msg::UpdateGraph{}));
+    throw;
+  }
+  if (!held) held.emplace();
+  held->more = false;
+  held->wanted_keys = std::move(wanted_keys);
+  send(Message(std::move(*held)));
+}
+
 void ClientCore::retain_locked(const msg::UpdateGraph& graph) {
   const std::uint64_t id = next_retained_++;
   RetainedGraph& retained = retained_[id];

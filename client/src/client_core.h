@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -84,6 +85,15 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::shared_ptr<FutureState> state_for(const std::string& key);
   /// Sends to the scheduler, after any releases queued before it.
   void send(Message message);
+  /// Where send_graph's producer puts each run of tasks, in dependency order.
+  using GraphPartSink = std::function<void(std::vector<msg::TaskDef>)>;
+  /// Sends the graph `produce` makes, wanting `wanted_keys`. Each part goes
+  /// as soon as it is made (msg::UpdateGraph::more), so the scheduler takes
+  /// a big graph in, and runs its first tasks, while the rest is made. A
+  /// resumable session keeps the whole graph instead, to send again after a
+  /// reconnect, and sends it when it is complete. Graphs sent from several
+  /// threads do not interleave: the scheduler joins parts until a last one.
+  void send_graph(std::vector<std::string> wanted_keys, const std::function<void(const GraphPartSink&)>& produce);
   /// Called by ~FutureState: the last future for `key` is gone.
   void release(const std::string& key);
 
@@ -163,7 +173,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::thread thread_;
   std::shared_ptr<FutureSignal> signal_ = std::make_shared<FutureSignal>();
 
-  std::mutex send_mutex_;  // orders releases before later messages
+  std::mutex graph_mutex_;  // held by send_graph while it sends one graph's parts
+  std::mutex send_mutex_;   // orders releases before later messages
   std::vector<std::string> pending_releases_;
   bool reconnecting_ = false;          // under send_mutex_: sends wait in outage_queue_
   std::vector<Message> outage_queue_;  // under send_mutex_

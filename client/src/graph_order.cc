@@ -2,6 +2,9 @@
 
 #include <absl/container/flat_hash_set.h>
 
+#include <limits>
+#include <utility>
+
 namespace dtask::internal {
 
 namespace {
@@ -24,9 +27,14 @@ msg::TaskDef to_task_def(const DelayedNode& node, int user_priority, std::uint64
 
 }  // namespace
 
-std::vector<msg::TaskDef> order_graph(const std::vector<Delayed>& outputs, int user_priority,
-                                      std::uint64_t generation) {
+void order_graph_in_parts(const std::vector<Delayed>& outputs, int user_priority, std::uint64_t generation,
+                          std::size_t tasks_per_part, const std::function<void(std::vector<msg::TaskDef>)>& part) {
   std::vector<msg::TaskDef> tasks;
+  std::uint64_t order = 0;  // the post-order position: the task's priority
+  auto emit = [&](const DelayedNode& node) {
+    tasks.push_back(to_task_def(node, user_priority, generation, order++));
+    if (tasks.size() >= tasks_per_part) part(std::exchange(tasks, {}));
+  };
   // Open addressing: a million-node graph inserts a million pointers, and a
   // node-based set allocated one node for each.
   absl::flat_hash_set<const DelayedNode*> visited;
@@ -46,11 +54,19 @@ std::vector<msg::TaskDef> order_graph(const std::vector<Delayed>& outputs, int u
         if (visited.insert(child).second) stack.push_back({child, 0});
         continue;
       }
-      tasks.push_back(to_task_def(*top.node, user_priority, generation, tasks.size()));
+      emit(*top.node);
       stack.pop_back();
     }
   }
-  return tasks;
+  if (!tasks.empty()) part(std::move(tasks));
+}
+
+std::vector<msg::TaskDef> order_graph(const std::vector<Delayed>& outputs, int user_priority,
+                                      std::uint64_t generation) {
+  std::vector<msg::TaskDef> all;
+  order_graph_in_parts(outputs, user_priority, generation, std::numeric_limits<std::size_t>::max(),
+                       [&](std::vector<msg::TaskDef> tasks) { all = std::move(tasks); });
+  return all;
 }
 
 }  // namespace dtask::internal

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/address.h"
@@ -81,6 +82,26 @@ TEST_F(ClusterTest, FanOutFanIn) {
   for (int i = 0; i < 10000; ++i) parts.push_back(delayed("inc")(i));
   EXPECT_EQ(client_->compute<std::int64_t>(delayed("sum")(parts)).result(), 50005000);
   EXPECT_EQ(info()["tasks_completed"].get<int>(), 10001);
+}
+
+// Graphs bigger than one UpdateGraph part, computed from two threads at
+// once: each goes in parts that do not interleave with the other's (the
+// scheduler joins parts until a last one), and both sums are exact.
+TEST_F(ClusterTest, BigGraphsFromTwoThreadsGoInWholeParts) {
+  constexpr std::int64_t kTasks = 120000;  // two parts each
+  auto fan_in = [&](std::int64_t offset) {
+    std::vector<Delayed> parts;
+    parts.reserve(kTasks);
+    for (std::int64_t i = 0; i < kTasks; ++i) parts.push_back(delayed("inc")(offset + i));
+    return client_->compute<std::int64_t>(delayed("sum")(parts)).result();
+  };
+  std::int64_t other = 0;
+  std::thread second([&] { other = fan_in(kTasks); });
+  std::int64_t first = fan_in(0);
+  second.join();
+  // The sum of i + 1 over [offset, offset + kTasks): 1..kTasks, then kTasks+1..2*kTasks.
+  EXPECT_EQ(first, kTasks * (kTasks + 1) / 2);
+  EXPECT_EQ(other, 2 * kTasks * (2 * kTasks + 1) / 2 - kTasks * (kTasks + 1) / 2);
 }
 
 // A task that raises reports op, key and message; its dependents fail with it.
