@@ -21,6 +21,9 @@ namespace dtask::internal {
 
 namespace {
 constexpr const char* kSchedulerPeer = "scheduler";
+/// How long a dropped future's release may wait for a message to travel
+/// with (Dask's client batches its stream the same way).
+constexpr std::chrono::milliseconds kReleaseDelay{2};
 
 /// What a key's reported outcome means for its futures, naming the key.
 Status outcome_status(const msg::KeyStatus& status) {
@@ -338,17 +341,25 @@ void ClientCore::release(const std::string& key) {
   }
   std::lock_guard lock(send_mutex_);
   settle_locked(key);
-  bool first = pending_releases_.empty();
   pending_releases_.push_back(key);
-  // Releases travel in batches: dropping a vector of 100k futures is one message.
-  if (first && !closed_) {
-    asio::post(*io_, [weak = weak_from_this()] {
+  // Releases travel in batches, with the next message to the scheduler or
+  // kReleaseDelay after the first: dropping 100k futures is one message,
+  // and a submit(...).result() loop sends each release with its next graph
+  // in one write, not in a write of its own that the scheduler wakes for.
+  if (release_flush_armed_ || closed_) return;
+  release_flush_armed_ = true;
+  asio::post(*io_, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self) return;
+    auto timer = std::make_shared<asio::steady_timer>(*self->io_, kReleaseDelay);
+    timer->async_wait([timer, weak](const std::error_code&) {
       if (auto self = weak.lock()) {
         std::lock_guard lock(self->send_mutex_);
+        self->release_flush_armed_ = false;
         self->flush_releases_locked();
       }
     });
-  }
+  });
 }
 
 void ClientCore::flush_releases_locked() {

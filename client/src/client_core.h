@@ -176,6 +176,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::mutex graph_mutex_;  // held by send_graph while it sends one graph's parts
   std::mutex send_mutex_;   // orders releases before later messages
   std::vector<std::string> pending_releases_;
+  bool release_flush_armed_ = false;  // under send_mutex_: a timer will send pending_releases_
   bool reconnecting_ = false;          // under send_mutex_: sends wait in outage_queue_
   std::vector<Message> outage_queue_;  // under send_mutex_
   // With a resumable scheduler, every graph sent is kept until each key it
