@@ -68,6 +68,16 @@ Result<std::vector<std::uint64_t>> parse_bulk_table(const FrameHeader& header, s
   return slices;
 }
 
+EncodedFrame join_frames(EncodedFrame first, EncodedFrame second) {
+  EncodedFrame joined;
+  joined.pieces = std::move(first.pieces);
+  joined.pieces.insert(joined.pieces.end(), second.pieces.begin(), second.pieces.end());
+  joined.total_bytes = first.total_bytes + second.total_bytes;
+  joined.storage = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+      std::move(first.storage), std::move(second.storage));
+  return joined;
+}
+
 std::vector<std::byte> flatten_frame(const EncodedFrame& frame) {
   std::vector<std::byte> out;
   out.reserve(frame.total_bytes);

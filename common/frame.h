@@ -70,6 +70,10 @@ struct EncodedFrame {
   std::size_t total_bytes = 0;
 };
 
+/// Two frames as one, `first` ahead: written together, they cost the
+/// reader one wake-up, not two.
+EncodedFrame join_frames(EncodedFrame first, EncodedFrame second);
+
 /// Concatenates an encoded frame (tests, fuzzers).
 std::vector<std::byte> flatten_frame(const EncodedFrame& frame);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 
 #include "common/graph_parts.h"
 #include "common/logging.h"
+#include "common/message_codec.h"
 #include "common/tcp_connection.h"
 
 namespace dtask::internal {
@@ -74,11 +76,17 @@ ClientCore::ClientCore(std::unique_ptr<asio::io_context> io, std::shared_ptr<spd
 
 namespace {
 
-/// Sends `message`; a big graph goes in parts (common/graph_parts.h).
-void send_in_parts(Connection& connection, Message message) {
+/// Sends `message`, in the same write as `ahead` if there is one; a big
+/// graph goes in parts (common/graph_parts.h).
+void send_in_parts(Connection& connection, std::optional<EncodedFrame> ahead, Message message) {
+  auto send = [&](const Message& one) {
+    if (!ahead) return connection.send(one);
+    connection.send_encoded(join_frames(std::move(*ahead), encode_frame(one)));
+    ahead.reset();
+  };
   auto* graph = std::get_if<msg::UpdateGraph>(&message);
-  if (graph == nullptr) return connection.send(message);
-  for (msg::UpdateGraph& part : split_graph(std::move(*graph))) connection.send(Message(std::move(part)));
+  if (graph == nullptr) return send(message);
+  for (msg::UpdateGraph& part : split_graph(std::move(*graph))) send(Message(std::move(part)));
 }
 
 }  // namespace
@@ -196,8 +204,8 @@ void ClientCore::resume_session() {
   // goes last: it names every key still wanted, so it settles whatever order
   // the graphs and releases arrive in.
   std::lock_guard lock(send_mutex_);
-  for (const auto& [id, retained] : retained_) send_in_parts(*scheduler_, retained.graph);
-  for (const Message& queued : outage_queue_) send_in_parts(*scheduler_, queued);
+  for (const auto& [id, retained] : retained_) send_in_parts(*scheduler_, std::nullopt, retained.graph);
+  for (const Message& queued : outage_queue_) send_in_parts(*scheduler_, std::nullopt, queued);
   outage_queue_.clear();
   reconnecting_ = false;
   flush_releases_locked();
@@ -267,8 +275,12 @@ void ClientCore::send(Message message) {
     if (graph == nullptr || !resumable_) outage_queue_.push_back(std::move(message));  // retained graphs go anyway
     return;
   }
-  flush_releases_locked();
-  send_in_parts(*scheduler_, std::move(message));
+  // Releases go first, and in the same write: one wake-up of the scheduler.
+  std::optional<EncodedFrame> releases;
+  if (!pending_releases_.empty()) {
+    releases = encode_frame(msg::ReleaseKeys{std::exchange(pending_releases_, {})});
+  }
+  send_in_parts(*scheduler_, std::move(releases), std::move(message));
 }
 
 void ClientCore::send_graph(std::vector<std::string> wanted_keys,
