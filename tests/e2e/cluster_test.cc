@@ -238,6 +238,27 @@ TEST_F(ClusterTest, FutureRefcountsReleaseKeys) {
   EXPECT_EQ(kept.result(), 2);
 }
 
+// One key, dropped and submitted again, 300 times. Whenever its release
+// reaches the scheduler first, the task runs again on a worker that was
+// told to free the old result: the free travels ahead of the new task (the
+// scheduler holds freed keys for the next message), or the worker would
+// drop the new result and fetching it would fail. (A key names one value,
+// as in Dask: submitting it again before its release may return the result
+// still held, so the arguments stay the same.)
+TEST_F(ClusterTest, KeyDroppedAndSubmittedAgainIsComputedAgain) {
+  SubmitOptions options;
+  options.key = "again";
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(client_->submit<std::int64_t>(options, "add", 20, 22).result(), 42) << "round " << i;
+  }
+  EXPECT_GT(worker_info("w1")["tasks_done"].get<int>() + worker_info("w2")["tasks_done"].get<int>(), 1);  // it did run again
+  ASSERT_TRUE(wait_until([&] { return info()["tasks"].get<int>() == 0; }));
+  ASSERT_TRUE(wait_until([&] {
+    auto workers = info()["workers"];
+    return workers[0]["stored_keys"].get<int>() == 0 && workers[1]["stored_keys"].get<int>() == 0;
+  })) << info().dump();
+}
+
 // Scatter puts local data on a worker; tasks use it like any result.
 TEST_F(ClusterTest, ScatterThenCompute) {
   auto data = client_->scatter(Value(NDArray::from_vector<double>({1.5, 2.5, 3.0})));
