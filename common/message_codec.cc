@@ -672,12 +672,17 @@ const char* message_kind_name(std::size_t kind) {
 namespace {
 
 CodecCounters codec_totals;
+std::atomic<bool> codec_timing{false};
 
-/// Adds the thread's CPU time from its construction to its destruction to `total`.
+/// Adds the thread's CPU time from its construction to its destruction to
+/// `total`, once count_codec_time() was called.
 class ScopedNanoseconds {
  public:
-  explicit ScopedNanoseconds(std::atomic<std::uint64_t>& total) : total_(total), start_(thread_cpu_nanoseconds()) {}
-  ~ScopedNanoseconds() { total_.fetch_add(thread_cpu_nanoseconds() - start_, std::memory_order_relaxed); }
+  explicit ScopedNanoseconds(std::atomic<std::uint64_t>& total)
+      : total_(total), start_(codec_timing.load(std::memory_order_relaxed) ? thread_cpu_nanoseconds() : 0) {}
+  ~ScopedNanoseconds() {
+    if (start_ != 0) total_.fetch_add(thread_cpu_nanoseconds() - start_, std::memory_order_relaxed);
+  }
   ScopedNanoseconds(const ScopedNanoseconds&) = delete;
   ScopedNanoseconds& operator=(const ScopedNanoseconds&) = delete;
 
@@ -689,6 +694,7 @@ class ScopedNanoseconds {
 }  // namespace
 
 const CodecCounters& codec_counters() { return codec_totals; }
+void count_codec_time() { codec_timing.store(true, std::memory_order_relaxed); }
 
 namespace {
 

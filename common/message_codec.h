@@ -16,13 +16,18 @@
 namespace dtask {
 
 /// CPU time (common/cpu_clock.h) this process spent encoding and decoding
-/// messages, ever (all threads). The scheduler reports its own in scheduler_info's "counters",
-/// so a benchmark can say what a task costs in encode and decode.
+/// messages since count_codec_time() (all threads). The scheduler reports
+/// its own in scheduler_info's "counters", so a benchmark can say what a
+/// task costs in encode and decode.
 struct CodecCounters {
   std::atomic<std::uint64_t> encode_ns{0};
   std::atomic<std::uint64_t> decode_ns{0};
 };
 const CodecCounters& codec_counters();
+/// Starts the counters: reading a thread's CPU clock is a system call, two
+/// per message, which only a process that reports them (the scheduler)
+/// should pay on every hop.
+void count_codec_time();
 
 /// Encodes one message into a frame. Never fails for a well-formed Message.
 /// Thread-safe (no shared state).

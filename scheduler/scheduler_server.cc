@@ -63,6 +63,7 @@ class SchedulerServer::Impl {
         graph_(options_.graph, logger_),
         retirements_(graph_, retirement_effects(), options_.retire_timeout, logger_) {
     address_ = advertised_address(*acceptor_, options_.listen.host, tls_ != nullptr);
+    count_codec_time();  // reported in scheduler_info's counters
   }
 
   // The HTTP threads read members of this object: they stop first.
