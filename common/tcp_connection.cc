@@ -36,6 +36,10 @@ using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 /// socket write): frames up to this size are copied into one buffer first.
 constexpr std::size_t kTlsFlattenBytes = 256 * 1024;
 
+/// How much a connection reads at a time: frames up to this size, and all
+/// of those that arrived together, come in one read.
+constexpr std::size_t kReadAhead = 16 * 1024;
+
 using Clock = std::chrono::steady_clock;
 
 /// What an accepted connection must do before the daemon trusts it: be
@@ -80,7 +84,7 @@ class StreamConnection final : public Connection, public std::enable_shared_from
       self->on_message_ = std::move(on_message);
       self->on_close_ = std::move(on_close);
       self->arm_handshake_deadline();
-      self->read_header();
+      self->read_frames();
     });
   }
 
@@ -151,24 +155,69 @@ class StreamConnection final : public Connection, public std::enable_shared_from
     });
   }
 
-  void read_header() {
-    if (closed_) return;
-    asio::async_read(stream_, asio::buffer(header_bytes_),
-                     [self = this->shared_from_this()](const std::error_code& ec, std::size_t) {
+  /// The read loop: delivers every whole frame already read ahead, then
+  /// reads again. One read takes whatever has arrived (up to kReadAhead),
+  /// so frames that came together (a client's releases and graph, a
+  /// worker's report) cost one system call, not two each.
+  void read_frames() {
+    while (!closed_) {
+      // Its owner closes it (a refused handshake): read nothing more from it.
+      if (closing_) return;
+      const std::size_t staged = staged_end_ - staged_at_;
+      if (staged < kFrameHeaderSize) return read_ahead(kFrameHeaderSize - staged);
+      const std::span<const std::byte> header_bytes(staged_.data() + staged_at_, kFrameHeaderSize);
+      auto header = parse_frame_header(header_bytes, limits_);
+      if (!header.ok()) return reject(explain_limits(header_bytes, header.status()));
+      header_ = *header;
+      const std::size_t frame_bytes = kFrameHeaderSize + header_.body_bytes() + header_.bulk_bytes;
+      if (frame_bytes > staged) {
+        if (frame_bytes <= kReadAhead) return read_ahead(frame_bytes - staged);
+        staged_at_ += kFrameHeaderSize;
+        return read_body();  // a big frame goes straight into its own buffers
+      }
+      staged_at_ += kFrameHeaderSize;
+      const std::span<const std::byte> body(staged_.data() + staged_at_, header_.body_bytes());
+      staged_at_ += body.size();
+      auto slices = parse_bulk_table(header_, body);
+      if (!slices.ok()) return reject(slices.status());
+      slices_ = std::move(*slices);
+      bulk_ = allocate(header_.bulk_bytes, "bulk section");
+      if (!bulk_) return;
+      take_staged(bulk_->mutable_data(), header_.bulk_bytes);
+      deliver(body);
+    }
+  }
+
+  /// Reads at least `missing` more bytes, and whatever else has arrived,
+  /// behind the bytes already staged; then the loop goes on.
+  void read_ahead(std::size_t missing) {
+    if (staged_.empty()) staged_.resize(kReadAhead);
+    const std::size_t staged = staged_end_ - staged_at_;
+    std::memmove(staged_.data(), staged_.data() + staged_at_, staged);
+    staged_at_ = 0;
+    staged_end_ = staged;
+    asio::async_read(stream_, asio::buffer(staged_.data() + staged_end_, staged_.size() - staged_end_),
+                     asio::transfer_at_least(missing),
+                     [self = this->shared_from_this()](const std::error_code& ec, std::size_t bytes) {
                        if (ec) return self->shut(self->read_error(ec));
-                       // Its owner closes it (a refused handshake): read nothing more from it.
-                       if (self->closing_) return;
-                       auto header = parse_frame_header(self->header_bytes_, self->limits_);
-                       if (!header.ok()) return self->reject(self->explain_limits(header.status()));
-                       self->header_ = *header;
-                       self->read_body();
+                       self->staged_end_ += bytes;
+                       self->read_frames();
                      });
+  }
+
+  /// Takes up to `size` staged bytes into `to`; returns how many.
+  std::size_t take_staged(std::byte* to, std::size_t size) {
+    const std::size_t taken = std::min(size, staged_end_ - staged_at_);
+    if (taken == 0) return 0;  // `to` may be the null data of an empty buffer
+    std::memcpy(to, staged_.data() + staged_at_, taken);
+    staged_at_ += taken;
+    return taken;
   }
 
   /// A header that only kHandshakeFrameLimits refuses is refused for coming
   /// before the handshake, which the bare limit in the message would not say.
-  Status explain_limits(const Status& refused) const {
-    if (!admission_ || !parse_frame_header(header_bytes_, admitted_limits_).ok()) return refused;
+  Status explain_limits(std::span<const std::byte> header_bytes, const Status& refused) const {
+    if (!admission_ || !parse_frame_header(header_bytes, admitted_limits_).ok()) return refused;
     return Status::invalid(refused.message() + " before its handshake was accepted");
   }
 
@@ -184,10 +233,14 @@ class StreamConnection final : public Connection, public std::enable_shared_from
     }
   }
 
+  /// A frame bigger than kReadAhead: what is staged of it is copied, the
+  /// rest read into place. The bulk table is checked before the bulk
+  /// section is allocated.
   void read_body() {
     body_ = allocate(header_.body_bytes(), "message");
     if (!body_) return;
-    asio::async_read(stream_, asio::buffer(body_->mutable_data(), body_->size()),
+    const std::size_t have = take_staged(body_->mutable_data(), body_->size());
+    asio::async_read(stream_, asio::buffer(body_->mutable_data() + have, body_->size() - have),
                      [self = this->shared_from_this()](const std::error_code& ec, std::size_t) {
                        if (ec) return self->shut(self->read_error(ec));
                        auto slices = parse_bulk_table(self->header_, {self->body_->data(), self->body_->size()});
@@ -200,21 +253,22 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   void read_bulk() {
     bulk_ = allocate(header_.bulk_bytes, "bulk section");
     if (!bulk_) return;
-    if (header_.bulk_bytes == 0) return deliver();
-    asio::async_read(stream_, asio::buffer(bulk_->mutable_data(), bulk_->size()),
+    const std::size_t have = take_staged(bulk_->mutable_data(), bulk_->size());
+    asio::async_read(stream_, asio::buffer(bulk_->mutable_data() + have, bulk_->size() - have),
                      [self = this->shared_from_this()](const std::error_code& ec, std::size_t) {
                        if (ec) return self->shut(self->read_error(ec));
-                       self->deliver();
+                       std::shared_ptr<Buffer> body = std::move(self->body_);
+                       self->deliver({body->data(), body->size()});
+                       self->read_frames();
                      });
   }
 
-  void deliver() {
+  /// Decodes the frame whose header_ and bulk_ are read, and hands it on.
+  void deliver(std::span<const std::byte> body) {
     bytes_received_.fetch_add(kFrameHeaderSize + header_.body_bytes() + header_.bulk_bytes, std::memory_order_relaxed);
-    auto message = decode_frame_body(header_, {body_->data(), body_->size()}, std::move(bulk_), slices_);
-    body_.reset();
+    auto message = decode_frame_body(header_, body, std::move(bulk_), slices_);
     if (!message.ok()) return reject(message.status());
     if (on_message_) on_message_(std::move(*message));
-    read_header();
   }
 
   Status read_error(const std::error_code& ec) const {
@@ -340,7 +394,9 @@ class StreamConnection final : public Connection, public std::enable_shared_from
   MessageHandler on_message_;
   CloseHandler on_close_;
 
-  std::array<std::byte, kFrameHeaderSize> header_bytes_{};
+  std::vector<std::byte> staged_;  // read ahead: kReadAhead bytes once the first read starts
+  std::size_t staged_at_ = 0;      // [staged_at_, staged_end_) is read and not yet parsed
+  std::size_t staged_end_ = 0;
   FrameHeader header_;
   std::shared_ptr<Buffer> body_;
   std::shared_ptr<Buffer> bulk_;
