@@ -17,7 +17,7 @@ double waiting_seconds(const GraphState& graph, TaskStatus status, const Adaptiv
   std::size_t seen = 0;
   for (const TaskState* task = graph.first_with_status(status); task != nullptr && seen < config.duration_sample;
        task = task->status_next, ++seen) {
-    seconds += graph.measured_duration(task->op).value_or(config.unknown_task_duration);
+    seconds += graph.measured_duration(*task).value_or(config.unknown_task_duration);
   }
   return seen == 0 ? 0 : seconds * static_cast<double>(total) / static_cast<double>(seen);
 }

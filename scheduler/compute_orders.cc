@@ -11,7 +11,7 @@ bool wants_inline_result(const TaskState& task) { return !task.who_wants.empty()
 
 ComputeTaskSource::Task ComputeOrderSource::task(std::size_t i) const {
   const TaskState& t = *tasks_[i];
-  return {t.key, t.op, t.args, t.priority, t.resources(), t.dependencies.size(), wants_inline_result(t)};
+  return {t.key, t.op(), t.args, t.priority, t.resources(), t.dependencies.size(), wants_inline_result(t)};
 }
 
 ComputeTaskSource::Dependency ComputeOrderSource::dependency(std::size_t i, std::size_t j) const {
@@ -24,7 +24,7 @@ const std::string& ComputeOrderSource::holder(std::size_t i, std::size_t j, std:
 }
 
 msg::ComputeTask compute_message(const TaskState& task) {
-  msg::ComputeTask compute{task.key, task.op, task.args, task.priority, task.resources(), {}, wants_inline_result(task)};
+  msg::ComputeTask compute{task.key, task.op(), task.args, task.priority, task.resources(), {}, wants_inline_result(task)};
   compute.dependencies.reserve(task.dependencies.size());
   for (const TaskState* dep : task.dependencies) {
     msg::DependencyLocation location{dep->key, {}, dep->nbytes};

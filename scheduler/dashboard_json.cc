@@ -216,7 +216,7 @@ std::string task_detail_json(const TaskState& task) {
     dependents.push_back(dependent->key);
   }
   json out = {{"key", task.key},
-              {"op", task.op},
+              {"op", task.op()},
               {"state", task_status_name(task.status)},
               {"group", task.group != nullptr ? task.group->name : ""},
               {"priority", {task.priority.user, task.priority.generation, task.priority.order}},
@@ -224,7 +224,7 @@ std::string task_detail_json(const TaskState& task) {
               {"processing_on", task.processing_on != nullptr ? task.processing_on->name : ""},
               {"who_has", who_has},
               {"nbytes", task.nbytes},
-              {"type", task.type_name},
+              {"type", *task.type_name},
               {"retries", task.retries},
               {"dependencies", dependencies},
               {"dependencies_count", task.dependencies.size()},

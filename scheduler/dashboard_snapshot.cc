@@ -10,7 +10,7 @@ namespace {
 TaskRow task_row(const TaskState& task) {
   TaskRow row;
   row.key = task.key;
-  row.op = task.op;
+  row.op = task.op();
   row.status = task.status;
   if (task.processing_on != nullptr) {
     row.worker = task.processing_on->name;

@@ -31,7 +31,7 @@ void GraphState::take_held_results(WorkerState& worker, const std::vector<msg::K
     }
     // Waiting, queued or no-worker: it need not run, its result is here.
     task->nbytes = info.nbytes;
-    task->type_name = info.type_name;
+    task->type_name = type_names_.intern(info.type_name);
     transition(*task, S::kReleased, out);
     transition(*task, S::kMemory, out);
   }
@@ -76,7 +76,7 @@ void GraphState::restore_scattered(ClientState& client, const msg::KeysScattered
     client.wants.insert(task);
     if (task->status != S::kReleased) continue;
     task->nbytes = info.nbytes;
-    task->type_name = info.type_name;
+    task->type_name = type_names_.intern(info.type_name);
     out.emplace_back(task, S::kWaiting);
   }
   transitions(std::move(out));

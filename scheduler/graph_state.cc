@@ -132,8 +132,8 @@ void GraphState::remove_worker(WorkerState* worker, const std::string& reason, b
   Recommendations out;
   for (TaskState* task : std::vector<TaskState*>(worker->processing.begin(), worker->processing.end())) {
     if (!graceful && ++task->workers_died > config_.allowed_failures) {
-      task->rare().error_op = task->op;
-      task->rare().error_message = "worker killed while running " + task->op + " " + task->key + " (" +
+      task->rare().error_op = task->op();
+      task->rare().error_message = "worker killed while running " + task->op() + " " + task->key + " (" +
                             std::to_string(task->workers_died) + " workers died running it; allowed failures: " +
                             std::to_string(config_.allowed_failures) + "); last: " + worker->name + ": " + reason;
       task->rare().exception_blame_key = task->key;
@@ -200,7 +200,7 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
     }
   }
   for (auto& [task, def] : defined) {
-    task->op = std::move(def->op);
+    task->op_stats = op_stats(std::move(def->op));
     task->args = std::move(def->args);
     task->priority = def->priority;
     if (!def->resources.empty() || !def->workers.empty() || def->allow_other_workers) {
@@ -210,14 +210,13 @@ void GraphState::update_graph(ClientState& client, msg::UpdateGraph graph) {
       rare.loose_restrictions = def->allow_other_workers;
     }
     task->retries = def->retries;
-    if (task->op.empty()) task->op = "<missing op>";  // only scattered data has no op
-    join_group(*task, task->op);
+    join_group(*task, task->op());
     for (std::size_t d = 0; d < def->dependencies.size(); ++d) {
       const std::string& dep_key = def->dependencies[d];
       prefetch_ahead(tasks_, def->dependencies, d, [](const std::string& key) -> const std::string& { return key; });
       auto dep = tasks_.find(dep_key);
       if (dep == tasks_.end()) {
-        task->rare().error_op = task->op;
+        task->rare().error_op = task->op();
         task->rare().error_message = "unknown dependency key '" + dep_key + "'";
         continue;
       }
@@ -354,7 +353,7 @@ Status GraphState::keys_scattered(ClientState& client, const msg::KeysScattered&
     }
     if (task->status != S::kReleased) continue;  // a computed key of the same name wins
     task->nbytes = info.nbytes;
-    task->type_name = info.type_name;
+    task->type_name = type_names_.intern(info.type_name);
     transition(*task, S::kMemory, out);
   }
   reporting_worker_ = nullptr;
@@ -373,11 +372,12 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
     TaskState* task = it == tasks_.end() ? nullptr : it->second.get();
     if (task != nullptr && is_processing(task->status) && task->processing_on == &worker) {
       task->nbytes = finished.nbytes;
-      task->type_name = finished.type_name;
+      task->type_name = type_names_.intern(finished.type_name);
       const double seconds = std::max(0.0, finished.stop_time - finished.start_time);
-      auto& [total, count] = op_durations_[task->op];
-      total += seconds;
-      ++count;
+      if (task->op_stats != nullptr) {
+        task->op_stats->total_seconds += seconds;
+        ++task->op_stats->finished;
+      }
       if (task->group != nullptr) {
         task->group->compute_seconds += seconds;
         task->group->nbytes += finished.nbytes;
@@ -413,7 +413,7 @@ void GraphState::worker_report(WorkerState& worker, const msg::WorkerReport& rep
       // Run it again (Dask's rule): processing -> released -> waiting. The
       // worker already dropped it, so it is sent no FreeKeys.
       --task.retries;
-      logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op, task.retries,
+      logger_->info("task {} ({}) raised; retrying, {} retries left: {}", task.key, task.op(), task.retries,
                     task.error_message());
       dropped_by_worker_ = &task;
       transition(task, S::kReleased, out);
@@ -485,13 +485,7 @@ std::size_t GraphState::steal_round() {
   // Occupancy from today's measured durations (WorkerState::occupancy keeps
   // the estimates each task was sent with, and an op first seen is guessed
   // at default_task_duration until one of its tasks finishes).
-  std::unordered_map<const std::string*, double> durations;  // by TaskGroup name: one lookup per op
-  auto duration_of = [&](const TaskState& task) {
-    const std::string& op = task.group != nullptr ? task.group->name : task.op;
-    auto [it, inserted] = durations.try_emplace(&op, 0.0);
-    if (inserted) it->second = estimate_duration(task.op);
-    return it->second;
-  };
+  auto duration_of = [&](const TaskState& task) { return estimate_duration(task); };
   std::vector<StealWorker> loads(workers_.size());
   std::unordered_map<const WorkerState*, std::size_t> index;
   for (std::size_t i = 0; i < workers_.size(); ++i) index[workers_[i].get()] = i;
@@ -557,7 +551,7 @@ std::size_t GraphState::steal_round() {
     steal_thief_ = workers_[move.thief].get();
     transition(task, S::kStealing, out);
     steal_thief_ = nullptr;
-    logger_->debug("stealing {} ({}) from {} for {}", task.key, task.op, workers_[move.victim]->name,
+    logger_->debug("stealing {} ({}) from {} for {}", task.key, task.op(), workers_[move.victim]->name,
                    workers_[move.thief]->name);
   }
   transitions(std::move(out));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
 
 #include <array>
 #include <cstdint>
@@ -222,8 +223,9 @@ class GraphState {
   /// not goes through `released` (from -> released -> to), and aborts when
   /// either hop is missing too.
   bool has_edge(TaskStatus from, TaskStatus to) const { return edge(from, to) != nullptr; }
-  /// The mean run time of `op`'s completed tasks; nullopt before the first.
-  std::optional<double> measured_duration(const std::string& op) const;
+  /// The mean run time of `task`'s op, from its finished tasks; nullopt
+  /// before the first (or for scattered data).
+  std::optional<double> measured_duration(const TaskState& task) const;
   /// Bytes workers fetched from each other, ever.
   std::uint64_t transfer_bytes() const { return transfer_bytes_; }
 
@@ -302,7 +304,9 @@ class GraphState {
   void notify(ClientState& client, msg::KeyStatus status);
   msg::KeyStatus status_of(const TaskState& task) const;
   bool is_saturated(const WorkerState& worker) const;
-  double estimate_duration(const std::string& op) const;
+  double estimate_duration(const TaskState& task) const;
+  /// The op named `name` (made on first use); "<missing op>" for an empty name.
+  OpStats* op_stats(std::string name);
   TaskState* get_or_create(std::string key, bool* created = nullptr);
   /// get_or_create for a key that is probably new (update_graph has looked
   /// it up already): one lookup, at the price of a TaskState thrown away
@@ -348,7 +352,10 @@ class GraphState {
   TaskStream stream_;
   std::deque<ErrorRecord> recent_errors_;
   std::uint64_t transfer_bytes_ = 0;
-  std::unordered_map<std::string, std::pair<double, std::uint64_t>> op_durations_;  // total s, count
+  // Every op seen, with its measured durations: kept when its tasks go, so
+  // the next graph's estimates start from them. Nodes: tasks point at them.
+  absl::node_hash_map<std::string, OpStats> ops_;
+  NamePool type_names_;  // results' type names (TaskState::type_name)
   std::uint64_t tasks_completed_ = 0;
   std::uint64_t tasks_erred_ = 0;
   Outbox outbox_;

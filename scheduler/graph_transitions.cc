@@ -253,7 +253,7 @@ void GraphState::waiting_to_queued(TaskState& task, Recommendations&) {
 void GraphState::waiting_to_no_worker(TaskState& task, Recommendations&) {
   set_status(task, S::kNoWorker);
   unrunnable_.insert(&task);
-  logger_->debug("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op,
+  logger_->debug("task {} ({}) waits in no-worker: no connected worker can run it{}", task.key, task.op(),
                 task.resources().empty() ? "" : " (it needs resources no worker declared)");
 }
 
@@ -458,7 +458,7 @@ void GraphState::assign(TaskState& task, WorkerState& worker) {
   queued_.erase(&task);
   unrunnable_.erase(&task);
   task.processing_on = &worker;
-  task.estimated_duration = estimate_duration(task.op);
+  task.estimated_duration = estimate_duration(task);
   worker.processing.insert(&task);
   worker.occupancy += task.estimated_duration;
   for (const auto& [name, amount] : task.resources()) add_resource(worker.resources_used, name, amount);
@@ -496,7 +496,7 @@ void GraphState::add_replica(TaskState& task, WorkerState& worker) {
   worker.has_what.insert(&task);
   worker.nbytes += task.nbytes;
   if (record_changes_) {
-    outbox_.completed[worker.address].push_back({task.key, task.nbytes, task.type_name});
+    outbox_.completed[worker.address].push_back({task.key, task.nbytes, *task.type_name});
   }
 }
 
@@ -588,7 +588,7 @@ msg::KeyStatus GraphState::status_of(const TaskState& task) const {
     status.state = KeyOutcome::kMemory;
     for (const WorkerState* worker : task.who_has) status.who_has.push_back(worker->address);
     status.nbytes = task.nbytes;
-    status.type_name = task.type_name;
+    status.type_name = *task.type_name;
   } else {
     status.state = KeyOutcome::kErred;
     status.op = task.error_op();
@@ -598,14 +598,20 @@ msg::KeyStatus GraphState::status_of(const TaskState& task) const {
   return status;
 }
 
-std::optional<double> GraphState::measured_duration(const std::string& op) const {
-  auto it = op_durations_.find(op);
-  if (it == op_durations_.end() || it->second.second == 0) return std::nullopt;
-  return it->second.first / static_cast<double>(it->second.second);
+std::optional<double> GraphState::measured_duration(const TaskState& task) const {
+  if (task.op_stats == nullptr) return std::nullopt;
+  return task.op_stats->mean_seconds();
 }
 
-double GraphState::estimate_duration(const std::string& op) const {
-  return measured_duration(op).value_or(config_.default_task_duration);
+double GraphState::estimate_duration(const TaskState& task) const {
+  return measured_duration(task).value_or(config_.default_task_duration);
+}
+
+OpStats* GraphState::op_stats(std::string name) {
+  if (name.empty()) name = "<missing op>";  // only scattered data has no op
+  auto [it, inserted] = ops_.try_emplace(name);
+  if (inserted) it->second.name = std::move(name);
+  return &it->second;
 }
 
 TaskState* GraphState::create_if_new(std::string key, bool* created) {

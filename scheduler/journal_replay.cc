@@ -80,7 +80,7 @@ namespace {
 msg::TaskDef task_def_of(const TaskState& task) {
   msg::TaskDef def;
   def.key = task.key;
-  def.op = task.op;
+  def.op = task.op();
   def.args = task.args;
   for (const TaskState* dep : task.dependencies) def.dependencies.push_back(dep->key);
   def.priority = task.priority;
@@ -123,7 +123,7 @@ std::vector<JournalRecord> journal_snapshot(const GraphState& graph) {
   std::unordered_map<std::string, std::vector<msg::KeyInfo>> by_holder;
   for (const auto& [key, task] : graph.tasks()) {
     if (task->status != TaskStatus::kMemory) continue;
-    for (const WorkerState* holder : task->who_has) by_holder[holder->address].push_back({task->key, task->nbytes, task->type_name});
+    for (const WorkerState* holder : task->who_has) by_holder[holder->address].push_back({task->key, task->nbytes, *task->type_name});
   }
   // Results a restarted scheduler still waits for stay expected.
   for (const auto& [key, holders] : graph.recovering_results()) {
@@ -137,7 +137,7 @@ std::vector<JournalRecord> journal_snapshot(const GraphState& graph) {
   for (ClientState* client : clients) {
     msg::KeysScattered scattered;
     for (const TaskState* task : client->wants) {
-      if (task->is_scattered()) scattered.keys.push_back({task->key, task->nbytes, task->type_name});
+      if (task->is_scattered()) scattered.keys.push_back({task->key, task->nbytes, *task->type_name});
     }
     if (!scattered.keys.empty()) records.push_back({Kind::kClientInput, client->session, Message(std::move(scattered))});
   }

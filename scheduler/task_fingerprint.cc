@@ -77,10 +77,10 @@ std::string redefinition_error(const TaskState& known, const msg::TaskDef& def) 
   std::string what = "key '" + def.key + "' already names ";
   if (known.is_scattered()) {
     what += "data scattered by a client, and this graph defines it as a task of op '" + def.op + "'";
-  } else if (known.op != def.op) {
-    what += "a task of op '" + known.op + "', and this graph defines it with op '" + def.op + "'";
+  } else if (known.op() != def.op) {
+    what += "a task of op '" + known.op() + "', and this graph defines it with op '" + def.op + "'";
   } else {
-    what += "a task of op '" + known.op + "' with other arguments or dependencies than this graph gives it";
+    what += "a task of op '" + known.op() + "' with other arguments or dependencies than this graph gives it";
   }
   return what + " (a key must always name the same computation: give a new definition a new key)";
 }

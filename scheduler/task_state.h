@@ -4,11 +4,13 @@
 #pragma once
 
 #include <absl/container/flat_hash_set.h>
+#include <absl/container/node_hash_set.h>
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/messages.h"
@@ -53,6 +55,34 @@ struct TaskState;
 /// pointer per slot and no node to chase per lookup.
 using TaskSet = absl::flat_hash_set<TaskState*>;
 
+/// Few distinct strings, each kept once: a task points at its result's type
+/// name instead of holding a copy (a million tasks name a handful of types).
+/// Names stay for the pool's life, so pointers into it never dangle.
+class NamePool {
+ public:
+  /// The pool's copy of `name`; the empty string for an empty name.
+  const std::string* intern(std::string_view name);
+  std::size_t size() const { return names_.size(); }
+
+ private:
+  absl::node_hash_set<std::string> names_;
+};
+
+/// An op, and what its finished tasks measured. Kept for the scheduler's
+/// life (GraphState owns them, one per op name), so a task names its op with
+/// a pointer, and a finished task adds its run time without a lookup.
+struct OpStats {
+  std::string name;
+  double total_seconds = 0;   // summed run time of finished tasks
+  std::uint64_t finished = 0;  // how many finished
+
+  /// The mean run time, once one has finished.
+  std::optional<double> mean_seconds() const {
+    if (finished == 0) return std::nullopt;
+    return total_seconds / static_cast<double>(finished);
+  }
+};
+
 /// What few tasks have: resource needs, worker restrictions, an error. Out
 /// of line, so that a plain task pays one pointer for them.
 struct TaskRare {
@@ -66,8 +96,11 @@ struct TaskRare {
 };
 
 struct TaskState {
+  static inline const std::string kNoName;
+
   std::string key;
-  std::string op;                // empty for data scattered by a client
+  /// Its op (GraphState::op_stats); null for data scattered by a client.
+  OpStats* op_stats = nullptr;
   std::vector<Value> args;
   /// task_fingerprint() of its definition (0: scattered data): a key sent
   /// again with another definition is refused by comparing this.
@@ -76,14 +109,9 @@ struct TaskState {
   std::uint32_t retries = 0;
   std::uint32_t workers_died = 0;  // workers lost while running it (see SchedulerConfig::allowed_failures)
 
+  // Small fields together, with no padding between them: a million-task
+  // graph must fit in about a kilobyte a task.
   TaskStatus status = TaskStatus::kReleased;
-  // Vectors, not hash sets: most tasks have one or two of each, and a
-  // million-task graph must fit in about a kilobyte a task. Each holds an
-  // element at most once; GraphState keeps that (see validate()).
-  std::vector<TaskState*> dependencies;
-  std::vector<TaskState*> dependents;
-  /// While waiting: how many dependencies are not in memory. Otherwise 0.
-  std::uint32_t waiting_count = 0;
   /// Set while this task is among its dependencies' `waiters` (all or none of them).
   bool registered_as_waiter = false;
   /// In its client's pending_graph: a graph whose last part has not come
@@ -92,6 +120,13 @@ struct TaskState {
   /// Assigned to processing_on since the last take_outbox, so still to be
   /// sent: the next take_outbox hands it over in a batch and clears this.
   bool compute_pending = false;
+  /// While waiting: how many dependencies are not in memory. Otherwise 0.
+  std::uint32_t waiting_count = 0;
+
+  // Vectors, not hash sets: most tasks have one or two of each. Each holds
+  // an element at most once; GraphState keeps that (see validate()).
+  std::vector<TaskState*> dependencies;
+  std::vector<TaskState*> dependents;
   std::vector<TaskState*> waiters;  // dependents that still need this result
   std::vector<ClientState*> who_wants;
 
@@ -99,8 +134,8 @@ struct TaskState {
   WorkerState* processing_on = nullptr;
   double estimated_duration = 0;  // added to processing_on's occupancy
   std::uint64_t nbytes = 0;
-  std::string type_name;
-
+  /// Its result's type, from GraphState's NamePool (never null).
+  const std::string* type_name = &kNoName;
 
   TaskGroup* group = nullptr;  // its op's group (owned by GraphState)
   // Links in GraphState's list of tasks in the same status, so that a page
@@ -123,7 +158,9 @@ struct TaskState {
 
   bool is_root() const { return dependencies.empty(); }
   bool is_needed() const { return !who_wants.empty() || !waiters.empty(); }
-  bool is_scattered() const { return op.empty(); }
+  bool is_scattered() const { return op_stats == nullptr; }
+  /// Its op's name; empty for scattered data.
+  const std::string& op() const { return op_stats != nullptr ? op_stats->name : kNoName; }
   bool held_by(const WorkerState* worker) const;
 };
 

@@ -30,7 +30,7 @@ class PlacementTest : public ::testing::Test {
   TaskState& add_result(const std::string& key, std::uint64_t nbytes, std::vector<WorkerState*> holders) {
     auto task = std::make_unique<TaskState>();
     task->key = key;
-    task->op = "load";
+    task->op_stats = &load_op;
     task->status = TaskStatus::kMemory;
     task->nbytes = nbytes;
     task->who_has = std::move(holders);
@@ -42,7 +42,7 @@ class PlacementTest : public ::testing::Test {
   TaskState& add_task(const std::string& key, std::vector<TaskState*> deps = {}) {
     auto task = std::make_unique<TaskState>();
     task->key = key;
-    task->op = "compute";
+    task->op_stats = &compute_op;
     task->status = TaskStatus::kWaiting;
     task->dependencies = std::move(deps);
     tasks.push_back(std::move(task));
@@ -55,6 +55,8 @@ class PlacementTest : public ::testing::Test {
 
   Placement placement;
   std::vector<std::unique_ptr<WorkerState>> workers;
+  OpStats load_op{"load"};
+  OpStats compute_op{"compute"};
   std::vector<std::unique_ptr<TaskState>> tasks;
 };
 
