@@ -19,14 +19,6 @@ const char* task_status_name(TaskStatus status) {
   return "unknown";
 }
 
-const std::string* NamePool::intern(std::string_view name) {
-  if (name.empty()) return &TaskState::kNoName;
-  // Abseil's own string_view here: Debian's Abseil does not alias std's.
-  auto it = names_.find(absl::string_view(name.data(), name.size()));
-  if (it == names_.end()) it = names_.emplace(name).first;
-  return &*it;
-}
-
 namespace {
 const TaskRare kNoRare;
 }  // namespace

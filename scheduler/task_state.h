@@ -4,7 +4,6 @@
 #pragma once
 
 #include <absl/container/flat_hash_set.h>
-#include <absl/container/node_hash_set.h>
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "common/messages.h"
+#include "common/name_pool.h"
 #include "dtask/value.h"
 
 namespace dtask::scheduler {
@@ -55,19 +55,6 @@ struct TaskState;
 /// pointer per slot and no node to chase per lookup.
 using TaskSet = absl::flat_hash_set<TaskState*>;
 
-/// Few distinct strings, each kept once: a task points at its result's type
-/// name instead of holding a copy (a million tasks name a handful of types).
-/// Names stay for the pool's life, so pointers into it never dangle.
-class NamePool {
- public:
-  /// The pool's copy of `name`; the empty string for an empty name.
-  const std::string* intern(std::string_view name);
-  std::size_t size() const { return names_.size(); }
-
- private:
-  absl::node_hash_set<std::string> names_;
-};
-
 /// An op, and what its finished tasks measured. Kept for the scheduler's
 /// life (GraphState owns them, one per op name), so a task names its op with
 /// a pointer, and a finished task adds its run time without a lookup.
@@ -96,8 +83,6 @@ struct TaskRare {
 };
 
 struct TaskState {
-  static inline const std::string kNoName;
-
   std::string key;
   /// Its op (GraphState::op_stats); null for data scattered by a client.
   OpStats* op_stats = nullptr;
@@ -135,7 +120,7 @@ struct TaskState {
   double estimated_duration = 0;  // added to processing_on's occupancy
   std::uint64_t nbytes = 0;
   /// Its result's type, from GraphState's NamePool (never null).
-  const std::string* type_name = &kNoName;
+  const std::string* type_name = NamePool::empty();
 
   TaskGroup* group = nullptr;  // its op's group (owned by GraphState)
   // Links in GraphState's list of tasks in the same status, so that a page
@@ -160,7 +145,7 @@ struct TaskState {
   bool is_needed() const { return !who_wants.empty() || !waiters.empty(); }
   bool is_scattered() const { return op_stats == nullptr; }
   /// Its op's name; empty for scattered data.
-  const std::string& op() const { return op_stats != nullptr ? op_stats->name : kNoName; }
+  const std::string& op() const { return op_stats != nullptr ? op_stats->name : *NamePool::empty(); }
   bool held_by(const WorkerState* worker) const;
 };
 

@@ -557,7 +557,7 @@ class Worker::Impl {
     // emptied tables their slots.
     state_.shrink_empty_tables();
     store_->shrink_if_empty();
-    if (trimmer_.maybe_trim(tasks_finished_ + keys_released_)) {
+    if (trimmer_.maybe_trim(keys_released_)) {
       logger_->debug("returned freed memory to the system in {:.1f} ms", 1e3 * trimmer_.last_trim_seconds());
     }
     heartbeat_timer_.expires_after(heartbeat_interval_);

@@ -157,7 +157,7 @@ Instructions WorkerState::compute(std::vector<msg::ComputeTask> tasks) {
           // Already here (a copy fetched for a local task, say): it counts as done.
           task.held = true;
           out_.report.finished.push_back(
-              {task.key, task.nbytes, task.type_name, wall_clock_seconds(), wall_clock_seconds(), 0});
+              {task.key, task.nbytes, *task.type_name, wall_clock_seconds(), wall_clock_seconds(), 0});
           continue;
         case S::kRunCancelled:
           transition(task, S::kExecuting);  // still running: its result is reported after all
@@ -189,7 +189,7 @@ Instructions WorkerState::acquire(const std::string& holder, const std::vector<s
     if (it == tasks_.end()) {
       WorkerTask& copy = get_or_create(key);
       copy.acquire = true;
-      copy.who_has = {holder};
+      copy.who_has = {names_.intern(holder)};
       start_fetch(copy, next_holder(copy));
       continue;
     }
@@ -200,9 +200,10 @@ Instructions WorkerState::acquire(const std::string& holder, const std::vector<s
     } else if (task.status == S::kFetching || task.status == S::kFetchCancelled) {
       task.acquire = true;
       if (task.status == S::kFetchCancelled) transition(task, S::kFetching);
-      if (task.fetching_from != holder &&
-          std::find(task.who_has.begin(), task.who_has.end(), holder) == task.who_has.end()) {
-        task.who_has.push_back(holder);
+      const std::string* address = names_.intern(holder);
+      if (task.fetching_from != address &&
+          std::find(task.who_has.begin(), task.who_has.end(), address) == task.who_has.end()) {
+        task.who_has.push_back(address);
       }
     }
     // Being computed here: it is held (and reported) once it finishes.
@@ -269,8 +270,8 @@ void WorkerState::copy_arrived(FetchedCopy& copy) {
     forget(task);
   } else if (task.status == S::kFetching) {
     task.nbytes = copy.nbytes;
-    task.type_name = std::move(copy.type_name);
-    task.fetching_from.clear();
+    task.type_name = names_.intern(copy.type_name);
+    task.fetching_from = nullptr;
     task.who_has.clear();
     transition(task, S::kMemory);
     arrived_in_memory(task);
@@ -285,7 +286,7 @@ Instructions WorkerState::fetch_failed(const std::string& key, const std::string
     if (task.status == S::kFetchCancelled) {
       transition(task, S::kReleased);
       forget(task);
-    } else if (task.status == S::kFetching && task.fetching_from == holder) {
+    } else if (task.status == S::kFetching && task.fetching_from != nullptr && *task.fetching_from == holder) {
       if (!task.who_has.empty()) {
         start_fetch(task, next_holder(task));  // retry: another worker holds a copy too
       } else {
@@ -309,7 +310,7 @@ Instructions WorkerState::task_done(const TaskOutcome& outcome) {
   const bool wanted = task.status == S::kExecuting;
   if (outcome.ok && (wanted || !task.dependents.empty())) {
     task.nbytes = outcome.nbytes;
-    task.type_name = outcome.type_name;
+    task.type_name = names_.intern(outcome.type_name);
     task.held = wanted;  // a cancelled run's result is only a local copy
     if (wanted) {
       out_.report.finished.push_back({task.key, outcome.nbytes, outcome.type_name, outcome.start_time,
@@ -339,7 +340,7 @@ Instructions WorkerState::data_put(const std::string& key, std::uint64_t nbytes,
   if (task.status == S::kMemory) {
     task.held = true;
     task.nbytes = nbytes;
-    task.type_name = std::move(type_name);
+    task.type_name = names_.intern(type_name);
   }
   // Otherwise it is being computed or fetched here, and that value replaces the client's when it lands.
   return finish();
@@ -411,7 +412,6 @@ void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
 }
 
 void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location) {
-  const std::vector<std::string>& who_has = location.who_has;
   // A key named twice counts once. The dependents set answers that in O(1):
   // a search of `dependencies` made a task of a million inputs quadratic.
   if (!dep.dependents.insert(&task).second) return;
@@ -420,7 +420,8 @@ void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyL
     case S::kMemory:
       return;
     case S::kReleased:  // new here
-      dep.who_has = who_has;
+      dep.who_has.reserve(location.who_has.size());
+      for (const std::string& holder : location.who_has) dep.who_has.push_back(names_.intern(holder));
       dep.nbytes = location.nbytes;  // the scheduler's count, until the copy arrives
       start_fetch(dep, next_holder(dep));
       break;
@@ -428,7 +429,8 @@ void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyL
       transition(dep, S::kFetching);  // the reply still in flight will do
       [[fallthrough]];
     case S::kFetching:
-      for (const std::string& holder : who_has) {
+      for (const std::string& name : location.who_has) {
+        const std::string* holder = names_.intern(name);
         if (holder != dep.fetching_from && std::find(dep.who_has.begin(), dep.who_has.end(), holder) == dep.who_has.end()) {
           dep.who_has.push_back(holder);
         }
@@ -441,18 +443,18 @@ void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyL
   task.waiting_for.insert(&dep);
 }
 
-std::string WorkerState::next_holder(WorkerTask& dep) {
+const std::string* WorkerState::next_holder(WorkerTask& dep) {
   DTASK_CHECK(!dep.who_has.empty()) << "no holder left for " << dep.key;
   // Spread fetches over the replicas; a holder tried is not tried again.
   auto chosen = dep.who_has.begin() + static_cast<std::ptrdiff_t>(holder_rotation_++ % dep.who_has.size());
-  std::string holder = std::move(*chosen);
+  const std::string* holder = *chosen;
   dep.who_has.erase(chosen);
   return holder;
 }
 
-void WorkerState::start_fetch(WorkerTask& dep, const std::string& holder) {
+void WorkerState::start_fetch(WorkerTask& dep, const std::string* holder) {
   dep.fetching_from = holder;
-  PendingFetches& pending = to_fetch_[holder];
+  PendingFetches& pending = to_fetch_[*holder];
   if (pending.requests.empty() || pending.requests.back().size() >= kMaxKeysPerFetch ||
       (pending.last_request_bytes > 0 && pending.last_request_bytes + dep.nbytes > kMaxBytesPerFetch)) {
     pending.requests.emplace_back();
@@ -473,7 +475,7 @@ void WorkerState::arrived_in_memory(WorkerTask& task) {
     task.held = true;
     task.assigned_while_fetching = false;
     const double now = wall_clock_seconds();
-    out_.report.finished.push_back({task.key, task.nbytes, task.type_name, now, now, 0});
+    out_.report.finished.push_back({task.key, task.nbytes, *task.type_name, now, now, 0});
   }
   for (WorkerTask* dependent : task.dependents) {
     if (dependent->status != S::kWaiting) continue;
@@ -492,7 +494,7 @@ void WorkerState::give_up_fetch(WorkerTask& dep, const std::string& holder, cons
   if (dep.assigned_while_fetching) out_.report.missing.push_back({dep.key, dep.key, holder, message});
   dep.acquire = false;
   dep.assigned_while_fetching = false;
-  dep.fetching_from.clear();
+  dep.fetching_from = nullptr;
   transition(dep, S::kReleased);
   fail_dependents(dep, holder, message);
   forget(dep);
@@ -606,7 +608,7 @@ std::size_t WorkerState::not_started() const { return count(S::kWaiting) + count
 std::vector<msg::KeyInfo> WorkerState::held() const {
   std::vector<msg::KeyInfo> out;
   for (const auto& [key, task] : tasks_) {
-    if (task->status == S::kMemory && task->held) out.push_back({task->key, task->nbytes, task->type_name});
+    if (task->status == S::kMemory && task->held) out.push_back({task->key, task->nbytes, *task->type_name});
   }
   return out;
 }
@@ -692,7 +694,7 @@ Status WorkerState::validate_task(const WorkerTask& task) const {
     }
   }
   const bool wanted = !task.dependents.empty() || task.acquire || task.assigned_while_fetching;
-  if (task.status == S::kFetching && (!wanted || task.fetching_from.empty())) {
+  if (task.status == S::kFetching && (!wanted || task.fetching_from == nullptr)) {
     return worker_violation(task, "fetched for nothing, or from nowhere");
   }
   if (task.status == S::kFetchCancelled && wanted) return worker_violation(task, "cancelled while wanted");

@@ -182,8 +182,8 @@ class WorkerState {
   /// A dependency no local state can supply and no peer holds: why, or empty.
   std::string unreachable_dependency(const msg::ComputeTask& spec) const;
   void link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location);
-  void start_fetch(WorkerTask& dep, const std::string& holder);
-  std::string next_holder(WorkerTask& dep);
+  void start_fetch(WorkerTask& dep, const std::string* holder);
+  const std::string* next_holder(WorkerTask& dep);
   void arrived_in_memory(WorkerTask& task);
   /// A copy of `key` arrived: fetched()'s work for one value, inside an event.
   void copy_arrived(FetchedCopy& copy);
@@ -221,6 +221,7 @@ class WorkerState {
   bool paused_ = false;
   std::uint64_t next_sequence_ = 0;
   std::size_t holder_rotation_ = 0;  // spreads fetches over the replicas
+  NamePool names_;  // peers' addresses and results' type names (WorkerTask points into it)
 
   // The event in progress.
   const char* stimulus_ = "";

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/name_pool.h"
 #include "worker/task_run.h"
 
 namespace dtask::worker {
@@ -58,10 +59,11 @@ struct WorkerTask {
   /// key: a fetched copy is kept exactly as long as this is not empty.
   WorkerTaskSet dependents;
 
-  // While fetching: where copies are, and the next one to try.
-  std::vector<std::string> who_has;
-  std::size_t next_holder = 0;
-  std::string fetching_from;
+  // While fetching: the holders not tried yet, and the one asked now
+  // (null: none). Addresses from WorkerState's NamePool: half a million
+  // fetched keys name two or three workers.
+  std::vector<const std::string*> who_has;
+  const std::string* fetching_from = nullptr;
 
   /// The scheduler asked for a copy (AcquireReplicas): keep it and say so.
   bool acquire = false;
@@ -73,7 +75,7 @@ struct WorkerTask {
   /// local task is not held: it goes when its last dependent does.
   bool held = false;
   std::uint64_t nbytes = 0;
-  std::string type_name;
+  const std::string* type_name = NamePool::empty();  // from WorkerState's NamePool
   /// Order among ready tasks of equal priority (first assigned runs first).
   std::uint64_t sequence = 0;
 };

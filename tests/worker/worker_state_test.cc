@@ -71,6 +71,11 @@ class WorkerStateTest : public ::testing::Test {
     return found ? found->status : WS::kReleased;
   }
   bool known(const std::string& key) const { return state().find(key) != nullptr; }
+  /// The holder `key` is being fetched from; empty when none.
+  std::string fetching_from(const std::string& key) const {
+    const WorkerTask* task = state().find(key);
+    return task != nullptr && task->fetching_from != nullptr ? *task->fetching_from : "";
+  }
 
   static std::vector<std::string> executed(const Instructions& out) {
     std::vector<std::string> keys;
@@ -148,7 +153,7 @@ TEST_F(WorkerStateTest, AReplyOfManyCopiesIsOneEvent) {
   EXPECT_EQ(executed(out), std::vector<std::string>{"y"});
   EXPECT_EQ(status("a"), WS::kMemory);
   EXPECT_EQ(status("b"), WS::kMemory);
-  EXPECT_EQ(state().find("b")->type_name, "int64");
+  EXPECT_EQ(*state().find("b")->type_name, "int64");
   EXPECT_FALSE(known("c")) << "nothing needed the cancelled copy";
   EXPECT_FALSE(known("stranger"));
   finished("y");
@@ -262,7 +267,7 @@ TEST_F(WorkerStateTest, FetchFailureWithNoHolderLeftReportsTasksMissing) {
 TEST_F(WorkerStateTest, DependencyLostMidFetchIsFetchedElsewhere) {
   compute({task("y", {{"a", {"tcp://dying"}}}), task("z", {{"b", {"tcp://dying", "tcp://alive"}}})});
   for (const char* key : {"a", "b"}) {
-    if (state().find(key)->fetching_from != "tcp://dying") continue;
+    if (fetching_from(key) != "tcp://dying") continue;
     Instructions out = step(state().fetch_failed(key, "tcp://dying", "fetch from tcp://dying failed: reset"));
     if (std::string(key) == "a") {
       ASSERT_EQ(out.report.missing.size(), 1u);
@@ -277,7 +282,7 @@ TEST_F(WorkerStateTest, DependencyLostMidFetchIsFetchedElsewhere) {
   }
   EXPECT_FALSE(known("y"));
   EXPECT_FALSE(known("a"));
-  EXPECT_EQ(state().find("b")->fetching_from, "tcp://alive");
+  EXPECT_EQ(fetching_from("b"), "tcp://alive");
   EXPECT_EQ(status("z"), WS::kWaiting);
   EXPECT_EQ(executed(fetched("b")), std::vector<std::string>{"z"});
   finished("z");
@@ -542,7 +547,7 @@ TEST_F(WorkerStateTest, InterleavedEventsLeaveNoLeaks) {
     const std::string dep = "d" + std::to_string(round);
     if (round == 1) {
       // Both holders fail: its tasks are reported missing.
-      for (int tries = 0; tries < 2 && known(dep); ++tries) failed(dep, state().find(dep)->fetching_from);
+      for (int tries = 0; tries < 2 && known(dep); ++tries) failed(dep, fetching_from(dep));
       EXPECT_FALSE(known(dep));
       continue;
     }
