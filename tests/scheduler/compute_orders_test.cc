@@ -62,6 +62,19 @@ TEST_F(ComputeOrdersTest, EncodedFromTaskStatesDecodesAsTheComputeMessage) {
     EXPECT_EQ(got.dependencies[i].who_has, expected.dependencies[i].who_has);
     EXPECT_EQ(got.dependencies[i].nbytes, 40 + got.dependencies[i].key.size());
   }
+  // A dependency c's own worker holds goes without holders (it reads its
+  // copy); the other names the worker to fetch it from.
+  const TaskState& c = *orders.tasks[0];
+  ASSERT_NE(c.dependencies[0]->who_has, c.dependencies[1]->who_has) << "a and b ran on different workers";
+  for (std::size_t i = 0; i < got.dependencies.size(); ++i) {
+    const TaskState& dep = *c.dependencies[i];
+    ASSERT_EQ(dep.who_has.size(), 1u);
+    if (dep.who_has[0] == c.processing_on) {
+      EXPECT_TRUE(got.dependencies[i].who_has.empty()) << dep.key;
+    } else {
+      EXPECT_EQ(got.dependencies[i].who_has, std::vector<std::string>{dep.who_has[0]->address}) << dep.key;
+    }
+  }
 }
 
 }  // namespace
