@@ -553,8 +553,10 @@ class Worker::Impl {
   void heartbeat() {
     if (stopped_) return;
     send_heartbeat();
-    // Tasks run and results dropped leave glibc holding their memory, and
-    // emptied tables their slots.
+    // Results dropped leave glibc holding their memory, and emptied tables
+    // their slots. Tasks run do not count towards a trim: while a graph runs,
+    // what its tasks freed is asked for again, and each page handed back
+    // would be faulted in anew (docs/design.md, memory per task).
     state_.shrink_empty_tables();
     store_->shrink_if_empty();
     if (trimmer_.maybe_trim(keys_released_)) {
