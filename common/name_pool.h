@@ -6,7 +6,6 @@
 
 #include <absl/container/node_hash_set.h>
 
-#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,7 +19,6 @@ class NamePool {
   /// The pool's copy of `name`. Names stay for the pool's life, so the
   /// pointer never dangles while the pool lives.
   const std::string* intern(std::string_view name);
-  std::size_t size() const { return names_.size(); }
 
  private:
   absl::node_hash_set<std::string> names_;  // nodes: an element never moves

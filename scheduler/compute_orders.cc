@@ -36,7 +36,8 @@ msg::ComputeTask compute_message(const TaskState& task) {
   compute.dependencies.reserve(task.dependencies.size());
   for (const TaskState* dep : task.dependencies) {
     msg::DependencyLocation location{dep->key, {}, dep->nbytes};
-    for (std::size_t k = 0; k < holders_sent(task, *dep); ++k) location.who_has.push_back(dep->who_has[k]->address);
+    const std::size_t holders = holders_sent(task, *dep);
+    for (std::size_t k = 0; k < holders; ++k) location.who_has.push_back(dep->who_has[k]->address);
     compute.dependencies.push_back(std::move(location));
   }
   return compute;

@@ -485,7 +485,6 @@ std::size_t GraphState::steal_round() {
   // Occupancy from today's measured durations (WorkerState::occupancy keeps
   // the estimates each task was sent with, and an op first seen is guessed
   // at default_task_duration until one of its tasks finishes).
-  auto duration_of = [&](const TaskState& task) { return estimate_duration(task); };
   std::vector<StealWorker> loads(workers_.size());
   std::unordered_map<const WorkerState*, std::size_t> index;
   for (std::size_t i = 0; i < workers_.size(); ++i) index[workers_[i].get()] = i;
@@ -502,7 +501,7 @@ std::size_t GraphState::steal_round() {
     for (TaskState* task : w.processing) {
       if (seen == kStealSample) break;
       ++seen;
-      const double d = duration_of(*task);
+      const double d = estimate_duration(*task);
       sampled += d;
       if (task->status == S::kStealing) {
         // In flight: counted where it is going.
@@ -536,7 +535,7 @@ std::size_t GraphState::steal_round() {
       std::uint64_t bytes = 0;
       for (const TaskState* dep : task->dependencies) bytes += dep->nbytes;
       tasks.push_back(task);
-      candidates.push_back({i, duration_of(*task), bytes});
+      candidates.push_back({i, estimate_duration(*task), bytes});
     }
   }
   if (candidates.empty()) return 0;
