@@ -346,12 +346,20 @@ void ClientCore::settle_locked(const std::string& key) {
 }
 
 void ClientCore::release(const std::string& key) {
-  {
-    std::lock_guard lock(signal_->mutex);
-    auto it = states_.find(key);
-    if (it != states_.end() && it->second.expired()) states_.erase(it);
+  // A key submitted again while its old state was dying has a new live
+  // state: the old one's release would then reach the scheduler after the
+  // new graph and drop the result the new futures wait for. The scheduler
+  // counts one want per client, so the new state keeps the old want, and
+  // its own release sends this one. Checked and queued under both locks
+  // (signal_->mutex, then send_mutex_): a graph sent after the check finds
+  // the release queued ahead of it.
+  std::lock_guard lock(signal_->mutex);
+  auto it = states_.find(key);
+  if (it != states_.end()) {
+    if (!it->second.expired()) return;
+    states_.erase(it);
   }
-  std::lock_guard lock(send_mutex_);
+  std::lock_guard send_lock(send_mutex_);
   settle_locked(key);
   pending_releases_.push_back(key);
   // Releases travel in batches, with the next message to the scheduler or

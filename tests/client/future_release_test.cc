@@ -1,0 +1,59 @@
+// When a key's last future dies, the client tells the scheduler to release
+// it. A future for the same key made while the old state was dying (a
+// deterministic key computed again at once) must not lose its result to
+// that late release: the old state's destructor runs its release() after
+// the new state is live, and the release would reach the scheduler after
+// the new graph.
+#include <dtask/builtin_ops.h>
+#include <dtask/client.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "client/src/client_core.h"
+#include "client/src/deadline.h"
+
+namespace dtask::internal {
+namespace future_release_test {  // named, not anonymous: the unity build puts a folder's tests in one file
+
+using namespace std::chrono_literals;
+
+/// Submits `arange(n)` under `key` wanted by `core`'s client, and waits for it.
+std::shared_ptr<FutureState> compute_arange(ClientCore& core, const std::string& key, std::int64_t n) {
+  std::shared_ptr<FutureState> state = core.state_for(key);
+  core.send_graph({key}, [&](const ClientCore::GraphPartSink& part) {
+    msg::TaskDef task;
+    task.key = key;
+    task.op = std::string(ops::kArange.name);
+    task.args = {Value(n)};
+    part({std::move(task)});
+  });
+  EXPECT_TRUE(core.wait_done(*state, Deadline::in(30s)).ok()) << key;
+  return state;
+}
+
+TEST(FutureReleaseTest, LateReleaseOfADeadStateKeepsTheLiveStatesResult) {
+  Client cluster(LocalClusterOptions{.n_workers = 1, .threads_per_worker = 1});
+  auto connected = ClientCore::connect(cluster.scheduler_address(), ClientOptions{});
+  ASSERT_TRUE(connected.ok()) << connected.status().to_string();
+  ClientCore& core = **connected;
+
+  // 8,000 bytes: too big to come with its status, so it stays on the worker.
+  std::shared_ptr<FutureState> live = compute_arange(core, "future-release-arange", 1000);
+  ASSERT_FALSE(live->value.has_value());
+  // The old state's destructor, running late: `live` is the key's state now.
+  core.release(live->key);
+  // Queued releases go ahead of the next graph, and its task runs on the same
+  // worker: once it is done, a release sent would have freed the key there.
+  compute_arange(core, "future-release-after", 10);
+
+  Result<std::vector<Value>> values = core.fetch({live}, Deadline::in(10s));
+  ASSERT_TRUE(values.ok()) << values.status().to_string();
+  EXPECT_EQ(values->front().nbytes(), 8000u);
+  core.close();
+}
+
+}  // namespace future_release_test
+}  // namespace dtask::internal
