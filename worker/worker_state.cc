@@ -414,7 +414,7 @@ void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
 void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location) {
   // A key named twice counts once. The dependents set answers that in O(1):
   // a search of `dependencies` made a task of a million inputs quadratic.
-  if (!dep.dependents.insert(&task).second) return;
+  if (!dep.dependents.insert(&task)) return;
   task.dependencies.push_back(&dep);
   switch (dep.status) {
     case S::kMemory:

@@ -4,8 +4,6 @@
 // only through its transition table.
 #pragma once
 
-#include <absl/container/flat_hash_set.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "common/name_pool.h"
+#include "common/small_pointer_set.h"
 #include "worker/task_run.h"
 
 namespace dtask::worker {
@@ -39,9 +38,10 @@ const char* worker_task_status_name(WorkerTaskStatus status);
 
 struct WorkerTask;
 
-/// A set of keys' tasks. Open addressing: a sum over a million inputs waits
-/// for a million of them, and a node per member was most of its cost.
-using WorkerTaskSet = absl::flat_hash_set<WorkerTask*>;
+/// A set of keys' tasks: inline while it has one or two (nearly every key's
+/// dependents, and a small task's waiting set), a table past that (a sum
+/// over a million inputs waits for a million of them).
+using WorkerTaskSet = SmallPointerSet<WorkerTask>;
 
 struct WorkerTask {
   std::string key;
