@@ -4,8 +4,13 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/cpu_clock.h"
 #include "messages.capnp.h"
@@ -27,13 +32,73 @@ struct BulkWriter {
   }
 };
 
-void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk);
+/// Which of a task's dependencies a TaskRef argument names, so that it
+/// travels as that index (Value.dependencyRef) instead of as the key a second
+/// time: a sum over a million inputs lists every input's key among its
+/// dependencies and again in its arguments, and the copy was half of its
+/// message. Arguments usually name the dependencies in their order, so a
+/// cursor answers most lookups with one comparison; a table of the keys is
+/// made only when it misses on a long list.
+class DependencyIndex {
+ public:
+  using KeyOf = std::function<const std::string&(std::size_t)>;
+  DependencyIndex(std::size_t count, KeyOf key_of) : count_(count), key_of_(std::move(key_of)) {}
 
-void encode_values(capnp::List<wire::Value>::Builder out, const std::vector<Value>& values, BulkWriter& bulk) {
-  for (unsigned i = 0; i < values.size(); ++i) encode_value(out[i], values[i], bulk);
+  /// The index of the dependency named `key`, or none.
+  std::optional<std::uint32_t> find(const std::string& key) {
+    std::optional<std::size_t> at;
+    if (next_ < count_ && key_of_(next_) == key) {
+      at = next_;
+    } else {
+      at = search(key);
+    }
+    if (!at) return std::nullopt;
+    next_ = *at + 1;
+    return static_cast<std::uint32_t>(*at);
+  }
+
+ private:
+  std::optional<std::size_t> search(const std::string& key) {
+    constexpr std::size_t kScanned = 16;
+    if (count_ <= kScanned) {
+      for (std::size_t j = 0; j < count_; ++j) {
+        if (key_of_(j) == key) return j;
+      }
+      return std::nullopt;
+    }
+    if (table_.empty()) {
+      table_.reserve(count_);
+      for (std::size_t j = 0; j < count_; ++j) table_.try_emplace(std::string_view(key_of_(j)), j);
+    }
+    auto it = table_.find(std::string_view(key));
+    if (it == table_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::size_t count_;
+  KeyOf key_of_;
+  std::size_t next_ = 0;
+  absl::flat_hash_map<std::string_view, std::size_t> table_;
+};
+
+/// `refs`: the enclosing task's dependencies, when encoding its arguments.
+void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk, DependencyIndex* refs = nullptr);
+
+void encode_values(capnp::List<wire::Value>::Builder out, const std::vector<Value>& values, BulkWriter& bulk,
+                   DependencyIndex* refs = nullptr) {
+  for (unsigned i = 0; i < values.size(); ++i) encode_value(out[i], values[i], bulk, refs);
 }
 
-void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk) {
+/// A task's arguments, naming its dependencies (`count`, the j-th's key
+/// from `key_of`) by index.
+void encode_args(capnp::List<wire::Value>::Builder out, const std::vector<Value>& args, BulkWriter& bulk,
+                 std::size_t count, DependencyIndex::KeyOf key_of) {
+  if (count == 0) return encode_values(out, args, bulk);
+  DependencyIndex refs(count, std::move(key_of));
+  encode_values(out, args, bulk, &refs);
+}
+
+void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk, DependencyIndex* refs) {
   const auto& v = value.variant();
   switch (v.index()) {
     case 0: out.setNull(); break;
@@ -53,10 +118,19 @@ void encode_value(wire::Value::Builder out, const Value& value, BulkWriter& bulk
     }
     case 7: {
       const ValueList& list = std::get<ValueList>(v);
-      encode_values(out.initList(static_cast<unsigned>(list.size())), list, bulk);
+      encode_values(out.initList(static_cast<unsigned>(list.size())), list, bulk, refs);
       break;
     }
-    case 8: out.setTaskRef(text(std::get<TaskRef>(v).key)); break;
+    case 8: {
+      const std::string& key = std::get<TaskRef>(v).key;
+      std::optional<std::uint32_t> dependency = refs != nullptr ? refs->find(key) : std::nullopt;
+      if (dependency) {
+        out.setDependencyRef(*dependency);
+      } else {
+        out.setTaskRef(text(key));
+      }
+      break;
+    }
   }
 }
 
@@ -103,7 +177,8 @@ void encode_compute_batch(wire::Message::Builder root, const ComputeTaskSource& 
     auto out = tasks[i];
     out.setKey(text(t.key));
     out.setOp(text(t.op));
-    encode_values(out.initArgs(size_of(t.args)), t.args, bulk);
+    encode_args(out.initArgs(size_of(t.args)), t.args, bulk, t.dependency_count,
+                [&](std::size_t j) -> const std::string& { return source.dependency(i, j).key; });
     encode_priority(out.initPriority(), t.priority);
     encode_resources(out.initResources(size_of(t.resources)), t.resources);
     auto deps = out.initDependencies(static_cast<unsigned>(t.dependency_count));
@@ -168,7 +243,8 @@ struct Encoder {
       auto task = tasks[i];
       task.setKey(text(t.key));
       task.setOp(text(t.op));
-      encode_values(task.initArgs(size_of(t.args)), t.args, bulk);
+      encode_args(task.initArgs(size_of(t.args)), t.args, bulk, t.dependencies.size(),
+                  [&](std::size_t j) -> const std::string& { return t.dependencies[j]; });
       encode_strings(task.initDependencies(size_of(t.dependencies)), t.dependencies);
       encode_priority(task.initPriority(), t.priority);
       encode_resources(task.initResources(size_of(t.resources)), t.resources);
@@ -401,13 +477,22 @@ ResourceList resources(capnp::List<wire::Resource>::Reader list) {
 
 Priority priority(wire::Priority::Reader p) { return {p.getUser(), p.getGeneration(), p.getOrder()}; }
 
-Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk);
+/// The keys a task's Value.dependencyRef arguments index: its dependencies.
+struct DependencyKeys {
+  std::size_t count = 0;
+  std::function<const std::string&(std::size_t)> key_of;
+};
 
-Result<std::vector<Value>> decode_values(capnp::List<wire::Value>::Reader in, const BulkReader& bulk) {
+/// `deps`: the enclosing task's dependencies, when decoding its arguments
+/// (null elsewhere, where a dependency reference is refused).
+Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk, const DependencyKeys* deps = nullptr);
+
+Result<std::vector<Value>> decode_values(capnp::List<wire::Value>::Reader in, const BulkReader& bulk,
+                                         const DependencyKeys* deps = nullptr) {
   std::vector<Value> out;
   out.reserve(in.size());
   for (auto v : in) {
-    DTASK_ASSIGN_OR_RETURN(Value value, decode_value(v, bulk));
+    DTASK_ASSIGN_OR_RETURN(Value value, decode_value(v, bulk, deps));
     out.push_back(std::move(value));
   }
   return out;
@@ -436,7 +521,16 @@ Result<Value> decode_array(wire::NdArray::Reader in, const BulkReader& bulk) {
   return Value(std::move(array));
 }
 
-Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk) {
+Result<Value> decode_dependency_ref(std::uint32_t index, const DependencyKeys* deps) {
+  if (deps == nullptr) return Status::invalid("a dependency reference outside a task's arguments");
+  if (index >= deps->count) {
+    return Status::invalid("an argument names dependency " + std::to_string(index) + " of a task with " +
+                           std::to_string(deps->count));
+  }
+  return Value(TaskRef{deps->key_of(index)});
+}
+
+Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk, const DependencyKeys* deps) {
   switch (in.which()) {
     case wire::Value::NULL_: return Value();
     case wire::Value::BOOLEAN: return Value(in.getBoolean());
@@ -449,10 +543,11 @@ Result<Value> decode_value(wire::Value::Reader in, const BulkReader& bulk) {
     }
     case wire::Value::ARRAY: return decode_array(in.getArray(), bulk);
     case wire::Value::LIST: {
-      DTASK_ASSIGN_OR_RETURN(auto list, decode_values(in.getList(), bulk));
+      DTASK_ASSIGN_OR_RETURN(auto list, decode_values(in.getList(), bulk, deps));
       return Value(std::move(list));
     }
     case wire::Value::TASK_REF: return Value(TaskRef{str(in.getTaskRef())});
+    case wire::Value::DEPENDENCY_REF: return decode_dependency_ref(in.getDependencyRef(), deps);
   }
   return Status::invalid("unknown value kind " + std::to_string(static_cast<int>(in.which())));
 }
@@ -492,8 +587,10 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         msg::TaskDef task;
         task.key = str(t.getKey());
         task.op = str(t.getOp());
-        DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk));
-        task.dependencies = strings(t.getDependencies());
+        task.dependencies = strings(t.getDependencies());  // first: the arguments name them by index
+        const DependencyKeys deps{task.dependencies.size(),
+                                  [&](std::size_t j) -> const std::string& { return task.dependencies[j]; }};
+        DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk, &deps));
         task.priority = priority(t.getPriority());
         task.resources = resources(t.getResources());
         task.workers = strings(t.getWorkers());
@@ -550,13 +647,16 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         msg::ComputeTask task;
         task.key = str(t.getKey());
         task.op = str(t.getOp());
-        DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk));
         task.priority = priority(t.getPriority());
         task.resources = resources(t.getResources());
         task.dependencies.reserve(t.getDependencies().size());
         for (auto d : t.getDependencies()) {
           task.dependencies.push_back({str(d.getKey()), strings(d.getWhoHas()), d.getNbytes()});
         }
+        // After the dependencies: the arguments name them by index.
+        const DependencyKeys deps{task.dependencies.size(),
+                                  [&](std::size_t j) -> const std::string& { return task.dependencies[j].key; }};
+        DTASK_ASSIGN_OR_RETURN(task.args, decode_values(t.getArgs(), bulk, &deps));
         task.inline_result = t.getInlineResult();
         out.tasks.push_back(std::move(task));
       }

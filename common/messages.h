@@ -15,7 +15,7 @@
 
 namespace dtask {
 
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;  // 2: task arguments name dependencies by index
 
 enum class PeerRole : std::uint8_t { kClient = 0, kWorker = 1, kPeer = 2 };
 

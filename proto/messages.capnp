@@ -17,6 +17,7 @@ struct Value {
     array @6 :NdArray;
     list @7 :List(Value);
     taskRef @8 :Text;          # the result of another task, by key
+    dependencyRef @9 :UInt32;  # a task argument: the result of its dependency at this index
   }
 }
 

@@ -387,6 +387,70 @@ TEST_F(FrameTest, StreamedDecodeSlicesOneAlignedBulkAllocation) {
 // RegisterWorker's GPU is optional: absent stays absent (CPU workers, and
 // workers older than the field), and a device known by index alone (no CUDA,
 // or no device found) still arrives as a device.
+// ---- task arguments that name dependencies -------------------------------------
+
+/// `n` dependency keys as long as real ones (a 32-hex-digit token each).
+std::vector<std::string> long_keys(std::size_t n) {
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < n; ++i) keys.push_back("inc-0123456789abcdef0123456789abcdef-" + std::to_string(i));
+  return keys;
+}
+
+/// A task over `deps` whose one argument lists TaskRefs to `refs`.
+msg::TaskDef task_over(const std::vector<std::string>& deps, const std::vector<std::string>& refs) {
+  msg::TaskDef task;
+  task.key = "sum-1";
+  task.op = "sum";
+  ValueList list;
+  for (const std::string& key : refs) list.push_back(Value(TaskRef{key}));
+  if (!refs.empty()) task.args.push_back(Value(std::move(list)));
+  task.dependencies = deps;
+  return task;
+}
+
+std::vector<std::string> refs_in(const msg::TaskDef& task) {
+  std::vector<std::string> out;
+  for (const Value& item : task.args.at(0).get<ValueList>()) out.push_back(item.get<TaskRef>().key);
+  return out;
+}
+
+// TaskRefs to a task's dependencies come back as the same keys, in order or
+// not, named twice, or next to a key that is no dependency; in an
+// UpdateGraph and in a ComputeTaskBatch.
+TEST_F(FrameTest, ArgumentsNamingDependenciesRoundTrip) {
+  const std::vector<std::string> few = {"a", "b", "c"};
+  std::vector<std::string> many = long_keys(100);
+  std::vector<std::string> many_refs(many.rbegin(), many.rend());  // past the scanned few: the table
+  many_refs.push_back(many[7]);
+  many_refs.push_back("not-a-dependency");
+  for (const auto& [deps, refs] : {std::pair{few, std::vector<std::string>{"c", "a", "a", "b", "elsewhere", "c"}},
+                                   std::pair{many, many_refs}}) {
+    Result<Message> graph = decode(encode(msg::UpdateGraph{{task_over(deps, refs)}, {"sum-1"}}));
+    ASSERT_TRUE(graph.ok()) << graph.status().to_string();
+    const msg::TaskDef& got = std::get<msg::UpdateGraph>(*graph).tasks.at(0);
+    EXPECT_EQ(got.dependencies, deps);
+    EXPECT_EQ(refs_in(got), refs);
+
+    msg::ComputeTask compute{"sum-1", "sum", task_over(deps, refs).args, {}, {}, {}, false};
+    for (const std::string& key : deps) compute.dependencies.push_back({key, {"tcp://127.0.0.1:1"}, 8});
+    Result<Message> batch = decode(encode(msg::ComputeTaskBatch{{compute}}));
+    ASSERT_TRUE(batch.ok()) << batch.status().to_string();
+    const msg::ComputeTask& task = std::get<msg::ComputeTaskBatch>(*batch).tasks.at(0);
+    std::vector<std::string> got_refs;
+    for (const Value& item : task.args.at(0).get<ValueList>()) got_refs.push_back(item.get<TaskRef>().key);
+    EXPECT_EQ(got_refs, refs);
+  }
+}
+
+// A sum over 10,000 inputs names each input once on the wire: an argument
+// costs its Value struct (24 bytes), not the key's 48 bytes of text on top.
+TEST_F(FrameTest, ArgumentsNamingDependenciesAddNoKeyBytes) {
+  const std::vector<std::string> keys = long_keys(10000);
+  const std::size_t bare = encode(msg::UpdateGraph{{task_over(keys, {})}, {}}).size();
+  const std::size_t with_args = encode(msg::UpdateGraph{{task_over(keys, keys)}, {}}).size();
+  EXPECT_LT(with_args - bare, keys.size() * 32) << "bytes per argument: " << (with_args - bare) / keys.size();
+}
+
 TEST_F(FrameTest, RegisterWorkerGpuIsOptional) {
   msg::RegisterWorker cpu{"cpu", "tcp://10.0.0.1:1", 2, 0, {}, {}, std::nullopt};
   Result<Message> got = decode(encode(cpu));
