@@ -401,6 +401,7 @@ void ClientCore::on_scheduler_message(Message&& message) {
       if (!state) continue;
       touched.push_back(state);
       state->who_has = std::move(status.who_has);
+      ++state->statuses;
       if (status.value) state->value = std::move(status.value);
       state->finish_locked(outcome_status(status));
     }
@@ -612,10 +613,20 @@ Result<std::vector<Value>> ClientCore::fetch_from_workers(const std::vector<std:
   // A holder can die between the scheduler's report and our request. The
   // scheduler then recomputes what only it held (or moves a copy) and
   // reports the key again with its new holders: wait for that, and retry.
+  // A holder can also have freed the key: a key submitted again while held
+  // may first hear the status sent for the earlier submission, and then
+  // its release frees it and the scheduler computes it anew. The next
+  // status names the holders of that result (perhaps the worker that said
+  // it had none) or brings a small one along.
   constexpr int kAttempts = 5;
   constexpr auto kNewHolderWait = std::chrono::seconds(120);
-  std::set<std::string> failed;  // holders that failed a request: skipped from now on
+  std::set<std::string> failed;  // holders that failed a request: skipped until a new status
   for (int attempt = 1;; ++attempt) {
+    std::vector<std::uint64_t> statuses_seen;
+    {
+      std::lock_guard lock(signal_->mutex);
+      for (const auto& state : states) statuses_seen.push_back(state->statuses);
+    }
     std::string failed_worker;
     Result<std::vector<Value>> values = fetch_once(states, failed, &failed_worker, deadline);
     if (values.ok() || failed_worker.empty() || attempt == kAttempts) return values;
@@ -623,28 +634,40 @@ Result<std::vector<Value>> ClientCore::fetch_from_workers(const std::vector<std:
     logger_->info("fetch from {} failed ({}); retrying from other holders", failed_worker,
                   values.status().to_string());
     std::unique_lock lock(signal_->mutex);
+    bool new_status = false;
     const bool held = signal_->changed.wait_until(lock, deadline.capped(kNewHolderWait).at, [&] {
-      for (const auto& state : states) {
-        if (!state->error.ok()) return true;
-        const bool alive = std::any_of(state->who_has.begin(), state->who_has.end(),
+      bool all_held = true;
+      for (std::size_t i = 0; i < states.size(); ++i) {
+        const FutureState& state = *states[i];
+        if (!state.error.ok()) return true;
+        if (state.statuses != statuses_seen[i]) new_status = true;
+        const bool alive = state.value.has_value() ||
+                           std::any_of(state.who_has.begin(), state.who_has.end(),
                                        [&](const std::string& w) { return failed.count(w) == 0; });
-        if (!alive) return false;
+        all_held = all_held && alive;
       }
-      return true;
+      return all_held || new_status;
     });
     if (!held) return values;
+    if (new_status) failed.clear();  // the scheduler's word on the holders is newer than our failures
   }
 }
 
 Result<std::vector<Value>> ClientCore::fetch_once(const std::vector<std::shared_ptr<FutureState>>& states,
                                                   const std::set<std::string>& skip, std::string* failed_worker,
                                                   const Deadline& deadline) {
-  // Group the keys by a worker holding each, then one request per worker.
+  // Group the keys by a worker holding each, then one request per worker;
+  // a small result that came with a later status needs none.
+  std::vector<Value> values(states.size());
   std::unordered_map<std::string, std::vector<std::size_t>> by_worker;
   {
     std::lock_guard lock(signal_->mutex);
     for (std::size_t i = 0; i < states.size(); ++i) {
       if (!states[i]->error.ok()) return states[i]->error;
+      if (states[i]->value) {
+        values[i] = *states[i]->value;
+        continue;
+      }
       std::vector<std::string> holders;
       for (const std::string& w : states[i]->who_has) {
         if (skip.count(w) == 0) holders.push_back(w);
@@ -671,7 +694,6 @@ Result<std::vector<Value>> ClientCore::fetch_once(const std::vector<std::shared_
     replies.push_back({address, &indexes, request.request_id, expect_reply(request.request_id, address)});
     (*connection)->send(request);
   }
-  std::vector<Value> values(states.size());
   Status first_failure;
   for (Pending& pending : replies) {
     const std::string& first_key = states[pending.indexes->front()]->key;

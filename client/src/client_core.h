@@ -59,6 +59,11 @@ struct FutureState {
   bool done = false;
   Status error;  // ok when the result is in memory
   std::vector<std::string> who_has;
+  /// Statuses received for the key. A key submitted again while still held
+  /// can first get the status the scheduler sent for the earlier
+  /// submission, whose holder may since have freed it; fetch_from_workers
+  /// waits for the next one.
+  std::uint64_t statuses = 0;
   /// The result, when it was small and came with its status
   /// (msg::KeyStatus::value): result() then needs no fetch.
   std::optional<Value> value;
