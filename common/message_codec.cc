@@ -32,6 +32,13 @@ struct BulkWriter {
   }
 };
 
+/// A task's dependencies' keys, which its arguments name by index
+/// (Value.dependencyRef) on the wire: `count` of them, the j-th `key_of(j)`.
+struct DependencyKeys {
+  std::size_t count = 0;
+  std::function<const std::string&(std::size_t)> key_of;
+};
+
 /// Which of a task's dependencies a TaskRef argument names, so that it
 /// travels as that index (Value.dependencyRef) instead of as the key a second
 /// time: a sum over a million inputs lists every input's key among its
@@ -41,13 +48,12 @@ struct BulkWriter {
 /// made only when it misses on a long list.
 class DependencyIndex {
  public:
-  using KeyOf = std::function<const std::string&(std::size_t)>;
-  DependencyIndex(std::size_t count, KeyOf key_of) : count_(count), key_of_(std::move(key_of)) {}
+  explicit DependencyIndex(const DependencyKeys& deps) : deps_(deps) {}
 
   /// The index of the dependency named `key`, or none.
   std::optional<std::uint32_t> find(const std::string& key) {
     std::optional<std::size_t> at;
-    if (next_ < count_ && key_of_(next_) == key) {
+    if (next_ < deps_.count && deps_.key_of(next_) == key) {
       at = next_;
     } else {
       at = search(key);
@@ -60,23 +66,22 @@ class DependencyIndex {
  private:
   std::optional<std::size_t> search(const std::string& key) {
     constexpr std::size_t kScanned = 16;
-    if (count_ <= kScanned) {
-      for (std::size_t j = 0; j < count_; ++j) {
-        if (key_of_(j) == key) return j;
+    if (deps_.count <= kScanned) {
+      for (std::size_t j = 0; j < deps_.count; ++j) {
+        if (deps_.key_of(j) == key) return j;
       }
       return std::nullopt;
     }
     if (table_.empty()) {
-      table_.reserve(count_);
-      for (std::size_t j = 0; j < count_; ++j) table_.try_emplace(std::string_view(key_of_(j)), j);
+      table_.reserve(deps_.count);
+      for (std::size_t j = 0; j < deps_.count; ++j) table_.try_emplace(std::string_view(deps_.key_of(j)), j);
     }
     auto it = table_.find(std::string_view(key));
     if (it == table_.end()) return std::nullopt;
     return it->second;
   }
 
-  std::size_t count_;
-  KeyOf key_of_;
+  const DependencyKeys& deps_;
   std::size_t next_ = 0;
   absl::flat_hash_map<std::string_view, std::size_t> table_;
 };
@@ -89,12 +94,11 @@ void encode_values(capnp::List<wire::Value>::Builder out, const std::vector<Valu
   for (unsigned i = 0; i < values.size(); ++i) encode_value(out[i], values[i], bulk, refs);
 }
 
-/// A task's arguments, naming its dependencies (`count`, the j-th's key
-/// from `key_of`) by index.
+/// A task's arguments, naming its dependencies by index.
 void encode_args(capnp::List<wire::Value>::Builder out, const std::vector<Value>& args, BulkWriter& bulk,
-                 std::size_t count, DependencyIndex::KeyOf key_of) {
-  if (count == 0) return encode_values(out, args, bulk);
-  DependencyIndex refs(count, std::move(key_of));
+                 const DependencyKeys& deps) {
+  if (deps.count == 0) return encode_values(out, args, bulk);
+  DependencyIndex refs(deps);
   encode_values(out, args, bulk, &refs);
 }
 
@@ -177,8 +181,8 @@ void encode_compute_batch(wire::Message::Builder root, const ComputeTaskSource& 
     auto out = tasks[i];
     out.setKey(text(t.key));
     out.setOp(text(t.op));
-    encode_args(out.initArgs(size_of(t.args)), t.args, bulk, t.dependency_count,
-                [&](std::size_t j) -> const std::string& { return source.dependency(i, j).key; });
+    encode_args(out.initArgs(size_of(t.args)), t.args, bulk,
+                {t.dependency_count, [&](std::size_t j) -> const std::string& { return source.dependency(i, j).key; }});
     encode_priority(out.initPriority(), t.priority);
     encode_resources(out.initResources(size_of(t.resources)), t.resources);
     auto deps = out.initDependencies(static_cast<unsigned>(t.dependency_count));
@@ -243,8 +247,8 @@ struct Encoder {
       auto task = tasks[i];
       task.setKey(text(t.key));
       task.setOp(text(t.op));
-      encode_args(task.initArgs(size_of(t.args)), t.args, bulk, t.dependencies.size(),
-                  [&](std::size_t j) -> const std::string& { return t.dependencies[j]; });
+      encode_args(task.initArgs(size_of(t.args)), t.args, bulk,
+                  {t.dependencies.size(), [&](std::size_t j) -> const std::string& { return t.dependencies[j]; }});
       encode_strings(task.initDependencies(size_of(t.dependencies)), t.dependencies);
       encode_priority(task.initPriority(), t.priority);
       encode_resources(task.initResources(size_of(t.resources)), t.resources);
@@ -476,12 +480,6 @@ ResourceList resources(capnp::List<wire::Resource>::Reader list) {
 }
 
 Priority priority(wire::Priority::Reader p) { return {p.getUser(), p.getGeneration(), p.getOrder()}; }
-
-/// The keys a task's Value.dependencyRef arguments index: its dependencies.
-struct DependencyKeys {
-  std::size_t count = 0;
-  std::function<const std::string&(std::size_t)> key_of;
-};
 
 /// `deps`: the enclosing task's dependencies, when decoding its arguments
 /// (null elsewhere, where a dependency reference is refused).
