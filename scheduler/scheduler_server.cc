@@ -6,6 +6,8 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <unordered_map>
 
 #include "common/cpu_clock.h"
@@ -148,7 +150,21 @@ class SchedulerServer::Impl {
     });
   }
 
+  bool wait_for_no_clients(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(clients_mutex_);
+    return clients_changed_.wait_for(lock, timeout, [this] { return connected_clients_ == 0; });
+  }
+
  private:
+  /// Publishes client_peers_.size() to wait_for_no_clients.
+  void count_clients() {
+    {
+      std::lock_guard lock(clients_mutex_);
+      connected_clients_ = client_peers_.size();
+    }
+    clients_changed_.notify_all();
+  }
+
   void accept() {
     acceptor_->async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (stopped_) return;
@@ -199,6 +215,7 @@ class SchedulerServer::Impl {
       logger_->info("client {} disconnected: {}", peer->name, why.message());
       if (journal_) journal_->append(JournalRecord::Kind::kClientGone, peer->client->session);
       client_peers_.erase(peer->client);
+      count_clients();
       retirements_.client_gone(*peer->client);
       graph_.remove_client(peer->client);
     }
@@ -306,6 +323,7 @@ class SchedulerServer::Impl {
     peer.client = client != nullptr ? client : graph_.add_client(peer.name, session);
     peer.client->name = peer.name;
     client_peers_[peer.client] = &peer;
+    count_clients();
     logger_->info("client {} {} from {}", peer.name, client != nullptr ? "reconnected" : "connected",
                   peer.connection->peer());
     return "";
@@ -642,6 +660,11 @@ class SchedulerServer::Impl {
   std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
   std::unordered_map<WorkerState*, Peer*> worker_peers_;
   std::unordered_map<ClientState*, Peer*> client_peers_;
+
+  // How many clients are connected, for threads outside the loop.
+  std::mutex clients_mutex_;
+  std::condition_variable clients_changed_;
+  std::size_t connected_clients_ = 0;  // under clients_mutex_
 };
 
 Result<std::unique_ptr<SchedulerServer>> SchedulerServer::make(asio::io_context& io, SchedulerOptions options,
@@ -660,5 +683,8 @@ std::string SchedulerServer::address() const { return impl_->address(); }
 std::string SchedulerServer::dashboard_address() const { return impl_->dashboard_address(); }
 void SchedulerServer::start() { impl_->start(); }
 void SchedulerServer::stop() { impl_->stop(); }
+bool SchedulerServer::wait_for_no_clients(std::chrono::milliseconds timeout) {
+  return impl_->wait_for_no_clients(timeout);
+}
 
 }  // namespace dtask::scheduler

@@ -91,6 +91,10 @@ class SchedulerServer {
   void start();
   /// Stops the dashboard, closes the listener and every connection. Thread-safe.
   void stop();
+  /// Waits until no client is connected, or `timeout` passes (false then).
+  /// Thread-safe. A LocalCluster calls it before stopping its workers: the
+  /// results its own client held are then released, not lost with them.
+  bool wait_for_no_clients(std::chrono::milliseconds timeout);
 
  private:
   class Impl;

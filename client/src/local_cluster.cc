@@ -5,6 +5,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -17,6 +18,10 @@
 namespace dtask {
 
 namespace {
+
+/// How long stopping a LocalCluster waits for the scheduler to see its
+/// clients go (its own has closed its connection by then; microseconds).
+constexpr std::chrono::seconds kClientsGoneWait{2};
 
 /// One daemon's event loop on its own thread.
 struct Loop {
@@ -39,6 +44,11 @@ struct Loop {
 class LocalCluster::Impl {
  public:
   ~Impl() {
+    // The owning Client has closed its connection: once the scheduler has
+    // taken that in, the results it held are released, and its workers
+    // leave with nothing to lose (no warning). Bounded: another client may
+    // still be connected.
+    if (scheduler_) (void)scheduler_->wait_for_no_clients(kClientsGoneWait);
     for (std::size_t i = 0; i < workers_.size(); ++i) {
       workers_[i]->stop();
       worker_loops_[i].join();
