@@ -47,11 +47,12 @@ int main(int argc, char** argv) {
   sum.op = "sum";
   sum.dependencies.reserve(static_cast<std::size_t>(inputs));
   for (std::int64_t i = 0; i < inputs; ++i) {
-    dtask::msg::DependencyLocation dep{input_key(i), {i % 2 == 0 ? "tcp://127.0.0.1:40000" : peer}, 8};
+    dtask::msg::DependencyLocation dep{input_key(i), {static_cast<std::uint32_t>(i % 2)}, 8};
     sum.dependencies.push_back(std::move(dep));
   }
-  std::vector<dtask::msg::ComputeTask> batch;
-  batch.push_back(std::move(sum));
+  dtask::msg::ComputeTaskBatch batch;
+  batch.tasks.push_back(std::move(sum));
+  batch.holders = {"tcp://127.0.0.1:40000", peer};
   start = Clock::now();
   dtask::worker::Instructions assigned = state.compute(std::move(batch));
   double compute = seconds_since(start);

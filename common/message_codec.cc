@@ -6,6 +6,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -174,8 +175,30 @@ void encode_key_values(capnp::List<wire::KeyValue>::Builder out, const std::vect
 
 unsigned size_of(const auto& container) { return static_cast<unsigned>(container.size()); }
 
+/// A batch's holder addresses while it is encoded: each once, in the order
+/// first named; the dependencies name them by index.
+class HolderTable {
+ public:
+  std::uint32_t index_of(const std::string& address) {
+    auto [it, added] = indices_.try_emplace(address, static_cast<std::uint32_t>(addresses_.size()));
+    if (added) addresses_.push_back(&address);
+    return it->second;
+  }
+  void encode(capnp::List<capnp::Text>::Builder out) const {
+    for (unsigned i = 0; i < out.size(); ++i) out.set(i, text(*addresses_[i]));
+  }
+  unsigned size() const { return static_cast<unsigned>(addresses_.size()); }
+
+ private:
+  // Views of the source's strings, which outlive the encoding.
+  absl::flat_hash_map<std::string_view, std::uint32_t> indices_;
+  std::vector<const std::string*> addresses_;
+};
+
 void encode_compute_batch(wire::Message::Builder root, const ComputeTaskSource& source, BulkWriter& bulk) {
-  auto tasks = root.initComputeTaskBatch().initTasks(static_cast<unsigned>(source.size()));
+  auto batch = root.initComputeTaskBatch();
+  auto tasks = batch.initTasks(static_cast<unsigned>(source.size()));
+  HolderTable holders;
   for (unsigned i = 0; i < tasks.size(); ++i) {
     const ComputeTaskSource::Task t = source.task(i);
     auto out = tasks[i];
@@ -190,17 +213,18 @@ void encode_compute_batch(wire::Message::Builder root, const ComputeTaskSource& 
       const ComputeTaskSource::Dependency dep = source.dependency(i, j);
       deps[j].setKey(text(dep.key));
       auto who_has = deps[j].initWhoHas(static_cast<unsigned>(dep.holder_count));
-      for (unsigned k = 0; k < who_has.size(); ++k) who_has.set(k, text(source.holder(i, j, k)));
+      for (unsigned k = 0; k < who_has.size(); ++k) who_has.set(k, holders.index_of(source.holder(i, j, k)));
       deps[j].setNbytes(dep.nbytes);
     }
     out.setInlineResult(t.inline_result);
   }
+  holders.encode(batch.initHolders(holders.size()));
 }
 
 /// A msg::ComputeTaskBatch seen as a ComputeTaskSource.
 class MessageComputeTasks final : public ComputeTaskSource {
  public:
-  explicit MessageComputeTasks(const msg::ComputeTaskBatch& batch) : tasks_(batch.tasks) {}
+  explicit MessageComputeTasks(const msg::ComputeTaskBatch& batch) : tasks_(batch.tasks), holders_(batch.holders) {}
   std::size_t size() const override { return tasks_.size(); }
   Task task(std::size_t i) const override {
     const msg::ComputeTask& t = tasks_[i];
@@ -211,11 +235,12 @@ class MessageComputeTasks final : public ComputeTaskSource {
     return {dep.key, dep.nbytes, dep.who_has.size()};
   }
   const std::string& holder(std::size_t i, std::size_t j, std::size_t k) const override {
-    return tasks_[i].dependencies[j].who_has[k];
+    return holders_.at(tasks_[i].dependencies[j].who_has[k]);
   }
 
  private:
   const std::vector<msg::ComputeTask>& tasks_;
+  const std::vector<std::string>& holders_;
 };
 
 /// One overload per message kind: fills the union member of `root`.
@@ -310,6 +335,7 @@ struct Encoder {
   void operator()(const msg::WorkerRegistered& m) {
     root.initWorkerRegistered().setHeartbeatIntervalMs(m.heartbeat_interval_ms);
   }
+  // (encode_frame sends a ComputeTaskBatch through encode_compute_tasks, sized first.)
   void operator()(const msg::ComputeTaskBatch& m) { encode_compute_batch(root, MessageComputeTasks(m), bulk); }
   void operator()(const msg::WorkerReport& m) {
     auto out = root.initWorkerReport();
@@ -425,8 +451,88 @@ struct Encoder {
   }
 };
 
+// ---- first segment sizes
+// A message built in many segments reaches most items of a big list
+// through far pointers: a landing pad more per item on the wire, and a
+// mutex taken for each as it is read (Cap'n Proto locks its segment table
+// for every segment but the first). The messages that grow with a graph
+// are sized up front to fit one segment; an estimate too small only means
+// more segments, and pages of one too big are never touched.
+
+/// Words of a Text: its bytes and the NUL, rounded up.
+std::size_t words_of(const std::string& text) { return text.size() / sizeof(capnp::word) + 1; }
+
+/// Words of a List(Text): a pointer and the text of each.
+std::size_t words_of(const std::vector<std::string>& texts) {
+  std::size_t words = 1 + texts.size();
+  for (const std::string& text : texts) words += words_of(text);
+  return words;
+}
+
+constexpr std::size_t kValueWords = 3;  // wire::Value: two data words and a pointer
+
+std::size_t payload_words(const Value& value);
+
+/// Words of a List(Value): each Value inline, and what it points to.
+std::size_t words_of(const std::vector<Value>& values) {
+  std::size_t words = 1 + kValueWords * values.size();
+  for (const Value& value : values) words += payload_words(value);
+  return words;
+}
+
+/// Words a Value points to outside its own three.
+std::size_t payload_words(const Value& value) {
+  const Value::Variant& v = value.variant();
+  if (const auto* text = std::get_if<std::string>(&v)) return words_of(*text);
+  if (const auto* ref = std::get_if<TaskRef>(&v)) return words_of(ref->key);  // none when it names a dependency
+  if (const auto* list = std::get_if<ValueList>(&v)) return words_of(*list);
+  if (const auto* array = std::get_if<NDArray>(&v)) return 2 + array->shape.size();
+  return 0;
+}
+
+constexpr std::size_t kTaskWords = 24;  // a task's struct, priority and resources, roughly
+
+/// Words the builder starts with for `message`: its whole size for the
+/// messages that grow with a graph, the usual first segment for the rest.
+unsigned first_segment_words(std::size_t estimate) {
+  constexpr std::size_t kMostWords = std::size_t{1} << 26;  // 512 MiB, the largest message a daemon takes
+  return static_cast<unsigned>(
+      std::clamp<std::size_t>(estimate + 64, capnp::SUGGESTED_FIRST_SEGMENT_WORDS, kMostWords));
+}
+
+unsigned first_segment_words(const ComputeTaskSource& tasks) {
+  std::size_t words = 1;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const ComputeTaskSource::Task t = tasks.task(i);
+    words += kTaskWords + words_of(t.key) + words_of(t.op) + words_of(t.args) + 1;
+    for (std::size_t j = 0; j < t.dependency_count; ++j) {
+      const ComputeTaskSource::Dependency dep = tasks.dependency(i, j);
+      words += 3 + words_of(dep.key) + 1 + (dep.holder_count + 1) / 2;  // struct, key, whoHas
+    }
+  }
+  return first_segment_words(words);
+}
+
+unsigned first_segment_words(const Message& message) {
+  std::size_t words = 0;
+  if (const auto* graph = std::get_if<msg::UpdateGraph>(&message)) {
+    words = 1 + words_of(graph->wanted_keys);
+    for (const msg::TaskDef& task : graph->tasks) {
+      words += kTaskWords + words_of(task.key) + words_of(task.op) + words_of(task.args) +
+               words_of(task.dependencies) + words_of(task.workers);
+    }
+  } else if (const auto* free = std::get_if<msg::FreeKeys>(&message)) {
+    words = words_of(free->keys);
+  } else if (const auto* release = std::get_if<msg::ReleaseKeys>(&message)) {
+    words = words_of(release->keys);
+  }
+  return first_segment_words(words);
+}
+
 /// Everything an EncodedFrame's pieces point into.
 struct FrameStorage {
+  explicit FrameStorage(unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS)
+      : builder(first_segment_words) {}
   capnp::MallocMessageBuilder builder;
   std::array<std::byte, kFrameHeaderSize> header{};
   std::vector<std::uint32_t> segment_table;
@@ -517,6 +623,20 @@ Result<Value> decode_array(wire::NdArray::Reader in, const BulkReader& bulk) {
                            std::to_string(array.buffer->size()));
   }
   return Value(std::move(array));
+}
+
+/// A dependency's holders, each checked against the batch's `holders` addresses.
+Result<msg::HolderIndices> holder_indices(capnp::List<std::uint32_t>::Reader in, std::size_t holders) {
+  msg::HolderIndices out;
+  out.reserve(in.size());
+  for (std::uint32_t index : in) {
+    if (index >= holders) {
+      return Status::invalid("a dependency names holder " + std::to_string(index) + " of a batch with " +
+                             std::to_string(holders));
+    }
+    out.push_back(index);
+  }
+  return out;
 }
 
 Result<Value> decode_dependency_ref(std::uint32_t index, const DependencyKeys* deps) {
@@ -640,6 +760,7 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
     case wire::Message::COMPUTE_TASK_BATCH: {
       msg::ComputeTaskBatch out;
       auto tasks = root.getComputeTaskBatch().getTasks();
+      out.holders = strings(root.getComputeTaskBatch().getHolders());
       out.tasks.reserve(tasks.size());
       for (auto t : tasks) {
         msg::ComputeTask task;
@@ -649,7 +770,8 @@ Result<Message> decode_root(wire::Message::Reader root, const BulkReader& bulk) 
         task.resources = resources(t.getResources());
         task.dependencies.reserve(t.getDependencies().size());
         for (auto d : t.getDependencies()) {
-          task.dependencies.push_back({str(d.getKey()), strings(d.getWhoHas()), d.getNbytes()});
+          DTASK_ASSIGN_OR_RETURN(msg::HolderIndices who_has, holder_indices(d.getWhoHas(), out.holders.size()));
+          task.dependencies.push_back({str(d.getKey()), std::move(who_has), d.getNbytes()});
         }
         // After the dependencies: the arguments name them by index.
         const DependencyKeys deps{task.dependencies.size(),
@@ -844,8 +966,11 @@ EncodedFrame finish_frame(std::shared_ptr<FrameStorage> storage, BulkWriter& bul
 }  // namespace
 
 EncodedFrame encode_frame(const Message& message) {
+  if (const auto* batch = std::get_if<msg::ComputeTaskBatch>(&message)) {
+    return encode_compute_tasks(MessageComputeTasks(*batch));  // sized as the scheduler's are
+  }
   ScopedNanoseconds timed(codec_totals.encode_ns);
-  auto storage = std::make_shared<FrameStorage>();
+  auto storage = std::make_shared<FrameStorage>(first_segment_words(message));
   BulkWriter bulk;
   std::visit(Encoder{storage->builder.initRoot<wire::Message>(), bulk}, message);
   return finish_frame(std::move(storage), bulk, message.index());
@@ -853,7 +978,7 @@ EncodedFrame encode_frame(const Message& message) {
 
 EncodedFrame encode_compute_tasks(const ComputeTaskSource& tasks) {
   ScopedNanoseconds timed(codec_totals.encode_ns);
-  auto storage = std::make_shared<FrameStorage>();
+  auto storage = std::make_shared<FrameStorage>(first_segment_words(tasks));
   BulkWriter bulk;
   encode_compute_batch(storage->builder.initRoot<wire::Message>(), tasks, bulk);
   const std::size_t kind = Message(std::in_place_type<msg::ComputeTaskBatch>).index();

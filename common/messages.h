@@ -6,16 +6,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "dtask/resources.h"
 #include "dtask/value.h"
 
 namespace dtask {
 
-inline constexpr std::uint32_t kProtocolVersion = 2;  // 2: task arguments name dependencies by index
+// 2: task arguments name dependencies by index; 3: dependencies name their
+// holders by index into the batch's addresses.
+inline constexpr std::uint32_t kProtocolVersion = 3;
 
 enum class PeerRole : std::uint8_t { kClient = 0, kWorker = 1, kPeer = 2 };
 
@@ -139,9 +143,14 @@ struct RegisterWorker {
 struct WorkerRegistered {
   std::uint32_t heartbeat_interval_ms = 1000;
 };
+/// A dependency's holders, as indices into ComputeTaskBatch::holders. Up
+/// to four inline: a task over a million inputs decodes no allocation per
+/// input for them.
+using HolderIndices = absl::InlinedVector<std::uint32_t, 4>;
 struct DependencyLocation {
   std::string key;
-  std::vector<std::string> who_has;
+  /// Where to fetch it from (none when the receiving worker holds it).
+  HolderIndices who_has;
   std::uint64_t nbytes = 0;
 };
 struct ComputeTask {
@@ -163,6 +172,24 @@ struct ComputeTask {
 inline constexpr std::uint64_t kInlineResultBytes = 1024;
 struct ComputeTaskBatch {
   std::vector<ComputeTask> tasks;
+  /// The data addresses the dependencies' who_has name by index: each once
+  /// per batch, not once per input (a million inputs name two workers).
+  std::vector<std::string> holders;
+
+  /// The index of `address` in holders, added if new (for building a batch).
+  std::uint32_t holder_index(std::string_view address) {
+    for (std::size_t i = 0; i < holders.size(); ++i) {
+      if (holders[i] == address) return static_cast<std::uint32_t>(i);
+    }
+    holders.emplace_back(address);
+    return static_cast<std::uint32_t>(holders.size() - 1);
+  }
+  /// The addresses of `dependency`'s holders.
+  std::vector<std::string> holders_of(const DependencyLocation& dependency) const {
+    std::vector<std::string> out;
+    for (std::uint32_t index : dependency.who_has) out.push_back(holders.at(index));
+    return out;
+  }
 };
 struct TaskFinished {
   std::string key;

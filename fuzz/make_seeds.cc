@@ -72,8 +72,8 @@ Message sample_message(std::size_t kind) {
                                        msg::GpuDevice{0, "NVIDIA H200", 150ull << 30}};
     case 10: return msg::WorkerRegistered{500};
     case 11: {
-      msg::ComputeTask task{"t", "add", sample_values(), {0, 1, 2}, {{"MEM", 1e9}}, {{"d", {"w2"}, 16}}};
-      return msg::ComputeTaskBatch{{task}};
+      msg::ComputeTask task{"t", "add", sample_values(), {0, 1, 2}, {{"MEM", 1e9}}, {{"d", {0}, 16}}};
+      return msg::ComputeTaskBatch{{task}, {"w2"}};
     }
     case 12:
       return msg::WorkerReport{{{"t", 8, "int64", 1.0, 2.0}},

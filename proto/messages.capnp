@@ -144,7 +144,7 @@ struct WorkerRegistered {
 
 struct DependencyLocation {
   key @0 :Text;
-  whoHas @1 :List(Text);
+  whoHas @1 :List(UInt32);     # indices into the batch's holders (none: the worker holds it)
   nbytes @2 :UInt64;
 }
 
@@ -160,6 +160,7 @@ struct ComputeTask {
 
 struct ComputeTaskBatch {
   tasks @0 :List(ComputeTask);
+  holders @1 :List(Text);      # data addresses, each once: the dependencies name them by index
 }
 
 struct TaskFinished {

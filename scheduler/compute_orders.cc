@@ -31,16 +31,21 @@ const std::string& ComputeOrderSource::holder(std::size_t i, std::size_t j, std:
   return tasks_[i]->dependencies[j]->who_has[k]->address;
 }
 
-msg::ComputeTask compute_message(const TaskState& task) {
-  msg::ComputeTask compute{task.key, task.op(), task.args, task.priority, task.resources(), {}, wants_inline_result(task)};
-  compute.dependencies.reserve(task.dependencies.size());
-  for (const TaskState* dep : task.dependencies) {
-    msg::DependencyLocation location{dep->key, {}, dep->nbytes};
-    const std::size_t holders = holders_sent(task, *dep);
-    for (std::size_t k = 0; k < holders; ++k) location.who_has.push_back(dep->who_has[k]->address);
-    compute.dependencies.push_back(std::move(location));
+msg::ComputeTaskBatch compute_batch(const ComputeOrders& orders) {
+  msg::ComputeTaskBatch batch;
+  for (const TaskState* task : orders.tasks) {
+    msg::ComputeTask compute{task->key,        task->op(), task->args, task->priority, task->resources(), {},
+                             wants_inline_result(*task)};
+    compute.dependencies.reserve(task->dependencies.size());
+    for (const TaskState* dep : task->dependencies) {
+      msg::DependencyLocation location{dep->key, {}, dep->nbytes};
+      const std::size_t holders = holders_sent(*task, *dep);
+      for (std::size_t k = 0; k < holders; ++k) location.who_has.push_back(batch.holder_index(dep->who_has[k]->address));
+      compute.dependencies.push_back(std::move(location));
+    }
+    batch.tasks.push_back(std::move(compute));
   }
-  return compute;
+  return batch;
 }
 
 }  // namespace dtask::scheduler

@@ -33,7 +33,7 @@ class ComputeOrderSource final : public ComputeTaskSource {
   const std::vector<TaskState*>& tasks_;
 };
 
-/// The ComputeTask a worker decodes for `task` (tests read orders this way).
-msg::ComputeTask compute_message(const TaskState& task);
+/// The ComputeTaskBatch a worker decodes for `orders` (tests read orders this way).
+msg::ComputeTaskBatch compute_batch(const ComputeOrders& orders);
 
 }  // namespace dtask::scheduler

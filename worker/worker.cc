@@ -242,7 +242,7 @@ class Worker::Impl {
     }
   }
 
-  void on_compute(msg::ComputeTaskBatch batch) { apply(state_.compute(std::move(batch.tasks))); }
+  void on_compute(msg::ComputeTaskBatch batch) { apply(state_.compute(std::move(batch))); }
 
   /// Copies results a retiring worker holds alone (graceful retire).
   void on_acquire(const msg::AcquireReplicas& request) { apply(state_.acquire(request.holder, request.keys)); }

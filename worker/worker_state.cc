@@ -141,8 +141,12 @@ void WorkerState::shrink_empty_tables() {
 
 // ---- events ------------------------------------------------------------------
 
-Instructions WorkerState::compute(std::vector<msg::ComputeTask> tasks) {
+Instructions WorkerState::compute(msg::ComputeTaskBatch batch) {
   begin("compute");
+  std::vector<msg::ComputeTask>& tasks = batch.tasks;
+  Holders holders;
+  holders.reserve(batch.holders.size());
+  for (const std::string& address : batch.holders) holders.push_back(names_.intern(address));
   // Room for every key the batch may add, at once: a task over a million
   // inputs would otherwise rehash the table (every key hashed again) as it grows.
   std::size_t keys = tasks.size();
@@ -177,7 +181,7 @@ Instructions WorkerState::compute(std::vector<msg::ComputeTask> tasks) {
       out_.report.missing.push_back({spec.key, unreachable, "", "dependency " + unreachable + " is held by no worker"});
       continue;
     }
-    assign(get_or_create(std::move(spec.key)), spec);
+    assign(get_or_create(std::move(spec.key)), spec, holders);
   }
   return finish();
 }
@@ -397,21 +401,22 @@ std::string WorkerState::unreachable_dependency(const msg::ComputeTask& spec) co
   return "";
 }
 
-void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec) {
+void WorkerState::assign(WorkerTask& task, msg::ComputeTask& spec, const Holders& holders) {
   task.run = std::make_unique<ReadyTask>(ReadyTask{task.key, std::move(spec.op), std::move(spec.args), spec.priority,
                                                    std::move(spec.resources), spec.inline_result});
   task.sequence = next_sequence_++;
   std::vector<msg::DependencyLocation>& deps = spec.dependencies;
   for (std::size_t i = 0; i < deps.size(); ++i) {
     prefetch_ahead(tasks_, deps, i, [](const msg::DependencyLocation& dep) -> const std::string& { return dep.key; });
-    link(task, get_or_create(std::move(deps[i].key)), deps[i]);  // a new key's task takes the message's copy
+    link(task, get_or_create(std::move(deps[i].key)), deps[i], holders);  // a new key's task takes the message's copy
   }
   if (!task.waiting_for.empty()) return transition(task, S::kWaiting);
   transition(task, S::kReady);
   ready_.insert(&task);
 }
 
-void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location) {
+void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location,
+                       const Holders& holders) {
   // A key named twice counts once. The dependents set answers that in O(1):
   // a search of `dependencies` made a task of a million inputs quadratic.
   if (!dep.dependents.insert(&task)) return;
@@ -421,7 +426,7 @@ void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyL
       return;
     case S::kReleased:  // new here
       dep.who_has.reserve(location.who_has.size());
-      for (const std::string& holder : location.who_has) dep.who_has.push_back(names_.intern(holder));
+      for (std::uint32_t index : location.who_has) dep.who_has.push_back(holders[index]);
       dep.nbytes = location.nbytes;  // the scheduler's count, until the copy arrives
       start_fetch(dep, next_holder(dep));
       break;
@@ -429,8 +434,8 @@ void WorkerState::link(WorkerTask& task, WorkerTask& dep, const msg::DependencyL
       transition(dep, S::kFetching);  // the reply still in flight will do
       [[fallthrough]];
     case S::kFetching:
-      for (const std::string& name : location.who_has) {
-        const std::string* holder = names_.intern(name);
+      for (std::uint32_t index : location.who_has) {
+        const std::string* holder = holders[index];
         if (holder != dep.fetching_from && std::find(dep.who_has.begin(), dep.who_has.end(), holder) == dep.who_has.end()) {
           dep.who_has.push_back(holder);
         }

@@ -93,7 +93,7 @@ class WorkerState {
 
   // ---- events --------------------------------------------------------------
   /// The scheduler assigned these tasks here (ComputeTaskBatch).
-  [[nodiscard]] Instructions compute(std::vector<msg::ComputeTask> tasks);
+  [[nodiscard]] Instructions compute(msg::ComputeTaskBatch batch);
   /// The scheduler wants copies of `keys`, held by the retiring `holder`.
   [[nodiscard]] Instructions acquire(const std::string& holder, const std::vector<std::string>& keys);
   /// The scheduler released these keys (FreeKeys): drop, cancel or stop holding them.
@@ -178,10 +178,12 @@ class WorkerState {
   /// The task of `key`, created (released) if new; a new one takes `key`.
   WorkerTask& get_or_create(std::string key);
 
-  void assign(WorkerTask& task, msg::ComputeTask& spec);
+  /// `holders`: the batch's addresses (ComputeTaskBatch::holders), interned.
+  using Holders = std::vector<const std::string*>;
+  void assign(WorkerTask& task, msg::ComputeTask& spec, const Holders& holders);
   /// A dependency no local state can supply and no peer holds: why, or empty.
   std::string unreachable_dependency(const msg::ComputeTask& spec) const;
-  void link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location);
+  void link(WorkerTask& task, WorkerTask& dep, const msg::DependencyLocation& location, const Holders& holders);
   void start_fetch(WorkerTask& dep, const std::string* holder);
   const std::string* next_holder(WorkerTask& dep);
   void arrived_in_memory(WorkerTask& task);

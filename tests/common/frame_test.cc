@@ -127,8 +127,9 @@ Message sample_message(std::size_t kind) {
       t.args = sample_values();
       t.priority = {5, 1, 2};
       t.resources = {{"GPU", 1}};
-      t.dependencies = {{"x", {"tcp://a:1", "tcp://b:1"}, 1 << 20}, {"y", {}, 0}};
+      t.dependencies = {{"x", {0, 1}, 1 << 20}, {"y", {}, 0}};
       m.tasks = {t, msg::ComputeTask{}};
+      m.holders = {"tcp://a:1", "tcp://b:1"};
       return m;
     }
     case 12: {
@@ -384,9 +385,6 @@ TEST_F(FrameTest, StreamedDecodeSlicesOneAlignedBulkAllocation) {
   }
 }
 
-// RegisterWorker's GPU is optional: absent stays absent (CPU workers, and
-// workers older than the field), and a device known by index alone (no CUDA,
-// or no device found) still arrives as a device.
 // ---- task arguments that name dependencies -------------------------------------
 
 /// `n` dependency keys as long as real ones (a 32-hex-digit token each).
@@ -432,8 +430,8 @@ TEST_F(FrameTest, ArgumentsNamingDependenciesRoundTrip) {
     EXPECT_EQ(refs_in(got), refs);
 
     msg::ComputeTask compute{"sum-1", "sum", task_over(deps, refs).args, {}, {}, {}, false};
-    for (const std::string& key : deps) compute.dependencies.push_back({key, {"tcp://127.0.0.1:1"}, 8});
-    Result<Message> batch = decode(encode(msg::ComputeTaskBatch{{compute}}));
+    for (const std::string& key : deps) compute.dependencies.push_back({key, {0}, 8});
+    Result<Message> batch = decode(encode(msg::ComputeTaskBatch{{compute}, {"tcp://127.0.0.1:1"}}));
     ASSERT_TRUE(batch.ok()) << batch.status().to_string();
     const msg::ComputeTask& task = std::get<msg::ComputeTaskBatch>(*batch).tasks.at(0);
     std::vector<std::string> got_refs;
@@ -451,6 +449,66 @@ TEST_F(FrameTest, ArgumentsNamingDependenciesAddNoKeyBytes) {
   EXPECT_LT(with_args - bare, keys.size() * 32) << "bytes per argument: " << (with_args - bare) / keys.size();
 }
 
+// ---- a batch's holders, and big messages in one segment -----------------------
+
+/// A ComputeTaskBatch of one sum over `keys`, input i held by holder i % 2
+/// (none at all when `with_holders` is false).
+msg::ComputeTaskBatch sum_batch(const std::vector<std::string>& keys, bool with_holders) {
+  msg::ComputeTask sum{"sum-1", "sum", task_over(keys, keys).args, {}, {}, {}, false};
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    msg::HolderIndices who_has;
+    if (with_holders) who_has.push_back(static_cast<std::uint32_t>(i % 2));
+    sum.dependencies.push_back({keys[i], std::move(who_has), 8});
+  }
+  msg::ComputeTaskBatch batch{{std::move(sum)}, {}};
+  if (with_holders) batch.holders = {"tcp://192.168.100.101:40001", "tcp://192.168.100.102:40002"};
+  return batch;
+}
+
+// A sum over 10,000 inputs on two workers names each worker's address once:
+// an input's holder costs one word (an index), not a list of addresses.
+TEST_F(FrameTest, HoldersTravelOncePerBatch) {
+  const std::vector<std::string> keys = long_keys(10000);
+  const msg::ComputeTaskBatch batch = sum_batch(keys, true);
+  const std::size_t with_holders = encode(batch).size();
+  const std::size_t bare = encode(sum_batch(keys, false)).size();
+  EXPECT_LE(with_holders - bare, keys.size() * 8 + 128) << "bytes per holder: " << (with_holders - bare) / keys.size();
+
+  Result<Message> decoded = decode(encode(batch));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  const auto& got = std::get<msg::ComputeTaskBatch>(*decoded);
+  EXPECT_EQ(got.holders, batch.holders);
+  ASSERT_EQ(got.tasks.at(0).dependencies.size(), keys.size());
+  for (std::size_t i : {std::size_t{0}, std::size_t{1}, keys.size() - 1}) {
+    EXPECT_EQ(got.holders_of(got.tasks[0].dependencies[i]), std::vector<std::string>{batch.holders[i % 2]}) << i;
+  }
+}
+
+/// Segments of an encoded frame (the Cap'n Proto segment table follows the header).
+std::uint32_t segments_of(const std::vector<std::byte>& frame) {
+  std::uint32_t count_minus_one = 0;
+  std::memcpy(&count_minus_one, frame.data() + kFrameHeaderSize, sizeof(count_minus_one));
+  return count_minus_one + 1;
+}
+
+// The messages that grow with a graph are built in one segment, so their
+// items need no far pointers (a landing pad each, and a locked lookup as the
+// reader follows it). Small messages keep the usual small first segment.
+TEST_F(FrameTest, MessagesThatGrowWithTheGraphAreOneSegment) {
+  const std::vector<std::string> keys = long_keys(20000);
+  EXPECT_EQ(segments_of(encode(sum_batch(keys, true))), 1u) << "a ComputeTaskBatch over 20,000 inputs";
+  msg::UpdateGraph graph;
+  for (const std::string& key : keys) graph.tasks.push_back({key, "inc", {Value(1)}, {}, {}, {}, {}, 0, false});
+  graph.tasks.push_back(task_over(keys, keys));
+  graph.wanted_keys = {"sum-1"};
+  EXPECT_EQ(segments_of(encode(graph)), 1u) << "an UpdateGraph of 20,001 tasks";
+  EXPECT_EQ(segments_of(encode(msg::FreeKeys{keys})), 1u) << "a FreeKeys of 20,000 keys";
+  EXPECT_LT(encode(msg::FreeKeys{{"x"}}).size(), 1024u) << "a small message is sent at its own size";
+}
+
+// RegisterWorker's GPU is optional: absent stays absent (CPU workers, and
+// workers older than the field), and a device known by index alone (no CUDA,
+// or no device found) still arrives as a device.
 TEST_F(FrameTest, RegisterWorkerGpuIsOptional) {
   msg::RegisterWorker cpu{"cpu", "tcp://10.0.0.1:1", 2, 0, {}, {}, std::nullopt};
   Result<Message> got = decode(encode(cpu));

@@ -1,7 +1,7 @@
 // What GraphState sends a worker to run (Outbox::compute, scheduler/compute_orders.h):
 // tasks taken back before the outbox is taken are not sent, a task is sent
 // once however often it was assigned, and the frame encoded straight from the
-// TaskStates decodes to the ComputeTask compute_message() describes.
+// TaskStates decodes to the ComputeTaskBatch compute_batch() describes.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -31,7 +31,7 @@ TEST_F(ComputeOrdersTest, TaskAssignedTwiceBeforeTheOutboxIsTakenIsSentOnce) {
 }
 
 // The codec reads TaskStates through ComputeOrderSource; what the worker
-// decodes must be what compute_message() (the tests' view) says.
+// decodes must be what compute_batch() (the tests' view) says.
 TEST_F(ComputeOrdersTest, EncodedFromTaskStatesDecodesAsTheComputeMessage) {
   WorkerState* w1 = add_worker("w1");
   WorkerState* w2 = add_worker("w2");
@@ -43,7 +43,8 @@ TEST_F(ComputeOrdersTest, EncodedFromTaskStatesDecodesAsTheComputeMessage) {
   ASSERT_EQ(outbox.compute.size(), 1u);
   const ComputeOrders& orders = outbox.compute.begin()->second;
   ASSERT_EQ(orders.tasks.size(), 1u);
-  const msg::ComputeTask expected = compute_message(*orders.tasks[0]);
+  const msg::ComputeTaskBatch expected_batch = compute_batch(orders);
+  const msg::ComputeTask& expected = expected_batch.tasks[0];
 
   EncodedFrame frame = encode_compute_tasks(ComputeOrderSource(orders));
   auto decoded = decode_frame(flatten_frame(frame), FrameLimits{});
@@ -59,7 +60,7 @@ TEST_F(ComputeOrdersTest, EncodedFromTaskStatesDecodesAsTheComputeMessage) {
   ASSERT_EQ(got.dependencies.size(), 2u) << "a named twice counts once";
   for (std::size_t i = 0; i < got.dependencies.size(); ++i) {
     EXPECT_EQ(got.dependencies[i].key, expected.dependencies[i].key);
-    EXPECT_EQ(got.dependencies[i].who_has, expected.dependencies[i].who_has);
+    EXPECT_EQ(batch->holders_of(got.dependencies[i]), expected_batch.holders_of(expected.dependencies[i]));
     EXPECT_EQ(got.dependencies[i].nbytes, 40 + got.dependencies[i].key.size());
   }
   // A dependency c's own worker holds goes without holders (it reads its
@@ -72,7 +73,7 @@ TEST_F(ComputeOrdersTest, EncodedFromTaskStatesDecodesAsTheComputeMessage) {
     if (dep.who_has[0] == c.processing_on) {
       EXPECT_TRUE(got.dependencies[i].who_has.empty()) << dep.key;
     } else {
-      EXPECT_EQ(got.dependencies[i].who_has, std::vector<std::string>{dep.who_has[0]->address}) << dep.key;
+      EXPECT_EQ(batch->holders_of(got.dependencies[i]), std::vector<std::string>{dep.who_has[0]->address}) << dep.key;
     }
   }
 }

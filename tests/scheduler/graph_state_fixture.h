@@ -55,6 +55,8 @@ inline std::set<std::string> as_set(const std::vector<std::string>& keys) { retu
 /// What one or more outboxes asked to send, keyed by worker name / client.
 struct Sent {
   std::map<std::string, std::vector<msg::ComputeTask>> compute;
+  /// Each worker's batch's addresses, which its tasks' dependencies name by index.
+  std::map<std::string, std::vector<std::string>> holders;
   std::map<std::string, std::vector<std::string>> freed;
   std::map<const ClientState*, std::vector<msg::KeyStatus>> statuses;
   std::map<std::string, std::vector<msg::StealItem>> steals;  // by victim
@@ -71,6 +73,12 @@ struct Sent {
     static const std::vector<msg::KeyStatus> kNone;
     auto it = statuses.find(client);
     return it == statuses.end() ? kNone : it->second;
+  }
+  /// The addresses `worker` was told to fetch `dependency` from.
+  std::vector<std::string> holders_of(const std::string& worker, const msg::DependencyLocation& dependency) const {
+    std::vector<std::string> out;
+    for (std::uint32_t index : dependency.who_has) out.push_back(holders.at(worker).at(index));
+    return out;
   }
   std::size_t compute_count() const {
     std::size_t n = 0;
@@ -156,11 +164,14 @@ class GraphStateTest : public ::testing::Test {
       EXPECT_FALSE(orders.tasks.empty()) << "empty compute batch for " << worker->name;
       for (const TaskState* task : orders.tasks) {
         EXPECT_EQ(task->processing_on, worker) << task->key << " is sent to a worker it is not processing on";
-        msg::ComputeTask compute = compute_message(*task);
+      }
+      msg::ComputeTaskBatch batch = compute_batch(orders);
+      for (msg::ComputeTask& compute : batch.tasks) {
         pending.emplace_back(worker->name, compute.key);
         sent.compute[worker->name].push_back(compute);
-        all.compute[worker->name].push_back(std::move(compute));
+        all.compute[worker->name].push_back(std::move(compute));  // its holder indices are this drain's
       }
+      sent.holders[worker->name] = std::move(batch.holders);
     }
     for (auto& [worker, free] : outbox.free) {
       auto& into = sent.freed[worker->name];

@@ -545,7 +545,7 @@ TEST_P(GraphStateResourceTest, GpuDependentWaitsInNoWorkerAfterItsInputs) {
   Sent sent = drain();
   ASSERT_EQ(sent.computed_keys("gpu"), std::vector<std::string>{"fit"});
   ASSERT_EQ(sent.compute["gpu"][0].dependencies.size(), 1u);
-  EXPECT_EQ(sent.compute["gpu"][0].dependencies[0].who_has, std::vector<std::string>{address_of("cpu")});
+  EXPECT_EQ(sent.holders_of("gpu", sent.compute["gpu"][0].dependencies[0]), std::vector<std::string>{address_of("cpu")});
   run_to_completion();
   EXPECT_EQ(last_status("fit")->state, KeyOutcome::kMemory);
   release_all_and_check_no_leaks();

@@ -19,17 +19,19 @@ using WS = WorkerTaskStatus;
 
 class WorkerStateTest : public ::testing::Test {
  protected:
-  /// A task `key` reading `deps`, each {key, holders}.
-  static msg::ComputeTask task(const std::string& key,
-                               std::vector<std::pair<std::string, std::vector<std::string>>> deps = {},
-                               std::int32_t priority = 0, ResourceList resources = {}) {
+  /// A task `key` reading `deps`, each {key, holders}. The holders' indices
+  /// are into addresses_, which every batch compute() sends carries.
+  msg::ComputeTask task(const std::string& key, std::vector<std::pair<std::string, std::vector<std::string>>> deps = {},
+                        std::int32_t priority = 0, ResourceList resources = {}) {
     msg::ComputeTask spec;
     spec.key = key;
     spec.op = "op_" + key;
     spec.priority.user = priority;
     spec.resources = std::move(resources);
     for (auto& [dep, holders] : deps) {
-      spec.dependencies.push_back({dep, holders, 8});
+      msg::HolderIndices who_has;
+      for (const std::string& holder : holders) who_has.push_back(addresses_.holder_index(holder));
+      spec.dependencies.push_back({dep, std::move(who_has), 8});
       spec.args.emplace_back(TaskRef{dep});
     }
     return spec;
@@ -55,7 +57,9 @@ class WorkerStateTest : public ::testing::Test {
     return out;
   }
 
-  Instructions compute(std::vector<msg::ComputeTask> tasks) { return step(state().compute(std::move(tasks))); }
+  Instructions compute(std::vector<msg::ComputeTask> tasks) {
+    return step(state().compute({std::move(tasks), addresses_.holders}));
+  }
   Instructions fetched(const std::string& key) { return step(state().fetched(key, 8, "float64")); }
   Instructions failed(const std::string& key, const std::string& holder) {
     return step(state().fetch_failed(key, holder, "not found on " + holder));
@@ -110,6 +114,8 @@ class WorkerStateTest : public ::testing::Test {
   }
 
   std::optional<WorkerState> machine_{std::in_place, 2u, ResourceList{}};
+  /// The addresses task() names holders by (ComputeTaskBatch::holders).
+  msg::ComputeTaskBatch addresses_;
 };
 
 // A task with many inputs on one holder fetches them in several GetData
@@ -121,7 +127,7 @@ TEST_F(WorkerStateTest, ManyDependenciesAreFetchedInBoundedRequests) {
   const std::uint64_t big = WorkerState::kMaxBytesPerFetch / 2 + 1;  // two of these do not fit one request
   for (std::size_t i = 0; i < kInputs; ++i) {
     const std::string key = "x" + std::to_string(i);
-    sum.dependencies.push_back({key, {"tcp://peer:1"}, i < 3 ? big : 8});
+    sum.dependencies.push_back({key, {addresses_.holder_index("tcp://peer:1")}, i < 3 ? big : 8});
     sum.args.emplace_back(TaskRef{key});
   }
   Instructions out = compute({sum});
@@ -574,7 +580,7 @@ TEST_F(WorkerStateTest, InterleavedEventsLeaveNoLeaks) {
 // its tasks stay in ready, where a free or a steal can take them back.
 TEST_F(WorkerStateTest, ExecutorQueueDepthFollowsEachOpsDurations) {
   make_state(1, {}, 8);
-  auto of_op = [](const std::string& key, const std::string& op) {
+  auto of_op = [this](const std::string& key, const std::string& op) {
     msg::ComputeTask spec = task(key);
     spec.op = op;
     return spec;
