@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -105,6 +106,15 @@ class GraphState {
 
   /// Fill Outbox::completed, forgotten and workers_gone (for the journal).
   void record_changes(bool on) { record_changes_ = on; }
+
+  /// Statuses sent ahead of the rest of their event's outbox.
+  using EarlyStatuses = std::function<void(std::unordered_map<ClientState*, msg::KeyStatusBatch>)>;
+  /// When an event still has more than kEarlyStatusesAbove transitions to
+  /// run after a client's status is known, `send` gets the statuses so far
+  /// at once: a sum over a million inputs reaches its client before the
+  /// million releases it sets off. Unset (tests), they wait in the outbox.
+  void send_statuses_early(EarlyStatuses send) { early_statuses_ = std::move(send); }
+  static constexpr std::size_t kEarlyStatusesAbove = 10000;
 
   // ---- events --------------------------------------------------------------
   ClientState* add_client(std::string name, std::string session = "");
@@ -391,6 +401,7 @@ class GraphState {
   bool steal_confirmed_ = false;
 
   bool record_changes_ = false;
+  EarlyStatuses early_statuses_;
   // Scheduler restart: results expected back from workers that held them.
   bool recovering_ = false;
   std::unordered_map<std::string, std::vector<std::string>> recovering_keys_;  // key -> holder addresses

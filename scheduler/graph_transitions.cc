@@ -55,6 +55,9 @@ void GraphState::build_transition_table() {
 
 void GraphState::transitions(Recommendations recommendations) {
   while (!recommendations.empty()) {
+    if (early_statuses_ && !outbox_.statuses.empty() && recommendations.size() > kEarlyStatusesAbove) {
+      early_statuses_(std::exchange(outbox_.statuses, {}));  // values only: nothing they name can dangle
+    }
     auto [task, to] = recommendations.front();
     recommendations.pop_front();
     transition(*task, to, recommendations);

@@ -66,6 +66,7 @@ class SchedulerServer::Impl {
         retirements_(graph_, retirement_effects(), options_.retire_timeout, logger_) {
     address_ = advertised_address(*acceptor_, options_.listen.host, tls_ != nullptr);
     count_codec_time();  // reported in scheduler_info's counters
+    graph_.send_statuses_early([this](auto statuses) { send_statuses(statuses); });
   }
 
   // The HTTP threads read members of this object: they stop first.
@@ -447,7 +448,11 @@ class SchedulerServer::Impl {
     for (auto& [worker, request] : outbox.steal) {
       if (Peer* peer = worker_peer(worker)) send_to_worker(*peer, encode_frame(Message(std::move(request))));
     }
-    for (auto& [client, batch] : outbox.statuses) {
+    send_statuses(outbox.statuses);
+  }
+
+  void send_statuses(std::unordered_map<ClientState*, msg::KeyStatusBatch>& statuses) {
+    for (auto& [client, batch] : statuses) {
       auto it = client_peers_.find(client);
       if (it != client_peers_.end()) it->second->connection->send(Message(std::move(batch)));
     }

@@ -1298,5 +1298,51 @@ TEST(WorkerLivenessTest, SilenceIsMeasuredOnTheSteadyClock) {
   EXPECT_TRUE(worker.silent_for(161, 60));
 }
 
+// A wide sum's status goes to its client before the release of its inputs
+// (kEarlyStatusesAbove and more transitions) runs, through the early sender
+// the server installs; an event with few transitions left keeps its
+// statuses in the outbox.
+TEST_F(GraphStateTest, StatusGoesAheadOfALongReleaseCascade) {
+  WorkerState* w1 = add_worker("w1");
+  const std::size_t inputs = GraphState::kEarlyStatusesAbove + 10;
+  std::vector<msg::TaskDef> defs;
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < inputs; ++i) {
+    keys.push_back("in-" + std::to_string(i));
+    defs.push_back(task_def(keys.back()));
+  }
+  defs.push_back(task_def("sum", keys, "sum"));
+  submit(std::move(defs), {"sum", "in-0"});
+  std::vector<msg::KeyStatus> early;
+  std::size_t inputs_in_memory_then = 0;
+  graph.send_statuses_early([&](std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses) {
+    for (auto& [who, batch] : statuses) {
+      EXPECT_EQ(who, client);
+      early.insert(early.end(), batch.statuses.begin(), batch.statuses.end());
+    }
+    inputs_in_memory_then = graph.count(TaskStatus::kMemory) - 1;  // less the sum
+  });
+  // The worker runs what it is sent, a few at a time, until it is sent the sum.
+  for (;;) {
+    const std::vector<std::string> computed = drain().computed_keys("w1");
+    if (std::find(computed.begin(), computed.end(), "sum") != computed.end()) break;
+    ASSERT_FALSE(computed.empty()) << "nothing sent before the sum";
+    for (const std::string& key : computed) finish(w1, key);
+  }
+  EXPECT_TRUE(early.empty()) << "each input's few transitions left its status in the outbox";
+  ASSERT_NE(last_status("in-0"), nullptr) << "...which drain() took";
+  all.statuses.clear();
+
+  finish(w1, "sum");
+  ASSERT_EQ(early.size(), 1u);
+  EXPECT_EQ(early[0].key, "sum");
+  EXPECT_EQ(early[0].state, KeyOutcome::kMemory);
+  EXPECT_EQ(inputs_in_memory_then, inputs) << "the status went after the inputs were released";
+  EXPECT_EQ(graph.count(TaskStatus::kMemory), 2u) << "sum and in-0, which the client wants, are left";
+  drain();
+  EXPECT_EQ(last_status("sum"), nullptr) << "sum's status was sent twice";
+  release_all_and_check_no_leaks();
+}
+
 }  // namespace
 }  // namespace dtask::scheduler
