@@ -63,8 +63,12 @@ struct FetchRequest {
 /// for peers): two, so that reading a value back for a peer need not wait
 /// behind a long spill.
 constexpr int kDiskThreads = 2;
-// Short tasks queue up to this many behind each executor thread (see WorkerState).
-constexpr unsigned kMaxQueuedPerThread = 64;
+// Short tasks queue up to this many behind each executor thread (see
+// WorkerState): enough for kQueuedSecondsPerThread of tasks of 2 us. At 64,
+// a fan-out of no-op tasks (0.5 us each) emptied the queue in 30 us and the
+// thread waited on the io thread for more, half idle (1M-task fan-out:
+// 9.8-11.7 s -> 9.0-9.5 s). The cap bounds what an op measured too fast queues.
+constexpr unsigned kMaxQueuedPerThread = 1024;
 /// Instructions dropping at least this many values send their report before
 /// the erases, instead of batching it at the end of the loop's turn.
 constexpr std::size_t kDropsThatSendTheReportFirst = 1024;
