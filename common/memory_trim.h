@@ -18,8 +18,9 @@ class MemoryTrimmer {
 
   /// `freed_total`: objects freed so far (a running total). Trims after
   /// `churn_threshold` frees, or after any once a call finds nothing more
-  /// freed (the burst is over). Returns true when it trimmed. Not
-  /// thread-safe: call it from one timer.
+  /// freed (the burst is over), and once more when a burst it trimmed during
+  /// is over. Returns true when it trimmed. Not thread-safe: call it from
+  /// one timer.
   bool maybe_trim(std::uint64_t freed_total);
 
   /// Seconds the last trim took (for a debug log line).
@@ -29,6 +30,7 @@ class MemoryTrimmer {
   std::uint64_t threshold_;
   std::uint64_t freed_at_last_trim_ = 0;
   std::uint64_t freed_at_last_call_ = 0;
+  bool trim_when_quiet_ = false;  // the last trim was during a burst
   double last_seconds_ = 0;
 };
 

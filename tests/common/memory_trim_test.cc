@@ -21,6 +21,16 @@ TEST(MemoryTrimmerTest, TrimsOnceWhenTheChurnStops) {
   EXPECT_FALSE(trimmer.maybe_trim(10));  // still quiet, nothing new to give back
 }
 
+// What carried a burst (frames, queues) is freed after the objects it
+// counts: a trim during the burst leaves one more for when it is over.
+TEST(MemoryTrimmerTest, TrimsOnceMoreWhenABurstItTrimmedIsOver) {
+  MemoryTrimmer trimmer(100);
+  EXPECT_FALSE(trimmer.maybe_trim(10));   // busy
+  EXPECT_TRUE(trimmer.maybe_trim(150));   // busy, over the threshold
+  EXPECT_TRUE(trimmer.maybe_trim(150));   // quiet: the burst is over
+  EXPECT_FALSE(trimmer.maybe_trim(150));  // still quiet, trimmed already
+}
+
 TEST(MemoryTrimmerTest, ACounterThatRestartsIsNotChurn) {
   MemoryTrimmer trimmer(100);
   EXPECT_TRUE(trimmer.maybe_trim(500));
