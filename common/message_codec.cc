@@ -205,7 +205,7 @@ void encode_compute_batch(wire::Message::Builder root, const ComputeTaskSource& 
     out.setKey(text(t.key));
     out.setOp(text(t.op));
     encode_args(out.initArgs(size_of(t.args)), t.args, bulk,
-                {t.dependency_count, [&](std::size_t j) -> const std::string& { return source.dependency(i, j).key; }});
+                {t.dependency_count, [&](std::size_t j) -> const std::string& { return source.dependency_key(i, j); }});
     encode_priority(out.initPriority(), t.priority);
     encode_resources(out.initResources(size_of(t.resources)), t.resources);
     auto deps = out.initDependencies(static_cast<unsigned>(t.dependency_count));
@@ -233,6 +233,9 @@ class MessageComputeTasks final : public ComputeTaskSource {
   Dependency dependency(std::size_t i, std::size_t j) const override {
     const msg::DependencyLocation& dep = tasks_[i].dependencies[j];
     return {dep.key, dep.nbytes, dep.who_has.size()};
+  }
+  const std::string& dependency_key(std::size_t i, std::size_t j) const override {
+    return tasks_[i].dependencies[j].key;
   }
   const std::string& holder(std::size_t i, std::size_t j, std::size_t k) const override {
     return holders_.at(tasks_[i].dependencies[j].who_has[k]);

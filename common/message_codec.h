@@ -60,6 +60,9 @@ class ComputeTaskSource {
   virtual Task task(std::size_t i) const = 0;
   /// Dependency `j` of task `i`.
   virtual Dependency dependency(std::size_t i, std::size_t j) const = 0;
+  /// Its key alone (what an argument naming it is looked up by; cheaper
+  /// than dependency(), which counts the holders to send).
+  virtual const std::string& dependency_key(std::size_t i, std::size_t j) const = 0;
   /// The data address of holder `k` of dependency `j` of task `i`.
   virtual const std::string& holder(std::size_t i, std::size_t j, std::size_t k) const = 0;
 };

@@ -27,6 +27,9 @@ class ComputeOrderSource final : public ComputeTaskSource {
   std::size_t size() const override { return tasks_.size(); }
   Task task(std::size_t i) const override;
   Dependency dependency(std::size_t i, std::size_t j) const override;
+  const std::string& dependency_key(std::size_t i, std::size_t j) const override {
+    return tasks_[i]->dependencies[j]->key;
+  }
   const std::string& holder(std::size_t i, std::size_t j, std::size_t k) const override;
 
  private:
