@@ -508,10 +508,10 @@ unsigned first_segment_words(const ComputeTaskSource& tasks) {
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const ComputeTaskSource::Task t = tasks.task(i);
     words += kTaskWords + words_of(t.key) + words_of(t.op) + words_of(t.args) + 1;
-    for (std::size_t j = 0; j < t.dependency_count; ++j) {
-      const ComputeTaskSource::Dependency dep = tasks.dependency(i, j);
-      words += 3 + words_of(dep.key) + 1 + (dep.holder_count + 1) / 2;  // struct, key, whoHas
-    }
+    // Each dependency: its struct, its key and one word of whoHas (two
+    // holders; more only spill into a next segment). dependency() would also
+    // count the holders to send, which the encoding does again.
+    for (std::size_t j = 0; j < t.dependency_count; ++j) words += 3 + words_of(tasks.dependency_key(i, j)) + 1;
   }
   return first_segment_words(words);
 }
