@@ -59,12 +59,15 @@ struct SchedulerConfig {
   StealConfig stealing;
 };
 
+/// Each client's statuses of one event.
+using ClientStatuses = std::unordered_map<ClientState*, msg::KeyStatusBatch>;
+
 /// Messages the state machine wants sent, grouped by recipient so that one
 /// event produces at most one frame per peer.
 struct Outbox {
   std::unordered_map<WorkerState*, ComputeOrders> compute;
   std::unordered_map<WorkerState*, msg::FreeKeys> free;
-  std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses;
+  ClientStatuses statuses;
   std::unordered_map<WorkerState*, msg::StealRequest> steal;  // to victims
   // For the journal (GraphState::record_changes): results that reached
   // memory, by the address of the worker holding them; keys forgotten; and
@@ -108,7 +111,7 @@ class GraphState {
   void record_changes(bool on) { record_changes_ = on; }
 
   /// Statuses sent ahead of the rest of their event's outbox.
-  using EarlyStatuses = std::function<void(std::unordered_map<ClientState*, msg::KeyStatusBatch>)>;
+  using EarlyStatuses = std::function<void(ClientStatuses)>;
   /// When an event still has more than kEarlyStatusesAbove transitions to
   /// run after a client's status is known, `send` gets the statuses so far
   /// at once: a sum over a million inputs reaches its client before the

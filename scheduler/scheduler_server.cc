@@ -451,7 +451,7 @@ class SchedulerServer::Impl {
     send_statuses(outbox.statuses);
   }
 
-  void send_statuses(std::unordered_map<ClientState*, msg::KeyStatusBatch>& statuses) {
+  void send_statuses(ClientStatuses& statuses) {
     for (auto& [client, batch] : statuses) {
       auto it = client_peers_.find(client);
       if (it != client_peers_.end()) it->second->connection->send(Message(std::move(batch)));

@@ -1315,7 +1315,7 @@ TEST_F(GraphStateTest, StatusGoesAheadOfALongReleaseCascade) {
   submit(std::move(defs), {"sum", "in-0"});
   std::vector<msg::KeyStatus> early;
   std::size_t inputs_in_memory_then = 0;
-  graph.send_statuses_early([&](std::unordered_map<ClientState*, msg::KeyStatusBatch> statuses) {
+  graph.send_statuses_early([&](ClientStatuses statuses) {
     for (auto& [who, batch] : statuses) {
       EXPECT_EQ(who, client);
       early.insert(early.end(), batch.statuses.begin(), batch.statuses.end());
