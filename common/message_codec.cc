@@ -897,22 +897,26 @@ namespace {
 CodecCounters codec_totals;
 std::atomic<bool> codec_timing{false};
 
-/// Adds the thread's CPU time from its construction to its destruction to
-/// `total`, once count_codec_time() was called.
+/// Adds the time from its construction to its destruction (CPU time for a
+/// long one, TimedSection) to `total`, once count_codec_time() was called.
 class ScopedNanoseconds {
  public:
-  explicit ScopedNanoseconds(std::atomic<std::uint64_t>& total)
-      : total_(total), start_(codec_timing.load(std::memory_order_relaxed) ? thread_cpu_nanoseconds() : 0) {}
+  ScopedNanoseconds(std::atomic<std::uint64_t>& total, SectionHistory& history) : total_(total) {
+    if (codec_timing.load(std::memory_order_relaxed)) section_.emplace(history);
+  }
   ~ScopedNanoseconds() {
-    if (start_ != 0) total_.fetch_add(thread_cpu_nanoseconds() - start_, std::memory_order_relaxed);
+    if (section_) total_.fetch_add(section_->elapsed_ns(), std::memory_order_relaxed);
   }
   ScopedNanoseconds(const ScopedNanoseconds&) = delete;
   ScopedNanoseconds& operator=(const ScopedNanoseconds&) = delete;
 
  private:
   std::atomic<std::uint64_t>& total_;
-  std::uint64_t start_;
+  std::optional<TimedSection> section_;
 };
+
+thread_local SectionHistory encode_history;
+thread_local SectionHistory decode_history;
 
 }  // namespace
 
@@ -972,7 +976,7 @@ EncodedFrame encode_frame(const Message& message) {
   if (const auto* batch = std::get_if<msg::ComputeTaskBatch>(&message)) {
     return encode_compute_tasks(MessageComputeTasks(*batch));  // sized as the scheduler's are
   }
-  ScopedNanoseconds timed(codec_totals.encode_ns);
+  ScopedNanoseconds timed(codec_totals.encode_ns, encode_history);
   auto storage = std::make_shared<FrameStorage>(first_segment_words(message));
   BulkWriter bulk;
   std::visit(Encoder{storage->builder.initRoot<wire::Message>(), bulk}, message);
@@ -980,7 +984,7 @@ EncodedFrame encode_frame(const Message& message) {
 }
 
 EncodedFrame encode_compute_tasks(const ComputeTaskSource& tasks) {
-  ScopedNanoseconds timed(codec_totals.encode_ns);
+  ScopedNanoseconds timed(codec_totals.encode_ns, encode_history);
   auto storage = std::make_shared<FrameStorage>(first_segment_words(tasks));
   BulkWriter bulk;
   encode_compute_batch(storage->builder.initRoot<wire::Message>(), tasks, bulk);
@@ -993,7 +997,7 @@ Result<Message> decode_frame_body(const FrameHeader& header, std::span<const std
   if (reinterpret_cast<std::uintptr_t>(body.data()) % sizeof(capnp::word) != 0) {
     return Status::internal("frame body is not word-aligned");
   }
-  ScopedNanoseconds timed(codec_totals.decode_ns);
+  ScopedNanoseconds timed(codec_totals.decode_ns, decode_history);
   BulkReader reader{std::move(bulk), {}, slices};
   std::uint64_t offset = 0;
   for (std::uint64_t length : slices) {

@@ -15,7 +15,7 @@
 
 namespace dtask {
 
-/// CPU time (common/cpu_clock.h) this process spent encoding and decoding
+/// Time (CPU time for long ones, common/cpu_clock.h's TimedSection) this process spent encoding and decoding
 /// messages since count_codec_time() (all threads). The scheduler reports
 /// its own in scheduler_info's "counters", so a benchmark can say what a
 /// task costs in encode and decode.
@@ -24,9 +24,8 @@ struct CodecCounters {
   std::atomic<std::uint64_t> decode_ns{0};
 };
 const CodecCounters& codec_counters();
-/// Starts the counters: reading a thread's CPU clock is a system call, two
-/// per message, which only a process that reports them (the scheduler)
-/// should pay on every hop.
+/// Starts the counters: reading the clocks costs, which only a process that
+/// reports them (the scheduler) should pay on every hop.
 void count_codec_time();
 
 /// Encodes one message into a frame. Never fails for a well-formed Message.

@@ -261,7 +261,7 @@ class SchedulerServer::Impl {
   }
 
   void on_message(Peer& peer, Message&& message) {
-    std::uint64_t start = thread_cpu_nanoseconds();
+    TimedSection timed(transition_history_);
     switch (peer.role) {
       case Peer::Role::kUnknown: on_handshake(peer, message); break;
       case Peer::Role::kWorkerPending: on_register(peer, message); break;
@@ -269,8 +269,8 @@ class SchedulerServer::Impl {
       case Peer::Role::kWorker: on_worker_message(peer, message); break;
       case Peer::Role::kRetired: break;  // it was told to close; late reports change nothing
     }
-    // CPU, not wall time: the decode of the next frame is counted apart.
-    transition_seconds_ += 1e-9 * static_cast<double>(thread_cpu_nanoseconds() - start);
+    // Before the flush: its encodes are counted apart.
+    transition_seconds_ += 1e-9 * static_cast<double>(timed.elapsed_ns());
     flush();
   }
 
@@ -510,9 +510,9 @@ class SchedulerServer::Impl {
     steal_timer_.expires_after(options_.work_stealing_interval);
     steal_timer_.async_wait([this](const std::error_code& ec) {
       if (ec || stopped_) return;
-      std::uint64_t start = thread_cpu_nanoseconds();
+      TimedSection timed(steal_history_);
       if (graph_.steal_round() > 0) flush();
-      transition_seconds_ += 1e-9 * static_cast<double>(thread_cpu_nanoseconds() - start);
+      transition_seconds_ += 1e-9 * static_cast<double>(timed.elapsed_ns());
       steal_periodically();
     });
   }
@@ -661,6 +661,8 @@ class SchedulerServer::Impl {
   std::string address_;
   bool stopped_ = false;
   double transition_seconds_ = 0;
+  SectionHistory transition_history_;  // of on_message's sections (TimedSection)
+  SectionHistory steal_history_;
   MemoryTrimmer trimmer_;  // in on_message, for SchedulerCpuCounters
   std::unordered_map<Connection*, std::unique_ptr<Peer>> peers_;
   std::unordered_map<WorkerState*, Peer*> worker_peers_;
