@@ -331,6 +331,12 @@ void DataStore::spill_to_target() {
   }
 }
 
+bool DataStore::over_target() const {
+  if (!spill_enabled() || options_.policy.target <= 0) return false;
+  std::lock_guard lock(mutex_);
+  return managed_bytes_ - spilling_bytes_ > target_bytes_;
+}
+
 bool DataStore::spill_oldest() {
   Claim claim;
   {

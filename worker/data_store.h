@@ -109,6 +109,8 @@ class DataStore {
   /// Spills least recently used values while the bytes in RAM exceed the
   /// target. Blocks on file I/O: never call it on a network thread.
   void spill_to_target();
+  /// Whether spill_to_target() would spill now. Never blocks on I/O.
+  bool over_target() const;
   /// The value of `key`, read back from disk if it was spilled (it is then in
   /// RAM again, as the most recently used, and others may spill to make room).
   /// nullopt when the key is not held or its file cannot be read (logged).

@@ -51,7 +51,7 @@ void Executor::run_thread(std::uint32_t index) {
     ++executing_;
     lock.unlock();
 
-    TaskOutcome outcome = execute(task, index);
+    TaskOutcome outcome = execute(task, index, Disk::kMayBlock);
     on_done_(std::move(outcome));
 
     lock.lock();
@@ -59,19 +59,34 @@ void Executor::run_thread(std::uint32_t index) {
   }
 }
 
-Status Executor::resolve(Value& value) const {
+std::optional<TaskOutcome> Executor::run_here(ReadyTask& task) {
+  bool spilled = false;
+  for (Value& arg : task.args) {
+    // A failed lookup fails the task on an executor thread, as it would have.
+    if (!resolve(arg, Disk::kNever, &spilled).ok() || spilled) return std::nullopt;
+  }
+  TaskOutcome outcome = execute(task, 0, Disk::kNever);
+  outcome.on_io_thread = true;
+  return outcome;
+}
+
+Status Executor::resolve(Value& value, Disk disk, bool* spilled) const {
   if (value.is<TaskRef>()) {
     const std::string& key = value.get<TaskRef>().key;
-    auto data = store_.get(key);
+    auto data = disk == Disk::kNever ? store_.get_in_memory(key, spilled) : store_.get(key);
+    if (*spilled) return Status::success();
     if (!data) return Status::not_found("dependency " + key + " is not on this worker");
     value = std::move(*data);
   } else if (value.is<ValueList>()) {
-    for (Value& item : std::get<ValueList>(value.variant())) DTASK_RETURN_NOT_OK(resolve(item));
+    for (Value& item : std::get<ValueList>(value.variant())) {
+      DTASK_RETURN_NOT_OK(resolve(item, disk, spilled));
+      if (*spilled) return Status::success();
+    }
   }
   return Status::success();
 }
 
-TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread) {
+TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread, Disk disk) {
   TaskOutcome outcome;
   outcome.thread = thread;
   outcome.key = task.key;
@@ -85,8 +100,9 @@ TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread) {
   };
   const OpFunction* op = registry_.find(task.op);
   if (op == nullptr) return fail("unknown op '" + task.op + "': no worker op is registered under that name");
+  bool spilled = false;  // stays false: run_here resolved the inputs already
   for (Value& arg : task.args) {
-    Status status = resolve(arg);
+    Status status = resolve(arg, disk, &spilled);
     if (!status.ok()) return fail(status.message());
   }
   // The execution boundary: nothing an op throws gets past here.
@@ -95,7 +111,7 @@ TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread) {
     outcome.nbytes = result.nbytes();
     outcome.type_name = result.type_name();
     if (task.inline_result && outcome.nbytes <= msg::kInlineResultBytes) outcome.value = result;
-    store_.put(task.key, std::move(result));
+    store_.put(task.key, std::move(result), disk == Disk::kNever ? SpillOnPut::kLater : SpillOnPut::kHere);
   } catch (const std::exception& e) {
     return fail(e.what());
   } catch (...) {

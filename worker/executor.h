@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,11 +39,21 @@ class Executor {
   void stop();
   /// Tasks running now. Thread-safe.
   unsigned executing() const;
+  /// Runs `task` on the calling thread (the worker's io thread,
+  /// ReadyTask::on_io_thread) without touching the disk: its result is put
+  /// with SpillOnPut::kLater (the caller spills elsewhere), and an input
+  /// that is spilled answers nullopt, leaving `task` to be submitted.
+  std::optional<TaskOutcome> run_here(ReadyTask& task);
 
  private:
+  /// How inputs are read and results put: an executor thread may block on
+  /// the disk, the io thread may not.
+  enum class Disk : std::uint8_t { kMayBlock, kNever };
   void run_thread(std::uint32_t index);
-  TaskOutcome execute(ReadyTask& task, std::uint32_t thread);
-  Status resolve(Value& value) const;
+  TaskOutcome execute(ReadyTask& task, std::uint32_t thread, Disk disk);
+  /// Replaces the TaskRefs in `value` by their values. With Disk::kNever, a
+  /// spilled one sets *spilled and stops.
+  Status resolve(Value& value, Disk disk, bool* spilled) const;
 
   const OpRegistry& registry_;
   DataStore& store_;

@@ -22,6 +22,9 @@ struct ReadyTask {
   ResourceList resources;
   /// Send a small result back in the report (msg::ComputeTask::inline_result).
   bool inline_result = false;
+  /// Run on the worker's io thread, not handed to an executor thread
+  /// (WorkerState::runs_on_io_thread: a lone task of a measured tiny op).
+  bool on_io_thread = false;
 };
 
 struct TaskOutcome {
@@ -36,6 +39,7 @@ struct TaskOutcome {
   std::uint32_t thread = 0;  // index of the executor thread that ran it
   /// A copy of the result, when inline_result was asked and it is small.
   std::optional<Value> value;
+  bool on_io_thread = false;  // it ran on the io thread (ReadyTask::on_io_thread)
 };
 
 }  // namespace dtask::worker

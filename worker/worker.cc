@@ -106,7 +106,8 @@ class Worker::Impl {
         disk_pool_(kDiskThreads),
         disk_io_(std::move(disk_io)),
         http_(std::move(http)),
-        state_(options_.nthreads, options_.resources, kMaxQueuedPerThread),
+        state_(options_.nthreads, options_.resources, kMaxQueuedPerThread,
+               std::chrono::duration<double>(options_.io_thread_task_limit).count()),
         executor_(options_.nthreads, registry, *store_, [this](TaskOutcome outcome) { queue_outcome(std::move(outcome)); }) {
     std::string host = options_.host.empty() ? scheduler_->local_host() : options_.host;
     data_address_ = advertised_address(*acceptor_, host, tls_ != nullptr);
@@ -300,14 +301,43 @@ class Worker::Impl {
     }
     store_->erase_all(instructions.drop);
     for (FetchInstruction& fetch_keys : instructions.fetch) fetch(fetch_keys.holder, std::move(fetch_keys.keys));
-    for (ReadyTask& task : instructions.execute) executor_.submit(std::move(task));
+    std::optional<ReadyTask> here;  // runs once the rest is carried out
+    for (ReadyTask& task : instructions.execute) {
+      if (task.on_io_thread && !running_here_ && !here) {
+        here = std::move(task);
+      } else {
+        executor_.submit(std::move(task));
+      }
+    }
     for (const std::string& warning : instructions.warnings) logger_->warn("{}", warning);
     if (!instructions.steal_answers.empty()) {
       scheduler_->send(msg::StealResponse{std::move(instructions.steal_answers)});
     }
-    if (report_first || !instructions.has_report()) return;
-    queue_report(instructions.report);
-    schedule_report();
+    if (!report_first && instructions.has_report()) {
+      queue_report(instructions.report);
+      schedule_report();
+    }
+    if (here) run_here(std::move(*here));
+  }
+
+  /// A lone tiny task (WorkerState::runs_on_io_thread) runs on this thread:
+  /// its round trip skips waking an executor thread and being woken by it.
+  /// What it makes ready goes to the executor (running_here_), so one turn
+  /// of the loop runs one such task at most.
+  void run_here(ReadyTask task) {
+    running_here_ = true;
+    std::optional<TaskOutcome> outcome = executor_.run_here(task);
+    if (!outcome) {
+      executor_.submit(std::move(task));  // an input is on disk: read back off this thread
+      running_here_ = false;
+      return;
+    }
+    ++tasks_finished_;
+    ++tasks_run_here_;
+    if (store_->over_target()) spill_soon();
+    apply(state_.task_done(*outcome));
+    running_here_ = false;
+    flush_report();  // at once, as drain_outcomes does
   }
 
   /// Adds `report` to the one the next flush_report() sends.
@@ -606,6 +636,7 @@ class Worker::Impl {
     m->memory_limit = options_.memory_limit;
     m->paused = paused_;
     m->tasks_finished = tasks_finished_;
+    m->tasks_run_on_io_thread = tasks_run_here_;
     m->transfer_bytes = transfer_bytes_;
     m->transfers = transfers_;
     metrics_.publish(std::move(m));
@@ -733,6 +764,8 @@ class Worker::Impl {
   std::unique_ptr<HttpServer> http_;  // null without --dashboard-address
   SnapshotSlot<WorkerMetrics> metrics_;
   std::uint64_t tasks_finished_ = 0;
+  std::uint64_t tasks_run_here_ = 0;  // of those, run on the io thread
+  bool running_here_ = false;         // in run_here()
   std::uint64_t keys_released_ = 0;  // by the scheduler (FreeKeys), for trimmer_
   MemoryTrimmer trimmer_;
   std::uint64_t transfer_bytes_ = 0;

@@ -75,6 +75,10 @@ struct WorkerOptions {
   /// A data-port connection whose peer has not passed its handshake (TLS,
   /// then an accepted Handshake) this long after it was accepted is closed.
   std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout;
+  /// A task handed over alone, of an op whose recent runs here all took less
+  /// than this, runs on the worker's io thread instead of waking an executor
+  /// thread (WorkerState::runs_on_io_thread). 0: never.
+  std::chrono::microseconds io_thread_task_limit{50};
 };
 
 class Worker {

@@ -30,6 +30,9 @@ std::string worker_metrics_text(const WorkerMetrics& m) {
   counter("dtask_worker_unspills_total", "Results read back from disk", static_cast<double>(m.unspills));
   counter("dtask_worker_tasks_finished_total", "Tasks run to completion or failure",
           static_cast<double>(m.tasks_finished));
+  counter("dtask_worker_tasks_run_on_io_thread_total",
+          "Tasks of an op measured tiny run on the worker's io thread, not an executor thread",
+          static_cast<double>(m.tasks_run_on_io_thread));
   counter("dtask_worker_transfer_bytes_total", "Bytes fetched from peer workers", static_cast<double>(m.transfer_bytes));
   counter("dtask_worker_transfers_total", "Fetches from peer workers", static_cast<double>(m.transfers));
   return out.text();

@@ -23,6 +23,7 @@ struct WorkerMetrics {
   std::uint64_t memory_limit = 0;
   bool paused = false;
   std::uint64_t tasks_finished = 0;  // ran to completion or failure
+  std::uint64_t tasks_run_on_io_thread = 0;  // of those, run on the io thread (WorkerState::runs_on_io_thread)
   std::uint64_t transfer_bytes = 0;  // fetched from peers
   std::uint64_t transfers = 0;
 };

@@ -73,9 +73,12 @@ bool WorkerState::ByPriority::operator()(const WorkerTask* a, const WorkerTask* 
   return a->sequence < b->sequence;
 }
 
-WorkerState::WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread)
+WorkerState::WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread,
+                         double io_thread_task_seconds)
     : nthreads_(std::max(nthreads, 1u)),
       max_queued_per_thread_(max_queued_per_thread),
+      io_thread_task_seconds_(std::max(io_thread_task_seconds, 0.0)),
+      io_thread_give_up_seconds_(std::max(kIoThreadGiveUpSeconds, 20 * io_thread_task_seconds_)),
       available_(resources),
       declared_(std::move(resources)) {}
 
@@ -99,6 +102,7 @@ Instructions WorkerState::finish() {
   }
   to_fetch_.clear();
   start_ready_tasks();
+  choose_io_thread_run();
   graveyard_.clear();
   stimulus_ = "";
   return std::exchange(out_, {});
@@ -309,7 +313,7 @@ Instructions WorkerState::task_done(const TaskOutcome& outcome) {
   WorkerTask& task = *it->second;
   take_resources(task.run->resources, -1);
   task.run.reset();
-  record_duration(outcome.op, outcome.stop_time - outcome.start_time);
+  record_duration(outcome.op, outcome.stop_time - outcome.start_time, outcome.on_io_thread);
   unlink_dependencies(task);  // its op has read them
   const bool wanted = task.status == S::kExecuting;
   if (outcome.ok && (wanted || !task.dependents.empty())) {
@@ -582,23 +586,47 @@ void WorkerState::take_resources(const ResourceList& wanted, double sign) {
 
 std::size_t WorkerState::busy_threads() const { return count(S::kExecuting) + count(S::kRunCancelled); }
 
-void WorkerState::record_duration(const std::string& op, double seconds) {
-  if (max_queued_per_thread_ == 0) return;
+void WorkerState::record_duration(const std::string& op, double seconds, bool on_io_thread) {
+  if (max_queued_per_thread_ == 0 && io_thread_task_seconds_ == 0) return;
   seconds = std::max(seconds, 0.0);
   // Weighted towards the recent runs: an op that turns slow stops queueing
   // within a few completions.
-  auto [it, first] = op_durations_.try_emplace(op, seconds);
-  if (!first) it->second = 0.75 * it->second + 0.25 * seconds;
+  auto [it, first] = op_timings_.try_emplace(op);
+  OpTiming& timing = it->second;
+  timing.mean = first ? seconds : 0.75 * timing.mean + 0.25 * seconds;
+  // One slow run keeps the op off the io thread for about 50 more runs.
+  timing.recent_max = std::max(seconds, 0.95 * timing.recent_max);
+  ++timing.runs;
+  if (on_io_thread && seconds >= io_thread_give_up_seconds_) timing.off_io_thread = true;
 }
 
 unsigned WorkerState::queue_depth_per_thread(const std::string& op) const {
   if (max_queued_per_thread_ == 0) return 0;
-  auto it = op_durations_.find(op);
-  if (it == op_durations_.end()) return 0;  // not measured yet: it may be long
-  const double mean = it->second;
+  auto it = op_timings_.find(op);
+  if (it == op_timings_.end()) return 0;  // not measured yet: it may be long
+  const double mean = it->second.mean;
   if (mean >= kLongTaskSeconds) return 0;
   const double covering = std::ceil(kQueuedSecondsPerThread / std::max(mean, 1e-7));
   return static_cast<unsigned>(std::clamp(covering, 1.0, static_cast<double>(max_queued_per_thread_)));
+}
+
+bool WorkerState::runs_on_io_thread(const std::string& op) const {
+  auto it = op_timings_.find(op);
+  if (it == op_timings_.end()) return false;
+  const OpTiming& timing = it->second;
+  return !timing.off_io_thread && timing.runs >= kIoThreadMinRuns && timing.recent_max < io_thread_task_seconds_;
+}
+
+void WorkerState::choose_io_thread_run() {
+  // Alone: a second task running would make this one a thread beyond
+  // --nthreads, and one of several handed over might overtake the others.
+  if (out_.execute.size() != 1 || busy_threads() != 1) return;
+  // Few inputs: a tiny op's time grows with them (a sum measured on 32
+  // inputs, then handed a million).
+  ReadyTask& run = out_.execute.front();
+  if (!run.resources.empty() || !runs_on_io_thread(run.op)) return;
+  auto it = tasks_.find(run.key);
+  if (it != tasks_.end() && it->second->dependencies.size() <= kIoThreadMaxInputs) run.on_io_thread = true;
 }
 
 // ---- inspection --------------------------------------------------------------

@@ -83,7 +83,12 @@ class WorkerState {
   /// durations of each op (queue_depth_per_thread); long tasks queue none, so they
   /// stay free to be cancelled or moved. 0 (the tests' default) hands the
   /// executor exactly as many tasks as it has threads.
-  WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0);
+  ///
+  /// `io_thread_task_seconds` > 0 lets a lone task of an op whose recent
+  /// runs all took less run on the io thread (runs_on_io_thread). 0 (the
+  /// tests' default): never.
+  WorkerState(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0,
+              double io_thread_task_seconds = 0);
   ~WorkerState();
   WorkerState(const WorkerState&) = delete;
   WorkerState& operator=(const WorkerState&) = delete;
@@ -153,6 +158,19 @@ class WorkerState {
   }
   static constexpr double kLongTaskSeconds = 0.005;
   static constexpr double kQueuedSecondsPerThread = 0.002;
+  /// Whether a task of `op` may run on the io thread: the op ran at least
+  /// kIoThreadMinRuns times here, none of its recent runs took
+  /// io_thread_task_seconds or more, and none of its runs on the io thread
+  /// ever took 20 times that (kIoThreadGiveUpSeconds at least). Only a task handed over alone, with
+  /// the executor idle, no resources asked for and at most
+  /// kIoThreadMaxInputs dependencies, runs there (finish()
+  /// marks it, ReadyTask::on_io_thread): a `submit().result()` round trip
+  /// then wakes two threads fewer. The price of a task mismeasured as tiny
+  /// is its run, once per op, on the thread that serves heartbeats and peers.
+  bool runs_on_io_thread(const std::string& op) const;
+  static constexpr unsigned kIoThreadMinRuns = 16;
+  static constexpr double kIoThreadGiveUpSeconds = 1e-3;
+  static constexpr std::size_t kIoThreadMaxInputs = 4;
   /// The latest transitions of `key`, oldest first (the last kStoryLength of all keys are kept).
   std::vector<WorkerTransition> story(const std::string& key) const;
   static constexpr std::size_t kStoryLength = 4096;
@@ -203,14 +221,26 @@ class WorkerState {
   bool resources_free(const ResourceList& wanted) const;
   void take_resources(const ResourceList& wanted, double sign);
   std::size_t busy_threads() const;
-  void record_duration(const std::string& op, double seconds);
+  void record_duration(const std::string& op, double seconds, bool on_io_thread);
+  /// Marks the task handed over in this event to run on the io thread, if
+  /// it is the only one running and runs_on_io_thread(its op).
+  void choose_io_thread_run();
   void record_story(const std::string& key, WorkerTaskStatus from, WorkerTaskStatus to);
   Status validate_task(const WorkerTask& task) const;
   Status validate_threads() const;
 
   const unsigned nthreads_;
   const unsigned max_queued_per_thread_;
-  std::unordered_map<std::string, double> op_durations_;  // op -> exponentially weighted mean, seconds
+  const double io_thread_task_seconds_;     // 0: no task runs on the io thread
+  const double io_thread_give_up_seconds_;  // a run this long there keeps its op off it
+  /// What this worker measured of one op's runs.
+  struct OpTiming {
+    double mean = 0;             // exponentially weighted, seconds
+    double recent_max = 0;       // the longest recent run, decaying with each run
+    std::uint32_t runs = 0;
+    bool off_io_thread = false;  // it once ran long on the io thread: never there again
+  };
+  std::unordered_map<std::string, OpTiming> op_timings_;
   ResourceList available_;  // declared resources less those of running tasks
   const ResourceList declared_;
 

@@ -109,8 +109,9 @@ class WorkerStateTest : public ::testing::Test {
 
   WorkerState& state() { return *machine_; }
   const WorkerState& state() const { return *machine_; }
-  void make_state(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0) {
-    machine_.emplace(nthreads, std::move(resources), max_queued_per_thread);
+  void make_state(unsigned nthreads, ResourceList resources, unsigned max_queued_per_thread = 0,
+                  double io_thread_task_seconds = 0) {
+    machine_.emplace(nthreads, std::move(resources), max_queued_per_thread, io_thread_task_seconds);
   }
 
   std::optional<WorkerState> machine_{std::in_place, 2u, ResourceList{}};
@@ -622,6 +623,87 @@ TEST_F(WorkerStateTest, ExecutorQueueDepthFollowsEachOpsDurations) {
     if (i != 5) held.push_back("s" + std::to_string(i));
   }
   expect_only_held(held);
+}
+
+// A lone task of an op measured tiny runs on the io thread; one of several,
+// one beside a running task, one asking for resources or reading many
+// inputs does not, and an op that once ran long there never goes back.
+TEST_F(WorkerStateTest, OnlyALoneTinyTaskRunsOnTheIoThread) {
+  constexpr double kLimit = 50e-6;
+  make_state(1, {{"GPU", 1}}, 8, kLimit);
+  int next = 0;
+  auto spec = [&](const std::string& op, ResourceList resources = {}) {
+    msg::ComputeTask one = task("t" + std::to_string(next++));
+    one.op = op;
+    one.resources = std::move(resources);
+    return one;
+  };
+  auto run_alone = [&](const std::string& op, double seconds, bool on_io_thread = false) {
+    Instructions out = compute({spec(op)});
+    EXPECT_EQ(out.execute.size(), 1u);
+    TaskOutcome outcome = done(out.execute.at(0).key, true, seconds);
+    outcome.op = op;
+    outcome.on_io_thread = on_io_thread;
+    step(state().task_done(outcome));
+    return out.execute.at(0).on_io_thread;
+  };
+  for (unsigned i = 0; i < WorkerState::kIoThreadMinRuns; ++i) {
+    EXPECT_FALSE(run_alone("tiny", 2e-6)) << "run " << i << ": too few runs measured";
+  }
+  EXPECT_TRUE(state().runs_on_io_thread("tiny"));
+  EXPECT_TRUE(run_alone("tiny", 2e-6));
+
+  Instructions two = compute({spec("tiny"), spec("tiny")});
+  ASSERT_EQ(two.execute.size(), 2u);
+  EXPECT_FALSE(two.execute[0].on_io_thread || two.execute[1].on_io_thread) << "two handed over at once";
+  Instructions beside = compute({spec("tiny")});
+  ASSERT_EQ(beside.execute.size(), 1u);
+  EXPECT_FALSE(beside.execute[0].on_io_thread) << "the executor is busy";
+  for (const ReadyTask* run : {&two.execute[0], &two.execute[1], &beside.execute[0]}) {
+    TaskOutcome outcome = done(run->key, true, 2e-6);
+    outcome.op = "tiny";
+    step(state().task_done(outcome));
+  }
+
+  Instructions gpu = compute({spec("tiny", {{"GPU", 1}})});
+  ASSERT_EQ(gpu.execute.size(), 1u);
+  EXPECT_FALSE(gpu.execute[0].on_io_thread) << "it asked for a resource";
+  finished(gpu.execute[0].key, true, 2e-6);
+  msg::ComputeTask wide = spec("tiny");
+  for (std::size_t i = 0; i <= WorkerState::kIoThreadMaxInputs; ++i) {
+    wide.dependencies.push_back({"in" + std::to_string(i), {addresses_.holder_index("tcp://peer:1")}, 8});
+    wide.args.emplace_back(TaskRef{"in" + std::to_string(i)});
+  }
+  compute({wide});
+  for (std::size_t i = 0; i <= WorkerState::kIoThreadMaxInputs; ++i) {
+    Instructions out = fetched("in" + std::to_string(i));
+    if (i == WorkerState::kIoThreadMaxInputs) {
+      ASSERT_EQ(out.execute.size(), 1u);
+      EXPECT_FALSE(out.execute[0].on_io_thread) << "too many inputs";
+    }
+  }
+  TaskOutcome wide_done = done(wide.key, true, 2e-6);
+  wide_done.op = "tiny";
+  step(state().task_done(wide_done));
+
+  // One slow run on an executor thread keeps the op off the io thread a
+  // while; one slow run on it, for good.
+  auto finish_tiny = [&](const ReadyTask& run, double seconds) {
+    TaskOutcome outcome = done(run.key, true, seconds);
+    outcome.op = "tiny";
+    step(state().task_done(outcome));
+  };
+  Instructions pair = compute({spec("tiny"), spec("tiny")});
+  ASSERT_EQ(pair.execute.size(), 2u);
+  finish_tiny(pair.execute[0], 1e-3);
+  finish_tiny(pair.execute[1], 2e-6);
+  EXPECT_FALSE(state().runs_on_io_thread("tiny"));
+  EXPECT_FALSE(run_alone("tiny", 2e-6));
+  for (int i = 0; i < 200 && !state().runs_on_io_thread("tiny"); ++i) run_alone("tiny", 2e-6);
+  EXPECT_TRUE(state().runs_on_io_thread("tiny")) << "the slow run aged out";
+  EXPECT_TRUE(run_alone("tiny", 40 * kLimit, true));  // past the give-up, 20x the limit
+  for (int i = 0; i < 200; ++i) EXPECT_FALSE(run_alone("tiny", 2e-6));
+  EXPECT_FALSE(state().runs_on_io_thread("tiny")) << "it once ran long on the io thread";
 }
 
 // Work stealing: a task not yet handed to the executor is given up (its
