@@ -51,7 +51,7 @@ void Executor::run_thread(std::uint32_t index) {
     ++executing_;
     lock.unlock();
 
-    TaskOutcome outcome = execute(task, index, Disk::kMayBlock);
+    TaskOutcome outcome = *execute(task, index, Disk::kMayBlock);  // kMayBlock reads spilled inputs back
     on_done_(std::move(outcome));
 
     lock.lock();
@@ -60,13 +60,8 @@ void Executor::run_thread(std::uint32_t index) {
 }
 
 std::optional<TaskOutcome> Executor::run_here(ReadyTask& task) {
-  bool spilled = false;
-  for (Value& arg : task.args) {
-    // A failed lookup fails the task on an executor thread, as it would have.
-    if (!resolve(arg, Disk::kNever, &spilled).ok() || spilled) return std::nullopt;
-  }
-  TaskOutcome outcome = execute(task, 0, Disk::kNever);
-  outcome.on_io_thread = true;
+  std::optional<TaskOutcome> outcome = execute(task, 0, Disk::kNever);
+  if (outcome) outcome->on_io_thread = true;
   return outcome;
 }
 
@@ -86,7 +81,7 @@ Status Executor::resolve(Value& value, Disk disk, bool* spilled) const {
   return Status::success();
 }
 
-TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread, Disk disk) {
+std::optional<TaskOutcome> Executor::execute(ReadyTask& task, std::uint32_t thread, Disk disk) {
   TaskOutcome outcome;
   outcome.thread = thread;
   outcome.key = task.key;
@@ -100,9 +95,10 @@ TaskOutcome Executor::execute(ReadyTask& task, std::uint32_t thread, Disk disk) 
   };
   const OpFunction* op = registry_.find(task.op);
   if (op == nullptr) return fail("unknown op '" + task.op + "': no worker op is registered under that name");
-  bool spilled = false;  // stays false: run_here resolved the inputs already
+  bool spilled = false;
   for (Value& arg : task.args) {
     Status status = resolve(arg, disk, &spilled);
+    if (spilled) return std::nullopt;  // Disk::kNever only
     if (!status.ok()) return fail(status.message());
   }
   // The execution boundary: nothing an op throws gets past here.

@@ -50,7 +50,8 @@ class Executor {
   /// the disk, the io thread may not.
   enum class Disk : std::uint8_t { kMayBlock, kNever };
   void run_thread(std::uint32_t index);
-  TaskOutcome execute(ReadyTask& task, std::uint32_t thread, Disk disk);
+  /// nullopt only with Disk::kNever, when an input is spilled.
+  std::optional<TaskOutcome> execute(ReadyTask& task, std::uint32_t thread, Disk disk);
   /// Replaces the TaskRefs in `value` by their values. With Disk::kNever, a
   /// spilled one sets *spilled and stops.
   Status resolve(Value& value, Disk disk, bool* spilled) const;

@@ -621,10 +621,10 @@ void WorkerState::choose_io_thread_run() {
   // Alone: a second task running would make this one a thread beyond
   // --nthreads, and one of several handed over might overtake the others.
   if (out_.execute.size() != 1 || busy_threads() != 1) return;
-  // Few inputs: a tiny op's time grows with them (a sum measured on 32
-  // inputs, then handed a million).
   ReadyTask& run = out_.execute.front();
   if (!run.resources.empty() || !runs_on_io_thread(run.op)) return;
+  // Few inputs: a tiny op's time grows with them (a sum measured on 32
+  // inputs, then handed a million).
   auto it = tasks_.find(run.key);
   if (it != tasks_.end() && it->second->dependencies.size() <= kIoThreadMaxInputs) run.on_io_thread = true;
 }
